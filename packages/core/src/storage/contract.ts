@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Storage } from "./types.js";
+
+/** How the contract suite opens the store under test. */
+export interface StoreHarness {
+  /** Opens a fresh, empty store (a new file, a new key prefix, ...). */
+  open(): Promise<Storage>;
+  /** Durable stores only: closes `store` and opens the same data again, as after a restart. */
+  reopen?(store: Storage): Promise<Storage>;
+  /** When set, the suite is skipped and this reason printed (a service that is truly absent). */
+  skipReason?: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The storage contract every Portcullis store must pass: the semantics the authorization server
+ * relies on for single-use codes, refresh rotation, rate limits and grant listing.
+ */
+export function runStorageContract(name: string, harness: StoreHarness): void {
+  if (harness.skipReason) {
+    console.warn(`[storage contract] ${name} skipped: ${harness.skipReason}`);
+  }
+  describe.skipIf(Boolean(harness.skipReason))(`Storage contract: ${name}`, () => {
+    const opened: Storage[] = [];
+    const open = async () => {
+      const store = await harness.open();
+      opened.push(store);
+      return store;
+    };
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((store) => store.close?.()));
+    });
+
+    it("returns what was set, as a copy, and undefined for a missing key", async () => {
+      const store = await open();
+      const value = { a: 1, nested: { list: [1, "two", null] } };
+      await store.set("k", value);
+      const read = await store.get<typeof value>("k");
+      expect(read).toEqual(value);
+      read!.a = 2;
+      expect(await store.get("k")).toEqual(value);
+      expect(await store.get("missing")).toBeUndefined();
+    });
+
+    it("overwrites on set and forgets on delete", async () => {
+      const store = await open();
+      await store.set("k", "one");
+      await store.set("k", "two");
+      expect(await store.get("k")).toBe("two");
+      await store.delete("k");
+      expect(await store.get("k")).toBeUndefined();
+      await store.delete("never-there");
+    });
+
+    it("hides an entry once its TTL has passed", async () => {
+      const store = await open();
+      await store.set("short", 1, { ttlSeconds: 1 });
+      await store.set("long", 2, { ttlSeconds: 60 });
+      await store.set("forever", 3);
+      expect(await store.get("short")).toBe(1);
+      await sleep(1200);
+      expect(await store.get("short")).toBeUndefined();
+      expect(await store.consume("short")).toBeUndefined();
+      expect(await store.list("short")).toEqual([]);
+      expect(await store.get("long")).toBe(2);
+      expect(await store.get("forever")).toBe(3);
+    });
+
+    it("consume returns the value once and removes it", async () => {
+      const store = await open();
+      await store.set("code", { grant: "g1" }, { ttlSeconds: 60 });
+      expect(await store.consume("code")).toEqual({ grant: "g1" });
+      expect(await store.consume("code")).toBeUndefined();
+      expect(await store.get("code")).toBeUndefined();
+    });
+
+    it("consume is exactly-once under 50 concurrent callers", async () => {
+      const store = await open();
+      for (let round = 0; round < 5; round++) {
+        await store.set(`once-${round}`, round);
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.consume(`once-${round}`)));
+        expect(results.filter((r) => r !== undefined)).toEqual([round]);
+      }
+    });
+
+    it("setIfAbsent writes only once under concurrency, and again after expiry", async () => {
+      const store = await open();
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.setIfAbsent("jti", i, { ttlSeconds: 1 })));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      expect(await store.get("jti")).toBe(winner);
+      await sleep(1200);
+      expect(await store.setIfAbsent("jti", "again", { ttlSeconds: 60 })).toBe(true);
+      expect(await store.get("jti")).toBe("again");
+    });
+
+    it("increment counts atomically within a fixed window", async () => {
+      const store = await open();
+      const counts = await Promise.all(Array.from({ length: 30 }, () => store.increment("rate", { ttlSeconds: 1 })));
+      expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      await sleep(1200);
+      expect(await store.increment("rate", { ttlSeconds: 1 })).toBe(1);
+    });
+
+    it("lists live entries by prefix in key order, with a limit", async () => {
+      const store = await open();
+      await store.set("user:alice:grant:2", "g2");
+      await store.set("user:alice:grant:1", "g1");
+      await store.set("user:alice:grant:3", "g3", { ttlSeconds: 1 });
+      await store.set("user:alicex:grant:9", "other");
+      await store.set("user:bob:grant:1", "b1");
+      await sleep(1200);
+      expect(await store.list("user:alice:")).toEqual([
+        { key: "user:alice:grant:1", value: "g1" },
+        { key: "user:alice:grant:2", value: "g2" },
+      ]);
+      expect(await store.list("user:alice:", { limit: 1 })).toEqual([{ key: "user:alice:grant:1", value: "g1" }]);
+      expect(await store.list("nobody:")).toEqual([]);
+    });
+
+    it("keeps keys with odd characters apart and literal", async () => {
+      const store = await open();
+      const keys = ["a*b", "a?b", "a[b]", "a%b", "a_b", "a\\b", "ключ:🔑", "a b", "a'b\"c", "a:b:c"];
+      for (const [i, key] of keys.entries()) await store.set(key, i);
+      for (const [i, key] of keys.entries()) expect(await store.get(key)).toBe(i);
+      expect((await store.list("a*")).map((e) => e.key)).toEqual(["a*b"]);
+      expect((await store.list("a%")).map((e) => e.key)).toEqual(["a%b"]);
+      expect((await store.list("a_")).map((e) => e.key)).toEqual(["a_b"]);
+    });
+
+    it("stores large values intact", async () => {
+      const store = await open();
+      const big = { blob: "x".repeat(1_000_000), list: Array.from({ length: 10_000 }, (_, i) => i) };
+      await store.set("big", big);
+      expect(await store.get("big")).toEqual(big);
+      expect(await store.consume("big")).toEqual(big);
+    });
+
+    it.skipIf(!harness.reopen)("keeps values and TTLs across a reopen", async () => {
+      const store = await harness.open();
+      await store.set("durable", { grant: "g" });
+      await store.set("expiring", 1, { ttlSeconds: 1 });
+      await store.set("counter", 0);
+      const again = await harness.reopen!(store);
+      opened.push(again);
+      expect(await again.get("durable")).toEqual({ grant: "g" });
+      await sleep(1200);
+      expect(await again.get("expiring")).toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,42 @@
+/** Options for a write. */
+export interface SetOptions {
+  /** Seconds until the entry expires and is no longer returned. Omitted: it never expires. */
+  ttlSeconds?: number;
+}
+
+/** One entry returned by {@link Storage.list}. */
+export interface StorageEntry<T = unknown> {
+  key: string;
+  value: T;
+}
+
+/**
+ * The storage port every Portcullis store implements. Values are JSON-serialisable; a store
+ * returns a copy, never a live reference. Every method is atomic on its own key.
+ *
+ * `consume` is the only way a single-use value (an authorization code, a rotated refresh token) is
+ * spent: of N concurrent callers on one key, exactly one gets the value.
+ *
+ * Stores run the shared contract suite in `@portcullis/core/storage/contract`.
+ */
+export interface Storage {
+  /** The value under `key`, or `undefined` when absent or expired. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Writes `value` under `key`, replacing any previous value and TTL. */
+  set(key: string, value: unknown, options?: SetOptions): Promise<void>;
+  /** Writes `value` only if no live entry exists under `key`; answers whether it wrote. */
+  setIfAbsent(key: string, value: unknown, options?: SetOptions): Promise<boolean>;
+  /** Removes the entry under `key`, if any. */
+  delete(key: string): Promise<void>;
+  /** Atomically reads and removes the entry under `key`; exactly one concurrent caller gets it. */
+  consume<T = unknown>(key: string): Promise<T | undefined>;
+  /**
+   * Atomically adds 1 to the counter under `key` and answers the new count. A new counter starts
+   * at 1 and gets `ttlSeconds`; later increments keep the original expiry (a fixed window).
+   */
+  increment(key: string, options?: SetOptions): Promise<number>;
+  /** Live entries whose key starts with `prefix`, in key order, at most `limit` (default 1000). */
+  list<T = unknown>(prefix: string, options?: { limit?: number }): Promise<StorageEntry<T>[]>;
+  /** Releases connections or file handles. */
+  close?(): Promise<void>;
+}

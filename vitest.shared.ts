@@ -1,0 +1,17 @@
+import { defineProject } from "vitest/config";
+
+/**
+ * Per-project defaults: tests import sibling packages from their TypeScript sources (the
+ * `source` export condition), so `npm test` needs no build step to see a change.
+ */
+export function project(name: string, overrides: { testTimeout?: number; include?: string[] } = {}) {
+  return defineProject({
+    resolve: { conditions: ["source"] },
+    ssr: { resolve: { conditions: ["source"], externalConditions: ["source"] } },
+    test: {
+      name,
+      include: overrides.include ?? ["src/**/*.test.ts", "test/**/*.test.ts"],
+      testTimeout: overrides.testTimeout ?? 15_000,
+    },
+  });
+}

@@ -1,0 +1,6 @@
+/** The test projects: one per package and example. */
+export const projects = [
+  "packages/core",
+  "packages/hono",
+  "examples/hono-node",
+];

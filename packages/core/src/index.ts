@@ -1,5 +1,11 @@
+export { createAuthorizationServer } from "./server.js";
+export type { AuthorizationServer } from "./server.js";
+export type { AuthorizationServerOptions, LoginOptions, StaticClient } from "./options.js";
+export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse } from "./resource/index.js";
+export type { AuthenticateResult, Challenge, JWTVerifierOptions, ResourceGuard, ResourceGuardOptions } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";
 export type { OAuthErrorCode } from "./errors.js";
 export { createMemoryStore } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";
 export type { SetOptions, Storage, StorageEntry } from "./storage/types.js";
+export type { AuthInfo, ClientMetadata, ServerEvent, TokenVerifier, User } from "./types.js";

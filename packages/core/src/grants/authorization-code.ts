@@ -1,0 +1,96 @@
+import { OAuthError } from "../errors.js";
+import type { Params } from "../http/body.js";
+import { base64url, randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
+import { canonicalResource } from "../lib/url.js";
+import type { AuthenticatedClient } from "../client-auth/authenticate.js";
+import type { User } from "../types.js";
+import type { ServerContext } from "./context.js";
+import { createGrant, revokeGrant, type Grant } from "./grant-store.js";
+import type { PendingAuthorization } from "./authorization-request.js";
+
+/** An issued authorization code, stored under its SHA-256. */
+interface CodeRecord {
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  scopes: string[];
+  resource: string;
+  subject: string;
+  claims?: Record<string, unknown>;
+  grantId: string;
+  redeemed?: true;
+}
+
+// The record outlives the code so a replay can still be recognised and its grant revoked; the
+// live marker is what a redemption consumes, so only one redemption ever wins.
+const codeKey = (hash: string) => `code:${hash}`;
+const liveKey = (hash: string) => `code-live:${hash}`;
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/** Issues a single-use code for an approved request. */
+export async function issueCode(ctx: ServerContext, pending: PendingAuthorization, user: User, scopes: string[]): Promise<string> {
+  const code = randomToken(32);
+  const hash = await sha256(code);
+  const ttl = ctx.options.authorizationCodeTtlSeconds;
+  const record: CodeRecord = {
+    clientId: pending.clientId,
+    redirectUri: pending.redirectUri,
+    codeChallenge: pending.codeChallenge,
+    scopes,
+    resource: pending.resource,
+    subject: user.subject,
+    grantId: randomToken(16),
+    ...(user.claims ? { claims: user.claims } : {}),
+  };
+  await ctx.options.storage.set(codeKey(hash), record, { ttlSeconds: ttl + 600 });
+  await ctx.options.storage.set(liveKey(hash), 1, { ttlSeconds: ttl });
+  ctx.options.onEvent({ type: "code.issued", clientId: pending.clientId, subject: user.subject, grantId: record.grantId });
+  return code;
+}
+
+const invalidGrant = (reason: string) => new OAuthError("invalid_grant", "the authorization code is invalid, expired or already used", { reason });
+
+/**
+ * Redeems a code (OAuth 2.1 §4.1.3): bound to the client, the redirect URI and the PKCE
+ * challenge; single-use through `consume`. A valid replay revokes the grant the first
+ * redemption created; an invalid one (wrong client or verifier) changes nothing.
+ */
+export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient, params: Params): Promise<{ grant: Grant; scopes: string[] }> {
+  const code = params.get("code");
+  if (!code) throw new OAuthError("invalid_request", "code is missing");
+  const verifier = params.get("code_verifier");
+  if (!verifier) throw new OAuthError("invalid_request", "code_verifier is missing");
+  if (!VERIFIER.test(verifier)) throw new OAuthError("invalid_grant", "code_verifier is malformed", { reason: "verifier_malformed" });
+  if (code.length > 512) throw invalidGrant("code_malformed");
+  const hash = await sha256(code);
+  const record = await ctx.options.storage.get<CodeRecord>(codeKey(hash));
+  if (!record) throw invalidGrant("code_unknown");
+  if (record.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
+  const challenge = base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
+  if (!timingSafeEqual(challenge, record.codeChallenge)) throw invalidGrant("pkce_mismatch");
+  const redirectUri = params.get("redirect_uri");
+  if (redirectUri !== undefined && redirectUri !== record.redirectUri) throw invalidGrant("redirect_uri_mismatch");
+  const resource = params.get("resource");
+  if (resource !== undefined && canonicalResource(resource) !== record.resource) {
+    throw new OAuthError("invalid_target", "resource differs from the one authorized");
+  }
+  if ((await ctx.options.storage.consume(liveKey(hash))) === undefined) {
+    if (!record.redeemed) throw invalidGrant("code_expired_or_raced");
+    // A valid second redemption: revoke what the first one issued (OAuth 2.1 §4.1.3).
+    await revokeGrant(ctx, record.grantId, record.clientId, "code_replayed");
+    ctx.options.onEvent({ type: "replay.detected", clientId: record.clientId, grantId: record.grantId, kind: "code" });
+    throw invalidGrant("code_replayed");
+  }
+  const grant: Grant = {
+    id: record.grantId,
+    clientId: record.clientId,
+    subject: record.subject,
+    scopes: record.scopes,
+    resource: record.resource,
+    createdAt: ctx.options.now(),
+    ...(record.claims ? { claims: record.claims } : {}),
+  };
+  if (!(await createGrant(ctx, grant))) throw invalidGrant("grant_revoked_by_replay");
+  await ctx.options.storage.set(codeKey(hash), { ...record, redeemed: true }, { ttlSeconds: 600 });
+  return { grant, scopes: grant.scopes };
+}

@@ -1,0 +1,40 @@
+import type { ServerContext } from "./context.js";
+
+/** A user's authorization of one client for one resource and a set of scopes. */
+export interface Grant {
+  id: string;
+  clientId: string;
+  subject: string;
+  scopes: string[];
+  resource: string;
+  claims?: Record<string, unknown>;
+  createdAt: number;
+  revoked?: true;
+}
+
+const key = (id: string) => `grant:${id}`;
+
+/**
+ * Creates a grant unless it was revoked first (a replayed code may revoke a grant before the
+ * winning exchange writes it). Answers false when the grant is already revoked.
+ */
+export async function createGrant(ctx: ServerContext, grant: Grant): Promise<boolean> {
+  return ctx.options.storage.setIfAbsent(key(grant.id), grant, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+}
+
+/** The live grant, or undefined when it is unknown, expired or revoked. */
+export async function findGrant(ctx: ServerContext, id: string): Promise<Grant | undefined> {
+  const grant = await ctx.options.storage.get<Grant>(key(id));
+  return grant && !grant.revoked ? grant : undefined;
+}
+
+/**
+ * Revokes a grant: its access tokens stop verifying and its refresh token stops refreshing. The
+ * revoked record is kept for the grant's lifetime so a late write cannot bring it back.
+ */
+export async function revokeGrant(ctx: ServerContext, id: string, clientId: string, reason: string): Promise<void> {
+  const existing = await ctx.options.storage.get<Grant>(key(id));
+  if (existing?.revoked) return;
+  await ctx.options.storage.set(key(id), { ...(existing ?? { id }), revoked: true }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  ctx.options.onEvent({ type: "grant.revoked", clientId, grantId: id, reason });
+}

@@ -1,0 +1,54 @@
+import { randomToken, sha256 } from "../lib/crypto.js";
+import { issueAccessToken } from "../tokens/access-token.js";
+import type { ClientMetadata } from "../types.js";
+import type { ServerContext } from "./context.js";
+import type { Grant } from "./grant-store.js";
+
+/** A refresh token record, stored under the token's SHA-256. */
+export interface RefreshRecord {
+  grantId: string;
+  clientId: string;
+  scopes: string[];
+}
+
+/** Token response members (RFC 6749 §5.1). */
+export interface TokenSet {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope?: string;
+  refresh_token?: string;
+}
+
+export const refreshKey = (hash: string) => `refresh:${hash}`;
+export const spentRefreshKey = (hash: string) => `refresh-spent:${hash}`;
+
+/** Issues an access token for `scopes` of a grant and, for clients that may refresh, a new refresh token. */
+export async function issueTokens(ctx: ServerContext, grant: Grant, scopes: string[], client: ClientMetadata): Promise<TokenSet> {
+  const { options } = ctx;
+  const now = options.now();
+  const { token, expiresAt } = await issueAccessToken(
+    ctx.keys,
+    {
+      issuer: options.issuer,
+      subject: grant.subject,
+      clientId: grant.clientId,
+      resource: grant.resource,
+      scopes,
+      grantId: grant.id,
+      ...(grant.claims ? { extraClaims: grant.claims } : {}),
+    },
+    options.accessTokenTtlSeconds,
+    now,
+  );
+  const set: TokenSet = { access_token: token, token_type: "Bearer", expires_in: expiresAt - Math.floor(now / 1000) };
+  if (scopes.length > 0) set.scope = scopes.join(" ");
+  if (client.grant_types.includes("refresh_token")) {
+    const refresh = randomToken(32);
+    const remaining = Math.floor((grant.createdAt + options.refreshTokenTtlSeconds * 1000 - now) / 1000);
+    const record: RefreshRecord = { grantId: grant.id, clientId: grant.clientId, scopes: grant.scopes };
+    await options.storage.set(refreshKey(await sha256(refresh)), record, { ttlSeconds: Math.max(1, remaining) });
+    set.refresh_token = refresh;
+  }
+  return set;
+}

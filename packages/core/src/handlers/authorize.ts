@@ -1,0 +1,209 @@
+import { OAuthError } from "../errors.js";
+import type { ServerContext } from "../grants/context.js";
+import { issueCode } from "../grants/authorization-code.js";
+import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization } from "../grants/authorization-request.js";
+import { queryParams, readForm, type Params } from "../http/body.js";
+import { redirectResponse } from "../http/responses.js";
+import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
+import { isLoopbackHost, withQuery } from "../lib/url.js";
+import type { User } from "../types.js";
+import { endpointPaths } from "./metadata.js";
+import { consentPage, errorPage } from "./pages.js";
+
+const pendingKey = (id: string) => `authreq:${id}`;
+
+/** The cookie that binds a consent form to the browser that opened it. */
+function browserCookieName(ctx: ServerContext): string {
+  return ctx.options.secureCookies ? "__Host-portcullis-browser" : "portcullis-browser";
+}
+
+function readCookie(request: Request, name: string): string | undefined {
+  for (const part of (request.headers.get("Cookie") ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** A redirect carrying the authorization response to the client, with `iss` (RFC 9207). */
+export function authorizationResponse(ctx: ServerContext, redirectUri: string, params: Record<string, string | undefined>, status: 302 | 303): Response {
+  return redirectResponse(withQuery(redirectUri, { ...params, iss: ctx.options.issuer }), status);
+}
+
+/**
+ * The authorization endpoint (OAuth 2.1 §4.1.1), GET or form POST. Everything is validated
+ * before the user sees anything; then the built-in page (or the app's own UI) takes over.
+ */
+export async function authorizeHandler(request: Request, ctx: ServerContext): Promise<Response> {
+  let params: Params;
+  try {
+    params = request.method === "POST" ? await readForm(request) : queryParams(new URL(request.url));
+  } catch (error) {
+    if (error instanceof OAuthError) return errorPage(ctx.options.serviceName, error.description ?? error.code, error.status);
+    throw error;
+  }
+  let request_: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
+  try {
+    request_ = await validateAuthorizationRequest(ctx, params);
+  } catch (error) {
+    if (error instanceof RedirectableError) {
+      reportReason(ctx, request, error.error);
+      return authorizationResponse(ctx, error.redirectUri, { error: error.error.code, error_description: error.error.description, state: error.state }, 302);
+    }
+    if (error instanceof OAuthError) {
+      reportReason(ctx, request, error);
+      return errorPage(ctx.options.serviceName, error.description ?? error.code);
+    }
+    throw error;
+  }
+  const { client, ...valid } = request_;
+  const csrf = randomToken(32);
+  let browser = readCookie(request, browserCookieName(ctx));
+  const setCookie = !browser || !/^[A-Za-z0-9_-]{43}$/.test(browser);
+  if (setCookie) browser = randomToken(32);
+  const pending: PendingAuthorization = {
+    id: randomToken(24),
+    clientId: client.client_id,
+    redirectUri: valid.redirectUri,
+    ...(valid.state !== undefined ? { state: valid.state } : {}),
+    scopes: valid.scopes,
+    resource: valid.resource,
+    codeChallenge: valid.codeChallenge,
+    csrfHash: await sha256(csrf),
+    browserHash: await sha256(browser!),
+    createdAt: ctx.options.now(),
+  };
+  await ctx.options.storage.set(pendingKey(pending.id), pending, { ttlSeconds: ctx.options.authorizationRequestTtlSeconds });
+  ctx.options.onEvent({ type: "authorization.requested", clientId: client.client_id });
+
+  if (ctx.options.interactionUrl) {
+    return redirectResponse(withQuery(new URL(ctx.options.interactionUrl, ctx.options.issuer).href, { request_id: pending.id }), 302);
+  }
+  const user = (await ctx.options.login?.currentUser?.(request)) ?? undefined;
+  const headers = new Headers();
+  if (setCookie) headers.append("Set-Cookie", browserCookie(ctx, browser!));
+  return renderConsent(ctx, pending, csrf, { headers, ...(user ? { user } : {}) });
+}
+
+function browserCookie(ctx: ServerContext, value: string): string {
+  const secure = ctx.options.secureCookies ? "; Secure" : "";
+  return `${browserCookieName(ctx)}=${value}; Path=/; HttpOnly; SameSite=Lax${secure}`;
+}
+
+async function renderConsent(
+  ctx: ServerContext,
+  pending: PendingAuthorization,
+  csrf: string,
+  extra: { headers?: Headers; user?: User; error?: string; username?: string; status?: number },
+): Promise<Response> {
+  const client = (await ctx.clients.find(pending.clientId))!.metadata;
+  const redirect = new URL(pending.redirectUri);
+  const loopbackOnly = client.redirect_uris.every((uri) => {
+    try {
+      return isLoopbackHost(new URL(uri));
+    } catch {
+      return false;
+    }
+  });
+  return consentPage(
+    {
+      serviceName: ctx.options.serviceName,
+      action: endpointPaths(ctx.options).consent,
+      requestId: pending.id,
+      csrf,
+      clientName: client.client_name ?? "An unnamed application",
+      clientId: client.client_id,
+      redirectHost: redirect.host || redirect.protocol,
+      localhostOnly: loopbackOnly,
+      resource: pending.resource,
+      scopes: pending.scopes.map((name) => ({ name, description: ctx.options.scopes[name] ?? (name === "offline_access" ? "Stay signed in" : name) })),
+      ...(extra.user ? { user: { displayName: extra.user.displayName ?? extra.user.subject } } : {}),
+      ...(extra.error ? { error: extra.error } : {}),
+      ...(extra.username ? { username: extra.username } : {}),
+    },
+    { status: extra.status ?? 200, formAction: [redirect.protocol.startsWith("http") ? redirect.origin : `${redirect.protocol}`], ...(extra.headers ? { headers: extra.headers } : {}) },
+  );
+}
+
+function reportReason(ctx: ServerContext, request: Request, error: OAuthError): void {
+  if (error.reason) ctx.options.onError(error, { request, reason: error.reason });
+}
+
+/** The built-in page's POST: checks the CSRF token and browser binding, then signs in and decides. */
+export async function consentHandler(request: Request, ctx: ServerContext): Promise<Response> {
+  const { serviceName } = ctx.options;
+  let form: Params;
+  try {
+    form = await readForm(request);
+    form.assertNotRepeated();
+  } catch (error) {
+    if (error instanceof OAuthError) return errorPage(serviceName, error.description ?? error.code, error.status);
+    throw error;
+  }
+  const id = form.get("request_id") ?? "";
+  const pending = id.length <= 64 ? await ctx.options.storage.get<PendingAuthorization>(pendingKey(id)) : undefined;
+  if (!pending) return errorPage(serviceName, "This sign-in request has expired or was already used.");
+  const csrf = form.get("csrf_token") ?? "";
+  const browser = readCookie(request, browserCookieName(ctx)) ?? "";
+  const [csrfHash, browserHash] = await Promise.all([sha256(csrf), sha256(browser)]);
+  if (!timingSafeEqual(csrfHash, pending.csrfHash) || !pending.browserHash || !timingSafeEqual(browserHash, pending.browserHash)) {
+    return errorPage(serviceName, "The form could not be verified. Open the sign-in link again from the application.", 403);
+  }
+  const decision = form.get("decision");
+  if (decision === "deny") return denyAuthorization(ctx, id, 303);
+  if (decision !== "allow") return errorPage(serviceName, "Choose Allow or Deny.");
+
+  let user = (await ctx.options.login?.currentUser?.(request)) ?? null;
+  const username = form.get("username") ?? "";
+  if (!user && ctx.options.login?.verifyPassword) {
+    const password = form.get("password") ?? "";
+    if (username.length > 0 && username.length <= 256 && password.length > 0 && password.length <= 1024) {
+      user = await ctx.options.login.verifyPassword({ username, password, request });
+    }
+  }
+  if (!user) {
+    ctx.options.onEvent({ type: "login.failed", clientId: pending.clientId });
+    return renderConsent(ctx, pending, csrf, { error: "The username or password is incorrect.", username, status: 401 });
+  }
+  return completeAuthorization(ctx, id, user, undefined, 303);
+}
+
+/** Finishes a pending authorization for a signed-in user: a redirect with `code`, `state` and `iss`. */
+export async function completeAuthorization(
+  ctx: ServerContext,
+  requestId: string,
+  user: User,
+  scopes: string[] | undefined,
+  status: 302 | 303 = 302,
+): Promise<Response> {
+  if (typeof user?.subject !== "string" || user.subject === "") throw new TypeError("Portcullis: completeAuthorization needs a user with a subject");
+  const pending = await ctx.options.storage.consume<PendingAuthorization>(pendingKey(requestId));
+  if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
+  // The app may grant fewer scopes than asked (OAuth 2.1 §1.4.1), never more.
+  const granted = scopes ? pending.scopes.filter((s) => scopes.includes(s)) : pending.scopes;
+  const code = await issueCode(ctx, pending, user, granted);
+  return authorizationResponse(ctx, pending.redirectUri, { code, state: pending.state }, status);
+}
+
+/** Ends a pending authorization with `error=access_denied`. */
+export async function denyAuthorization(ctx: ServerContext, requestId: string, status: 302 | 303 = 302): Promise<Response> {
+  const pending = await ctx.options.storage.consume<PendingAuthorization>(pendingKey(requestId));
+  if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
+  ctx.options.onEvent({ type: "authorization.denied", clientId: pending.clientId });
+  return authorizationResponse(ctx, pending.redirectUri, { error: "access_denied", error_description: "the user denied the request", state: pending.state }, status);
+}
+
+/** What an app's own UI may show about a pending request. */
+export async function describeAuthorization(ctx: ServerContext, requestId: string) {
+  const pending = await ctx.options.storage.get<PendingAuthorization>(pendingKey(requestId));
+  if (!pending) return undefined;
+  const client = await ctx.clients.find(pending.clientId);
+  return {
+    requestId: pending.id,
+    clientId: pending.clientId,
+    clientName: client?.metadata.client_name,
+    redirectUri: pending.redirectUri,
+    scopes: pending.scopes,
+    resource: pending.resource,
+  };
+}

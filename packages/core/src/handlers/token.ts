@@ -1,0 +1,27 @@
+import { authenticateClient } from "../client-auth/authenticate.js";
+import { OAuthError } from "../errors.js";
+import { redeemCode } from "../grants/authorization-code.js";
+import type { ServerContext } from "../grants/context.js";
+import { issueTokens } from "../grants/issue.js";
+import { redeemRefreshToken } from "../grants/refresh-token.js";
+import { readForm } from "../http/body.js";
+import { jsonResponse } from "../http/responses.js";
+
+/** The token endpoint (OAuth 2.1 §3.2): authorization_code with PKCE, and refresh_token with rotation. */
+export async function tokenHandler(request: Request, ctx: ServerContext): Promise<Response> {
+  const params = await readForm(request);
+  params.assertNotRepeated();
+  const client = await authenticateClient(request, params, ctx.clients);
+  const grantType = params.get("grant_type");
+  if (!grantType) throw new OAuthError("invalid_request", "grant_type is missing");
+  if (grantType !== "authorization_code" && grantType !== "refresh_token") {
+    throw new OAuthError("unsupported_grant_type", "supported grant types: authorization_code, refresh_token");
+  }
+  if (!client.metadata.grant_types.includes(grantType)) {
+    throw new OAuthError("unauthorized_client", `this client may not use ${grantType}`);
+  }
+  const { grant, scopes } = grantType === "authorization_code" ? await redeemCode(ctx, client, params) : await redeemRefreshToken(ctx, client, params);
+  const tokens = await issueTokens(ctx, grant, scopes, client.metadata);
+  ctx.options.onEvent({ type: "token.issued", clientId: grant.clientId, subject: grant.subject, grantId: grant.id, grantType });
+  return jsonResponse(tokens, { noStore: true, headers: { Pragma: "no-cache" } });
+}

@@ -1,0 +1,107 @@
+import { OAuthError } from "../errors.js";
+
+/** Largest request body read by any endpoint; past it the request is refused with 413. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a body up to `limit` bytes without trusting `Content-Length`. */
+export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  if (declared > limit) throw tooLarge();
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new OAuthError("invalid_request", "request body is not valid UTF-8");
+  }
+}
+
+function tooLarge(): OAuthError {
+  return new OAuthError("invalid_request", "request body too large", { status: 413 });
+}
+
+/** The media type of a request, lower-cased, without parameters. */
+export function mediaType(request: Request): string {
+  return (request.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/**
+ * Parameters of a query string or form body where each name appears at most once
+ * (OAuth 2.1 §3.1: parameters MUST NOT be repeated). Empty values count as absent.
+ */
+export class Params {
+  private readonly values = new Map<string, string>();
+  /** Names that appeared more than once. */
+  readonly repeated: string[] = [];
+
+  constructor(raw: string) {
+    if (raw === "") return;
+    for (const pair of raw.split("&")) {
+      if (pair === "") continue;
+      const eq = pair.indexOf("=");
+      const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
+      const value = decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
+      if (this.seen.has(name)) {
+        if (!this.repeated.includes(name)) this.repeated.push(name);
+        continue;
+      }
+      this.seen.add(name);
+      if (value !== "") this.values.set(name, value);
+    }
+  }
+
+  private readonly seen = new Set<string>();
+
+  get(name: string): string | undefined {
+    return this.values.has(name) ? this.values.get(name) : undefined;
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  /** Throws `invalid_request` if any of `names` (or, without names, any parameter) was repeated. */
+  assertNotRepeated(names?: string[]): void {
+    const bad = names ? this.repeated.filter((n) => names.includes(n)) : this.repeated;
+    if (bad.length > 0) throw new OAuthError("invalid_request", `parameter repeated: ${bad[0]}`);
+  }
+}
+
+function decodeComponent(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    throw new OAuthError("invalid_request", "malformed percent-encoding");
+  }
+}
+
+/** Parses an `application/x-www-form-urlencoded` body, refusing other media types. */
+export async function readForm(request: Request): Promise<Params> {
+  if (mediaType(request) !== "application/x-www-form-urlencoded") {
+    throw new OAuthError("invalid_request", "content type must be application/x-www-form-urlencoded");
+  }
+  return new Params(await readBody(request));
+}
+
+/** Parses the query string of a URL. */
+export function queryParams(url: URL): Params {
+  return new Params(url.search.slice(1));
+}

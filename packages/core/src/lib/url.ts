@@ -1,0 +1,34 @@
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** Parses an absolute URL, or answers undefined. */
+export function parseURL(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a parsed URL's host is a loopback name or address (`localhost`, `127.0.0.1`, `[::1]`). */
+export function isLoopbackHost(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname);
+}
+
+/**
+ * The canonical form of a resource or issuer identifier: scheme and host lower-cased and the
+ * default port dropped (the URL parser does both); path, query and trailing slash kept as given.
+ * Answers undefined for anything that is not an absolute http(s) URL without a fragment.
+ */
+export function canonicalResource(value: string): string | undefined {
+  if (value.includes("#")) return undefined;
+  const url = parseURL(value);
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password) return undefined;
+  return url.href;
+}
+
+/** Appends query parameters to a URL, keeping any query it already has (OAuth 2.1 §2.3). */
+export function withQuery(base: string, params: Record<string, string | undefined>): string {
+  const url = new URL(base);
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.append(name, value);
+  return url.href;
+}

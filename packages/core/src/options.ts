@@ -1,0 +1,185 @@
+import { z } from "zod";
+import type { Storage } from "./storage/types.js";
+import type { ClientMetadata, ServerEvent, User } from "./types.js";
+import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
+
+/** How the built-in login page checks a user. */
+export interface LoginOptions {
+  /** Checks a username and password; answers the user, or null when they do not match. */
+  verifyPassword?(input: { username: string; password: string; request: Request }): Promise<User | null>;
+  /** Finds a user already signed in to the app (its own session cookie); they then only consent. */
+  currentUser?(request: Request): Promise<User | null>;
+}
+
+/** A client known from configuration rather than registration. */
+export interface StaticClient extends Partial<Omit<ClientMetadata, "client_id" | "redirect_uris">> {
+  client_id: string;
+  redirect_uris: string[];
+  /** The secret of a confidential client; kept only as its SHA-256. */
+  client_secret?: string;
+}
+
+/** Options of {@link createAuthorizationServer}. */
+export interface AuthorizationServerOptions {
+  /** The issuer identifier, e.g. `https://auth.example.com`; endpoints live under it. */
+  issuer: string;
+  /** The protected resource(s) tokens may be issued for, e.g. `https://mcp.example.com/mcp`. */
+  resource: string | string[];
+  /** Scopes offered, with the description shown on the consent page. */
+  scopes: Record<string, string>;
+  /** Scopes granted when a client asks for none. Default: none. */
+  defaultScopes?: string[];
+  storage: Storage;
+  /** The built-in login and consent page. */
+  login?: LoginOptions;
+  /**
+   * The app's own sign-in UI: a valid authorization request is redirected here with
+   * `?request_id=...`; the app finishes with `completeAuthorization` or `denyAuthorization`.
+   */
+  interactionUrl?: string;
+  /** Clients configured up front. */
+  clients?: StaticClient[];
+  /** Dynamic client registration (RFC 7591). Default: on. */
+  dynamicRegistration?: boolean;
+  accessTokenTtlSeconds?: number;
+  refreshTokenTtlSeconds?: number;
+  /** At most 600 (OAuth 2.1 §4.1.2). Default 60. */
+  authorizationCodeTtlSeconds?: number;
+  /** How long a pending authorization request waits for the user. Default 600. */
+  authorizationRequestTtlSeconds?: number;
+  /** Tolerance for `iat`/`nbf`/`exp` when verifying tokens. Default 30. */
+  clockToleranceSeconds?: number;
+  /** Allows an `http:` issuer on a non-loopback host (never do this in production). */
+  allowInsecureHttp?: boolean;
+  /** Shown in page titles. Default "Portcullis". */
+  serviceName?: string;
+  /** Clock in milliseconds, for tests. */
+  now?: () => number;
+  onEvent?: (event: ServerEvent) => void;
+  /** Unexpected failures (answered as 500 server_error) and the internal reason of protocol errors. */
+  onError?: (error: unknown, context: { request?: Request; reason?: string }) => void;
+}
+
+/** Options after validation and defaults. */
+export interface ResolvedOptions {
+  issuer: string;
+  issuerPath: string;
+  resources: string[];
+  scopes: Record<string, string>;
+  defaultScopes: string[];
+  storage: Storage;
+  login: LoginOptions | undefined;
+  interactionUrl: string | undefined;
+  clients: StaticClient[];
+  dynamicRegistration: boolean;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  authorizationCodeTtlSeconds: number;
+  authorizationRequestTtlSeconds: number;
+  clockToleranceSeconds: number;
+  secureCookies: boolean;
+  serviceName: string;
+  now: () => number;
+  onEvent: (event: ServerEvent) => void;
+  onError: (error: unknown, context: { request?: Request; reason?: string }) => void;
+}
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const fn = <T>() => z.custom<T>((value) => typeof value === "function");
+
+const schema = z.object({
+  issuer: z.string(),
+  resource: z.union([z.string(), z.array(z.string()).min(1)]),
+  scopes: z.record(z.string().regex(SCOPE_TOKEN, "scope names use RFC 6749 §3.3 characters"), z.string()),
+  defaultScopes: z.array(z.string()).optional(),
+  storage: z.custom<Storage>(
+    (value) => typeof value === "object" && value !== null && typeof (value as Storage).consume === "function",
+    "storage must implement the Storage port",
+  ),
+  login: z
+    .object({ verifyPassword: fn<LoginOptions["verifyPassword"]>().optional(), currentUser: fn<LoginOptions["currentUser"]>().optional() })
+    .optional(),
+  interactionUrl: z.string().optional(),
+  clients: z
+    .array(
+      z.looseObject({
+        client_id: z.string().min(1),
+        redirect_uris: z.array(z.string()).min(1),
+        client_secret: z.string().min(16, "client_secret must have at least 16 characters").optional(),
+      }),
+    )
+    .optional(),
+  dynamicRegistration: z.boolean().optional(),
+  accessTokenTtlSeconds: z.number().int().positive().max(86_400).optional(),
+  refreshTokenTtlSeconds: z.number().int().positive().optional(),
+  authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
+  authorizationRequestTtlSeconds: z.number().int().positive().max(3600).optional(),
+  clockToleranceSeconds: z.number().int().min(0).max(300).optional(),
+  allowInsecureHttp: z.boolean().optional(),
+  serviceName: z.string().optional(),
+  now: fn<() => number>().optional(),
+  onEvent: fn<(event: ServerEvent) => void>().optional(),
+  onError: fn<ResolvedOptions["onError"]>().optional(),
+});
+
+/** Validates options once, at construction; misuse is a TypeError, never an HTTP response. */
+export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptions {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TypeError(`Portcullis: invalid option ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  const o = input;
+  const issuerURL = parseURL(o.issuer);
+  if (!issuerURL || issuerURL.search || issuerURL.hash || o.issuer.includes("#") || o.issuer.includes("?")) {
+    throw new TypeError("Portcullis: issuer must be an absolute URL without query or fragment");
+  }
+  if (o.issuer.endsWith("/")) throw new TypeError("Portcullis: issuer must not end with a slash");
+  const insecure = issuerURL.protocol === "http:";
+  if (issuerURL.protocol !== "https:" && !insecure) throw new TypeError("Portcullis: issuer must use https");
+  if (insecure && !isLoopbackHost(issuerURL) && !o.allowInsecureHttp) {
+    throw new TypeError("Portcullis: an http issuer is only allowed on loopback hosts (or with allowInsecureHttp)");
+  }
+  const resources = (Array.isArray(o.resource) ? o.resource : [o.resource]).map((r) => {
+    const canonical = canonicalResource(r);
+    if (!canonical) throw new TypeError(`Portcullis: resource ${JSON.stringify(r)} is not an absolute http(s) URL without fragment`);
+    return canonical;
+  });
+  for (const scope of o.defaultScopes ?? []) {
+    if (!(scope in o.scopes)) throw new TypeError(`Portcullis: default scope ${scope} is not in scopes`);
+  }
+  if (o.login && !o.login.verifyPassword && !o.login.currentUser) {
+    throw new TypeError("Portcullis: login needs verifyPassword or currentUser");
+  }
+  if (!o.login && !o.interactionUrl) {
+    throw new TypeError("Portcullis: configure login (the built-in page) or interactionUrl (your own UI)");
+  }
+  const path = issuerURL.pathname === "/" ? "" : issuerURL.pathname;
+  return {
+    issuer: o.issuer,
+    issuerPath: path,
+    resources,
+    scopes: { ...o.scopes },
+    defaultScopes: o.defaultScopes ?? [],
+    storage: o.storage,
+    login: o.login,
+    interactionUrl: o.interactionUrl,
+    clients: o.clients ?? [],
+    dynamicRegistration: o.dynamicRegistration ?? true,
+    accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? 3600,
+    refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? 30 * 86_400,
+    authorizationCodeTtlSeconds: o.authorizationCodeTtlSeconds ?? 60,
+    authorizationRequestTtlSeconds: o.authorizationRequestTtlSeconds ?? 600,
+    clockToleranceSeconds: o.clockToleranceSeconds ?? 30,
+    secureCookies: !insecure,
+    serviceName: o.serviceName ?? "Portcullis",
+    now: o.now ?? Date.now,
+    onEvent: o.onEvent ?? (() => {}),
+    onError: o.onError ?? defaultOnError,
+  };
+}
+
+function defaultOnError(error: unknown, context: { reason?: string }): void {
+  if (context.reason) return;
+  console.error("[portcullis] unexpected error", error instanceof Error ? error.message : error);
+}

@@ -1,0 +1,193 @@
+import { isOAuthError } from "../errors.js";
+import { jsonResponse } from "../http/responses.js";
+import { canonicalResource } from "../lib/url.js";
+import type { AuthInfo, TokenVerifier } from "../types.js";
+import { challengeResponse } from "./challenge.js";
+
+/** Options of {@link createResourceGuard}. */
+export interface ResourceGuardOptions {
+  /** This server's canonical URL, e.g. `https://mcp.example.com/mcp`; tokens must name it in `aud`. */
+  resource: string;
+  /** Issuers whose tokens are accepted, each exactly as its metadata's `issuer`. */
+  authorizationServers: string[];
+  /** Verifies tokens: the authorization server itself, or `jwtTokenVerifier(...)` for a separate one. */
+  verifier: TokenVerifier;
+  /** Scopes every request needs unless `authenticate` is told otherwise. */
+  requiredScopes?: string[];
+  /** Scopes advertised in the protected resource metadata. Default: `requiredScopes`. */
+  scopesSupported?: string[];
+  /** A human-readable name (RFC 9728 `resource_name`). */
+  resourceName?: string;
+  /** A page about the resource (RFC 9728 `resource_documentation`). */
+  resourceDocumentation?: string;
+  /**
+   * Browser origins allowed to call the resource: the one list that drives both CORS and the
+   * 403 for any other `Origin` (MCP Streamable HTTP, DNS rebinding). Default: the resource's own
+   * origin. `"*"` allows every origin.
+   */
+  allowedOrigins?: string[] | "*";
+}
+
+/** The result of {@link ResourceGuard.authenticate}. */
+export type AuthenticateResult = AuthInfo | Response;
+
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const MAX_TOKEN_LENGTH = 8192;
+const CORS_ALLOW_HEADERS = "Authorization, Content-Type, MCP-Protocol-Version, Mcp-Session-Id, Mcp-Method, Mcp-Name, Last-Event-ID";
+const CORS_EXPOSE_HEADERS = "WWW-Authenticate, MCP-Protocol-Version, Mcp-Session-Id";
+
+/**
+ * Guards a protected resource: serves its RFC 9728 metadata and turns a request into a verified
+ * {@link AuthInfo} or the exact 401/403 challenge an MCP client expects.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9728
+ * @example
+ * const guard = createResourceGuard({ resource: "https://mcp.example.com/mcp", authorizationServers: [issuer], verifier: server });
+ * const result = await guard.authenticate(request);
+ * if (result instanceof Response) return result;
+ */
+export function createResourceGuard(options: ResourceGuardOptions) {
+  const resource = canonicalResource(options.resource);
+  if (!resource) throw new TypeError("Portcullis: resource must be an absolute http(s) URL without fragment");
+  if (options.authorizationServers.length === 0) throw new TypeError("Portcullis: authorizationServers must not be empty");
+  const resourceURL = new URL(resource);
+  const resourcePath = resourceURL.pathname === "/" ? "" : resourceURL.pathname.replace(/\/$/, "");
+  const metadataPath = `/.well-known/oauth-protected-resource${resourcePath}`;
+  const metadataUrl = `${resourceURL.origin}${metadataPath}`;
+  const requiredScopes = options.requiredScopes ?? [];
+  const allowedOrigins = options.allowedOrigins ?? [resourceURL.origin];
+
+  const metadata: Record<string, unknown> = {
+    resource,
+    authorization_servers: options.authorizationServers,
+    bearer_methods_supported: ["header"],
+  };
+  const scopesSupported = (options.scopesSupported ?? requiredScopes).filter((s) => s !== "offline_access");
+  if (scopesSupported.length > 0) metadata.scopes_supported = scopesSupported;
+  if (options.resourceName) metadata.resource_name = options.resourceName;
+  if (options.resourceDocumentation) metadata.resource_documentation = options.resourceDocumentation;
+  const metadataBody = JSON.stringify(metadata);
+
+  const isAllowedOrigin = (origin: string) => allowedOrigins === "*" || allowedOrigins.includes(origin);
+  /** CORS headers for a request from an allowed browser origin. */
+  const corsHeaders = (request: Request): Record<string, string> => {
+    const origin = request.headers.get("Origin");
+    if (!origin || !isAllowedOrigin(origin)) return {};
+    return {
+      "Access-Control-Allow-Origin": allowedOrigins === "*" ? "*" : origin,
+      "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
+      ...(allowedOrigins === "*" ? {} : { Vary: "Origin" }),
+    };
+  };
+
+  const challenge = (request: Request, error?: "invalid_request" | "invalid_token", description?: string, scopes = requiredScopes) =>
+    challengeResponse(
+      { resourceMetadata: metadataUrl, ...(error ? { error } : {}), ...(description ? { description } : {}), scopes },
+      corsHeaders(request),
+    );
+
+  return {
+    /** The canonical resource URL. */
+    resource,
+    /** Where the protected resource metadata is served. */
+    metadataUrl,
+    /** The RFC 9728 metadata document. */
+    metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
+
+    /** The metadata as a response (CORS `*`: it is public). */
+    metadataResponse(): Response {
+      return new Response(metadataBody, {
+        headers: {
+          "Content-Type": "application/json",
+          "Cache-Control": "public, max-age=3600",
+          "Access-Control-Allow-Origin": "*",
+        },
+      });
+    },
+
+    /**
+     * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,
+     * and their CORS preflight. Answers `undefined` for any other request.
+     */
+    async handle(request: Request): Promise<Response | undefined> {
+      const { pathname } = new URL(request.url);
+      if (pathname !== metadataPath && pathname !== "/.well-known/oauth-protected-resource") return undefined;
+      if (request.method === "OPTIONS") {
+        return new Response(null, {
+          status: 204,
+          headers: {
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "GET, OPTIONS",
+            "Access-Control-Allow-Headers": "MCP-Protocol-Version, Content-Type",
+            "Access-Control-Max-Age": "86400",
+          },
+        });
+      }
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return jsonResponse({ error: "invalid_request", error_description: "use GET" }, { status: 405, headers: { Allow: "GET, HEAD, OPTIONS" } });
+      }
+      return this.metadataResponse();
+    },
+
+    /** The CORS preflight answer for the protected route, or a 403 for a disallowed origin. */
+    preflight(request: Request): Response {
+      const origin = request.headers.get("Origin");
+      if (origin && !isAllowedOrigin(origin)) return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...corsHeaders(request),
+          "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+          "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+          "Access-Control-Max-Age": "86400",
+        },
+      });
+    },
+
+    /** CORS headers to add to the protected route's own responses. */
+    corsHeaders,
+
+    /**
+     * Authenticates a request: answers the verified {@link AuthInfo}, or the `Response` to send
+     * (401 with a Bearer challenge, 403 for missing scopes or a disallowed `Origin`). Tokens in
+     * the query string are ignored (OAuth 2.1 §5.1).
+     */
+    async authenticate(request: Request, required: { scopes?: string[] } = {}): Promise<AuthenticateResult> {
+      const origin = request.headers.get("Origin");
+      if (origin && !isAllowedOrigin(origin)) {
+        return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });
+      }
+      const scopes = required.scopes ?? requiredScopes;
+      const header = request.headers.get("Authorization");
+      if (!header) return challenge(request, undefined, undefined, scopes);
+      const space = header.indexOf(" ");
+      const scheme = space === -1 ? header : header.slice(0, space);
+      if (scheme.toLowerCase() !== "bearer") return challenge(request, undefined, undefined, scopes);
+      const token = header.slice(space + 1);
+      if (token.includes(",")) return challenge(request, "invalid_request", "one Authorization header, one token", scopes);
+      if (space === -1 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
+        return challenge(request, "invalid_token", "the access token is malformed", scopes);
+      }
+      let info: AuthInfo;
+      try {
+        info = await options.verifier.verifyAccessToken(token, { resource });
+      } catch (error) {
+        if (isOAuthError(error) && error.code === "invalid_token") {
+          return challenge(request, "invalid_token", error.description, scopes);
+        }
+        throw error;
+      }
+      const missing = scopes.filter((s) => !info.scopes.includes(s));
+      if (missing.length > 0) {
+        return challengeResponse(
+          { resourceMetadata: metadataUrl, error: "insufficient_scope", description: "the access token lacks a required scope", scopes },
+          corsHeaders(request),
+        );
+      }
+      return info;
+    },
+  };
+}
+
+/** A resource guard. */
+export type ResourceGuard = ReturnType<typeof createResourceGuard>;

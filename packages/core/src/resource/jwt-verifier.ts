@@ -1,0 +1,150 @@
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
+import { OAuthError } from "../errors.js";
+import type { AuthInfo } from "../types.js";
+import { canonicalResource } from "../lib/url.js";
+
+/** Options of {@link createJWTVerifier}. */
+export interface JWTVerifierOptions {
+  /** The issuer tokens must come from (`iss`, compared exactly). */
+  issuer: string;
+  /** Where the issuer's public keys come from: its `jwks_uri`, or a function answering the set. */
+  jwks: URL | (() => Promise<JSONWebKeySet>);
+  /** Accepted signature algorithms. Default `["ES256", "EdDSA"]`; never `none` or HMAC. */
+  algorithms?: string[];
+  /** Default 30. */
+  clockToleranceSeconds?: number;
+  /** Tokens whose `exp` lies further ahead than this are refused. Default 86,400. */
+  maxLifetimeSeconds?: number;
+  /** Verified tokens remembered until they expire, so the hot path skips signature checks. Default 10,000. */
+  cacheSize?: number;
+  /** Clock in milliseconds, for tests. */
+  now?: () => number;
+}
+
+/** Claims of a verified RFC 9068 access token. */
+export interface VerifiedClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  scope?: string;
+}
+
+const REQUIRED = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"];
+const ASYMMETRIC = new Set(["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]);
+
+/**
+ * Verifies RFC 9068 JWT access tokens: signature by the issuer's key (algorithm allow-list),
+ * `typ: at+jwt`, issuer, expiry with bounded skew, required claims, and the audience.
+ *
+ * Does not check revocation: pair it with the authorization server's grant check, or with
+ * introspection, where revocation must take effect before expiry.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ */
+export function createJWTVerifier(options: JWTVerifierOptions) {
+  const algorithms = options.algorithms ?? ["ES256", "EdDSA"];
+  for (const alg of algorithms) {
+    if (!ASYMMETRIC.has(alg)) throw new TypeError(`Portcullis: algorithm ${alg} is not an allowed asymmetric algorithm`);
+  }
+  const tolerance = options.clockToleranceSeconds ?? 30;
+  const maxLifetime = options.maxLifetimeSeconds ?? 86_400;
+  const cacheSize = options.cacheSize ?? 10_000;
+  const now = options.now ?? Date.now;
+  const issuer = options.issuer;
+  const cache = new Map<string, VerifiedClaims>();
+
+  let keySet: ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet> | undefined;
+  const source = options.jwks;
+  const keys = async () => {
+    if (source instanceof URL) return (keySet ??= createRemoteJWKSet(source));
+    keySet ??= createLocalJWKSet(await source());
+    return keySet;
+  };
+
+  const verifySignature = async (token: string): Promise<VerifiedClaims> => {
+    const getKey = await keys();
+    const verifyOptions = {
+      issuer,
+      typ: "at+jwt",
+      algorithms,
+      clockTolerance: tolerance,
+      currentDate: new Date(now()),
+      requiredClaims: REQUIRED,
+    };
+    try {
+      return (await jwtVerify(token, getKey, verifyOptions)).payload as VerifiedClaims;
+    } catch (error) {
+      // A key we have not seen may come from a rotation: reload the local set once.
+      if (!(source instanceof URL) && (error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY") {
+        keySet = undefined;
+        return (await jwtVerify(token, await keys(), verifyOptions)).payload as VerifiedClaims;
+      }
+      throw error;
+    }
+  };
+  return {
+    /**
+     * Verifies `token` for `resource`; answers its claims or throws `OAuthError("invalid_token")`.
+     * Without `resource`, any audience is accepted (the issuer inspecting its own tokens).
+     */
+    async verify(token: string, resource?: string): Promise<VerifiedClaims> {
+      const nowSeconds = now() / 1000;
+      let claims = cache.get(token);
+      if (claims && claims.exp + tolerance <= nowSeconds) {
+        cache.delete(token);
+        claims = undefined;
+      }
+      if (!claims) {
+        try {
+          claims = await verifySignature(token);
+        } catch (error) {
+          throw new OAuthError("invalid_token", "the access token is invalid or expired", {
+            reason: (error as { code?: string }).code ?? "jwt_invalid",
+          });
+        }
+        if (typeof claims.client_id !== "string" || claims.exp > nowSeconds + maxLifetime) {
+          throw new OAuthError("invalid_token", "the access token is invalid or expired", { reason: "claims_invalid" });
+        }
+        if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+        cache.set(token, claims);
+      }
+      const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      if (resource !== undefined && !audiences.some((aud) => typeof aud === "string" && canonicalResource(aud) === resource)) {
+        throw new OAuthError("invalid_token", "the access token is not meant for this resource", { reason: "audience_mismatch" });
+      }
+      return claims;
+    },
+    /** Forgets a cached token (after revocation). */
+    forget(token: string): void {
+      cache.delete(token);
+    },
+  };
+}
+
+export type JWTVerifier = ReturnType<typeof createJWTVerifier>;
+
+/** The `AuthInfo` for verified claims. */
+export function authInfoFromClaims(token: string, claims: VerifiedClaims, resource: string): AuthInfo {
+  const { iss, sub, jti, exp, iat, aud: _aud, client_id, scope, nbf: _nbf, gid: _gid, ...rest } = claims;
+  return {
+    token,
+    clientId: client_id,
+    scopes: scope ? scope.split(" ") : [],
+    expiresAt: exp,
+    resource: new URL(resource),
+    extra: { ...rest, sub, iss, jti, iat },
+  };
+}
+
+/** A `TokenVerifier` for a resource server that trusts one issuer's JWTs (no revocation check). */
+export function jwtTokenVerifier(options: JWTVerifierOptions) {
+  const verifier = createJWTVerifier(options);
+  return {
+    async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
+      return authInfoFromClaims(token, await verifier.verify(token, resource), resource);
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import { createClientRegistry } from "./clients/registry.js";
+import { isOAuthError, OAuthError } from "./errors.js";
+import type { ServerContext } from "./grants/context.js";
+import { findGrant } from "./grants/grant-store.js";
+import {
+  authorizeHandler,
+  completeAuthorization,
+  consentHandler,
+  denyAuthorization,
+  describeAuthorization,
+} from "./handlers/authorize.js";
+import { introspectHandler } from "./handlers/introspect.js";
+import { authorizationServerMetadata, endpointPaths, openIdConfiguration } from "./handlers/metadata.js";
+import { registerHandler } from "./handlers/register.js";
+import { revokeHandler } from "./handlers/revoke.js";
+import { tokenHandler } from "./handlers/token.js";
+import { errorPage } from "./handlers/pages.js";
+import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
+import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
+import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
+import { createKeyManager } from "./tokens/keys.js";
+import type { AuthInfo, User } from "./types.js";
+
+type Handler = (request: Request, ctx: ServerContext) => Promise<Response>;
+
+interface Route {
+  methods: string[];
+  handler: Handler;
+  /** Public CORS (metadata, token, register, revoke); never on the authorization endpoint. */
+  cors: boolean;
+  /** Render failures as an HTML page rather than JSON (browser-facing endpoints). */
+  page?: boolean;
+}
+
+/**
+ * Creates the authorization server: one `fetch` for every endpoint, plus the calls an app's own
+ * sign-in UI and its resource guard need.
+ *
+ * @see https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1
+ * @example
+ * const server = createAuthorizationServer({
+ *   issuer: "https://auth.example.com",
+ *   resource: "https://mcp.example.com/mcp",
+ *   scopes: { "mcp:tools": "Use the tools" },
+ *   storage: createMemoryStore(),
+ *   login: { verifyPassword: async ({ username, password }) => (await checkPassword(username, password)) ? { subject: username } : null },
+ * });
+ * export default { fetch: server.fetch };
+ */
+export function createAuthorizationServer(input: AuthorizationServerOptions) {
+  const options = resolveOptions(input);
+  const keys = createKeyManager(options.storage, "ES256", options.now);
+  const verifier = createJWTVerifier({
+    issuer: options.issuer,
+    jwks: keys.jwks,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    maxLifetimeSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,
+    now: options.now,
+  });
+  const ctx: ServerContext = {
+    options,
+    clients: createClientRegistry(options.storage, options.clients, options.scopes, options.now),
+    keys,
+    verifier,
+  };
+  const paths = endpointPaths(options);
+  const metadataBody = JSON.stringify(authorizationServerMetadata(options));
+  const oidcBody = JSON.stringify(openIdConfiguration(options));
+  const document = (body: string): Handler => async () =>
+    new Response(body, { headers: { "Content-Type": "application/json", "Cache-Control": "public, max-age=3600" } });
+
+  const routes = new Map<string, Route>([
+    [paths.oauthMetadata, { methods: ["GET", "HEAD"], handler: document(metadataBody), cors: true }],
+    [paths.oidcMetadata, { methods: ["GET", "HEAD"], handler: document(oidcBody), cors: true }],
+    [paths.oidcMetadataAppended, { methods: ["GET", "HEAD"], handler: document(oidcBody), cors: true }],
+    [paths.authorize, { methods: ["GET", "POST"], handler: authorizeHandler, cors: false, page: true }],
+    [paths.consent, { methods: ["POST"], handler: consentHandler, cors: false, page: true }],
+    [paths.token, { methods: ["POST"], handler: tokenHandler, cors: true }],
+    [paths.revoke, { methods: ["POST"], handler: revokeHandler, cors: true }],
+    [paths.introspect, { methods: ["POST"], handler: introspectHandler, cors: false }],
+    [
+      paths.jwks,
+      {
+        methods: ["GET", "HEAD"],
+        handler: async () => jsonResponse(await keys.jwks(), { headers: { "Cache-Control": "public, max-age=300" } }),
+        cors: true,
+      },
+    ],
+  ]);
+  if (options.dynamicRegistration) routes.set(paths.register, { methods: ["POST"], handler: registerHandler, cors: true });
+
+  const run = async (request: Request, route: Route): Promise<Response> => {
+    try {
+      return await route.handler(request, ctx);
+    } catch (error) {
+      if (isOAuthError(error)) {
+        if (error.reason) options.onError(error, { request, reason: error.reason });
+        if (error.code === "invalid_client") options.onEvent({ type: "client_auth.failed", clientId: undefined, reason: error.reason ?? "invalid_client" });
+        return error.toResponse();
+      }
+      options.onError(error, { request });
+      if (route.page) return errorPage(options.serviceName, "Something went wrong on our side. Try again in a moment.", 500);
+      return new OAuthError("server_error", "an unexpected error occurred").toResponse();
+    }
+  };
+
+  /**
+   * Serves the endpoints this server owns; answers `undefined` for any other path so an adapter
+   * can hand the request to the next handler.
+   */
+  const handle = async (request: Request): Promise<Response | undefined> => {
+    const { pathname } = new URL(request.url);
+    const route = routes.get(pathname);
+    if (!route) return undefined;
+    if (request.method === "OPTIONS") return route.cors ? publicPreflightResponse() : methodNotAllowedResponse(route.methods);
+    if (!route.methods.includes(request.method)) return methodNotAllowedResponse(route.methods);
+    const response = await run(request, route);
+    return route.cors ? withPublicCors(request, response) : response;
+  };
+
+  return {
+    /** The issuer identifier. */
+    issuer: options.issuer,
+    /** The resources tokens are issued for. */
+    resources: options.resources,
+    /** The RFC 8414 metadata document. */
+    metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
+    handle,
+    /** Like {@link handle}, with a 404 for paths the server does not own. */
+    async fetch(request: Request): Promise<Response> {
+      return (await handle(request)) ?? jsonResponse({ error: "not_found" }, { status: 404 });
+    },
+
+    /**
+     * Verifies an access token for a resource: signature, `typ`, issuer, expiry, audience, and
+     * that its grant has not been revoked. Throws `OAuthError("invalid_token")` otherwise.
+     */
+    async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
+      const claims = await verifier.verify(token, resource);
+      if (typeof claims.gid !== "string" || !(await findGrant(ctx, claims.gid))) {
+        throw new OAuthError("invalid_token", "the access token has been revoked", { reason: "grant_revoked" });
+      }
+      return authInfoFromClaims(token, claims, resource);
+    },
+
+    /** For an app's own UI: what a pending authorization request asks for. */
+    getAuthorizationRequest: (requestId: string) => describeAuthorization(ctx, requestId),
+    /** For an app's own UI: approve a pending request for a signed-in user (optionally with fewer scopes). */
+    completeAuthorization: (requestId: string, user: User, grant: { scopes?: string[] } = {}) =>
+      completeAuthorization(ctx, requestId, user, grant.scopes),
+    /** For an app's own UI: deny a pending request. */
+    denyAuthorization: (requestId: string) => denyAuthorization(ctx, requestId),
+  };
+}
+
+/** An authorization server. */
+export type AuthorizationServer = ReturnType<typeof createAuthorizationServer>;

@@ -1,0 +1,43 @@
+import { SignJWT } from "jose";
+import type { KeyManager } from "./keys.js";
+import { randomToken } from "../lib/crypto.js";
+
+/** What an access token is issued for. */
+export interface AccessTokenClaims {
+  issuer: string;
+  subject: string;
+  clientId: string;
+  resource: string;
+  scopes: string[];
+  grantId: string;
+  extraClaims?: Record<string, unknown>;
+}
+
+const RESERVED = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "gid"]);
+
+/**
+ * Signs an RFC 9068 JWT access token: `typ: at+jwt`, audience the resource, and `gid` naming the
+ * grant so a revoked grant's tokens are refused.
+ */
+export async function issueAccessToken(
+  keys: KeyManager,
+  claims: AccessTokenClaims,
+  ttlSeconds: number,
+  nowMs: number,
+): Promise<{ token: string; expiresAt: number }> {
+  const key = await keys.signingKey();
+  const iat = Math.floor(nowMs / 1000);
+  const extra = Object.fromEntries(Object.entries(claims.extraClaims ?? {}).filter(([name]) => !RESERVED.has(name)));
+  const payload: Record<string, unknown> = { ...extra, client_id: claims.clientId, gid: claims.grantId };
+  if (claims.scopes.length > 0) payload.scope = claims.scopes.join(" ");
+  const token = await new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: "at+jwt", kid: key.kid })
+    .setIssuer(claims.issuer)
+    .setSubject(claims.subject)
+    .setAudience(claims.resource)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ttlSeconds)
+    .setJti(randomToken(16))
+    .sign(key.privateKey);
+  return { token, expiresAt: iat + ttlSeconds };
+}

@@ -1,0 +1,65 @@
+import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import type { Storage } from "../storage/types.js";
+import { randomToken } from "../lib/crypto.js";
+
+/** The signing algorithms Portcullis issues access tokens with. */
+export type SigningAlgorithm = "ES256" | "EdDSA";
+
+interface StoredKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  privateJwk: JWK;
+  publicJwk: JWK;
+  createdAt: number;
+}
+
+/** A key ready to sign with. */
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  privateKey: CryptoKey;
+}
+
+const KEYS = "keys:signing";
+
+/**
+ * Loads the signing keys from storage, creating the first one when there is none. Keys live in
+ * storage so a restart, or another instance sharing the store, signs and verifies with the same
+ * keys. Concurrent first starts agree through `setIfAbsent`.
+ */
+export function createKeyManager(storage: Storage, alg: SigningAlgorithm, now: () => number) {
+  let loaded: Promise<{ signing: SigningKey; jwks: { keys: JWK[] } }> | undefined;
+
+  const load = async () => {
+    let keys = await storage.get<StoredKey[]>(KEYS);
+    if (!keys || keys.length === 0) {
+      const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+      const kid = randomToken(12);
+      const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
+      const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };
+      const fresh: StoredKey[] = [{ kid, alg, privateJwk, publicJwk, createdAt: now() }];
+      if (!(await storage.setIfAbsent(KEYS, fresh))) keys = await storage.get<StoredKey[]>(KEYS);
+      else keys = fresh;
+    }
+    const current = keys!.at(-1)!;
+    const privateKey = (await importJWK(current.privateJwk, current.alg)) as CryptoKey;
+    return { signing: { kid: current.kid, alg: current.alg, privateKey }, jwks: { keys: keys!.map((k) => k.publicJwk) } };
+  };
+
+  const get = () => {
+    loaded ??= load().catch((error: unknown) => {
+      loaded = undefined;
+      throw error;
+    });
+    return loaded;
+  };
+
+  return {
+    /** The key new tokens are signed with. */
+    signingKey: async () => (await get()).signing,
+    /** The public keys, as served at `jwks_uri`. */
+    jwks: async () => (await get()).jwks,
+  };
+}
+
+export type KeyManager = ReturnType<typeof createKeyManager>;

@@ -1,0 +1,70 @@
+/**
+ * What a verified access token says, shaped like the MCP SDK's `AuthInfo` so it can be handed to
+ * `transport.handleRequest(request, { authInfo })` unchanged.
+ */
+export interface AuthInfo {
+  /** The access token as presented. */
+  token: string;
+  clientId: string;
+  scopes: string[];
+  /** Expiry in seconds since the epoch. */
+  expiresAt?: number;
+  /** The resource (audience) the token is bound to (RFC 8707). */
+  resource?: URL;
+  /** `sub`, `iss`, `jti` and any extra claims the app attached at sign-in. */
+  extra?: Record<string, unknown>;
+}
+
+/** Verifies an access token for one resource; throws an `OAuthError` (`invalid_token`) otherwise. */
+export interface TokenVerifier {
+  verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo>;
+}
+
+/** The signed-in resource owner, as the app's login step reports it. */
+export interface User {
+  /** Stable subject identifier, the token's `sub`. */
+  subject: string;
+  /** Shown on the consent page ("Signed in as ..."). */
+  displayName?: string;
+  /** Extra claims copied into access tokens (for example `preferred_username`). */
+  claims?: Record<string, unknown>;
+}
+
+/** Registered client metadata (RFC 7591 §2), as stored and as returned by registration. */
+export interface ClientMetadata {
+  client_id: string;
+  redirect_uris: string[];
+  token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
+  grant_types: string[];
+  response_types: string[];
+  application_type?: "web" | "native";
+  client_name?: string;
+  client_uri?: string;
+  logo_uri?: string;
+  scope?: string;
+  contacts?: string[];
+  tos_uri?: string;
+  policy_uri?: string;
+  software_id?: string;
+  software_version?: string;
+  client_id_issued_at?: number;
+  client_secret_expires_at?: number;
+}
+
+/** A client record as stored: metadata plus the SHA-256 of its secret, never the secret. */
+export interface StoredClient {
+  metadata: ClientMetadata;
+  secretHash?: string;
+}
+
+/** An audit or metrics event. Never carries a token, code or secret. */
+export type ServerEvent =
+  | { type: "client.registered"; clientId: string }
+  | { type: "authorization.requested"; clientId: string }
+  | { type: "authorization.denied"; clientId: string; subject?: string }
+  | { type: "code.issued"; clientId: string; subject: string; grantId: string }
+  | { type: "token.issued"; clientId: string; subject: string; grantId: string; grantType: string }
+  | { type: "grant.revoked"; clientId: string; grantId: string; reason: string }
+  | { type: "replay.detected"; clientId: string; grantId: string; kind: "code" | "refresh_token" }
+  | { type: "login.failed"; clientId: string }
+  | { type: "client_auth.failed"; clientId: string | undefined; reason: string };

@@ -1,0 +1,2 @@
+export { createRedisStore } from "./store.js";
+export type { RedisStoreClient, RedisStoreOptions } from "./store.js";

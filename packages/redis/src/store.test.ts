@@ -1,0 +1,192 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type Socket } from "node:net";
+import { createClient } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Storage } from "@portcullis/core";
+import { runStorageContract } from "@portcullis/core/storage/contract";
+import { createRedisStore } from "./index.js";
+
+const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** Undefined when a Redis server answers PING within about a second, else why not. */
+async function probe(): Promise<string | undefined> {
+  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+  client.on("error", () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no answer within 1 s")), 1_000);
+    });
+    await Promise.race([client.connect().then(() => client.ping()), deadline]);
+    return undefined;
+  } catch (error) {
+    return `no Redis server at ${url} (${error instanceof Error ? error.message || error.name : String(error)})`;
+  } finally {
+    clearTimeout(timer);
+    if (client.isOpen) client.destroy();
+  }
+}
+
+const skipReason = await probe();
+if (skipReason && process.env.CI) throw new Error(`${skipReason}; CI must run the Redis tests`);
+
+// Every store in this run writes under one namespace, removed at the end.
+const run = `portcullis-test:${randomUUID()}:`;
+let prefixes = 0;
+const freshPrefix = () => `${run}${++prefixes}:`;
+const storePrefixes = new WeakMap<Storage, string>();
+
+const raw = createClient({ url });
+raw.on("error", () => {});
+beforeAll(async () => {
+  if (!skipReason) await raw.connect();
+});
+afterAll(async () => {
+  if (!raw.isOpen) return;
+  for await (const keys of raw.scanIterator({ MATCH: `${run}*`, COUNT: 1000 })) {
+    if (keys.length > 0) await raw.unlink(keys);
+  }
+  await raw.close();
+});
+
+runStorageContract("redis", {
+  skipReason,
+  async open() {
+    const keyPrefix = freshPrefix();
+    const store = createRedisStore({ url, keyPrefix });
+    storePrefixes.set(store, keyPrefix);
+    return store;
+  },
+  async reopen(store) {
+    await store.close?.();
+    return createRedisStore({ url, keyPrefix: storePrefixes.get(store)! });
+  },
+});
+
+describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
+  it("lets exactly one of two clients consume a key", async () => {
+    const keyPrefix = freshPrefix();
+    const a = createRedisStore({ url, keyPrefix });
+    const b = createRedisStore({ url, keyPrefix });
+    try {
+      for (let round = 0; round < 10; round++) {
+        await a.set(`code-${round}`, { round }, { ttlSeconds: 60 });
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)),
+        );
+        expect(results.filter((r) => r !== undefined)).toEqual([{ round }]);
+        expect(await b.get(`code-${round}`)).toBeUndefined();
+      }
+    } finally {
+      await a.close?.();
+      await b.close?.();
+    }
+  });
+
+  it("keeps two key prefixes apart in get, list and delete, and strips the prefix from listed keys", async () => {
+    const base = freshPrefix();
+    // "a*" unescaped in SCAN MATCH would also match the "ab:" deployment's keys.
+    const a = createRedisStore({ url, keyPrefix: `${base}a*:` });
+    const b = createRedisStore({ url, keyPrefix: `${base}ab:` });
+    try {
+      await a.set("grant:1", "from a");
+      await b.set("grant:1", "from b");
+      await b.set("grant:2", "only b");
+      expect(await a.get("grant:1")).toBe("from a");
+      expect(await b.get("grant:1")).toBe("from b");
+      expect(await a.get("grant:2")).toBeUndefined();
+      expect(await a.list("")).toEqual([{ key: "grant:1", value: "from a" }]);
+      expect((await b.list("grant:")).map((e) => e.key)).toEqual(["grant:1", "grant:2"]);
+      await a.delete("grant:1");
+      expect(await b.get("grant:1")).toBe("from b");
+      expect(await raw.get(`${base}ab:grant:1`)).toBe(JSON.stringify("from b"));
+    } finally {
+      await a.close?.();
+      await b.close?.();
+    }
+  });
+
+  it("sets a counter's TTL on the first increment only", async () => {
+    const keyPrefix = freshPrefix();
+    const store = createRedisStore({ url, keyPrefix });
+    try {
+      expect(await store.increment("rate", { ttlSeconds: 10 })).toBe(1);
+      expect(await store.increment("rate", { ttlSeconds: 1000 })).toBe(2);
+      const ttl = await raw.pTTL(`${keyPrefix}rate`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(10_000);
+      await store.set("plain", 5);
+      expect(await store.increment("plain", { ttlSeconds: 10 })).toBe(6);
+      expect(await raw.pTTL(`${keyPrefix}plain`)).toBe(-1);
+      expect(await store.get("plain")).toBe(6);
+    } finally {
+      await store.close?.();
+    }
+  });
+
+  it("lists keys in code point order across many SCAN pages", async () => {
+    const store = createRedisStore({ url, keyPrefix: freshPrefix() });
+    try {
+      const keys = Array.from({ length: 1200 }, (_, i) => `k:${String(i).padStart(4, "0")}`);
+      await Promise.all(keys.map((key) => store.set(key, key)));
+      await store.set("k:\uffff", "bmp");
+      await store.set("k:\u{1F511}", "astral");
+      const all = await store.list("k:", { limit: 5000 });
+      expect(all.map((e) => e.key)).toEqual([...keys, "k:\uffff", "k:\u{1F511}"]);
+      expect((await store.list("k:", { limit: 3 })).map((e) => e.value)).toEqual(["k:0000", "k:0001", "k:0002"]);
+    } finally {
+      await store.close?.();
+    }
+  });
+
+  it("uses a client it is given and leaves it open on close", async () => {
+    const keyPrefix = freshPrefix();
+    const client = createClient({ url, RESP: 3 });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      const store = createRedisStore({ client, keyPrefix });
+      await store.set("k", { a: 1 });
+      expect(await store.consume("k")).toEqual({ a: 1 });
+      await store.close?.();
+      expect(client.isOpen).toBe(true);
+      expect(await client.ping()).toBe("PONG");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("Redis store without a server", () => {
+  it("rejects quickly, and again on the next call, when nothing listens at the URL", async () => {
+    const store = createRedisStore({ url: "redis://127.0.0.1:1" });
+    await expect(store.get("k")).rejects.toThrow(/cannot connect to redis:\/\/127\.0\.0\.1:1/);
+    await expect(store.consume("k")).rejects.toThrow(/cannot connect/);
+    await store.close?.();
+    await expect(store.get("k")).rejects.toThrow(/closed/);
+  }, 8_000);
+
+  it("rejects instead of hanging when the server accepts but never answers", async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}` });
+    try {
+      await expect(store.get("k")).rejects.toThrow(/timed out/);
+    } finally {
+      await store.close?.();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 15_000);
+
+  it("hides credentials in connection errors", async () => {
+    const store = createRedisStore({ url: "redis://user:hunter2@127.0.0.1:1" });
+    const error = await store.get("k").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toContain("hunter2");
+    expect((error as Error).message).toContain("***@127.0.0.1:1");
+    await store.close?.();
+  }, 8_000);
+});

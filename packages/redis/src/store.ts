@@ -1,0 +1,212 @@
+import { createHash } from "node:crypto";
+import { createClient } from "redis";
+import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
+
+/**
+ * The part of a node-redis client the store uses. Any `createClient()` result fits, whatever
+ * its modules, RESP version or type mapping.
+ */
+export interface RedisStoreClient {
+  sendCommand(args: string[], options?: { typeMapping?: {} }): Promise<unknown>;
+  readonly isOpen: boolean;
+}
+
+/** Options for {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  /** Server to connect to when no `client` is given. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /**
+   * A connected node-redis client to use instead of creating one. The store neither connects
+   * nor closes it: its owner does.
+   */
+  client?: RedisStoreClient;
+  /** Prepended to every Redis key, so deployments sharing a server stay apart. Default `"portcullis:"`. */
+  keyPrefix?: string;
+}
+
+const DEFAULT_URL = "redis://127.0.0.1:6379";
+const CONNECT_TIMEOUT_MS = 2_000;
+// A bound on every call, so a server that accepts connections but never answers cannot hang a request.
+const COMMAND_TIMEOUT_MS = 5_000;
+const SCAN_COUNT = "1000";
+const MGET_BATCH = 500;
+const DEFAULT_LIST_LIMIT = 1000;
+// Default decoding (strings), whatever type mapping the client was created with.
+const AS_STRINGS = { typeMapping: {} };
+
+// A new counter gets the TTL in the same atomic step that creates it; later increments keep it.
+const INCREMENT_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
+local count = redis.call('INCR', KEYS[1])
+if created and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count`;
+const INCREMENT_SHA = createHash("sha1").update(INCREMENT_SCRIPT).digest("hex");
+
+/**
+ * A store in Redis, shared by many instances behind a load balancer. `consume` is `GETDEL`,
+ * `setIfAbsent` is `SET NX`, TTLs are Redis expiries in milliseconds, and values are JSON.
+ *
+ * A store that creates its client connects on first use and fails fast while Redis is
+ * unreachable (no offline queue), reconnecting on a later call.
+ *
+ * Does not work against Redis Cluster: `list` scans one node. Needs Redis 6.2 or later (`GETDEL`).
+ *
+ * @example
+ * ```ts
+ * const storage = createRedisStore({ url: process.env.REDIS_URL, keyPrefix: "myapp:" });
+ * ```
+ */
+export function createRedisStore(options: RedisStoreOptions = {}): Storage {
+  const keyPrefix = options.keyPrefix ?? "portcullis:";
+  if (typeof keyPrefix !== "string") throw new TypeError("createRedisStore: `keyPrefix` must be a string");
+  const owned = options.client ? undefined : ownClient(options.url ?? DEFAULT_URL);
+  const client: RedisStoreClient = options.client ?? owned!.client;
+
+  const send = async (args: string[]): Promise<unknown> => {
+    await owned?.ready();
+    return withTimeout(client.sendCommand(args, AS_STRINGS), `Redis ${args[0]}`);
+  };
+  const full = (key: string) => keyPrefix + key;
+  const decode = <T>(reply: unknown) => (typeof reply === "string" ? (JSON.parse(reply) as T) : undefined);
+
+  return {
+    async get<T>(key: string) {
+      return decode<T>(await send(["GET", full(key)]));
+    },
+    async set(key, value, options) {
+      await send(["SET", full(key), encode(value), ...expiry(options)]);
+    },
+    async setIfAbsent(key, value, options) {
+      return (await send(["SET", full(key), encode(value), "NX", ...expiry(options)])) !== null;
+    },
+    async delete(key) {
+      await send(["DEL", full(key)]);
+    },
+    async consume<T>(key: string) {
+      return decode<T>(await send(["GETDEL", full(key)]));
+    },
+    async increment(key, options) {
+      const args = ["1", full(key), expiry(options)[1] ?? ""];
+      try {
+        return Number(await send(["EVALSHA", INCREMENT_SHA, ...args]));
+      } catch (error) {
+        if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+        return Number(await send(["EVAL", INCREMENT_SCRIPT, ...args]));
+      }
+    },
+    async list<T>(prefix: string, options?: { limit?: number }) {
+      const limit = options?.limit ?? DEFAULT_LIST_LIMIT;
+      if (limit <= 0) return [];
+      const pattern = `${escapeGlob(full(prefix))}*`;
+      const found = new Set<string>();
+      let cursor = "0";
+      do {
+        const [next, keys] = (await send(["SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT])) as [string, string[]];
+        for (const key of keys) found.add(key);
+        cursor = next;
+      } while (cursor !== "0");
+
+      const sorted = [...found].sort(compareCodePoints);
+      const entries: StorageEntry<T>[] = [];
+      for (let i = 0; i < sorted.length && entries.length < limit; i += MGET_BATCH) {
+        const batch = sorted.slice(i, i + MGET_BATCH);
+        const values = (await send(["MGET", ...batch])) as (string | null)[];
+        for (const [j, value] of values.entries()) {
+          // null: expired or deleted since the scan.
+          if (value === null || entries.length >= limit) continue;
+          entries.push({ key: batch[j]!.slice(keyPrefix.length), value: JSON.parse(value) as T });
+        }
+      }
+      return entries;
+    },
+    async close() {
+      await owned?.close();
+    },
+  };
+}
+
+function ownClient(url: string) {
+  let everReady = false;
+  const client = createClient({
+    url,
+    // Commands fail at once while disconnected instead of queueing until Redis comes back.
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      // The first connection fails to the caller; a lost one is retried in the background.
+      reconnectStrategy: (retries: number) => (everReady ? Math.min(50 * 2 ** retries, 2_000) : false),
+    },
+  });
+  client.on("ready", () => (everReady = true));
+  // Errors reach callers as rejected commands; without a listener an emitted error would crash.
+  client.on("error", () => {});
+  let connecting: Promise<unknown> | undefined;
+  let closed = false;
+
+  return {
+    client: client as RedisStoreClient,
+    async ready(): Promise<void> {
+      if (closed) throw new Error("the Redis store is closed");
+      // isOpen turns true as soon as connect() starts, so an in-flight connect is checked first.
+      if (connecting) return void (await connecting);
+      if (client.isOpen) return;
+      connecting = withTimeout(client.connect(), `connecting to Redis at ${redact(url)}`)
+        .catch((cause: unknown) => {
+          if (client.isOpen) client.destroy();
+          const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
+          throw new Error(`@portcullis/redis: cannot connect to ${redact(url)}: ${reason}`, { cause });
+        })
+        .finally(() => (connecting = undefined));
+      await connecting;
+    },
+    async close(): Promise<void> {
+      closed = true;
+      if (client.isOpen) await withTimeout(client.close(), "closing the Redis connection").catch(() => client.destroy());
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`@portcullis/redis: ${what} timed out after ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `PX <ms>` for a TTL, nothing for no TTL. Redis needs a positive integer, so at least 1 ms. */
+function expiry(options: SetOptions | undefined): string[] {
+  const ttl = options?.ttlSeconds;
+  if (ttl === undefined) return [];
+  if (typeof ttl !== "number" || Number.isNaN(ttl)) throw new TypeError("`ttlSeconds` must be a number");
+  return ["PX", String(Math.max(1, Math.ceil(ttl * 1000)))];
+}
+
+function encode(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new TypeError("the value is not JSON-serialisable");
+  return json;
+}
+
+/** Makes every character literal in a `SCAN MATCH` pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\^]/g, "\\$&");
+}
+
+/**
+ * Code point order, the order of UTF-8 bytes (and of the SQLite store). UTF-16 order differs
+ * only where a surrogate meets a unit in U+E000..U+FFFF.
+ */
+function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
+}
+const rank = (unit: number) => (unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit);
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}

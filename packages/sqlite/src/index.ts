@@ -1,0 +1,2 @@
+export { createSqliteStore } from "./store.js";
+export type { SqliteStoreOptions } from "./store.js";

@@ -7,7 +7,7 @@ import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
  * its modules, RESP version or type mapping.
  */
 export interface RedisStoreClient {
-  sendCommand(args: string[], options?: { typeMapping?: {} }): Promise<unknown>;
+  sendCommand(args: string[], options?: { typeMapping?: Record<string, never> }): Promise<unknown>;
   readonly isOpen: boolean;
 }
 
@@ -32,7 +32,7 @@ const SCAN_COUNT = "1000";
 const MGET_BATCH = 500;
 const DEFAULT_LIST_LIMIT = 1000;
 // Default decoding (strings), whatever type mapping the client was created with.
-const AS_STRINGS = { typeMapping: {} };
+const AS_STRINGS = { typeMapping: {} as Record<string, never> };
 
 // A new counter gets the TTL in the same atomic step that creates it; later increments keep it.
 const INCREMENT_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
@@ -94,13 +94,14 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
       }
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
-      const limit = options?.limit ?? DEFAULT_LIST_LIMIT;
-      if (limit <= 0) return [];
+      const limit = Math.floor(options?.limit ?? DEFAULT_LIST_LIMIT);
+      if (!(limit > 0)) return [];
       const pattern = `${escapeGlob(full(prefix))}*`;
       const found = new Set<string>();
       let cursor = "0";
       do {
-        const [next, keys] = (await send(["SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT])) as [string, string[]];
+        const reply = await send(["SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT]);
+        const [next, keys] = reply as [string, string[]];
         for (const key of keys) found.add(key);
         cursor = next;
       } while (cursor !== "0");
@@ -145,7 +146,7 @@ function ownClient(url: string) {
   return {
     client: client as RedisStoreClient,
     async ready(): Promise<void> {
-      if (closed) throw new Error("the Redis store is closed");
+      if (closed) throw new Error("@portcullis/redis: the store is closed");
       // isOpen turns true as soon as connect() starts, so an in-flight connect is checked first.
       if (connecting) return void (await connecting);
       if (client.isOpen) return;
@@ -160,7 +161,8 @@ function ownClient(url: string) {
     },
     async close(): Promise<void> {
       closed = true;
-      if (client.isOpen) await withTimeout(client.close(), "closing the Redis connection").catch(() => client.destroy());
+      if (!client.isOpen) return;
+      await withTimeout(client.close(), "closing the Redis connection").catch(() => client.destroy());
     },
   };
 }
@@ -168,7 +170,8 @@ function ownClient(url: string) {
 function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`@portcullis/redis: ${what} timed out after ${COMMAND_TIMEOUT_MS} ms`)), COMMAND_TIMEOUT_MS);
+    const error = () => new Error(`@portcullis/redis: ${what} timed out after ${COMMAND_TIMEOUT_MS} ms`);
+    timer = setTimeout(() => reject(error()), COMMAND_TIMEOUT_MS);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

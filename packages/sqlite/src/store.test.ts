@@ -196,7 +196,9 @@ describe("SQLite store: opening", () => {
   it("refuses a corrupt file with a clear error at open", () => {
     const path = freshPath();
     writeFileSync(path, Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7919 + 13) % 256)));
-    expect(() => createSqliteStore({ path })).toThrow(/cannot open ".*store-\d+\.db" as a Portcullis store: file is not a database/);
+    expect(() => createSqliteStore({ path })).toThrow(
+      /cannot open ".*store-\d+\.db" as a Portcullis store: file is not a database/,
+    );
   });
 
   it("refuses a file whose schema is newer than it understands", () => {

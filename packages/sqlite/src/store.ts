@@ -94,8 +94,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
     },
     async setIfAbsent(key, value, options) {
       const t = now();
-      const result = statements.setIfAbsent.run({ key, value: encode(value), expiresAt: expiry(() => t, options), now: t });
-      return result.changes > 0;
+      const expiresAt = expiry(() => t, options);
+      return statements.setIfAbsent.run({ key, value: encode(value), expiresAt, now: t }).changes > 0;
     },
     async delete(key) {
       statements.delete.run({ key });
@@ -112,7 +112,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
       return Number(row!.value);
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
-      const limit = options?.limit ?? DEFAULT_LIST_LIMIT;
+      // SQLite reads a negative LIMIT as "no limit".
+      const limit = Math.floor(options?.limit ?? DEFAULT_LIST_LIMIT);
+      if (!(limit > 0)) return [];
       const end = rangeEnd(prefix);
       const rows =
         end === undefined

@@ -17,4 +17,4 @@ for await (const line of lines) {
   break;
 }
 lines.close();
-await store.close();
+await store.close?.();

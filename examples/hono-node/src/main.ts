@@ -1,0 +1,19 @@
+import { serve } from "@hono/node-server";
+import { banner, demoConfig, openStore } from "@portcullis/example-shared";
+import { createApp } from "./app.js";
+
+const config = demoConfig(process.env, { store: "memory" });
+const storage = await openStore(config.store);
+const app = createApp(config, storage);
+
+const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
+  console.log(banner("Hono on Node", { ...config, port: info.port }));
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    server.close();
+    void storage.close?.();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,101 @@
+import { createAuthorizationServer, createResourceGuard, type Storage } from "@portcullis/core";
+
+/** The contract every example honours, read from the environment. */
+export interface DemoConfig {
+  port: number;
+  /** Issuer and base of the resource URL (`PUBLIC_URL`, default `http://localhost:PORT`). */
+  publicUrl: string;
+  username: string;
+  password: string;
+  /** Whether the password was generated because `DEMO_PASSWORD` was unset. */
+  generatedPassword: boolean;
+  /** `STORE`: `memory`, `sqlite:<file>` or a `redis://` URL. */
+  store: string;
+}
+
+/** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD and STORE. */
+export function demoConfig(env: Record<string, string | undefined>, defaults: { store: string }): DemoConfig {
+  const port = Number(env.PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, "");
+  const password = env.DEMO_PASSWORD;
+  return {
+    port,
+    publicUrl,
+    username: env.DEMO_USERNAME ?? "demo",
+    password: password ?? randomPassword(),
+    generatedPassword: password === undefined,
+    store: env.STORE ?? defaults.store,
+  };
+}
+
+function randomPassword(): string {
+  const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => alphabet[b % alphabet.length]).join("");
+}
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/** Compares the digests, so the time taken does not depend on where the strings differ. */
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([digest(a), digest(b)]);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
+}
+
+/** The scopes the demo offers. */
+export const DEMO_SCOPES = {
+  "mcp:tools": "Use the MCP server's tools",
+};
+
+/**
+ * The authorization server and resource guard every example mounts: issuer `PUBLIC_URL`, MCP at
+ * `/mcp`, one demo user checked by the built-in login page.
+ */
+export function createDemoAuth(config: DemoConfig, storage: Storage) {
+  const resource = `${config.publicUrl}/mcp`;
+  const server = createAuthorizationServer({
+    issuer: config.publicUrl,
+    resource,
+    scopes: DEMO_SCOPES,
+    defaultScopes: ["mcp:tools"],
+    storage,
+    serviceName: "Portcullis demo",
+    login: {
+      async verifyPassword({ username, password }) {
+        const ok = (await sameSecret(username, config.username)) && (await sameSecret(password, config.password));
+        return ok ? { subject: username, claims: { preferred_username: username } } : null;
+      },
+    },
+  });
+  const guard = createResourceGuard({
+    resource,
+    authorizationServers: [server.issuer],
+    verifier: server,
+    requiredScopes: ["mcp:tools"],
+    resourceName: "Portcullis demo MCP server",
+    allowedOrigins: [new URL(config.publicUrl).origin],
+  });
+  return { server, guard, resource };
+}
+
+/** The banner an example prints at start. */
+export function banner(name: string, config: DemoConfig): string {
+  const mcpUrl = `${config.publicUrl}/mcp`;
+  return [
+    `Portcullis demo (${name}) listening on port ${config.port}`,
+    `  MCP server:   ${mcpUrl}`,
+    `  Issuer:       ${config.publicUrl}`,
+    `  Store:        ${config.store}`,
+    `  Demo user:    ${config.username}`,
+    `  Password:     ${config.generatedPassword ? `${config.password}  (generated; set DEMO_PASSWORD to choose one)` : "(from DEMO_PASSWORD)"}`,
+    ``,
+    `Connect an MCP client to ${mcpUrl}, for example:`,
+    `  npx @modelcontextprotocol/inspector   (transport "Streamable HTTP", URL ${mcpUrl})`,
+    `  claude mcp add --transport http portcullis-demo ${mcpUrl}`,
+    `It discovers the authorization server, registers itself and opens the sign-in page in your browser.`,
+  ].join("\n");
+}

@@ -1,0 +1,90 @@
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { createAuthorizationServer, createMemoryStore, createResourceGuard } from "@portcullis/core";
+import { bearerAuth, oauthRoutes } from "./index.js";
+
+const ISSUER = "http://localhost:9999";
+const RESOURCE = `${ISSUER}/mcp`;
+
+function app() {
+  const server = createAuthorizationServer({
+    issuer: ISSUER,
+    resource: RESOURCE,
+    scopes: { "mcp:tools": "Use the tools", "mcp:admin": "Administer" },
+    storage: createMemoryStore(),
+    interactionUrl: "/login",
+    clients: [{ client_id: "pub", redirect_uris: ["http://127.0.0.1/cb"], grant_types: ["authorization_code", "refresh_token"] }],
+  });
+  const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: server, requiredScopes: ["mcp:tools"] });
+  const hono = new Hono();
+  hono.use(oauthRoutes(server, guard));
+  hono.all("/mcp", bearerAuth(guard), (c) => c.json({ sub: c.get("auth").extra?.sub, scopes: c.get("auth").scopes }));
+  hono.all("/admin", bearerAuth(guard, { scopes: ["mcp:admin"] }), (c) => c.text("admin"));
+  hono.get("/", (c) => c.text("app home"));
+  return { hono, server };
+}
+
+/** Signs in `alice` through the app's own UI (completeAuthorization) and redeems the code. */
+async function token(hono: Hono, server: ReturnType<typeof app>["server"], scope = "mcp:tools") {
+  const verifier = "v".repeat(43);
+  const challenge = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)))))
+    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const authorize = await hono.request(
+    `/authorize?response_type=code&client_id=pub&redirect_uri=http://127.0.0.1/cb&code_challenge=${challenge}&code_challenge_method=S256&scope=${scope}`,
+  );
+  const requestId = new URL(authorize.headers.get("Location")!, ISSUER).searchParams.get("request_id")!;
+  const done = await server.completeAuthorization(requestId, { subject: "alice" });
+  const code = new URL(done.headers.get("Location")!).searchParams.get("code")!;
+  const response = await hono.request("/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: "pub" }),
+  });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+describe("Hono adapter", () => {
+  it("serves authorization server and protected resource metadata, and falls through for other paths", async () => {
+    const { hono } = app();
+    expect(((await (await hono.request("/.well-known/oauth-authorization-server")).json()) as { issuer: string }).issuer).toBe(ISSUER);
+    expect(((await (await hono.request("/.well-known/oauth-protected-resource/mcp")).json()) as { resource: string }).resource).toBe(RESOURCE);
+    expect(await (await hono.request("/")).text()).toBe("app home");
+  });
+
+  it("answers 401 with the Bearer challenge before the handler runs (RS-401-1)", async () => {
+    const { hono } = app();
+    const response = await hono.request("/mcp", { method: "POST" });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("WWW-Authenticate")).toBe(
+      `Bearer scope="mcp:tools", resource_metadata="${ISSUER}/.well-known/oauth-protected-resource/mcp"`,
+    );
+  });
+
+  it("hands the verified AuthInfo to the handler as c.get('auth'), with CORS for an allowed origin", async () => {
+    const { hono, server } = app();
+    const accessToken = await token(hono, server);
+    const response = await hono.request("/mcp", { method: "POST", headers: { Authorization: `Bearer ${accessToken}`, Origin: "http://localhost:9999" } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ sub: "alice", scopes: ["mcp:tools"] });
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe("http://localhost:9999");
+    expect(response.headers.get("Access-Control-Expose-Headers")).toContain("WWW-Authenticate");
+  });
+
+  it("answers 403 insufficient_scope for a route that needs more (RS-403-1)", async () => {
+    const { hono, server } = app();
+    const accessToken = await token(hono, server);
+    const response = await hono.request("/admin", { headers: { Authorization: `Bearer ${accessToken}` } });
+    expect(response.status).toBe(403);
+    expect(response.headers.get("WWW-Authenticate")).toContain('error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:admin"');
+  });
+
+  it("answers the CORS preflight on a guarded route without a token, and 403 for a foreign origin (X-CORS-4, RS-TOK-7)", async () => {
+    const { hono } = app();
+    const ok = await hono.request("/mcp", { method: "OPTIONS", headers: { Origin: "http://localhost:9999", "Access-Control-Request-Method": "POST" } });
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("Access-Control-Allow-Headers")).toContain("Authorization");
+    const evil = await hono.request("/mcp", { method: "POST", headers: { Origin: "https://evil.test" } });
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+});

@@ -2,5 +2,7 @@
 export const projects = [
   "packages/core",
   "packages/hono",
+  "packages/sqlite",
+  "packages/redis",
   "examples/hono-node",
 ];

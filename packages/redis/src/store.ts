@@ -176,11 +176,11 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** `PX <ms>` for a TTL, nothing for no TTL. Redis needs a positive integer, so at least 1 ms. */
+/** `PX <ms>` for a TTL, nothing for no TTL. */
 function expiry(options: SetOptions | undefined): string[] {
   const ttl = options?.ttlSeconds;
   if (ttl === undefined) return [];
-  if (typeof ttl !== "number" || Number.isNaN(ttl)) throw new TypeError("`ttlSeconds` must be a number");
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) throw new TypeError("`ttlSeconds` must be a finite number above 0");
   return ["PX", String(Math.max(1, Math.ceil(ttl * 1000)))];
 }
 

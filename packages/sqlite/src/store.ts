@@ -109,7 +109,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
     async increment(key, options) {
       const t = now();
       const row = statements.increment.get({ key, expiresAt: expiry(() => t, options), now: t });
-      return Number(row!.value);
+      // No row: the live entry is not a counter, so the update's WHERE refused it.
+      if (!row) throw new TypeError(`${key} does not hold a counter`);
+      return Number(row.value);
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       // SQLite reads a negative LIMIT as "no limit".
@@ -193,6 +195,7 @@ function prepare(db: Database.Database) {
        ON CONFLICT (key) DO UPDATE SET
          value = CASE WHEN ${EXPIRED} THEN '1' ELSE CAST(CAST(entries.value AS INTEGER) + 1 AS TEXT) END,
          expires_at = CASE WHEN ${EXPIRED} THEN excluded.expires_at ELSE entries.expires_at END
+       WHERE ${EXPIRED} OR (entries.value GLOB '[0-9]*' AND entries.value NOT GLOB '*[^0-9]*')
        RETURNING value`,
     ),
     // A key range rather than LIKE: keys contain % and _, and the range uses the primary key.
@@ -212,7 +215,7 @@ function prepare(db: Database.Database) {
 function expiry(now: () => number, options: SetOptions | undefined): number | null {
   const ttl = options?.ttlSeconds;
   if (ttl === undefined) return null;
-  if (typeof ttl !== "number" || Number.isNaN(ttl)) throw new TypeError("`ttlSeconds` must be a number");
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) throw new TypeError("`ttlSeconds` must be a finite number above 0");
   return now() + ttl * 1000;
 }
 

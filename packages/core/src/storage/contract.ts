@@ -129,6 +129,27 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       expect((await store.list("a_")).map((e) => e.key)).toEqual(["a_b"]);
     });
 
+    it("lists in Unicode code point order", async () => {
+      const store = await open();
+      // U+FF5E sorts before U+1F511 by code point, but after it by UTF-16 code unit.
+      await store.set("o:\u{1F511}", 1);
+      await store.set("o:\uFF5E", 2);
+      await store.set("o:a", 3);
+      expect((await store.list("o:")).map((e) => e.key)).toEqual(["o:a", "o:\uFF5E", "o:\u{1F511}"]);
+      expect(await store.list("o:", { limit: 0 })).toEqual([]);
+    });
+
+    it("refuses undefined values, TTLs that are not finite and positive, and incrementing a non-counter", async () => {
+      const store = await open();
+      await expect(store.set("u", undefined)).rejects.toThrow(TypeError);
+      for (const ttlSeconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        await expect(store.set("t", 1, { ttlSeconds })).rejects.toThrow(TypeError);
+      }
+      await store.set("text", "not a number");
+      await expect(store.increment("text")).rejects.toThrow();
+      expect(await store.get("text")).toBe("not a number");
+    });
+
     it("stores large values intact", async () => {
       const store = await open();
       const big = { blob: "x".repeat(1_000_000), list: Array.from({ length: 10_000 }, (_, i) => i) };
@@ -141,10 +162,12 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       const store = await harness.open();
       await store.set("durable", { grant: "g" });
       await store.set("expiring", 1, { ttlSeconds: 1 });
-      await store.set("counter", 0);
+      await store.increment("counter", { ttlSeconds: 60 });
       const again = await harness.reopen!(store);
       opened.push(again);
       expect(await again.get("durable")).toEqual({ grant: "g" });
+      expect(await again.get("expiring")).toBe(1);
+      expect(await again.increment("counter", { ttlSeconds: 60 })).toBe(2);
       await sleep(1200);
       expect(await again.get("expiring")).toBeUndefined();
     });

@@ -34,8 +34,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     }
     return slot;
   };
-  const expiry = (options?: SetOptions) =>
-    options?.ttlSeconds === undefined ? undefined : now() + options.ttlSeconds * 1000;
+  const expiry = (options?: SetOptions) => {
+    const ttl = options?.ttlSeconds;
+    if (ttl === undefined) return undefined;
+    if (!Number.isFinite(ttl) || ttl <= 0) throw new TypeError(`ttlSeconds must be a finite number above 0, got ${ttl}`);
+    return now() + ttl * 1000;
+  };
   const evict = () => {
     if (slots.size < maxEntries) return;
     const t = now();
@@ -50,8 +54,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     }
   };
   const write = (key: string, value: unknown, options?: SetOptions) => {
+    if (value === undefined) throw new TypeError("a stored value must not be undefined");
+    const slot = { json: JSON.stringify(value), expiresAt: expiry(options) };
     if (!slots.has(key)) evict();
-    slots.set(key, { json: JSON.stringify(value), expiresAt: expiry(options) });
+    slots.set(key, slot);
   };
 
   return {
@@ -78,14 +84,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
     async increment(key, options) {
       const slot = live(key);
-      const count = slot ? (JSON.parse(slot.json) as number) + 1 : 1;
+      const current: unknown = slot ? JSON.parse(slot.json) : 0;
+      if (typeof current !== "number") throw new TypeError(`${key} does not hold a counter`);
+      const count = current + 1;
       if (slot) slot.json = JSON.stringify(count);
       else write(key, count, options);
       return count;
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       const limit = options?.limit ?? 1000;
-      const keys = [...slots.keys()].filter((key) => key.startsWith(prefix)).sort();
+      const keys = [...slots.keys()].filter((key) => key.startsWith(prefix)).sort(byCodePoint);
       const entries: StorageEntry<T>[] = [];
       for (const key of keys) {
         if (entries.length >= limit) break;
@@ -98,4 +106,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       slots.clear();
     },
   };
+}
+
+/** Orders strings by Unicode code point (as SQLite and Redis do), not by UTF-16 code unit. */
+function byCodePoint(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
 }

@@ -1,6 +1,9 @@
 /** Options for a write. */
 export interface SetOptions {
-  /** Seconds until the entry expires and is no longer returned. Omitted: it never expires. */
+  /**
+   * Seconds until the entry expires and is no longer returned: finite and greater than 0.
+   * Omitted: it never expires.
+   */
   ttlSeconds?: number;
 }
 
@@ -16,6 +19,9 @@ export interface StorageEntry<T = unknown> {
  *
  * `consume` is the only way a single-use value (an authorization code, a rotated refresh token) is
  * spent: of N concurrent callers on one key, exactly one gets the value.
+ *
+ * Keys are compared and listed in Unicode code point order. A value of `undefined`, or a TTL
+ * that is not a finite positive number, is a `TypeError`.
  *
  * Stores run the shared contract suite in `@portcullis/core/storage/contract`.
  */
@@ -33,9 +39,10 @@ export interface Storage {
   /**
    * Atomically adds 1 to the counter under `key` and answers the new count. A new counter starts
    * at 1 and gets `ttlSeconds`; later increments keep the original expiry (a fixed window).
+   * Rejects when the entry holds something other than a counter.
    */
   increment(key: string, options?: SetOptions): Promise<number>;
-  /** Live entries whose key starts with `prefix`, in key order, at most `limit` (default 1000). */
+  /** Live entries whose key starts with `prefix`, in key order, at most `limit` (default 1000; 0 or less: none). */
   list<T = unknown>(prefix: string, options?: { limit?: number }): Promise<StorageEntry<T>[]>;
   /** Releases connections or file handles. */
   close?(): Promise<void>;

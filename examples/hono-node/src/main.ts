@@ -1,8 +1,9 @@
 import { serve } from "@hono/node-server";
-import { banner, demoConfig, openStore } from "@portcullis/example-shared";
+import { banner, demoConfig } from "@portcullis/example-shared";
+import { DEFAULT_NODE_STORE, openStore } from "@portcullis/example-shared/node";
 import { createApp } from "./app.js";
 
-const config = demoConfig(process.env, { store: "memory" });
+const config = demoConfig(process.env, { store: DEFAULT_NODE_STORE });
 const storage = await openStore(config.store);
 const app = createApp(config, storage);
 

@@ -1,4 +1,3 @@
 export { createMcpServer, handleMcpRequest } from "./mcp.js";
 export { banner, createDemoAuth, demoConfig, DEMO_SCOPES } from "./demo.js";
 export type { DemoConfig } from "./demo.js";
-export { openStore } from "./store.js";

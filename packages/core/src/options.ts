@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Storage } from "./storage/types.js";
+import { withStorageErrors } from "./storage/guarded.js";
 import type { ClientMetadata, ServerEvent, User } from "./types.js";
 import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
 
@@ -161,7 +162,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     resources,
     scopes: { ...o.scopes },
     defaultScopes: o.defaultScopes ?? [],
-    storage: o.storage,
+    storage: withStorageErrors(o.storage),
     login: o.login,
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],

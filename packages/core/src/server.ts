@@ -18,6 +18,7 @@ import { errorPage } from "./handlers/pages.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
 import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
+import { StorageError } from "./storage/guarded.js";
 import { createKeyManager } from "./tokens/keys.js";
 import type { AuthInfo, User } from "./types.js";
 
@@ -99,8 +100,18 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
         return error.toResponse();
       }
       options.onError(error, { request });
-      if (route.page) return errorPage(options.serviceName, "Something went wrong on our side. Try again in a moment.", 500);
-      return new OAuthError("server_error", "an unexpected error occurred").toResponse();
+      // A storage outage is temporary: say so, and when to try again.
+      const unavailable = error instanceof StorageError;
+      const status = unavailable ? 503 : 500;
+      if (route.page) {
+        const page = errorPage(options.serviceName, "Something went wrong on our side. Try again in a moment.", status);
+        if (unavailable) page.headers.set("Retry-After", "5");
+        return page;
+      }
+      return new OAuthError("server_error", unavailable ? "storage is unavailable; try again shortly" : "an unexpected error occurred", {
+        status,
+        ...(unavailable ? { headers: { "Retry-After": "5" } } : {}),
+      }).toResponse();
     }
   };
 

@@ -9,9 +9,11 @@ import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprot
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { E2E_USER } from "./http-flow.js";
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const USERNAME = "e2e-user";
-const PASSWORD = "e2e-password-123";
+const USERNAME = E2E_USER.username;
+const PASSWORD = E2E_USER.password;
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -244,3 +246,5 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
     });
   });
 }
+
+export { authorize, callWhoami, E2E_USER, registerClient, tokenRequest } from "./http-flow.js";

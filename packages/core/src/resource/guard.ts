@@ -20,6 +20,8 @@ export interface ResourceGuardOptions {
   resourceName?: string;
   /** A page about the resource (RFC 9728 `resource_documentation`). */
   resourceDocumentation?: string;
+  /** Told of failures other than a bad token (for example an unreachable store): they answer 503. */
+  onError?: (error: unknown, context: { request: Request }) => void;
   /**
    * Browser origins allowed to call the resource: the one list that drives both CORS and the
    * 403 for any other `Origin` (MCP Streamable HTTP, DNS rebinding). Default: the resource's own
@@ -175,7 +177,12 @@ export function createResourceGuard(options: ResourceGuardOptions) {
         if (isOAuthError(error) && error.code === "invalid_token") {
           return challenge(request, "invalid_token", error.description, scopes);
         }
-        throw error;
+        // Never fail open, never a stack trace: the token could not be checked right now.
+        (options.onError ?? reportError)(error, { request });
+        return jsonResponse(
+          { error: "server_error", error_description: "the access token could not be verified right now" },
+          { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
+        );
       }
       const missing = scopes.filter((s) => !info.scopes.includes(s));
       if (missing.length > 0) {
@@ -191,3 +198,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
 
 /** A resource guard. */
 export type ResourceGuard = ReturnType<typeof createResourceGuard>;
+
+function reportError(error: unknown): void {
+  console.error("[portcullis] token verification failed", error instanceof Error ? error.message : error);
+}

@@ -1,0 +1,71 @@
+import { createHash, randomBytes } from "node:crypto";
+
+export const E2E_USER = { username: "e2e-user", password: "e2e-password-123" };
+
+const b64url = (bytes: Buffer) => bytes.toString("base64url");
+
+/** A public client registered over HTTP, as an MCP client would register itself. */
+export async function registerClient(base: string, redirectUri = "http://127.0.0.1:1/callback") {
+  const response = await fetch(`${base}/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ redirect_uris: [redirectUri], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], client_name: "http flow" }),
+  });
+  if (response.status !== 201) throw new Error(`registration answered ${response.status}: ${await response.text()}`);
+  return { clientId: ((await response.json()) as { client_id: string }).client_id, redirectUri };
+}
+
+/**
+ * Signs the demo user in without a browser: opens the authorization URL, reads the consent page's
+ * hidden fields and cookie, and posts the form. Answers the authorization code and PKCE verifier.
+ */
+export async function authorize(base: string, client: { clientId: string; redirectUri: string }, user = E2E_USER) {
+  const verifier = b64url(randomBytes(32));
+  const challenge = b64url(createHash("sha256").update(verifier).digest());
+  const url = new URL(`${base}/authorize`);
+  url.search = new URLSearchParams({
+    response_type: "code",
+    client_id: client.clientId,
+    redirect_uri: client.redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    scope: "mcp:tools",
+    state: "s",
+    resource: `${base}/mcp`,
+  }).toString();
+  const page = await fetch(url, { redirect: "manual" });
+  const html = await page.text();
+  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
+  const cookie = page.headers.get("Set-Cookie")?.split(";")[0] ?? "";
+  const decided = await fetch(`${base}/authorize/consent`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
+    body: new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), ...user, decision: "allow" }),
+  });
+  const location = decided.headers.get("Location");
+  const code = location ? new URL(location).searchParams.get("code") : null;
+  if (!code) throw new Error(`no code (${decided.status}): ${location ?? (await decided.text())}`);
+  return { code, verifier };
+}
+
+/** POSTs a form to the token endpoint and answers the status and JSON body. */
+export async function tokenRequest(base: string, params: Record<string, string>) {
+  const response = await fetch(`${base}/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(params),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, string> };
+}
+
+/** Calls `tools/call whoami` on the MCP endpoint with a bearer token; answers the HTTP status and result. */
+export async function callWhoami(base: string, accessToken: string) {
+  const response = await fetch(`${base}/mcp`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as { result?: { structuredContent?: Record<string, unknown> } }) : undefined };
+}

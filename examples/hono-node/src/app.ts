@@ -4,8 +4,8 @@ import { createDemoAuth, handleMcpRequest, type DemoConfig } from "@portcullis/e
 import type { Storage } from "@portcullis/core";
 
 /** The demo app: Portcullis and an MCP server at /mcp, on one origin. */
-export function createApp(config: DemoConfig, storage: Storage) {
-  const { server, guard } = createDemoAuth(config, storage);
+export function createApp(config: DemoConfig, storage: Storage, runtime: Parameters<typeof createDemoAuth>[2] = {}) {
+  const { server, guard } = createDemoAuth(config, storage, runtime);
   const app = new Hono();
   app.use(oauthRoutes(server, guard));
   app.all("/mcp", bearerAuth(guard), (c) => handleMcpRequest(c.req.raw, c.get("auth")));

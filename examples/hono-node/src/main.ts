@@ -1,11 +1,11 @@
 import { serve } from "@hono/node-server";
 import { banner, demoConfig } from "@portcullis/example-shared";
-import { DEFAULT_NODE_STORE, openStore } from "@portcullis/example-shared/node";
+import { DEFAULT_NODE_STORE, openStore, resolveHost } from "@portcullis/example-shared/node";
 import { createApp } from "./app.js";
 
 const config = demoConfig(process.env, { store: DEFAULT_NODE_STORE });
 const storage = await openStore(config.store);
-const app = createApp(config, storage);
+const app = createApp(config, storage, { resolveHost });
 
 const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
   console.log(banner("Hono on Node", { ...config, port: info.port }));

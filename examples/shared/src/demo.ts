@@ -11,6 +11,8 @@ export interface DemoConfig {
   generatedPassword: boolean;
   /** `STORE`: `memory`, `sqlite:<file>` or a `redis://` URL. */
   store: string;
+  /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
+  allowInsecureCimd: boolean;
 }
 
 /** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD and STORE. */
@@ -26,6 +28,7 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     password: password ?? randomPassword(),
     generatedPassword: password === undefined,
     store: env.STORE ?? defaults.store,
+    allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
   };
 }
 
@@ -55,7 +58,7 @@ export const DEMO_SCOPES = {
  * The authorization server and resource guard every example mounts: issuer `PUBLIC_URL`, MCP at
  * `/mcp`, one demo user checked by the built-in login page.
  */
-export function createDemoAuth(config: DemoConfig, storage: Storage) {
+export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { resolveHost?: (hostname: string) => Promise<string[]> } = {}) {
   const resource = `${config.publicUrl}/mcp`;
   const server = createAuthorizationServer({
     issuer: config.publicUrl,
@@ -64,6 +67,10 @@ export function createDemoAuth(config: DemoConfig, storage: Storage) {
     defaultScopes: ["mcp:tools"],
     storage,
     serviceName: "Portcullis demo",
+    clientMetadataDocuments: {
+      ...(runtime.resolveHost ? { resolveHost: runtime.resolveHost } : {}),
+      allowInsecureLoopback: config.allowInsecureCimd,
+    },
     login: {
       async verifyPassword({ username, password }) {
         const ok = (await sameSecret(username, config.username)) && (await sameSecret(password, config.password));

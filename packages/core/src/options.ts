@@ -3,6 +3,7 @@ import type { Storage } from "./storage/types.js";
 import { withStorageErrors } from "./storage/guarded.js";
 import type { ClientMetadata, ServerEvent, User } from "./types.js";
 import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
+import type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
 
 /** How the built-in login page checks a user. */
 export interface LoginOptions {
@@ -42,6 +43,11 @@ export interface AuthorizationServerOptions {
   clients?: StaticClient[];
   /** Dynamic client registration (RFC 7591). Default: on. */
   dynamicRegistration?: boolean;
+  /**
+   * Client ID Metadata Documents: an https URL as `client_id`, fetched with SSRF guards. On by
+   * default; `{ enabled: false }` turns it off.
+   */
+  clientMetadataDocuments?: ClientMetadataDocumentOptions;
   accessTokenTtlSeconds?: number;
   refreshTokenTtlSeconds?: number;
   /** At most 600 (OAuth 2.1 §4.1.2). Default 60. */
@@ -73,6 +79,7 @@ export interface ResolvedOptions {
   interactionUrl: string | undefined;
   clients: StaticClient[];
   dynamicRegistration: boolean;
+  clientMetadataDocuments: ClientMetadataDocumentOptions & { enabled: boolean };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   authorizationCodeTtlSeconds: number;
@@ -111,6 +118,20 @@ const schema = z.object({
     )
     .optional(),
   dynamicRegistration: z.boolean().optional(),
+  clientMetadataDocuments: z
+    .object({
+      enabled: z.boolean().optional(),
+      fetch: fn<(request: Request) => Promise<Response>>().optional(),
+      resolveHost: fn<(hostname: string) => Promise<string[]>>().optional(),
+      maxBytes: z.number().int().positive().max(1_000_000).optional(),
+      timeoutMs: z.number().int().positive().max(60_000).optional(),
+      minCacheSeconds: z.number().int().positive().optional(),
+      maxCacheSeconds: z.number().int().positive().optional(),
+      allowedHosts: z.array(z.string()).optional(),
+      deniedHosts: z.array(z.string()).optional(),
+      allowInsecureLoopback: z.boolean().optional(),
+    })
+    .optional(),
   accessTokenTtlSeconds: z.number().int().positive().max(86_400).optional(),
   refreshTokenTtlSeconds: z.number().int().positive().optional(),
   authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
@@ -167,6 +188,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],
     dynamicRegistration: o.dynamicRegistration ?? true,
+    clientMetadataDocuments: { ...o.clientMetadataDocuments, enabled: o.clientMetadataDocuments?.enabled ?? true },
     accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? 3600,
     refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? 30 * 86_400,
     authorizationCodeTtlSeconds: o.authorizationCodeTtlSeconds ?? 60,

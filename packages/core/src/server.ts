@@ -60,7 +60,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
   });
   const ctx: ServerContext = {
     options,
-    clients: createClientRegistry(options.storage, options.clients, options.scopes, options.now),
+    clients: createClientRegistry(options.storage, options.clients, options.scopes, options.now, options.clientMetadataDocuments),
     keys,
     verifier,
   };

@@ -55,6 +55,8 @@ export interface ClientMetadata {
 export interface StoredClient {
   metadata: ClientMetadata;
   secretHash?: string;
+  /** Where the record came from, when not registration or configuration. */
+  source?: "metadata_document";
 }
 
 /** An audit or metrics event. Never carries a token, code or secret. */

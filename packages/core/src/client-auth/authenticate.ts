@@ -43,7 +43,8 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
  */
 export async function authenticateClient(request: Request, params: Params, clients: ClientRegistry): Promise<AuthenticatedClient> {
   const header = request.headers.get("Authorization");
-  const isBasic = header !== null && /^basic /i.test(header);
+  // "Basic" alone (Headers trim a trailing space) is a malformed Basic header, not another scheme.
+  const isBasic = header !== null && /^basic(?: |$)/i.test(header);
   if (header !== null && !isBasic) throw new OAuthError("invalid_request", "unsupported Authorization scheme");
   const bodySecret = params.get("client_secret");
   if (isBasic && (bodySecret !== undefined || params.has("client_assertion"))) {
@@ -68,7 +69,11 @@ export async function authenticateClient(request: Request, params: Params, clien
     method = "none";
   }
   if (!clientId) throw new OAuthError("invalid_client", "client authentication failed", { reason: "client_id_missing", ...(isBasic ? { headers: BASIC_CHALLENGE } : {}) });
-  const client = await clients.find(clientId);
+  // A metadata document that cannot be fetched or is invalid is an unknown client here.
+  const client = await clients.find(clientId).catch((error: unknown) => {
+    if (error instanceof OAuthError && error.code === "invalid_client") return undefined;
+    throw error;
+  });
   // Hash even when the client is unknown, so timing does not tell whether it exists.
   const presented = secret === undefined ? undefined : await sha256(secret);
   if (!client) throw invalidClient("client_unknown", isBasic);

@@ -6,6 +6,7 @@ import type { StaticClient } from "../options.js";
 import type { Storage } from "../storage/types.js";
 import type { ClientMetadata, StoredClient } from "../types.js";
 import { redirectUriProblem } from "./redirect-uri.js";
+import { fetchClientMetadataDocument, isMetadataDocumentClientId, type ClientMetadataDocumentOptions } from "./cimd.js";
 
 const AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"] as const;
 const GRANT_TYPES = ["authorization_code", "refresh_token"];
@@ -75,36 +76,63 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
 }
 
 /** Finds clients, configured or registered, and registers new ones. */
-export function createClientRegistry(storage: Storage, configured: StaticClient[], scopes: Record<string, string>, now: () => number) {
+export function createClientRegistry(
+  storage: Storage,
+  configured: StaticClient[],
+  scopes: Record<string, string>,
+  now: () => number,
+  documents: ClientMetadataDocumentOptions = {},
+) {
+  const inFlight = new Map<string, Promise<StoredClient>>();
+  /** A metadata document client: from the cache while fresh, else fetched once however many ask. */
+  const fromDocument = async (clientId: string): Promise<StoredClient> => {
+    const cached = await storage.get<StoredClient>(`cimd:${clientId}`);
+    if (cached) return cached;
+    let pending = inFlight.get(clientId);
+    if (!pending) {
+      pending = (async () => {
+        const { metadata, ttlSeconds } = await fetchClientMetadataDocument(clientId, documents);
+        const stored: StoredClient = { metadata, source: "metadata_document" };
+        // Only valid documents are cached; failures are fetched afresh next time (CIMD §4.4).
+        await storage.set(`cimd:${clientId}`, stored, { ttlSeconds });
+        return stored;
+      })().finally(() => inFlight.delete(clientId));
+      inFlight.set(clientId, pending);
+    }
+    return pending;
+  };
+
   const statics = new Map<string, Promise<StoredClient>>();
   for (const c of configured) {
     const { client_secret, ...rest } = c;
-    statics.set(
-      c.client_id,
-      (async () => {
-        const metadata: ClientMetadata = {
-          ...validateClientMetadata({ token_endpoint_auth_method: client_secret ? "client_secret_basic" : "none", grant_types: GRANT_TYPES, ...rest }, scopes),
-          client_id: c.client_id,
-        };
-        if (client_secret && metadata.token_endpoint_auth_method === "none") {
-          throw new TypeError(`Portcullis: client ${c.client_id} has a secret but token_endpoint_auth_method none`);
-        }
-        if (!client_secret && metadata.token_endpoint_auth_method !== "none") {
-          throw new TypeError(`Portcullis: client ${c.client_id} needs a client_secret for ${metadata.token_endpoint_auth_method}`);
-        }
-        return client_secret ? { metadata, secretHash: await sha256(client_secret) } : { metadata };
-      })(),
-    );
+    // Validated now, so misconfiguration is a TypeError at creation rather than an error page later.
+    let metadata: ClientMetadata;
+    try {
+      metadata = {
+        ...validateClientMetadata({ token_endpoint_auth_method: client_secret ? "client_secret_basic" : "none", grant_types: GRANT_TYPES, ...rest }, scopes),
+        client_id: c.client_id,
+      };
+    } catch (error) {
+      if (error instanceof OAuthError) throw new TypeError(`Portcullis: client ${c.client_id}: ${error.description ?? error.code}`);
+      throw error;
+    }
+    if (client_secret && metadata.token_endpoint_auth_method === "none") {
+      throw new TypeError(`Portcullis: client ${c.client_id} has a secret but token_endpoint_auth_method none`);
+    }
+    if (!client_secret && metadata.token_endpoint_auth_method !== "none") {
+      throw new TypeError(`Portcullis: client ${c.client_id} needs a client_secret for ${metadata.token_endpoint_auth_method}`);
+    }
+    statics.set(c.client_id, client_secret ? sha256(client_secret).then((secretHash) => ({ metadata, secretHash })) : Promise.resolve({ metadata }));
   }
-  // Surface misconfiguration at the first request rather than as an unhandled rejection.
-  for (const p of statics.values()) p.catch(() => {});
 
   return {
     /** The client with this id, or undefined. */
     async find(clientId: string): Promise<StoredClient | undefined> {
-      if (clientId.length > 512) return undefined;
+      if (clientId.length > 2048) return undefined;
       const configuredClient = statics.get(clientId);
       if (configuredClient) return configuredClient;
+      // A configured https:// id is looked up above and never fetched (CIMD §6); generated ids never start with https://.
+      if (documents.enabled !== false && isMetadataDocumentClientId(clientId, documents)) return fromDocument(clientId);
       return storage.get<StoredClient>(`client:${clientId}`);
     },
 

@@ -73,6 +73,8 @@ export async function validateAuthorizationRequest(
   const fail = (code: OAuthError["code"], description: string): never => {
     throw new RedirectableError(new OAuthError(code, description), redirectUri, rawState);
   };
+  // Several resources are valid RFC 8707 syntax, but this profile grants one audience per token.
+  if (params.repeated.includes("resource")) fail("invalid_target", "only one resource may be requested");
   if (params.repeated.length > 0) fail("invalid_request", `parameter repeated: ${params.repeated[0]}`);
   const responseType = params.get("response_type");
   if (responseType === undefined) fail("invalid_request", "response_type is missing");

@@ -96,7 +96,8 @@ async function renderConsent(
   csrf: string,
   extra: { headers?: Headers; user?: User; error?: string; username?: string; status?: number },
 ): Promise<Response> {
-  const client = (await ctx.clients.find(pending.clientId))!.metadata;
+  const stored = (await ctx.clients.find(pending.clientId))!;
+  const client = stored.metadata;
   const redirect = new URL(pending.redirectUri);
   const loopbackOnly = client.redirect_uris.every((uri) => {
     try {
@@ -113,6 +114,7 @@ async function renderConsent(
       csrf,
       clientName: client.client_name ?? "An unnamed application",
       clientId: client.client_id,
+      ...(stored.source === "metadata_document" ? { documentHost: new URL(client.client_id).host } : {}),
       redirectHost: redirect.host || redirect.protocol,
       localhostOnly: loopbackOnly,
       resource: pending.resource,

@@ -40,6 +40,7 @@ export function authorizationServerMetadata(options: ResolvedOptions): Record<st
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     code_challenge_methods_supported: ["S256"],
     authorization_response_iss_parameter_supported: true,
+    ...(options.clientMetadataDocuments.enabled ? { client_id_metadata_document_supported: true } : {}),
   };
 }
 

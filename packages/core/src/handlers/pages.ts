@@ -81,6 +81,8 @@ export interface ConsentView {
   csrf: string;
   clientName: string;
   clientId: string;
+  /** For a client identified by its metadata document URL: the host that published it. */
+  documentHost?: string;
   redirectHost: string;
   localhostOnly: boolean;
   resource: string;
@@ -106,6 +108,7 @@ export function consentPage(view: ConsentView, init: { status?: number; headers?
 <p><strong>${escapeHtml(view.clientName)}</strong> wants to access <strong>${escapeHtml(view.resource)}</strong> on your behalf.</p>
 <dl>
 <dt>Application</dt><dd>${escapeHtml(view.clientName)} (<code>${escapeHtml(view.clientId)}</code>)</dd>
+${view.documentHost ? `<dt>Published by</dt><dd><strong data-document-host>${escapeHtml(view.documentHost)}</strong></dd>` : ""}
 <dt>Returns to</dt><dd><code>${escapeHtml(view.redirectHost)}</code></dd>
 <dt>Resource</dt><dd><code>${escapeHtml(view.resource)}</code></dd>
 </dl>

@@ -10,6 +10,8 @@ import { jsonResponse } from "../http/responses.js";
 /** The token endpoint (OAuth 2.1 §3.2): authorization_code with PKCE, and refresh_token with rotation. */
 export async function tokenHandler(request: Request, ctx: ServerContext): Promise<Response> {
   const params = await readForm(request);
+  // Several resources are valid RFC 8707 syntax, but this profile grants one audience per token.
+  if (params.repeated.includes("resource")) throw new OAuthError("invalid_target", "only one resource may be requested");
   params.assertNotRepeated();
   const client = await authenticateClient(request, params, ctx.clients);
   const grantType = params.get("grant_type");

@@ -29,6 +29,10 @@ export function canonicalResource(value: string): string | undefined {
 /** Appends query parameters to a URL, keeping any query it already has (OAuth 2.1 §2.3). */
 export function withQuery(base: string, params: Record<string, string | undefined>): string {
   const url = new URL(base);
-  for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.append(name, value);
+  const added = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) added.append(name, value);
+  // Not url.searchParams: that re-serializes the registered query (%20 becomes +, "," becomes %2C).
+  const existing = url.search.slice(1);
+  url.search = existing === "" ? added.toString() : `${existing}&${added.toString()}`;
   return url.href;
 }

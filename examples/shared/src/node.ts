@@ -1,0 +1,8 @@
+import { lookup } from "node:dns/promises";
+
+export { DEFAULT_NODE_STORE, openStore } from "./store.js";
+
+/** Resolves a host to every address it has, so metadata-document fetches can refuse private ones. */
+export async function resolveHost(hostname: string): Promise<string[]> {
+  return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+}

@@ -1,0 +1,222 @@
+import { describe, expect, it } from "vitest";
+import { authorizationUrl, createTestServer, readConsentPage, RESOURCE, USER } from "../../test/helpers.js";
+
+const DOC_URL = "https://client.test/oauth/cimd.json";
+const validDoc = (overrides: Record<string, unknown> = {}) => ({
+  client_id: DOC_URL,
+  client_name: "CIMD Client",
+  redirect_uris: ["http://127.0.0.1:3000/callback"],
+  grant_types: ["authorization_code", "refresh_token"],
+  token_endpoint_auth_method: "none",
+  ...overrides,
+});
+
+/** A document server stand-in that records every request the authorization server makes. */
+function documentServer(respond: (url: string) => Response | Promise<Response>) {
+  const requests: string[] = [];
+  return {
+    requests,
+    fetch: async (request: Request) => {
+      requests.push(request.url);
+      expect(request.redirect).toBe("manual");
+      return respond(request.url);
+    },
+  };
+}
+
+function setup(respond: (url: string) => Response | Promise<Response>, extra: Record<string, unknown> = {}, addresses: Record<string, string[]> = {}) {
+  const docs = documentServer(respond);
+  const t = createTestServer({
+    clientMetadataDocuments: {
+      fetch: docs.fetch,
+      resolveHost: async (host) => addresses[host] ?? ["203.0.114.10"],
+      ...extra,
+    },
+  });
+  return { ...t, docs };
+}
+
+const json = (body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json", ...headers } });
+
+async function authorize(t: ReturnType<typeof setup>, clientId: string, redirectUri = "http://127.0.0.1:4000/callback") {
+  const { url } = await authorizationUrl({ client_id: clientId, redirect_uri: redirectUri });
+  return t.fetch(url);
+}
+
+describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
+  it("advertises client_id_metadata_document_supported, and not when turned off (AS-MD-9)", async () => {
+    const on = setup(() => json(validDoc()));
+    expect(on.server.metadata().client_id_metadata_document_supported).toBe(true);
+    const off = createTestServer({ clientMetadataDocuments: { enabled: false } });
+    expect(off.server.metadata().client_id_metadata_document_supported).toBeUndefined();
+  });
+
+  it("fetches the document, accepts a loopback redirect on another port, and shows the document host on consent (AS-CIMD-7, AS-CIMD-11)", async () => {
+    const t = setup(() => json(validDoc()));
+    const page = await authorize(t, DOC_URL);
+    expect(page.status).toBe(200);
+    const { html } = await readConsentPage(page);
+    expect(html).toContain("data-document-host>client.test<");
+    expect(html).toContain("CIMD Client");
+    expect(html).toContain('data-warning="localhost"');
+    expect(t.docs.requests).toEqual([DOC_URL]);
+  });
+
+  it("completes a whole sign-in and token exchange for a document client", async () => {
+    const t = setup(() => json(validDoc()));
+    const { url, verifier } = await authorizationUrl({ client_id: DOC_URL, redirect_uri: "http://127.0.0.1:4000/callback" });
+    const page = await t.fetch(url);
+    const { requestId, csrf, cookie } = await readConsentPage(page);
+    const decided = await t.fetch("https://as.test/authorize/consent", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
+      body: new URLSearchParams({ request_id: requestId, csrf_token: csrf, ...USER, decision: "allow" }),
+    });
+    const code = new URL(decided.headers.get("Location")!).searchParams.get("code")!;
+    const token = await t.fetch("https://as.test/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: DOC_URL, resource: RESOURCE }),
+    });
+    expect(token.status).toBe(200);
+    expect(t.docs.requests).toHaveLength(1); // the token endpoint used the cached document
+  });
+
+  it.each([
+    ["http://client.test/c.json", "http scheme"],
+    ["https://client.test", "no path"],
+    ["https://client.test/", "root path"],
+    ["https://u:p@client.test/c.json", "userinfo"],
+    ["https://client.test/c.json#x", "fragment"],
+    ["https://client.test/a/../c.json", "dot segment"],
+    ["https://client.test/a/%2e%2e/c.json", "encoded dot segment"],
+    ["https://127.0.0.1/c.json", "loopback literal"],
+    ["https://[::ffff:169.254.169.254]/c.json", "mapped metadata address"],
+    ["https://0x7f000001/c.json", "hex IPv4 loopback"],
+    ["https://2130706433/c.json", "decimal IPv4 loopback"],
+    ["https://10.0.0.5/c.json", "private literal"],
+  ])("refuses %s (%s) with an error page and no fetch (AS-CIMD-1, AS-CIMD-3)", async (clientId) => {
+    const t = setup(() => json(validDoc({ client_id: clientId })));
+    const response = await authorize(t, clientId);
+    expect(response.status).toBe(400);
+    expect(response.headers.get("Location")).toBeNull();
+    expect(t.docs.requests).toEqual([]);
+  });
+
+  it("refuses a host that resolves to a private address without fetching (AS-CIMD-3, B13)", async () => {
+    const t = setup(() => json(validDoc()), {}, { "client.test": ["93.184.216.34", "10.0.0.5"] });
+    const response = await authorize(t, DOC_URL);
+    expect(response.status).toBe(400);
+    expect(t.docs.requests).toEqual([]);
+  });
+
+  it.each([301, 302, 404, 500])("treats a %i answer as failure and follows no redirect (AS-CIMD-2, B14)", async (status) => {
+    const t = setup(() => new Response(null, { status, headers: { Location: "https://elsewhere.test/doc.json" } }));
+    const response = await authorize(t, DOC_URL);
+    expect(response.status).toBe(400);
+    expect(t.docs.requests).toEqual([DOC_URL]);
+  });
+
+  it("stops reading past the size limit (AS-CIMD-4, B15)", async () => {
+    const t = setup(() => json(validDoc({ padding: "x".repeat(6000) })));
+    expect((await authorize(t, DOC_URL)).status).toBe(400);
+  });
+
+  it("aborts a document server that never finishes, within the timeout (AS-CIMD-4)", async () => {
+    const t = setup(
+      () =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode("{"));
+            },
+          }),
+          { status: 200 },
+        ),
+      { timeoutMs: 200 },
+    );
+    // The stand-in ignores the signal, as a stalled socket would not; the reader must still give up.
+    const response = await Promise.race([authorize(t, DOC_URL), new Promise<string>((r) => setTimeout(() => r("hung"), 3000))]);
+    expect(response).not.toBe("hung");
+    expect((response as Response).status).toBe(400);
+  });
+
+  it.each([
+    ["client_id with a trailing slash", { client_id: `${DOC_URL}/` }],
+    ["client_id with an explicit port", { client_id: "https://client.test:443/oauth/cimd.json" }],
+    ["client_id differing in host case", { client_id: "https://CLIENT.test/oauth/cimd.json" }],
+    ["no client_name", { client_name: undefined }],
+    ["no redirect_uris", { redirect_uris: undefined }],
+    ["empty redirect_uris", { redirect_uris: [] }],
+    ["a javascript: redirect URI", { redirect_uris: ["javascript:alert(1)"] }],
+    ["a client secret method", { token_endpoint_auth_method: "client_secret_basic" }],
+    ["a client_secret", { client_secret: "s" }],
+    ["client_secret_expires_at", { client_secret_expires_at: 0 }],
+    ["a private key", { jwks: { keys: [{ kty: "EC", crv: "P-256", x: "x", y: "y", d: "secret" }] } }],
+  ])("rejects a document with %s (AS-CIMD-5, AS-CIMD-6, AS-CIMD-8, B16)", async (_, overrides) => {
+    const t = setup(() => json(validDoc(overrides)));
+    const response = await authorize(t, DOC_URL);
+    expect(response.status).toBe(400);
+    expect(response.headers.get("Location")).toBeNull();
+  });
+
+  it("rejects a body that is a JSON array (AS-CIMD-5)", async () => {
+    const t = setup(() => json([validDoc()]));
+    expect((await authorize(t, DOC_URL)).status).toBe(400);
+  });
+
+  it("refuses a redirect_uri the document does not list, with an error page (AS-CIMD-7)", async () => {
+    const t = setup(() => json(validDoc()));
+    const response = await authorize(t, DOC_URL, "https://evil.test/callback");
+    expect(response.status).toBe(400);
+    expect(response.headers.get("Location")).toBeNull();
+  });
+
+  it("caches a valid document within max-age and does not cache failures (AS-CIMD-10)", async () => {
+    let answer = 500;
+    const t = setup(() => (answer === 500 ? new Response("oops", { status: 500 }) : json(validDoc(), { "Cache-Control": "max-age=120" })));
+    expect((await authorize(t, DOC_URL)).status).toBe(400);
+    answer = 200;
+    expect((await authorize(t, DOC_URL)).status).toBe(200);
+    expect((await authorize(t, DOC_URL)).status).toBe(200);
+    expect(t.docs.requests).toHaveLength(2);
+  });
+
+  it("drops non-https links from the document instead of rendering them (AS-CIMD-13)", async () => {
+    const t = setup(() => json(validDoc({ logo_uri: "javascript:alert(1)", client_uri: "http://169.254.169.254/" })));
+    const page = await authorize(t, DOC_URL);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).not.toContain("javascript:");
+    expect(html).not.toContain("169.254.169.254");
+  });
+
+  it("applies the host allow-list before any fetch (AS-CIMD-12)", async () => {
+    const t = setup(() => json(validDoc()), { allowedHosts: ["*.trusted.test"] });
+    expect((await authorize(t, DOC_URL)).status).toBe(400);
+    expect(t.docs.requests).toEqual([]);
+  });
+
+  it("looks up a configured https:// client id locally and never fetches it (AS-CIMD-14)", async () => {
+    const docs = documentServer(() => json({}));
+    const t = createTestServer({
+      clientMetadataDocuments: { fetch: docs.fetch },
+      clients: [{ client_id: "https://vanity.test/app", redirect_uris: ["http://127.0.0.1/cb"], client_name: "Vanity" }],
+    });
+    const { url } = await authorizationUrl({ client_id: "https://vanity.test/app" });
+    expect((await t.fetch(url)).status).toBe(200);
+    expect(docs.requests).toEqual([]);
+  });
+
+  it("answers 401 invalid_client at the token endpoint when the document cannot be had", async () => {
+    const t = setup(() => new Response(null, { status: 404 }));
+    const response = await t.fetch("https://as.test/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), client_id: DOC_URL }),
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toBe("invalid_client");
+  });
+});

@@ -1,0 +1,206 @@
+import { OAuthError } from "../errors.js";
+import { isIPLiteral, isSpecialUseAddress } from "../lib/ip.js";
+import { isLoopbackHost, parseURL } from "../lib/url.js";
+import type { ClientMetadata } from "../types.js";
+import { redirectUriProblem } from "./redirect-uri.js";
+
+/** Options for Client ID Metadata Documents (CIMD), on by default. */
+export interface ClientMetadataDocumentOptions {
+  /** Default true. */
+  enabled?: boolean;
+  /** The fetch used for documents. Default: the global `fetch`. */
+  fetch?: (request: Request) => Promise<Response>;
+  /**
+   * Resolves a host name to its addresses, so a document host that resolves to a private,
+   * loopback or link-local address is refused before any connection. Without it (Workers has no
+   * DNS API) only IP-literal hosts are checked; give one wherever the runtime can resolve.
+   */
+  resolveHost?: (hostname: string) => Promise<string[]>;
+  /** Largest document read, in bytes. Default 5,120. */
+  maxBytes?: number;
+  /** Whole-fetch timeout. Default 5,000 ms. */
+  timeoutMs?: number;
+  /** Bounds on how long a document is cached, whatever its `Cache-Control` says. Default 60 s .. 86,400 s; 300 s without one. */
+  minCacheSeconds?: number;
+  maxCacheSeconds?: number;
+  /** Only hosts matching one of these (`client.example` or `*.example`) may be fetched. */
+  allowedHosts?: string[];
+  /** Hosts never fetched. */
+  deniedHosts?: string[];
+  /** Development only: also admit `http://` documents on loopback hosts. */
+  allowInsecureLoopback?: boolean;
+}
+
+const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+const URL_MEMBERS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
+
+const hostMatches = (host: string, pattern: string) =>
+  pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern;
+
+/** Whether a `client_id` names a metadata document rather than a registered client. */
+export function isMetadataDocumentClientId(clientId: string, options: ClientMetadataDocumentOptions): boolean {
+  return clientId.startsWith("https://") || (options.allowInsecureLoopback === true && clientId.startsWith("http://"));
+}
+
+/**
+ * Checks a client ID URL before anything is fetched (CIMD §3): https, a path, no userinfo,
+ * fragment or dot segments, and a host the policy allows.
+ */
+export function verifyClientIdURL(clientId: string, options: ClientMetadataDocumentOptions): URL {
+  const refuse = (why: string): never => {
+    throw new OAuthError("invalid_client", `client metadata document URL refused: ${why}`, { status: 400, reason: "cimd_url_invalid" });
+  };
+  if (clientId.length > 2048) refuse("too long");
+  if (/[\x00-\x20\x7F\\#]/.test(clientId)) refuse("contains a fragment, whitespace or control characters");
+  const url = parseURL(clientId);
+  if (!url) return refuse("not a URL");
+  const insecureOk = options.allowInsecureLoopback === true && url.protocol === "http:" && isLoopbackHost(url);
+  if (url.protocol !== "https:" && !insecureOk) refuse("must use https");
+  if (url.username || url.password) refuse("must not contain userinfo");
+  const rawPath = clientId.slice(clientId.indexOf("//") + 2).replace(/^[^/]*/, "").split("?")[0]!;
+  if (rawPath === "" || rawPath === "/") refuse("must have a path");
+  if (rawPath.split("/").some((segment) => segment === "." || segment === ".." || /^%2e(%2e)?$/i.test(segment) || /^\.%2e$|^%2e\.$/i.test(segment))) {
+    refuse("must not contain . or .. segments");
+  }
+  const host = url.hostname.toLowerCase();
+  if (options.deniedHosts?.some((p) => hostMatches(host, p))) refuse("host is denied by policy");
+  if (options.allowedHosts && !options.allowedHosts.some((p) => hostMatches(host, p))) refuse("host is not allowed by policy");
+  if (isIPLiteral(url.hostname) && isSpecialUseAddress(url.hostname) && !insecureOk) refuse("host is not a public address");
+  return url;
+}
+
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  if (Number(response.headers.get("Content-Length") ?? "0") > maxBytes) throw new Error("document too large");
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new Error("document too large");
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+}
+
+/** How long a fetched document may be cached: its `max-age` within bounds; `no-store` still gets the floor. */
+function cacheSeconds(response: Response, options: ClientMetadataDocumentOptions): number {
+  const min = options.minCacheSeconds ?? 60;
+  const max = options.maxCacheSeconds ?? 86_400;
+  const match = /(?:^|,)\s*max-age\s*=\s*(\d+)/i.exec(response.headers.get("Cache-Control") ?? "");
+  const wanted = match ? Number(match[1]) : 300;
+  return Math.min(max, Math.max(min, wanted));
+}
+
+/**
+ * Fetches and validates a Client ID Metadata Document: GET, no redirects followed, only a 200
+ * counts, at most `maxBytes`, within `timeoutMs`; the host's addresses must all be public. The
+ * document must be a JSON object whose `client_id` equals the URL exactly, with a `client_name`
+ * and valid `redirect_uris`, and no secrets or private keys. Throws `invalid_client` otherwise.
+ *
+ * Does not pin the resolved address for the connection (`fetch` cannot): a host whose DNS answer
+ * changes between the check and the connection is a residual risk that `resolveHost` narrows but
+ * does not close; `allowedHosts` closes it.
+ */
+export async function fetchClientMetadataDocument(
+  clientId: string,
+  options: ClientMetadataDocumentOptions,
+): Promise<{ metadata: ClientMetadata; ttlSeconds: number }> {
+  const url = verifyClientIdURL(clientId, options);
+  const refuse = (why: string, cause?: unknown): never => {
+    throw new OAuthError("invalid_client", `client metadata document rejected: ${why}`, {
+      status: 400,
+      reason: `cimd_${why.replace(/\W+/g, "_")}${cause instanceof Error ? `: ${cause.message}` : ""}`,
+    });
+  };
+  const insecureOk = options.allowInsecureLoopback === true && url.protocol === "http:" && isLoopbackHost(url);
+  if (options.resolveHost && !isIPLiteral(url.hostname) && !insecureOk) {
+    let addresses: string[] = [];
+    try {
+      addresses = await options.resolveHost(url.hostname);
+    } catch (error) {
+      refuse("host does not resolve", error);
+    }
+    if (addresses.length === 0 || addresses.some(isSpecialUseAddress)) refuse("host resolves to a non-public address");
+  }
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const maxBytes = options.maxBytes ?? 5120;
+  const doFetch = options.fetch ?? ((request: Request) => fetch(request));
+  let response: Response | undefined;
+  let text: string;
+  const signal = AbortSignal.timeout(timeoutMs);
+  // The deadline covers the whole exchange even when a fetch or a body stream ignores the signal.
+  let onAbort: () => void = () => {};
+  const deadline = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error("timed out"));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  deadline.catch(() => {});
+  try {
+    response = await Promise.race([
+      doFetch(new Request(url.href, { method: "GET", redirect: "manual", signal, headers: { Accept: "application/json" } })),
+      deadline,
+    ]);
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => {});
+      return refuse(`fetch answered ${response.status}`);
+    }
+    text = await Promise.race([readCapped(response, maxBytes), deadline]);
+    signal.removeEventListener("abort", onAbort);
+  } catch (error) {
+    signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) void response?.body?.cancel().catch(() => {});
+    if (error instanceof OAuthError) throw error;
+    return refuse(signal.aborted ? "fetch timed out" : "fetch failed", error);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return refuse("not JSON");
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return refuse("not a JSON object");
+  const d = doc as Record<string, unknown>;
+  if (d.client_id !== clientId) refuse("client_id does not equal the document URL");
+  if (typeof d.client_name !== "string" || d.client_name.length === 0 || d.client_name.length > 200) refuse("client_name missing");
+  if (!Array.isArray(d.redirect_uris) || d.redirect_uris.length === 0 || d.redirect_uris.length > 20) refuse("redirect_uris missing");
+  for (const uri of d.redirect_uris as unknown[]) {
+    if (typeof uri !== "string" || redirectUriProblem(uri)) refuse("invalid redirect URI");
+  }
+  if ("client_secret" in d || "client_secret_expires_at" in d) refuse("documents must not carry secrets");
+  const method = d.token_endpoint_auth_method ?? "none";
+  if (method !== "none") refuse(`token_endpoint_auth_method ${String(method)} is not supported for metadata documents`);
+  const keys = (d.jwks as { keys?: unknown[] } | undefined)?.keys;
+  if (Array.isArray(keys) && keys.some((k) => typeof k === "object" && k !== null && PRIVATE_JWK_MEMBERS.some((m) => m in k))) {
+    refuse("documents must not carry private keys");
+  }
+  const grantTypes = Array.isArray(d.grant_types) ? (d.grant_types as unknown[]).filter((g): g is string => typeof g === "string") : ["authorization_code", "refresh_token"];
+  if (!grantTypes.includes("authorization_code")) refuse("grant_types must include authorization_code");
+  const metadata: ClientMetadata = {
+    client_id: clientId,
+    client_name: d.client_name as string,
+    redirect_uris: d.redirect_uris as string[],
+    token_endpoint_auth_method: "none",
+    grant_types: grantTypes.filter((g) => g === "authorization_code" || g === "refresh_token"),
+    response_types: ["code"],
+  };
+  if (d.application_type === "web" || d.application_type === "native") metadata.application_type = d.application_type;
+  if (typeof d.scope === "string") metadata.scope = d.scope;
+  // Links shown on the consent page: https only, anything else dropped rather than rendered.
+  for (const member of URL_MEMBERS) {
+    const value = d[member];
+    if (typeof value === "string" && value.length <= 2000 && parseURL(value)?.protocol === "https:") metadata[member] = value;
+  }
+  return { metadata, ttlSeconds: cacheSeconds(response!, options) };
+}

@@ -4,5 +4,7 @@ export const projects = [
   "packages/hono",
   "packages/sqlite",
   "packages/redis",
+  "packages/cloudflare",
   "examples/hono-node",
+  "examples/cloudflare-worker",
 ];

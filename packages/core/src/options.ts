@@ -14,11 +14,21 @@ export interface LoginOptions {
 }
 
 /** A client known from configuration rather than registration. */
-export interface StaticClient extends Partial<Omit<ClientMetadata, "client_id" | "redirect_uris">> {
+export interface StaticClient extends Partial<Omit<ClientMetadata, "client_id">> {
   client_id: string;
-  redirect_uris: string[];
   /** The secret of a confidential client; kept only as its SHA-256. */
   client_secret?: string;
+}
+
+/** Options of dynamic client registration. */
+export interface DynamicRegistrationOptions {
+  /**
+   * Closed registration: `POST /register` needs `Authorization: Bearer <initial access token>`
+   * (RFC 7591 §3). A string is compared in constant time; a function decides.
+   */
+  initialAccessToken?: string | ((token: string, request: Request) => boolean | Promise<boolean>);
+  /** A registered client never used for a grant is forgotten after this long. Default 86,400. */
+  unusedClientTtlSeconds?: number;
 }
 
 /** Options of {@link createAuthorizationServer}. */
@@ -41,8 +51,11 @@ export interface AuthorizationServerOptions {
   interactionUrl?: string;
   /** Clients configured up front. */
   clients?: StaticClient[];
-  /** Dynamic client registration (RFC 7591). Default: on. */
-  dynamicRegistration?: boolean;
+  /**
+   * Dynamic client registration (RFC 7591) and its management API (RFC 7592). Default: on, open.
+   * `false` turns it off; an object tunes it.
+   */
+  dynamicRegistration?: boolean | DynamicRegistrationOptions;
   /**
    * Client ID Metadata Documents: an https URL as `client_id`, fetched with SSRF guards. On by
    * default; `{ enabled: false }` turns it off.
@@ -78,7 +91,7 @@ export interface ResolvedOptions {
   login: LoginOptions | undefined;
   interactionUrl: string | undefined;
   clients: StaticClient[];
-  dynamicRegistration: boolean;
+  dynamicRegistration: (DynamicRegistrationOptions & { unusedClientTtlSeconds: number }) | false;
   clientMetadataDocuments: ClientMetadataDocumentOptions & { enabled: boolean };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -112,12 +125,20 @@ const schema = z.object({
     .array(
       z.looseObject({
         client_id: z.string().min(1),
-        redirect_uris: z.array(z.string()).min(1),
+        redirect_uris: z.array(z.string()).optional(),
         client_secret: z.string().min(16, "client_secret must have at least 16 characters").optional(),
       }),
     )
     .optional(),
-  dynamicRegistration: z.boolean().optional(),
+  dynamicRegistration: z
+    .union([
+      z.boolean(),
+      z.object({
+        initialAccessToken: z.union([z.string().min(16, "initialAccessToken must have at least 16 characters"), fn<(t: string, r: Request) => boolean>()]).optional(),
+        unusedClientTtlSeconds: z.number().int().positive().optional(),
+      }),
+    ])
+    .optional(),
   clientMetadataDocuments: z
     .object({
       enabled: z.boolean().optional(),
@@ -177,6 +198,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     throw new TypeError("Portcullis: configure login (the built-in page) or interactionUrl (your own UI)");
   }
   const path = issuerURL.pathname === "/" ? "" : issuerURL.pathname;
+  const registration = o.dynamicRegistration === undefined || o.dynamicRegistration === true ? {} : o.dynamicRegistration;
   return {
     issuer: o.issuer,
     issuerPath: path,
@@ -187,7 +209,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     login: o.login,
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],
-    dynamicRegistration: o.dynamicRegistration ?? true,
+    dynamicRegistration: registration === false ? false : { ...registration, unusedClientTtlSeconds: registration.unusedClientTtlSeconds ?? 86_400 },
     clientMetadataDocuments: { ...o.clientMetadataDocuments, enabled: o.clientMetadataDocuments?.enabled ?? true },
     accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? 3600,
     refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? 30 * 86_400,

@@ -11,7 +11,7 @@ import {
 } from "./handlers/authorize.js";
 import { introspectHandler } from "./handlers/introspect.js";
 import { authorizationServerMetadata, endpointPaths, openIdConfiguration } from "./handlers/metadata.js";
-import { registerHandler } from "./handlers/register.js";
+import { registerHandler, registrationManagementHandler } from "./handlers/register.js";
 import { revokeHandler } from "./handlers/revoke.js";
 import { tokenHandler } from "./handlers/token.js";
 import { errorPage } from "./handlers/pages.js";
@@ -89,6 +89,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     ],
   ]);
   if (options.dynamicRegistration) routes.set(paths.register, { methods: ["POST"], handler: registerHandler, cors: true });
+  const managementRoute: Route = { methods: ["GET", "PUT", "DELETE"], handler: registrationManagementHandler, cors: true };
 
   const run = async (request: Request, route: Route): Promise<Response> => {
     try {
@@ -121,7 +122,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
    */
   const handle = async (request: Request): Promise<Response | undefined> => {
     const { pathname } = new URL(request.url);
-    const route = routes.get(pathname);
+    const route = routes.get(pathname) ?? (options.dynamicRegistration && pathname.startsWith(`${paths.register}/`) ? managementRoute : undefined);
     if (!route) return undefined;
     if (request.method === "OPTIONS") return route.cors ? publicPreflightResponse() : methodNotAllowedResponse(route.methods);
     if (!route.methods.includes(request.method)) return methodNotAllowedResponse(route.methods);

@@ -34,7 +34,7 @@ export interface User {
 export interface ClientMetadata {
   client_id: string;
   redirect_uris: string[];
-  token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post";
+  token_endpoint_auth_method: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
   grant_types: string[];
   response_types: string[];
   application_type?: "web" | "native";
@@ -47,6 +47,9 @@ export interface ClientMetadata {
   policy_uri?: string;
   software_id?: string;
   software_version?: string;
+  /** Public keys for `private_key_jwt` (RFC 7523). */
+  jwks?: { keys: Record<string, unknown>[] };
+  jwks_uri?: string;
   client_id_issued_at?: number;
   client_secret_expires_at?: number;
 }
@@ -57,6 +60,10 @@ export interface StoredClient {
   secretHash?: string;
   /** Where the record came from, when not registration or configuration. */
   source?: "metadata_document";
+  /** SHA-256 of the RFC 7592 registration access token of a registered client. */
+  registrationTokenHash?: string;
+  /** A registered client not yet used for a grant: its record expires unless it is. */
+  unused?: true;
 }
 
 /** An audit or metrics event. Never carries a token, code or secret. */

@@ -1,7 +1,8 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
-import type { ClientRegistry } from "../clients/registry.js";
+import type { ServerContext } from "../grants/context.js";
+import { assertionIssuer, JWT_BEARER, verifyClientAssertion } from "./private-key-jwt.js";
 import type { ClientMetadata } from "../types.js";
 
 /** Who authenticated, and how. */
@@ -38,10 +39,11 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
 
 /**
  * Authenticates the client of a token, revocation or introspection request with exactly one
- * method: `client_secret_basic`, `client_secret_post`, or `none` (a public client naming itself).
- * A client must use the method it registered; errors never reveal whether the client exists.
+ * method: `client_secret_basic`, `client_secret_post`, `private_key_jwt`, or `none` (a public
+ * client naming itself). A client must use the method it registered; errors never reveal
+ * whether the client exists.
  */
-export async function authenticateClient(request: Request, params: Params, clients: ClientRegistry): Promise<AuthenticatedClient> {
+export async function authenticateClient(request: Request, params: Params, ctx: ServerContext): Promise<AuthenticatedClient> {
   const header = request.headers.get("Authorization");
   // "Basic" alone (Headers trim a trailing space) is a malformed Basic header, not another scheme.
   const isBasic = header !== null && /^basic(?: |$)/i.test(header);
@@ -50,10 +52,22 @@ export async function authenticateClient(request: Request, params: Params, clien
   if (isBasic && (bodySecret !== undefined || params.has("client_assertion"))) {
     throw new OAuthError("invalid_request", "use exactly one client authentication method");
   }
+  const assertionType = params.get("client_assertion_type");
+  const assertion = params.get("client_assertion");
+  if ((assertionType !== undefined || assertion !== undefined) && bodySecret !== undefined) {
+    throw new OAuthError("invalid_request", "use exactly one client authentication method");
+  }
   let clientId: string | undefined;
   let secret: string | undefined;
   let method: AuthenticatedClient["method"];
-  if (isBasic) {
+  if (assertionType !== undefined || assertion !== undefined) {
+    if (assertionType !== JWT_BEARER || !assertion) throw new OAuthError("invalid_request", `client_assertion_type must be ${JWT_BEARER}, with a client_assertion`);
+    const claimed = assertionIssuer(assertion);
+    const bodyId = params.get("client_id");
+    if (!claimed || (bodyId !== undefined && bodyId !== claimed)) throw invalidClient("assertion_issuer_mismatch", false);
+    clientId = claimed;
+    method = "private_key_jwt";
+  } else if (isBasic) {
     const basic = parseBasic(header!);
     if (!basic) throw invalidClient("basic_malformed", true);
     const bodyId = params.get("client_id");
@@ -70,7 +84,7 @@ export async function authenticateClient(request: Request, params: Params, clien
   }
   if (!clientId) throw new OAuthError("invalid_client", "client authentication failed", { reason: "client_id_missing", ...(isBasic ? { headers: BASIC_CHALLENGE } : {}) });
   // A metadata document that cannot be fetched or is invalid is an unknown client here.
-  const client = await clients.find(clientId).catch((error: unknown) => {
+  const client = await ctx.clients.find(clientId).catch((error: unknown) => {
     if (error instanceof OAuthError && error.code === "invalid_client") return undefined;
     throw error;
   });
@@ -78,7 +92,9 @@ export async function authenticateClient(request: Request, params: Params, clien
   const presented = secret === undefined ? undefined : await sha256(secret);
   if (!client) throw invalidClient("client_unknown", isBasic);
   if (client.metadata.token_endpoint_auth_method !== method) throw invalidClient("auth_method_mismatch", isBasic);
-  if (method !== "none" && (!client.secretHash || !presented || !timingSafeEqual(presented, client.secretHash))) {
+  if (method === "private_key_jwt") {
+    await verifyClientAssertion(ctx, client.metadata, assertion!);
+  } else if (method !== "none" && (!client.secretHash || !presented || !timingSafeEqual(presented, client.secretHash))) {
     throw invalidClient("secret_mismatch", isBasic);
   }
   return { metadata: client.metadata, method };

@@ -1,25 +1,14 @@
 import { OAuthError } from "../errors.js";
 import { isIPLiteral, isSpecialUseAddress } from "../lib/ip.js";
+import { fetchPublicJSON, OutboundError, type OutboundOptions } from "./outbound.js";
 import { isLoopbackHost, parseURL } from "../lib/url.js";
 import type { ClientMetadata } from "../types.js";
 import { redirectUriProblem } from "./redirect-uri.js";
 
 /** Options for Client ID Metadata Documents (CIMD), on by default. */
-export interface ClientMetadataDocumentOptions {
+export interface ClientMetadataDocumentOptions extends OutboundOptions {
   /** Default true. */
   enabled?: boolean;
-  /** The fetch used for documents. Default: the global `fetch`. */
-  fetch?: (request: Request) => Promise<Response>;
-  /**
-   * Resolves a host name to its addresses, so a document host that resolves to a private,
-   * loopback or link-local address is refused before any connection. Without it (Workers has no
-   * DNS API) only IP-literal hosts are checked; give one wherever the runtime can resolve.
-   */
-  resolveHost?: (hostname: string) => Promise<string[]>;
-  /** Largest document read, in bytes. Default 5,120. */
-  maxBytes?: number;
-  /** Whole-fetch timeout. Default 5,000 ms. */
-  timeoutMs?: number;
   /** Bounds on how long a document is cached, whatever its `Cache-Control` says. Default 60 s .. 86,400 s; 300 s without one. */
   minCacheSeconds?: number;
   maxCacheSeconds?: number;
@@ -27,8 +16,6 @@ export interface ClientMetadataDocumentOptions {
   allowedHosts?: string[];
   /** Hosts never fetched. */
   deniedHosts?: string[];
-  /** Development only: also admit `http://` documents on loopback hosts. */
-  allowInsecureLoopback?: boolean;
 }
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -69,31 +56,6 @@ export function verifyClientIdURL(clientId: string, options: ClientMetadataDocum
   return url;
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (Number(response.headers.get("Content-Length") ?? "0") > maxBytes) throw new Error("document too large");
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new Error("document too large");
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-}
-
 /** How long a fetched document may be cached: its `max-age` within bounds; `no-store` still gets the floor. */
 function cacheSeconds(response: Response, options: ClientMetadataDocumentOptions): number {
   const min = options.minCacheSeconds ?? 60;
@@ -124,52 +86,13 @@ export async function fetchClientMetadataDocument(
       reason: `cimd_${why.replace(/\W+/g, "_")}${cause instanceof Error ? `: ${cause.message}` : ""}`,
     });
   };
-  const insecureOk = options.allowInsecureLoopback === true && url.protocol === "http:" && isLoopbackHost(url);
-  if (options.resolveHost && !isIPLiteral(url.hostname) && !insecureOk) {
-    let addresses: string[] = [];
-    try {
-      addresses = await options.resolveHost(url.hostname);
-    } catch (error) {
-      refuse("host does not resolve", error);
-    }
-    if (addresses.length === 0 || addresses.some(isSpecialUseAddress)) refuse("host resolves to a non-public address");
-  }
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const maxBytes = options.maxBytes ?? 5120;
-  const doFetch = options.fetch ?? ((request: Request) => fetch(request));
-  let response: Response | undefined;
-  let text: string;
-  const signal = AbortSignal.timeout(timeoutMs);
-  // The deadline covers the whole exchange even when a fetch or a body stream ignores the signal.
-  let onAbort: () => void = () => {};
-  const deadline = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new Error("timed out"));
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  deadline.catch(() => {});
+  let fetched: { body: unknown; response: Response };
   try {
-    response = await Promise.race([
-      doFetch(new Request(url.href, { method: "GET", redirect: "manual", signal, headers: { Accept: "application/json" } })),
-      deadline,
-    ]);
-    if (response.status !== 200) {
-      await response.body?.cancel().catch(() => {});
-      return refuse(`fetch answered ${response.status}`);
-    }
-    text = await Promise.race([readCapped(response, maxBytes), deadline]);
-    signal.removeEventListener("abort", onAbort);
+    fetched = await fetchPublicJSON(url, { ...options, maxBytes: options.maxBytes ?? 5120 });
   } catch (error) {
-    signal.removeEventListener("abort", onAbort);
-    if (signal.aborted) void response?.body?.cancel().catch(() => {});
-    if (error instanceof OAuthError) throw error;
-    return refuse(signal.aborted ? "fetch timed out" : "fetch failed", error);
+    return refuse(error instanceof OutboundError ? error.message : "fetch failed", error);
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return refuse("not JSON");
-  }
+  const { body: doc, response } = fetched;
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return refuse("not a JSON object");
   const d = doc as Record<string, unknown>;
   if (d.client_id !== clientId) refuse("client_id does not equal the document URL");
@@ -202,5 +125,5 @@ export async function fetchClientMetadataDocument(
     const value = d[member];
     if (typeof value === "string" && value.length <= 2000 && parseURL(value)?.protocol === "https:") metadata[member] = value;
   }
-  return { metadata, ttlSeconds: cacheSeconds(response!, options) };
+  return { metadata, ttlSeconds: cacheSeconds(response, options) };
 }

@@ -1,24 +1,25 @@
 import { z } from "zod";
 import { OAuthError } from "../errors.js";
-import { randomToken, sha256 } from "../lib/crypto.js";
-import { parseURL } from "../lib/url.js";
+import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
+import { isLoopbackHost, parseURL } from "../lib/url.js";
 import type { StaticClient } from "../options.js";
 import type { Storage } from "../storage/types.js";
 import type { ClientMetadata, StoredClient } from "../types.js";
 import { redirectUriProblem } from "./redirect-uri.js";
 import { fetchClientMetadataDocument, isMetadataDocumentClientId, type ClientMetadataDocumentOptions } from "./cimd.js";
 
-const AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"] as const;
-const GRANT_TYPES = ["authorization_code", "refresh_token"];
+const AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"];
+const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 const httpsUrl = z.string().max(2000).refine((v) => parseURL(v)?.protocol === "https:", "must be an https URL");
 
 /** RFC 7591 §2 client metadata as accepted at registration; unknown members are ignored. */
 const registrationSchema = z.object({
-  redirect_uris: z.array(z.string()).min(1).max(20),
+  redirect_uris: z.array(z.string()).max(20).optional(),
   token_endpoint_auth_method: z.enum(AUTH_METHODS).default("client_secret_basic"),
   grant_types: z.array(z.string()).min(1).max(10).default(["authorization_code"]),
-  response_types: z.array(z.string()).min(1).max(10).default(["code"]),
+  response_types: z.array(z.string()).max(10).optional(),
   application_type: z.enum(["web", "native"]).optional(),
   client_name: z.string().min(1).max(200).optional(),
   client_uri: httpsUrl.optional(),
@@ -29,23 +30,35 @@ const registrationSchema = z.object({
   policy_uri: httpsUrl.optional(),
   software_id: z.string().max(200).optional(),
   software_version: z.string().max(100).optional(),
-  jwks: z.unknown().optional(),
-  jwks_uri: z.unknown().optional(),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).optional(),
+  jwks_uri: httpsUrl.optional(),
 });
+
+/** Whether a redirect URI is for a native app: loopback http or a private-use scheme (RFC 8252). */
+function isNativeRedirect(uri: string): boolean {
+  const url = parseURL(uri);
+  if (!url) return false;
+  if (url.protocol === "http:") return isLoopbackHost(url);
+  return url.protocol !== "https:";
+}
 
 /**
  * Validates RFC 7591 registration metadata; throws `invalid_redirect_uri` or
  * `invalid_client_metadata` with the first problem found.
+ *
+ * `application_type` (MCP 2026-07-28, OIDC Registration §2): `web` clients use https redirects
+ * on real hosts; `native` clients use loopback http, private-use schemes or https. When it is
+ * omitted, as older MCP clients do, it is inferred from the redirect URIs.
  */
 export function validateClientMetadata(input: unknown, scopes: Record<string, string>): Omit<ClientMetadata, "client_id"> {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new OAuthError("invalid_client_metadata", "client metadata must be a JSON object");
   }
   const raw = input as Record<string, unknown>;
-  if (!Array.isArray(raw.redirect_uris) || raw.redirect_uris.length === 0 || raw.redirect_uris.some((u) => typeof u !== "string")) {
-    throw new OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array of strings");
+  if (raw.redirect_uris !== undefined && (!Array.isArray(raw.redirect_uris) || raw.redirect_uris.some((u) => typeof u !== "string"))) {
+    throw new OAuthError("invalid_redirect_uri", "redirect_uris must be an array of strings");
   }
-  for (const uri of raw.redirect_uris as string[]) {
+  for (const uri of (raw.redirect_uris as string[] | undefined) ?? []) {
     const problem = redirectUriProblem(uri);
     if (problem) throw new OAuthError("invalid_redirect_uri", problem);
   }
@@ -56,23 +69,52 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
     throw new OAuthError(field.startsWith("redirect_uris") ? "invalid_redirect_uri" : "invalid_client_metadata", `${field}: ${issue.message}`);
   }
   const m = parsed.data;
-  if (m.jwks !== undefined || m.jwks_uri !== undefined) {
-    throw new OAuthError("invalid_client_metadata", "jwks and jwks_uri are not supported for these authentication methods");
+  const fail = (description: string): never => {
+    throw new OAuthError("invalid_client_metadata", description);
+  };
+  for (const grant of m.grant_types) if (!GRANT_TYPES.includes(grant)) fail(`grant type not supported: ${grant}`);
+  const interactive = m.grant_types.includes("authorization_code");
+  const redirectUris = m.redirect_uris ?? [];
+  if (interactive && redirectUris.length === 0) {
+    throw new OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array for the authorization_code grant");
   }
-  for (const grant of m.grant_types) {
-    if (!GRANT_TYPES.includes(grant)) throw new OAuthError("invalid_client_metadata", `grant type not supported: ${grant}`);
+  const responseTypes = m.response_types ?? (interactive ? ["code"] : []);
+  if (responseTypes.some((t) => t !== "code")) fail("only response type code is supported");
+  if (interactive !== responseTypes.includes("code")) fail("response_types code goes with grant_types authorization_code");
+  if (m.grant_types.includes("refresh_token") && !interactive) fail("refresh_token needs the authorization_code grant");
+  if (m.grant_types.includes("client_credentials") && m.token_endpoint_auth_method === "none") {
+    fail("client_credentials is only for confidential clients");
   }
-  if (m.response_types.some((t) => t !== "code")) throw new OAuthError("invalid_client_metadata", "only response type code is supported");
-  if (!m.grant_types.includes("authorization_code")) {
-    throw new OAuthError("invalid_client_metadata", "grant_types must include authorization_code");
+
+  if (m.jwks !== undefined && m.jwks_uri !== undefined) fail("jwks and jwks_uri must not both be sent");
+  if (m.token_endpoint_auth_method === "private_key_jwt") {
+    if (m.jwks === undefined && m.jwks_uri === undefined) fail("private_key_jwt needs jwks or jwks_uri");
+  } else if (m.jwks !== undefined || m.jwks_uri !== undefined) {
+    fail(`jwks and jwks_uri are only used with private_key_jwt, not ${m.token_endpoint_auth_method}`);
+  }
+  if (m.jwks?.keys.some((k) => PRIVATE_JWK_MEMBERS.some((member) => member in k))) fail("jwks must hold public keys only");
+
+  const applicationType = m.application_type ?? (redirectUris.length > 0 && redirectUris.every(isNativeRedirect) ? "native" : "web");
+  for (const uri of redirectUris) {
+    const url = new URL(uri);
+    if (applicationType === "web" && (url.protocol !== "https:" || isLoopbackHost(url))) {
+      throw new OAuthError("invalid_redirect_uri", "web clients use https redirect URIs on a non-loopback host; register as native");
+    }
   }
   if (m.scope !== undefined) {
     for (const scope of m.scope.split(" ")) {
-      if (!(scope in scopes) && scope !== "offline_access") throw new OAuthError("invalid_client_metadata", `unknown scope: ${scope}`);
+      if (!(scope in scopes) && scope !== "offline_access") fail(`unknown scope: ${scope}`);
     }
   }
-  const { jwks: _jwks, jwks_uri: _jwksUri, ...metadata } = m;
-  return metadata;
+  const { jwks, jwks_uri, redirect_uris: _r, response_types: _t, application_type: _a, ...rest } = m;
+  return {
+    ...rest,
+    redirect_uris: redirectUris,
+    response_types: responseTypes,
+    application_type: applicationType,
+    ...(jwks ? { jwks } : {}),
+    ...(jwks_uri ? { jwks_uri } : {}),
+  };
 }
 
 /** Finds clients, configured or registered, and registers new ones. */
@@ -109,7 +151,10 @@ export function createClientRegistry(
     let metadata: ClientMetadata;
     try {
       metadata = {
-        ...validateClientMetadata({ token_endpoint_auth_method: client_secret ? "client_secret_basic" : "none", grant_types: GRANT_TYPES, ...rest }, scopes),
+        ...validateClientMetadata(
+          { token_endpoint_auth_method: client_secret ? "client_secret_basic" : "none", grant_types: ["authorization_code", "refresh_token"], ...rest },
+          scopes,
+        ),
         client_id: c.client_id,
       };
     } catch (error) {
@@ -119,7 +164,7 @@ export function createClientRegistry(
     if (client_secret && metadata.token_endpoint_auth_method === "none") {
       throw new TypeError(`Portcullis: client ${c.client_id} has a secret but token_endpoint_auth_method none`);
     }
-    if (!client_secret && metadata.token_endpoint_auth_method !== "none") {
+    if (!client_secret && metadata.token_endpoint_auth_method !== "none" && metadata.token_endpoint_auth_method !== "private_key_jwt") {
       throw new TypeError(`Portcullis: client ${c.client_id} needs a client_secret for ${metadata.token_endpoint_auth_method}`);
     }
     statics.set(c.client_id, client_secret ? sha256(client_secret).then((secretHash) => ({ metadata, secretHash })) : Promise.resolve({ metadata }));
@@ -136,19 +181,74 @@ export function createClientRegistry(
       return storage.get<StoredClient>(`client:${clientId}`);
     },
 
-    /** Registers a client (RFC 7591 §3.2.1); answers the response body, with the secret shown once. */
-    async register(input: unknown): Promise<Record<string, unknown>> {
+    /**
+     * Registers a client (RFC 7591 §3.2.1); answers the response body, with the secret and the
+     * registration access token (RFC 7592) shown once. Until its first grant, the record expires
+     * after `unusedTtlSeconds`, so abandoned registrations do not pile up.
+     */
+    async register(input: unknown, managementUri: (clientId: string) => string, unusedTtlSeconds: number): Promise<Record<string, unknown>> {
       const validated = validateClientMetadata(input, scopes);
       const clientId = randomToken(16);
       const metadata: ClientMetadata = { ...validated, client_id: clientId, client_id_issued_at: Math.floor(now() / 1000) };
-      const confidential = metadata.token_endpoint_auth_method !== "none";
-      const secret = confidential ? randomToken(32) : undefined;
-      if (confidential) metadata.client_secret_expires_at = 0;
-      const stored: StoredClient = secret ? { metadata, secretHash: await sha256(secret) } : { metadata };
-      await storage.set(`client:${clientId}`, stored);
-      return secret ? { ...metadata, client_secret: secret } : { ...metadata };
+      const secret = hasSecret(metadata) ? randomToken(32) : undefined;
+      if (secret) metadata.client_secret_expires_at = 0;
+      const registrationToken = randomToken(32);
+      const stored: StoredClient = {
+        metadata,
+        ...(secret ? { secretHash: await sha256(secret) } : {}),
+        registrationTokenHash: await sha256(registrationToken),
+        unused: true,
+      };
+      await storage.set(`client:${clientId}`, stored, { ttlSeconds: unusedTtlSeconds });
+      return {
+        ...metadata,
+        ...(secret ? { client_secret: secret } : {}),
+        registration_access_token: registrationToken,
+        registration_client_uri: managementUri(clientId),
+      };
+    },
+
+    /** The registered client whose RFC 7592 registration access token this is, or undefined. */
+    async findByRegistrationToken(clientId: string, token: string): Promise<StoredClient | undefined> {
+      const stored = clientId.length <= 64 ? await storage.get<StoredClient>(`client:${clientId}`) : undefined;
+      const presented = await sha256(token);
+      return stored?.registrationTokenHash && timingSafeEqual(presented, stored.registrationTokenHash) ? stored : undefined;
+    },
+
+    /** Replaces a registered client's metadata (RFC 7592 §2.2); the id, secret and token stay. */
+    async update(stored: StoredClient, input: unknown, unusedTtlSeconds: number): Promise<ClientMetadata> {
+      const validated = validateClientMetadata(input, scopes);
+      if (hasSecret(validated as ClientMetadata) !== Boolean(stored.secretHash)) {
+        throw new OAuthError("invalid_client_metadata", "token_endpoint_auth_method cannot change between secret and no secret");
+      }
+      const metadata: ClientMetadata = {
+        ...validated,
+        client_id: stored.metadata.client_id,
+        ...(stored.metadata.client_id_issued_at !== undefined ? { client_id_issued_at: stored.metadata.client_id_issued_at } : {}),
+        ...(stored.secretHash ? { client_secret_expires_at: 0 } : {}),
+      };
+      await storage.set(`client:${metadata.client_id}`, { ...stored, metadata }, stored.unused ? { ttlSeconds: unusedTtlSeconds } : undefined);
+      return metadata;
+    },
+
+    /** Forgets a registered client (RFC 7592 §2.3). */
+    async remove(clientId: string): Promise<void> {
+      await storage.delete(`client:${clientId}`);
+    },
+
+    /** Keeps a registered client for good once it has been used for a grant. */
+    async markUsed(clientId: string): Promise<void> {
+      const stored = await storage.get<StoredClient>(`client:${clientId}`);
+      if (!stored?.unused) return;
+      const { unused: _unused, ...kept } = stored;
+      await storage.set(`client:${clientId}`, kept);
     },
   };
+}
+
+/** Whether a client authenticates with a shared secret. */
+function hasSecret(metadata: Pick<ClientMetadata, "token_endpoint_auth_method">): boolean {
+  return metadata.token_endpoint_auth_method === "client_secret_basic" || metadata.token_endpoint_auth_method === "client_secret_post";
 }
 
 export type ClientRegistry = ReturnType<typeof createClientRegistry>;

@@ -91,6 +91,7 @@ export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient
     ...(record.claims ? { claims: record.claims } : {}),
   };
   if (!(await createGrant(ctx, grant))) throw invalidGrant("grant_revoked_by_replay");
+  await ctx.clients.markUsed(grant.clientId);
   await ctx.options.storage.set(codeKey(hash), { ...record, redeemed: true }, { ttlSeconds: 600 });
   return { grant, scopes: grant.scopes };
 }

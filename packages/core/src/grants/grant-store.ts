@@ -18,8 +18,26 @@ const key = (id: string) => `grant:${id}`;
  * Creates a grant unless it was revoked first (a replayed code may revoke a grant before the
  * winning exchange writes it). Answers false when the grant is already revoked.
  */
-export async function createGrant(ctx: ServerContext, grant: Grant): Promise<boolean> {
-  return ctx.options.storage.setIfAbsent(key(grant.id), grant, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+export async function createGrant(ctx: ServerContext, grant: Grant, ttlSeconds = ctx.options.refreshTokenTtlSeconds): Promise<boolean> {
+  const { storage } = ctx.options;
+  if (!(await storage.setIfAbsent(key(grant.id), grant, { ttlSeconds }))) return false;
+  // Indexes for grant management: a user's grants, a client's grants.
+  await Promise.all([
+    storage.set(userIndex(grant.subject, grant.id), grant.clientId, { ttlSeconds }),
+    storage.set(clientIndex(grant.clientId, grant.id), grant.subject, { ttlSeconds }),
+  ]);
+  return true;
+}
+
+const userIndex = (subject: string, id: string) => `grants-by-user:${subject}:${id}`;
+const clientIndex = (clientId: string, id: string) => `grants-by-client:${clientId}:${id}`;
+
+/** The live grants of a user or of a client. */
+export async function listGrants(ctx: ServerContext, owner: { subject: string } | { clientId: string }): Promise<Grant[]> {
+  const prefix = "subject" in owner ? `grants-by-user:${owner.subject}:` : `grants-by-client:${owner.clientId}:`;
+  const entries = await ctx.options.storage.list(prefix, { limit: 10_000 });
+  const grants = await Promise.all(entries.map((e) => findGrant(ctx, e.key.slice(prefix.length))));
+  return grants.filter((g): g is Grant => g !== undefined);
 }
 
 /** The live grant, or undefined when it is unknown, expired or revoked. */

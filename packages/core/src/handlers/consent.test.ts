@@ -108,6 +108,18 @@ describe("Consent page (RFC 9700 §4.16; MCP security best practices)", () => {
     expect(redirectOf(right).params.get("code")).toBeTruthy();
   });
 
+  it("HTML-escapes the echoed username and a repeated field's name", async () => {
+    const t = createTestServer();
+    const { requestId, csrf, cookie } = await openPage(t.fetch);
+    const wrong = await post(t.fetch, { request_id: requestId, csrf_token: csrf, username: '"><script>x()</script>', password: "p", decision: "allow" }, cookie);
+    const html = await wrong.text();
+    expect(html).not.toContain("<script>");
+    expect(html).toContain("&#34;&#62;&#60;script&#62;");
+    const body = `${new URLSearchParams({ request_id: requestId, csrf_token: csrf })}&%3Cscript%3E=1&%3Cscript%3E=2`;
+    const repeated = await expectErrorPage(await t.fetch(CONSENT, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie }, body }));
+    expect(repeated).not.toContain("<script>");
+  });
+
   it("asks for Allow or Deny when the decision is missing, without issuing a code", async () => {
     const t = createTestServer();
     const { requestId, csrf, cookie } = await openPage(t.fetch);

@@ -12,7 +12,7 @@ import { jsonResponse } from "../http/responses.js";
 export async function introspectHandler(request: Request, ctx: ServerContext): Promise<Response> {
   const params = await readForm(request);
   params.assertNotRepeated();
-  const client = await authenticateClient(request, params, ctx.clients);
+  const client = await authenticateClient(request, params, ctx);
   if (client.method === "none") {
     throw new OAuthError("invalid_client", "introspection requires an authenticated confidential client", { reason: "public_client" });
   }

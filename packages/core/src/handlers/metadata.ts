@@ -22,7 +22,7 @@ export function endpointPaths(options: ResolvedOptions) {
 export function authorizationServerMetadata(options: ResolvedOptions): Record<string, unknown> {
   const origin = new URL(options.issuer).origin;
   const paths = endpointPaths(options);
-  const clientAuth = ["none", "client_secret_basic", "client_secret_post"];
+  const clientAuth = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"];
   return {
     issuer: options.issuer,
     authorization_endpoint: origin + paths.authorize,
@@ -34,10 +34,11 @@ export function authorizationServerMetadata(options: ResolvedOptions): Record<st
     scopes_supported: [...new Set([...Object.keys(options.scopes), "offline_access"])],
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
-    grant_types_supported: ["authorization_code", "refresh_token"],
+    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
     token_endpoint_auth_methods_supported: clientAuth,
     revocation_endpoint_auth_methods_supported: clientAuth,
-    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+    token_endpoint_auth_signing_alg_values_supported: ["ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
     code_challenge_methods_supported: ["S256"],
     authorization_response_iss_parameter_supported: true,
     ...(options.clientMetadataDocuments.enabled ? { client_id_metadata_document_supported: true } : {}),

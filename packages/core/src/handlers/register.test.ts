@@ -93,7 +93,7 @@ describe("Dynamic client registration (RFC 7591 §3)", () => {
 
   it("refuses unsupported grant and response types with invalid_client_metadata (AS-DCR-4)", async () => {
     const t = createTestServer();
-    for (const grant_types of [["implicit"], ["password"], ["authorization_code", "client_credentials"], ["refresh_token"]]) {
+    for (const grant_types of [["implicit"], ["password"], ["authorization_code", "urn:x"], ["refresh_token"]]) {
       await expectTokenError(await register(t.fetch, { ...NATIVE, grant_types }), "invalid_client_metadata");
     }
     await expectTokenError(await register(t.fetch, { ...NATIVE, response_types: ["token"] }), "invalid_client_metadata");
@@ -101,7 +101,7 @@ describe("Dynamic client registration (RFC 7591 §3)", () => {
 
   it("refuses an unknown token_endpoint_auth_method, or a scope this server does not offer", async () => {
     const t = createTestServer();
-    await expectTokenError(await register(t.fetch, { ...NATIVE, token_endpoint_auth_method: "private_key_jwt" }), "invalid_client_metadata");
+    await expectTokenError(await register(t.fetch, { ...NATIVE, token_endpoint_auth_method: "tls_client_auth_x" }), "invalid_client_metadata");
     await expectTokenError(await register(t.fetch, { ...NATIVE, scope: "mcp:tools admin" }), "invalid_client_metadata");
     expect((await register(t.fetch, { ...NATIVE, scope: "mcp:tools offline_access" })).status).toBe(201);
   });

@@ -12,7 +12,7 @@ import { readForm } from "../http/body.js";
 export async function revokeHandler(request: Request, ctx: ServerContext): Promise<Response> {
   const params = await readForm(request);
   params.assertNotRepeated();
-  const client = await authenticateClient(request, params, ctx.clients);
+  const client = await authenticateClient(request, params, ctx);
   const token = params.get("token");
   if (!token) throw new OAuthError("invalid_request", "token is missing");
   const found = await findTokenGrant(ctx, token);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { sha256 } from "../lib/crypto.js";
+import { createMemoryStore } from "../storage/memory.js";
 import {
   authorizationUrl,
   basic,
@@ -48,12 +50,14 @@ describe("Token endpoint: request format (OAuth 2.1 §3.2)", () => {
     await expectTokenError(await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: raw }), "invalid_request");
   });
 
-  it("answers unsupported_grant_type for unknown, password, implicit and client_credentials grants, invalid_request when missing (AS-TOKEN-7)", async () => {
+  it("answers unsupported_grant_type for unknown, password and implicit grants, invalid_request when missing (AS-TOKEN-7)", async () => {
     const t = createTestServer();
-    for (const grant of ["urn:x", "password", "implicit", "client_credentials"]) {
+    for (const grant of ["urn:x", "password", "implicit"]) {
       await expectTokenError(await tokenRequest(t.fetch, { grant_type: grant, client_id: "pub" }), "unsupported_grant_type");
     }
     await expectTokenError(await tokenRequest(t.fetch, { client_id: "pub" }), "invalid_request");
+    // Supported, but not for a client that did not register it.
+    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "client_credentials", client_id: "pub" }), "unauthorized_client");
   });
 
   it("keeps error_description to the RFC character set, never echoing raw input with quotes (AS-TOKEN-8, X-ERR-2)", async () => {
@@ -72,7 +76,7 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
-    expect(body.token_type.toLowerCase()).toBe("bearer");
+    expect(body.token_type?.toLowerCase()).toBe("bearer");
     expect(body.access_token).toBeTypeOf("string");
     expect(body.expires_in).toBe(3600);
     expect(body.scope).toBe("mcp:tools");
@@ -221,6 +225,35 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
     const { body } = await codeExchange(t);
     await expectTokenError(await tokenRequest(t.fetch, { ...body, code: "nope" }), "invalid_grant");
     await expectTokenError(await tokenRequest(t.fetch, { ...body, code: "c".repeat(10_000) }), "invalid_grant");
+  });
+
+  it("refuses any verifier for a code seeded without a challenge (invalid_grant: such a code cannot verify) (AS-TOKEN-4)", async () => {
+    const storage = createMemoryStore();
+    const t = createTestServer({ storage });
+    const code = "seeded-code-without-challenge-0000000000000";
+    const hash = await sha256(code);
+    const record = { clientId: "pub", redirectUri: "http://127.0.0.1/cb", codeChallenge: "", scopes: ["mcp:tools"], resource: RESOURCE, subject: "alice", grantId: "g1" };
+    await storage.set(`code:${hash}`, record, { ttlSeconds: 60 });
+    await storage.set(`code-live:${hash}`, 1, { ttlSeconds: 60 });
+    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: "v".repeat(43), client_id: "pub" }), "invalid_grant");
+    // The same seeded record with a real challenge redeems, so the refusal is about the missing challenge.
+    const { verifier, challenge } = await authorizationUrl({});
+    await storage.set(`code:${hash}`, { ...record, codeChallenge: challenge }, { ttlSeconds: 60 });
+    expect((await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: "pub" })).status).toBe(200);
+  });
+
+  it("answers a CORS preflight and carries ACAO * on success and error, without credentials (X-CORS-2)", async () => {
+    const t = createTestServer();
+    const preflight = await t.fetch(TOKEN, { method: "OPTIONS", headers: { Origin: "https://app.test", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(preflight.headers.get("Access-Control-Allow-Headers")?.toLowerCase()).toContain("content-type");
+    const { body } = await codeExchange(t);
+    for (const fields of [body, { ...body, code: "nope" }]) {
+      const response = await tokenRequest(t.fetch, fields, { Origin: "https://app.test" });
+      expect(response.headers.get("Access-Control-Allow-Origin")).toBe("*");
+      expect(response.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+    }
   });
 
   it("ignores a scope parameter on the code exchange: the token carries the consented scope (AS-TOKEN-15)", async () => {

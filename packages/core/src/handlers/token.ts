@@ -4,26 +4,28 @@ import { redeemCode } from "../grants/authorization-code.js";
 import type { ServerContext } from "../grants/context.js";
 import { issueTokens } from "../grants/issue.js";
 import { redeemRefreshToken } from "../grants/refresh-token.js";
+import { clientCredentialsGrant } from "../grants/client-credentials.js";
 import { readForm } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 
-/** The token endpoint (OAuth 2.1 §3.2): authorization_code with PKCE, and refresh_token with rotation. */
+/** The token endpoint (OAuth 2.1 §3.2): authorization_code with PKCE, refresh_token with rotation, client_credentials. */
 export async function tokenHandler(request: Request, ctx: ServerContext): Promise<Response> {
   const params = await readForm(request);
   // Several resources are valid RFC 8707 syntax, but this profile grants one audience per token.
   if (params.repeated.includes("resource")) throw new OAuthError("invalid_target", "only one resource may be requested");
   params.assertNotRepeated();
-  const client = await authenticateClient(request, params, ctx.clients);
+  const client = await authenticateClient(request, params, ctx);
   const grantType = params.get("grant_type");
   if (!grantType) throw new OAuthError("invalid_request", "grant_type is missing");
-  if (grantType !== "authorization_code" && grantType !== "refresh_token") {
-    throw new OAuthError("unsupported_grant_type", "supported grant types: authorization_code, refresh_token");
+  if (grantType !== "authorization_code" && grantType !== "refresh_token" && grantType !== "client_credentials") {
+    throw new OAuthError("unsupported_grant_type", "supported grant types: authorization_code, refresh_token, client_credentials");
   }
   if (!client.metadata.grant_types.includes(grantType)) {
     throw new OAuthError("unauthorized_client", `this client may not use ${grantType}`);
   }
-  const { grant, scopes } = grantType === "authorization_code" ? await redeemCode(ctx, client, params) : await redeemRefreshToken(ctx, client, params);
-  const tokens = await issueTokens(ctx, grant, scopes, client.metadata);
+  const redeem = { authorization_code: redeemCode, refresh_token: redeemRefreshToken, client_credentials: clientCredentialsGrant }[grantType];
+  const { grant, scopes } = await redeem(ctx, client, params);
+  const tokens = await issueTokens(ctx, grant, scopes, client.metadata, grantType !== "client_credentials");
   ctx.options.onEvent({ type: "token.issued", clientId: grant.clientId, subject: grant.subject, grantId: grant.id, grantType });
   return jsonResponse(tokens, { noStore: true, headers: { Pragma: "no-cache" } });
 }

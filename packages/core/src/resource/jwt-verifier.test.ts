@@ -105,6 +105,13 @@ describe("JWT access token validation (RFC 9068 §4)", () => {
     expect(await f.check(await f.sign(f.without(claim)))).toEqual(REJECTED);
   });
 
+  it("refuses a signed token whose scope or client_id is not a string, instead of failing with a 500", async () => {
+    const f = await forgery();
+    expect(await f.check(await f.sign({ ...f.valid, scope: ["mcp:tools"] }))).toEqual(REJECTED);
+    expect(await f.check(await f.sign({ ...f.valid, scope: 7 }))).toEqual(REJECTED);
+    expect(await f.check(await f.sign({ ...f.valid, client_id: 7 }))).toEqual(REJECTED);
+  });
+
   it("refuses a signed token whose grant is unknown or revoked", async () => {
     const f = await forgery();
     expect(await f.check(await f.sign({ ...f.valid, gid: "nope" }))).toEqual(REJECTED);
@@ -154,7 +161,7 @@ describe("Audience validation (RFC 8707 §2, MCP Canonical Server URI)", () => {
     expect(await f.check(await f.sign(f.without("aud")))).toEqual(REJECTED);
   });
 
-  it("compares scheme and host case-insensitively, everything else exactly: a trailing slash or fragment is refused (RS-TOK-8, B37)", async () => {
+  it("compares scheme and host case-insensitively and drops a default port, everything else exactly: a trailing slash or fragment is refused (RS-TOK-8, B37)", async () => {
     const f = await forgery();
     expect(await f.check(await f.sign({ ...f.valid, aud: "HTTPS://MCP.TEST/mcp" }))).toEqual(ACCEPTED);
     expect(await f.check(await f.sign({ ...f.valid, aud: "https://mcp.test:443/mcp" }))).toEqual(ACCEPTED);

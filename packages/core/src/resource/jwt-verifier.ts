@@ -105,8 +105,14 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
             reason: (error as { code?: string }).code ?? "jwt_invalid",
           });
         }
-        // jose checks iat only against maxTokenAge; a token "issued" in the future is not one we issued.
-        if (typeof claims.client_id !== "string" || claims.exp > nowSeconds + maxLifetime || claims.iat > nowSeconds + tolerance) {
+        // Beyond jose: the claims we read must have their types, and a token "issued" in the future
+        // is not one we issued (jose checks iat only against maxTokenAge).
+        if (
+          typeof claims.client_id !== "string" ||
+          (claims.scope !== undefined && typeof claims.scope !== "string") ||
+          claims.exp > nowSeconds + maxLifetime ||
+          claims.iat > nowSeconds + tolerance
+        ) {
           throw new OAuthError("invalid_token", "the access token is invalid or expired", { reason: "claims_invalid" });
         }
         if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);

@@ -1,0 +1,5 @@
+export { withPortcullis } from "./worker.js";
+export type { Handles, PortcullisSetup, PortcullisWorkerHandler, PortcullisWorkerOptions } from "./worker.js";
+export { createDurableObjectStore, PortcullisStorageObject } from "./durable-object-store.js";
+export type { DurableObjectStoreOptions } from "./durable-object-store.js";
+export type { DurableObjectNamespaceLike, DurableObjectState, ExecutionContext } from "./workers.js";

@@ -1,0 +1,47 @@
+import { OAuthError } from "../errors.js";
+import type { Params } from "../http/body.js";
+import { randomToken } from "../lib/crypto.js";
+import { canonicalResource } from "../lib/url.js";
+import type { AuthenticatedClient } from "../client-auth/authenticate.js";
+import type { ServerContext } from "./context.js";
+import { createGrant, type Grant } from "./grant-store.js";
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/**
+ * The client credentials grant (OAuth 2.1 §4.2) for machine clients: confidential clients only,
+ * the client itself is the subject, the token is bound to one resource, and no refresh token is
+ * issued. Each issuance is its own short grant, so revoking the token works as for any other.
+ */
+export async function clientCredentialsGrant(ctx: ServerContext, client: AuthenticatedClient, params: Params): Promise<{ grant: Grant; scopes: string[] }> {
+  if (client.method === "none") throw new OAuthError("unauthorized_client", "client_credentials is only for confidential clients");
+  const { options } = ctx;
+  const scopeParam = params.get("scope");
+  const allowed = client.metadata.scope?.split(" ");
+  const scopes = scopeParam === undefined ? (allowed ?? options.defaultScopes) : [...new Set(scopeParam.split(" ").filter(Boolean))];
+  for (const scope of scopes) {
+    if (!SCOPE_TOKEN.test(scope) || !(scope in options.scopes)) throw new OAuthError("invalid_scope", `unknown scope: ${scope}`);
+    if (allowed && !allowed.includes(scope)) throw new OAuthError("invalid_scope", "scope not registered for this client");
+  }
+  const resourceParam = params.get("resource");
+  let resource: string;
+  if (resourceParam === undefined) {
+    if (options.resources.length !== 1) throw new OAuthError("invalid_target", "resource is required: this server protects several resources");
+    resource = options.resources[0]!;
+  } else {
+    const canonical = canonicalResource(resourceParam);
+    if (!canonical || !options.resources.includes(canonical)) throw new OAuthError("invalid_target", "unknown or malformed resource");
+    resource = canonical;
+  }
+  const grant: Grant = {
+    id: randomToken(16),
+    clientId: client.metadata.client_id,
+    subject: client.metadata.client_id,
+    scopes,
+    resource,
+    createdAt: options.now(),
+  };
+  await createGrant(ctx, grant, options.accessTokenTtlSeconds);
+  await ctx.clients.markUsed(grant.clientId);
+  return { grant, scopes };
+}

@@ -2,9 +2,13 @@
 export const projects = [
   "packages/core",
   "packages/hono",
+  "packages/express",
+  "packages/node",
   "packages/sqlite",
   "packages/redis",
   "packages/cloudflare",
   "examples/hono-node",
+  "examples/express",
+  "examples/node-http",
   "examples/cloudflare-worker",
 ];

@@ -1,30 +1,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { build, type Plugin } from "esbuild";
+import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url);
 
 /** The compatibility date shared with wrangler.jsonc: keep the two equal. */
 export const COMPATIBILITY_DATE = "2025-09-01";
-
-/**
- * Bundles only the Web half of `@portcullis/example-shared` (demo config and the MCP server on the
- * Web-standard transport). Its index also re-exports `handleNodeMcpRequest`, which imports the
- * SDK's Node transport and through it `@hono/node-server` (`http`, `http2`, `stream`, `crypto`).
- */
-const sharedWebHalf: Plugin = {
-  name: "example-shared-web",
-  setup(b) {
-    const shared = fileURLToPath(new URL("../shared/src/", root));
-    b.onResolve({ filter: /^@portcullis\/example-shared$/ }, () => ({ path: "example-shared-web", namespace: "example-shared-web" }));
-    b.onLoad({ filter: /.*/, namespace: "example-shared-web" }, () => ({
-      contents: `export { createDemoAuth, demoConfig, DEMO_SCOPES } from "./demo.ts";\nexport { handleMcpRequest } from "./mcp.ts";\n`,
-      resolveDir: shared,
-      loader: "ts",
-    }));
-  },
-};
 
 /**
  * Bundles src/worker.ts for workerd as wrangler would: ESM, Web APIs only. `platform: "neutral"`
@@ -41,7 +23,6 @@ export async function buildWorker(options: { minify?: boolean } = {}) {
     conditions: ["portcullis:source", "workerd", "worker", "browser"],
     mainFields: ["browser", "module", "main"],
     external: ["cloudflare:*"],
-    plugins: [sharedWebHalf],
     minify: options.minify ?? false,
     legalComments: "none",
     logLevel: "silent",

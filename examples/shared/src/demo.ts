@@ -52,6 +52,7 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
 /** The scopes the demo offers. */
 export const DEMO_SCOPES = {
   "mcp:tools": "Use the MCP server's tools",
+  "mcp:admin": "Use the administrative tools (admin_echo)",
 };
 
 /**
@@ -83,6 +84,8 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
     authorizationServers: [server.issuer],
     verifier: server,
     requiredScopes: ["mcp:tools"],
+    // admin_echo needs mcp:admin on top: a call without it is refused with a step-up challenge.
+    mcp: { tools: { admin_echo: ["mcp:admin"] } },
     resourceName: "Portcullis demo MCP server",
     allowedOrigins: [new URL(config.publicUrl).origin],
   });

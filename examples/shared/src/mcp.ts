@@ -1,8 +1,13 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { AuthInfo } from "@portcullis/core";
+import { z } from "zod";
 
-/** The demo MCP server: one tool, `whoami`, that reports what the access token says. */
+/**
+ * The demo MCP server: `whoami` reports what the access token says (scope `mcp:tools`);
+ * `admin_echo` echoes its `text` and needs `mcp:admin`, which is offered but only granted when
+ * asked for: calling it with a plain token gets a 403 `insufficient_scope` step-up challenge.
+ */
 export function createMcpServer(): McpServer {
   const mcp = new McpServer({ name: "portcullis-demo", version: "0.1.0" });
   mcp.registerTool(
@@ -17,6 +22,17 @@ export function createMcpServer(): McpServer {
         scopes: auth?.scopes ?? [],
       };
       return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
+    },
+  );
+  mcp.registerTool(
+    "admin_echo",
+    { title: "Admin echo", description: "Echoes its text argument. Needs the mcp:admin scope.", inputSchema: { text: z.string().max(10_000) } },
+    async ({ text }, extra) => {
+      // The guard refuses the call before dispatch; this is the second line, should a route forget it.
+      if (!extra.authInfo?.scopes.includes("mcp:admin")) {
+        return { isError: true, content: [{ type: "text", text: "the mcp:admin scope is required" }] };
+      }
+      return { content: [{ type: "text", text }], structuredContent: { text } };
     },
   );
   return mcp;

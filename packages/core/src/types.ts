@@ -58,8 +58,8 @@ export interface ClientMetadata {
 export interface StoredClient {
   metadata: ClientMetadata;
   secretHash?: string;
-  /** Where the record came from, when not registration or configuration. */
-  source?: "metadata_document";
+  /** Where the record came from: registration when absent. */
+  source?: "configuration" | "metadata_document";
   /** SHA-256 of the RFC 7592 registration access token of a registered client. */
   registrationTokenHash?: string;
   /** A registered client not yet used for a grant: its record expires unless it is. */

@@ -75,7 +75,8 @@ describe("Hono adapter", () => {
     const accessToken = await token(hono, server);
     const response = await hono.request("/admin", { headers: { Authorization: `Bearer ${accessToken}` } });
     expect(response.status).toBe(403);
-    expect(response.headers.get("WWW-Authenticate")).toContain('error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:admin"');
+    // Every scope the route needs, plus those the token holds: re-authorizing with it grants the union.
+    expect(response.headers.get("WWW-Authenticate")).toContain('error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:admin mcp:tools"');
   });
 
   it("answers the CORS preflight on a guarded route without a token, and 403 for a foreign origin (X-CORS-4, RS-TOK-7)", async () => {

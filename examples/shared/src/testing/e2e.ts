@@ -67,7 +67,7 @@ export async function startExample(dir: string, env: Record<string, string> = {}
     process: child,
     output: () => output,
     async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
       try {
         process.kill(-child.pid!, signal);
@@ -231,6 +231,41 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
       });
       expect(refused.status).toBe(401);
       expect(refused.headers.get("WWW-Authenticate")).toContain('error="invalid_token"');
+    });
+
+    it("steps up: a tool that needs mcp:admin gets 403 insufficient_scope, and after re-authorization the call succeeds with the union of scopes", async () => {
+      const provider = new BrowserProvider(callback.redirectUrl, signInPage("allow"));
+      const firstRedirect = callback.next();
+      const transport = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider });
+      await expect(new Client({ name: "portcullis-e2e", version: "1.0.0" }).connect(transport)).rejects.toThrow(/Unauthorized/i);
+      await transport.finishAuth((await firstRedirect).get("code")!);
+      expect(provider.saved?.scope).toBe("mcp:tools");
+
+      // Without the scope, the guard refuses the call before the MCP server sees it.
+      const raw = await fetch(mcpUrl(), {
+        method: "POST",
+        headers: { Authorization: `Bearer ${provider.saved!.access_token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_echo", arguments: { text: "hi" } } }),
+      });
+      expect(raw.status).toBe(403);
+      expect(raw.headers.get("WWW-Authenticate")).toContain('error="insufficient_scope"');
+      expect(raw.headers.get("WWW-Authenticate")).toMatch(/scope="mcp:admin mcp:tools"|scope="mcp:tools mcp:admin"/);
+
+      // The SDK client follows the challenge into a new authorization (a client holding a refresh
+      // token would first try refreshing, which cannot widen scope; drop it to take the step-up path).
+      provider.saved = { ...provider.saved!, refresh_token: undefined };
+      const client = await connect(provider);
+      const stepUp = callback.next();
+      await expect(client.callTool({ name: "admin_echo", arguments: { text: "hi" } })).rejects.toThrow(/Unauthorized/i);
+      const params = await stepUp;
+      const again = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider });
+      await again.finishAuth(params.get("code")!);
+      expect(provider.saved!.scope!.split(" ").sort()).toEqual(["mcp:admin", "mcp:tools"]);
+      const upgraded = await connect(provider);
+      expect((await upgraded.callTool({ name: "admin_echo", arguments: { text: "hi" } })).structuredContent).toEqual({ text: "hi" });
+      const who = (await upgraded.callTool({ name: "whoami", arguments: {} })).structuredContent as { scopes: string[] };
+      expect([...who.scopes].sort()).toEqual(["mcp:admin", "mcp:tools"]);
+      await Promise.all([client.close(), upgraded.close()]);
     });
 
     it("brings a denied consent back to the client as access_denied with state and iss", async () => {

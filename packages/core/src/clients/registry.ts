@@ -167,7 +167,11 @@ export function createClientRegistry(
     if (!client_secret && metadata.token_endpoint_auth_method !== "none" && metadata.token_endpoint_auth_method !== "private_key_jwt") {
       throw new TypeError(`Portcullis: client ${c.client_id} needs a client_secret for ${metadata.token_endpoint_auth_method}`);
     }
-    statics.set(c.client_id, client_secret ? sha256(client_secret).then((secretHash) => ({ metadata, secretHash })) : Promise.resolve({ metadata }));
+    const source = "configuration" as const;
+    statics.set(
+      c.client_id,
+      client_secret ? sha256(client_secret).then((secretHash) => ({ metadata, secretHash, source })) : Promise.resolve({ metadata, source }),
+    );
   }
 
   return {

@@ -99,7 +99,9 @@ export async function validateAuthorizationRequest(
       if (!SCOPE_TOKEN.test(scope)) fail("invalid_scope", "scope contains characters outside RFC 6749 §3.3");
       if (!(scope in ctx.options.scopes) && scope !== "offline_access") fail("invalid_scope", `unknown scope: ${scope}`);
     }
-    if (client.scope !== undefined) {
+    // A configured client's scope is a limit. A registered one's is what it asked for at first:
+    // step-up (MCP 2025-11-25) must be able to go beyond it, and the user consents to each scope.
+    if (client.scope !== undefined && stored.source === "configuration") {
       const allowed = client.scope.split(" ");
       if (scopes.some((s) => !allowed.includes(s) && s !== "offline_access")) fail("invalid_scope", "scope not registered for this client");
     }

@@ -218,7 +218,7 @@ describe("403 insufficient_scope (RFC 6750 §3.1, MCP step-up)", () => {
     const result = await t.guard.authenticate(resourceRequest(body.access_token), { scopes: ["files:read", "files:write"] });
     const { params } = await challengeOf(result, 403);
     expect(params.error).toBe("insufficient_scope");
-    expect(params.scope).toBe("files:read files:write");
+    expect(params.scope!.split(" ")).toEqual(expect.arrayContaining(["files:read", "files:write"]));
     expect(params.resource_metadata).toBe(PRM);
     expect(await (result as Response).json()).toMatchObject({ error: "insufficient_scope" });
   });
@@ -232,11 +232,12 @@ describe("403 insufficient_scope (RFC 6750 §3.1, MCP step-up)", () => {
   it("never puts offline_access in a 401 or 403 challenge (RS-403-4)", async () => {
     const t = createTestServer();
     const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: t.server, requiredScopes: ["mcp:tools", "offline_access"] });
-    const { body } = await obtainTokens(t.fetch, { scope: "files:read" });
+    const { body } = await obtainTokens(t.fetch, { scope: "files:read offline_access" });
     const unauthenticated = await challengeOf(await guard.authenticate(resourceRequest()), 401);
     expect(unauthenticated.params.scope).toBe("mcp:tools");
+    // The 403 names what the operation needs plus what the token holds (step-up grants the union), never offline_access.
     const forbidden = await challengeOf(await guard.authenticate(resourceRequest(body.access_token)), 403);
-    expect(forbidden.params.scope).toBe("mcp:tools");
+    expect(forbidden.params.scope).toBe("mcp:tools files:read");
   });
 });
 

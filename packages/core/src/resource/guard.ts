@@ -14,6 +14,18 @@ export interface ResourceGuardOptions {
   verifier: TokenVerifier;
   /** Scopes every request needs unless `authenticate` is told otherwise. */
   requiredScopes?: string[];
+  /**
+   * Broader scopes and the narrower ones each implies, e.g. `{ "mcp:admin": ["mcp:tools"] }`:
+   * a token with `mcp:admin` satisfies a requirement for `mcp:tools` (transitively).
+   */
+  scopeHierarchy?: Record<string, string[]>;
+  /**
+   * MCP-aware requirements, on top of `requiredScopes`: scopes per JSON-RPC method and per tool
+   * (for `tools/call`). The guard reads the method and tool name from the JSON-RPC body, so a
+   * call the token may not make gets the 403 challenge before the MCP server sees it. `Mcp-Method`
+   * and `Mcp-Name` headers (MCP 2026-07-28) must agree with the body.
+   */
+  mcp?: { methods?: Record<string, string[]>; tools?: Record<string, string[]> };
   /** Scopes advertised in the protected resource metadata. Default: `requiredScopes`. */
   scopesSupported?: string[];
   /** A human-readable name (RFC 9728 `resource_name`). */
@@ -57,6 +69,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
   const metadataPath = `/.well-known/oauth-protected-resource${resourcePath}`;
   const metadataUrl = `${resourceURL.origin}${metadataPath}`;
   const requiredScopes = options.requiredScopes ?? [];
+  const implied = impliedScopes(options.scopeHierarchy ?? {});
+  const mcp = options.mcp;
   const allowedOrigins = options.allowedOrigins ?? [resourceURL.origin];
 
   const metadata: Record<string, unknown> = {
@@ -150,6 +164,12 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     corsHeaders,
 
     /**
+     * Whether `authenticate` reads the request body (MCP-aware requirements are configured).
+     * Otherwise it reads only the URL and headers, and the body is left for the MCP server.
+     */
+    inspectsBody: mcp !== undefined,
+
+    /**
      * Authenticates a request: answers the verified {@link AuthInfo}, or the `Response` to send
      * (401 with a Bearer challenge, 403 for missing scopes or a disallowed `Origin`). Tokens in
      * the query string are ignored (OAuth 2.1 §5.1).
@@ -159,7 +179,12 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       if (origin && !isAllowedOrigin(origin)) {
         return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });
       }
-      const scopes = required.scopes ?? requiredScopes;
+      let scopes = required.scopes ?? requiredScopes;
+      if (mcp && request.method === "POST") {
+        const operation = await mcpOperation(request);
+        if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
+        scopes = union(scopes, ...operation.map(({ method, tool }) => [...(mcp.methods?.[method] ?? []), ...(tool ? (mcp.tools?.[tool] ?? []) : [])]));
+      }
       const header = request.headers.get("Authorization");
       if (!header) return challenge(request, undefined, undefined, scopes);
       const space = header.indexOf(" ");
@@ -184,10 +209,12 @@ export function createResourceGuard(options: ResourceGuardOptions) {
           { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
         );
       }
-      const missing = scopes.filter((s) => !info.scopes.includes(s));
-      if (missing.length > 0) {
+      const held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
+      if (scopes.some((s) => !held.has(s))) {
+        // Every scope the operation needs, in one challenge, plus those the token already has:
+        // a client that re-authorizes with this scope alone keeps what it had (step-up grants the union).
         return challengeResponse(
-          { resourceMetadata: metadataUrl, error: "insufficient_scope", description: "the access token lacks a required scope", scopes },
+          { resourceMetadata: metadataUrl, error: "insufficient_scope", description: "the access token lacks a required scope", scopes: union(scopes, info.scopes) },
           corsHeaders(request),
         );
       }
@@ -201,4 +228,53 @@ export type ResourceGuard = ReturnType<typeof createResourceGuard>;
 
 function reportError(error: unknown): void {
   console.error("[portcullis] token verification failed", error instanceof Error ? error.message : error);
+}
+
+const union = (...lists: string[][]): string[] => [...new Set(lists.flat())];
+
+/** For each scope, every narrower scope it implies, following the hierarchy transitively. */
+function impliedScopes(hierarchy: Record<string, string[]>): Map<string, string[]> {
+  const closure = new Map<string, string[]>();
+  for (const broad of Object.keys(hierarchy)) {
+    const seen = new Set<string>();
+    const stack = [...(hierarchy[broad] ?? [])];
+    while (stack.length > 0) {
+      const scope = stack.pop()!;
+      if (seen.has(scope) || scope === broad) continue;
+      seen.add(scope);
+      stack.push(...(hierarchy[scope] ?? []));
+    }
+    closure.set(broad, [...seen]);
+  }
+  return closure;
+}
+
+const MAX_MCP_BODY = 1024 * 1024;
+
+/**
+ * The JSON-RPC operations of an MCP POST (one, or several in a batch), or "mismatch" when the
+ * `Mcp-Method` / `Mcp-Name` headers disagree with the body. A body that is not JSON-RPC yields no
+ * operation: the MCP server will refuse it itself.
+ */
+async function mcpOperation(request: Request): Promise<{ method: string; tool?: string }[] | "mismatch"> {
+  if (Number(request.headers.get("Content-Length") ?? "0") > MAX_MCP_BODY) return [];
+  let body: unknown;
+  try {
+    const text = await request.clone().text();
+    body = text.length <= MAX_MCP_BODY ? JSON.parse(text) : undefined;
+  } catch {
+    return [];
+  }
+  const messages = (Array.isArray(body) ? body : [body]).filter(
+    (m): m is { method: string; params?: { name?: unknown } } => typeof m === "object" && m !== null && typeof (m as { method?: unknown }).method === "string",
+  );
+  const operations = messages.map((m) => ({
+    method: m.method,
+    ...(m.method === "tools/call" && typeof m.params?.name === "string" ? { tool: m.params.name } : {}),
+  }));
+  const headerMethod = request.headers.get("Mcp-Method");
+  const headerName = request.headers.get("Mcp-Name");
+  if (headerMethod !== null && (operations.length !== 1 || operations[0]!.method !== headerMethod)) return "mismatch";
+  if (headerName !== null && (operations.length !== 1 || operations[0]!.tool !== headerName)) return "mismatch";
+  return operations;
 }

@@ -1,0 +1,19 @@
+import express from "express";
+import { oauthRouter, requireBearerAuth } from "@portcullis/express";
+import { createDemoAuth, type DemoConfig } from "@portcullis/example-shared";
+import { handleNodeMcpRequest } from "@portcullis/example-shared/node";
+import type { Storage } from "@portcullis/core";
+
+/** The demo app: Portcullis and an MCP server at /mcp, on one origin. */
+export function createApp(config: DemoConfig, storage: Storage, runtime: Parameters<typeof createDemoAuth>[2] = {}) {
+  const { server, guard } = createDemoAuth(config, storage, runtime);
+  const app = express();
+  // Like many existing apps, this one parses bodies for every route; Portcullis works behind that.
+  app.use(express.json(), express.urlencoded());
+  app.use(oauthRouter(server, guard));
+  app.all("/mcp", requireBearerAuth(guard), (req, res) => handleNodeMcpRequest(req, res, req.body));
+  app.get("/", (_req, res) => {
+    res.type("text/plain").send(`Portcullis demo. MCP server at ${config.publicUrl}/mcp\n`);
+  });
+  return app;
+}

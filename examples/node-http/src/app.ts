@@ -1,0 +1,21 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { toNodeListener, withBearerAuth } from "@portcullis/node";
+import { createDemoAuth, type DemoConfig } from "@portcullis/example-shared";
+import { handleNodeMcpRequest } from "@portcullis/example-shared/node";
+import type { Storage } from "@portcullis/core";
+
+/** The demo listener: Portcullis and an MCP server at /mcp, on one origin, for `http.createServer`. */
+export function createListener(config: DemoConfig, storage: Storage, runtime: Parameters<typeof createDemoAuth>[2] = {}) {
+  const { server, guard } = createDemoAuth(config, storage, runtime);
+  const mcp = withBearerAuth(guard, (req, res) => handleNodeMcpRequest(req, res, req.body));
+  // The app's own routes: whatever Portcullis does not serve comes here.
+  const app = (req: IncomingMessage, res: ServerResponse) => {
+    const { pathname } = new URL(req.url ?? "/", config.publicUrl);
+    if (pathname === "/mcp") return mcp(req, res);
+    if (pathname === "/" && req.method === "GET") {
+      return res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" }).end(`Portcullis demo. MCP server at ${config.publicUrl}/mcp\n`);
+    }
+    return res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("Not found\n");
+  };
+  return toNodeListener(server, guard, app);
+}

@@ -1,0 +1,122 @@
+import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
+import type { AuthInfo, ResourceGuard } from "@portcullis/core";
+
+declare global {
+  // Declaration merging is how Express types what middleware adds to a request.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The verified access token of a request that passed `requireBearerAuth`. */
+      auth?: AuthInfo;
+    }
+  }
+}
+
+/** Anything that serves its own paths and answers `undefined` for the rest. */
+interface Handles {
+  handle(request: Request): Promise<Response | undefined>;
+}
+
+/**
+ * Serves the authorization server's endpoints and each guard's protected resource metadata;
+ * every other request goes on to `next()` with its body unread. Works before or after
+ * `express.json()` / `express.urlencoded()`.
+ *
+ * Does not interpret anything: status, headers and body are the core's.
+ *
+ * @example
+ * app.use(oauthRouter(server, guard));
+ */
+export function oauthRouter(...handlers: Handles[]): RequestHandler {
+  return async (req, res, next) => {
+    const request = toRequest(req, true);
+    for (const handler of handlers) {
+      const response = await handler.handle(request);
+      if (response) return send(response, res);
+    }
+    next();
+  };
+}
+
+/**
+ * Requires a valid access token: answers the guard's 401/403 challenge (and the CORS preflight)
+ * itself, or sets `req.auth` and CORS headers for allowed browser origins. The body stays unread.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ * @example
+ * app.post("/mcp", requireBearerAuth(guard), (req, res) => transport.handleRequest(req, res, req.body));
+ */
+export function requireBearerAuth(guard: ResourceGuard, options: { scopes?: string[] } = {}): RequestHandler {
+  return async (req, res, next) => {
+    const request = await bodyForGuard(req, toRequest(req, guard.inspectsBody && req.method === "POST"));
+    if (req.method === "OPTIONS") return send(guard.preflight(request), res);
+    const result = await guard.authenticate(request, options);
+    if (result instanceof Response) return send(result, res);
+    req.auth = result;
+    for (const [name, value] of Object.entries(guard.corsHeaders(request))) res.setHeader(name, value);
+    next();
+  };
+}
+
+/**
+ * A guard with MCP-aware scopes reads the JSON-RPC body. When the stream was still unread, it is
+ * read here and left parsed on `req.body`, where the MCP transport takes it from.
+ */
+async function bodyForGuard(req: ExpressRequest, request: Request): Promise<Request> {
+  if (!request.body || req.readableEnded) return request;
+  const text = await request.text();
+  try {
+    req.body = JSON.parse(text);
+  } catch {
+    req.body = text;
+  }
+  return new Request(request.url, { method: request.method, headers: request.headers, body: text });
+}
+
+function toRequest(req: ExpressRequest, withBody: boolean): Request {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (!req.rawHeaders[i]!.startsWith(":")) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  }
+  const url = `${req.protocol}://${req.host}${req.originalUrl}`;
+  if (!withBody || req.method === "GET" || req.method === "HEAD") return new Request(url, { method: req.method, headers });
+  if (req.readableEnded) {
+    // A body parser ran first: the stream is spent, so the body is rebuilt from what it parsed.
+    headers.delete("Content-Length");
+    return new Request(url, { method: req.method, headers, body: parsedBody(req) });
+  }
+  // Pulled only when the core reads it, so a path the core does not own leaves the stream untouched.
+  let chunks: AsyncIterator<Uint8Array> | undefined;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        chunks ??= req[Symbol.asyncIterator]();
+        const { done, value } = await chunks.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Request(url, { method: req.method, headers, body, duplex: "half" } as RequestInit);
+}
+
+function parsedBody(req: ExpressRequest): BodyInit | undefined {
+  const body: unknown = req.body;
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "string") return body;
+  if (body instanceof Uint8Array) return new Uint8Array(body);
+  if (!req.is("application/x-www-form-urlencoded")) return JSON.stringify(body);
+  // Repeated parameters come back as arrays; they are sent repeated so the core can refuse them.
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries(body)) for (const item of [value].flat()) form.append(name, String(item));
+  return form.toString();
+}
+
+async function send(response: Response, res: ExpressResponse): Promise<void> {
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) if (name !== "set-cookie") res.setHeader(name, value);
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) res.setHeader("Set-Cookie", cookies);
+  res.end(response.body ? new Uint8Array(await response.arrayBuffer()) : undefined);
+}

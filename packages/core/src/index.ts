@@ -1,6 +1,9 @@
 export { createAuthorizationServer } from "./server.js";
-export type { AuthorizationServer } from "./server.js";
-export type { AuthorizationServerOptions, LoginOptions, StaticClient } from "./options.js";
+export type { AuthorizationServer, GrantInfo } from "./server.js";
+export { namespacedStore } from "./storage/namespaced.js";
+export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, StaticClient } from "./options.js";
+export type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
+export type { OutboundOptions } from "./clients/outbound.js";
 export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse } from "./resource/index.js";
 export type { AuthenticateResult, Challenge, JWTVerifierOptions, ResourceGuard, ResourceGuardOptions } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Storage } from "./storage/types.js";
 import { withStorageErrors } from "./storage/guarded.js";
+import { namespacedStore } from "./storage/namespaced.js";
 import type { ClientMetadata, ServerEvent, User } from "./types.js";
 import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
 import type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
@@ -42,6 +43,18 @@ export interface AuthorizationServerOptions {
   /** Scopes granted when a client asks for none. Default: none. */
   defaultScopes?: string[];
   storage: Storage;
+  /**
+   * Prefix for every key this server writes, so issuers sharing a store stay apart. Default:
+   * the issuer's path (`/tenant1` -> `/tenant1:`), none for an issuer at the origin root. Give one
+   * when issuers on different hosts share a store.
+   */
+  storageNamespace?: string;
+  /**
+   * MCP 2025-03-26 compatibility for an issuer with a path that is co-hosted with the MCP server:
+   * also serve its metadata at the origin root and `/authorize`, `/token`, `/register` there,
+   * where clients of that revision look. At most one issuer per origin may do this.
+   */
+  serveAtOriginRoot?: boolean;
   /** The built-in login and consent page. */
   login?: LoginOptions;
   /**
@@ -84,6 +97,7 @@ export interface AuthorizationServerOptions {
 export interface ResolvedOptions {
   issuer: string;
   issuerPath: string;
+  serveAtOriginRoot: boolean;
   resources: string[];
   scopes: Record<string, string>;
   defaultScopes: string[];
@@ -113,6 +127,8 @@ const schema = z.object({
   resource: z.union([z.string(), z.array(z.string()).min(1)]),
   scopes: z.record(z.string().regex(SCOPE_TOKEN, "scope names use RFC 6749 §3.3 characters"), z.string()),
   defaultScopes: z.array(z.string()).optional(),
+  storageNamespace: z.string().max(200).optional(),
+  serveAtOriginRoot: z.boolean().optional(),
   storage: z.custom<Storage>(
     (value) => typeof value === "object" && value !== null && typeof (value as Storage).consume === "function",
     "storage must implement the Storage port",
@@ -202,10 +218,11 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
   return {
     issuer: o.issuer,
     issuerPath: path,
+    serveAtOriginRoot: o.serveAtOriginRoot ?? false,
     resources,
     scopes: { ...o.scopes },
     defaultScopes: o.defaultScopes ?? [],
-    storage: withStorageErrors(o.storage),
+    storage: withStorageErrors(namespacedStore(o.storage, o.storageNamespace ?? (path ? `${path}:` : ""))),
     login: o.login,
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],

@@ -1,7 +1,7 @@
 import { createClientRegistry } from "./clients/registry.js";
 import { isOAuthError, OAuthError } from "./errors.js";
 import type { ServerContext } from "./grants/context.js";
-import { findGrant } from "./grants/grant-store.js";
+import { findGrant, listGrants, revokeGrant, type Grant } from "./grants/grant-store.js";
 import {
   authorizeHandler,
   completeAuthorization,
@@ -89,6 +89,19 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     ],
   ]);
   if (options.dynamicRegistration) routes.set(paths.register, { methods: ["POST"], handler: registerHandler, cors: true });
+  if (options.serveAtOriginRoot && options.issuerPath) {
+    // MCP 2025-03-26 clients look at the MCP server's origin root, path dropped.
+    for (const [alias, path] of [
+      ["/.well-known/oauth-authorization-server", paths.oauthMetadata],
+      ["/.well-known/openid-configuration", paths.oidcMetadata],
+      ["/authorize", paths.authorize],
+      ["/token", paths.token],
+      ["/register", paths.register],
+    ] as const) {
+      const route = routes.get(path);
+      if (route) routes.set(alias, route);
+    }
+  }
   const managementRoute: Route = { methods: ["GET", "PUT", "DELETE"], handler: registrationManagementHandler, cors: true };
 
   const run = async (request: Request, route: Route): Promise<Response> => {
@@ -155,6 +168,17 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
       return authInfoFromClaims(token, claims, resource);
     },
 
+    /** The live grants of a user (`{ subject }`) or of a client (`{ clientId }`), for account pages and admin tools. */
+    listGrants: async (owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]> =>
+      (await listGrants(ctx, owner)).map(({ claims: _claims, revoked: _revoked, ...info }) => info),
+
+    /** Revokes one grant (its access and refresh tokens) or every grant of a user or client; answers how many. */
+    async revokeGrants(which: { grantId: string } | { subject: string } | { clientId: string }): Promise<number> {
+      const grants = "grantId" in which ? [await findGrant(ctx, which.grantId)].filter((g): g is Grant => g !== undefined) : await listGrants(ctx, which);
+      for (const grant of grants) await revokeGrant(ctx, grant.id, grant.clientId, "revoked_by_app");
+      return grants.length;
+    },
+
     /** For an app's own UI: what a pending authorization request asks for. */
     getAuthorizationRequest: (requestId: string) => describeAuthorization(ctx, requestId),
     /** For an app's own UI: approve a pending request for a signed-in user (optionally with fewer scopes). */
@@ -164,6 +188,9 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     denyAuthorization: (requestId: string) => denyAuthorization(ctx, requestId),
   };
 }
+
+/** A live grant: one user's authorization of one client, for one resource and a set of scopes. */
+export type GrantInfo = Omit<Grant, "claims" | "revoked">;
 
 /** An authorization server. */
 export type AuthorizationServer = ReturnType<typeof createAuthorizationServer>;

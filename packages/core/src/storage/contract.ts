@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Storage } from "./types.js";
+import { createAuthorizationServer } from "../server.js";
+import { createResourceGuard } from "../resource/guard.js";
 
 /** How the contract suite opens the store under test. */
 export interface StoreHarness {
@@ -156,6 +158,49 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       await store.set("big", big);
       expect(await store.get("big")).toEqual(big);
       expect(await store.consume("big")).toEqual(big);
+    });
+
+    it("lists and revokes grants by user and by client through the authorization server", async () => {
+      const store = await open();
+      const issuer = "https://as.test";
+      const resource = "https://mcp.test/mcp";
+      const server = createAuthorizationServer({
+        issuer,
+        resource,
+        scopes: { "mcp:tools": "tools" },
+        storage: store,
+        interactionUrl: "/login",
+        clients: ["a", "b"].map((id) => ({ client_id: id, redirect_uris: ["http://127.0.0.1/cb"], grant_types: ["authorization_code", "refresh_token"] })),
+      });
+      const guard = createResourceGuard({ resource, authorizationServers: [issuer], verifier: server });
+      const verifier = "v".repeat(43);
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+      const challenge = btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+      const signIn = async (clientId: string, subject: string) => {
+        const authorize = await server.fetch(
+          new Request(`${issuer}/authorize?response_type=code&client_id=${clientId}&code_challenge=${challenge}&code_challenge_method=S256`),
+        );
+        const requestId = new URL(authorize.headers.get("Location")!).searchParams.get("request_id")!;
+        const code = new URL((await server.completeAuthorization(requestId, { subject })).headers.get("Location")!).searchParams.get("code")!;
+        const response = await server.fetch(
+          new Request(`${issuer}/token`, {
+            method: "POST",
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: clientId }),
+          }),
+        );
+        return ((await response.json()) as { access_token: string }).access_token;
+      };
+      const tokens = { aliceA: await signIn("a", "alice"), aliceB: await signIn("b", "alice"), bobA: await signIn("a", "bob") };
+      const ids = (grants: { clientId: string; subject: string }[]) => grants.map((g) => `${g.subject}@${g.clientId}`).sort();
+      expect(ids(await server.listGrants({ subject: "alice" }))).toEqual(["alice@a", "alice@b"]);
+      expect(ids(await server.listGrants({ clientId: "a" }))).toEqual(["alice@a", "bob@a"]);
+      expect(await server.revokeGrants({ clientId: "a" })).toBe(2);
+      const live = async (token: string) => !((await guard.authenticate(new Request(resource, { headers: { Authorization: `Bearer ${token}` } }))) instanceof Response);
+      expect([await live(tokens.aliceA), await live(tokens.aliceB), await live(tokens.bobA)]).toEqual([false, true, false]);
+      expect(ids(await server.listGrants({ subject: "alice" }))).toEqual(["alice@b"]);
+      expect(await server.revokeGrants({ subject: "alice" })).toBe(1);
+      expect(await live(tokens.aliceB)).toBe(false);
     });
 
     it.skipIf(!harness.reopen)("keeps values and TTLs across a reopen", async () => {

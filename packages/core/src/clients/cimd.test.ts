@@ -83,6 +83,36 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
     expect(t.docs.requests).toHaveLength(1); // the token endpoint used the cached document
   });
 
+  it("keeps installations of one document client apart: revoking one's grant leaves the other's alone", async () => {
+    const t = setup(() => json(validDoc()));
+    const signIn = async () => {
+      const { url, verifier } = await authorizationUrl({ client_id: DOC_URL, redirect_uri: "http://127.0.0.1:4000/callback" });
+      const { requestId, csrf, cookie } = await readConsentPage(await t.fetch(url));
+      const decided = await t.fetch("https://as.test/authorize/consent", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
+        body: new URLSearchParams({ request_id: requestId, csrf_token: csrf, ...USER, decision: "allow" }),
+      });
+      const code = new URL(decided.headers.get("Location")!).searchParams.get("code")!;
+      const token = await t.fetch("https://as.test/token", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: DOC_URL }),
+      });
+      return (await token.json()) as { access_token: string; refresh_token: string };
+    };
+    const [laptop, desktop] = [await signIn(), await signIn()];
+    const revoked = await t.fetch("https://as.test/revoke", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: laptop.refresh_token, client_id: DOC_URL }),
+    });
+    expect(revoked.status).toBe(200);
+    const check = (token: string) => t.guard.authenticate(new Request(RESOURCE, { headers: { Authorization: `Bearer ${token}` } }));
+    expect(await check(laptop.access_token)).toBeInstanceOf(Response);
+    expect(await check(desktop.access_token)).not.toBeInstanceOf(Response);
+  });
+
   it.each([
     ["http://client.test/c.json", "http scheme"],
     ["https://client.test", "no path"],

@@ -16,6 +16,7 @@ export type OAuthErrorCode =
   | "access_denied"
   | "login_required"
   | "interaction_required"
+  | "consent_required"
   | "temporarily_unavailable"
   | "server_error";
 

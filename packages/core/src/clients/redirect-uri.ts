@@ -11,6 +11,10 @@ export function redirectUriProblem(raw: string): string | undefined {
   if (url.username || url.password || raw.slice(0, raw.indexOf("?") === -1 ? undefined : raw.indexOf("?")).includes("@")) {
     return "redirect URI must not contain userinfo";
   }
+  // The authorization response adds these; a second copy from the registered query would be ambiguous.
+  for (const name of ["code", "state", "iss", "error", "error_description"]) {
+    if (url.searchParams.has(name)) return `redirect URI query must not contain ${name}`;
+  }
   if (url.protocol === "https:") return url.hostname ? undefined : "redirect URI needs a host";
   if (url.protocol === "http:") {
     return isLoopbackHost(url) ? undefined : "http redirect URIs are only allowed on loopback (localhost, 127.0.0.1, [::1])";

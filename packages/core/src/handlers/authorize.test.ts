@@ -252,3 +252,38 @@ describe("Authorization endpoint: errors redirected to the client (OAuth 2.1 §4
     expect((await t.fetch((await authorizationUrl({ client_id: "lim", scope: "files:read" })).url)).status).toBe(200);
   });
 });
+
+describe("prompt=none and registered queries (AS-AUTHZ-23, AS-AUTHZ-22)", () => {
+  it("answers prompt=none without a session with an error redirect login_required, and never shows a page", async () => {
+    const { createTestServer: make, authorizationUrl: build } = await import("../../test/helpers.js");
+    const t = make();
+    const { url } = await build({ prompt: "none" });
+    const response = await t.fetch(url);
+    expect(response.status).toBe(302);
+    const location = new URL(response.headers.get("Location")!);
+    expect(location.searchParams.get("error")).toBe("login_required");
+    expect(location.searchParams.get("state")).toBe("st-1");
+    expect(location.searchParams.get("iss")).toBe("https://as.test");
+  });
+
+  it("answers prompt=none for a signed-in user with consent_required, since consent is always asked", async () => {
+    const { createTestServer: make, authorizationUrl: build } = await import("../../test/helpers.js");
+    const t = make({ login: { currentUser: async () => ({ subject: "alice" }) } });
+    const { url } = await build({ prompt: "none" });
+    const location = new URL((await t.fetch(url)).headers.get("Location")!);
+    expect(location.searchParams.get("error")).toBe("consent_required");
+  });
+
+  it("refuses to register a redirect URI whose query already carries code, state or iss", async () => {
+    const { createTestServer: make } = await import("../../test/helpers.js");
+    const t = make();
+    for (const uri of ["https://app.test/cb?iss=x", "https://app.test/cb?state=1", "https://app.test/cb?code=1"]) {
+      const response = await t.fetch("https://as.test/register", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ redirect_uris: [uri], token_endpoint_auth_method: "none" }),
+      });
+      expect(((await response.json()) as { error: string }).error).toBe("invalid_redirect_uri");
+    }
+  });
+});

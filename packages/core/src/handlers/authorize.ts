@@ -57,6 +57,12 @@ export async function authorizeHandler(request: Request, ctx: ServerContext): Pr
     throw error;
   }
   const { client, ...valid } = request_;
+  if (params.get("prompt")?.split(" ").includes("none")) {
+    // Nothing may be shown, and Portcullis always asks the user to consent (OIDC Core §3.1.2.1).
+    const signedIn = (await ctx.options.login?.currentUser?.(request)) ?? null;
+    const error = signedIn ? "consent_required" : "login_required";
+    return authorizationResponse(ctx, valid.redirectUri, { error, error_description: "user interaction is required", state: valid.state }, 302);
+  }
   const csrf = randomToken(32);
   let browser = readCookie(request, browserCookieName(ctx));
   const setCookie = !browser || !/^[A-Za-z0-9_-]{43}$/.test(browser);

@@ -1,5 +1,6 @@
 import { isIPLiteral, isSpecialUseAddress } from "../lib/ip.js";
 import { isLoopbackHost } from "../lib/url.js";
+import { readAtMost } from "../lib/stream.js";
 
 /** How the server fetches documents from URLs that clients choose (metadata documents, `jwks_uri`). */
 export interface OutboundOptions {
@@ -28,28 +29,14 @@ export class OutboundError extends Error {
 }
 
 async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (Number(response.headers.get("Content-Length") ?? "0") > maxBytes) throw new Error("document too large");
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new Error("document too large");
-    }
-    chunks.push(value);
+  if (Number(response.headers.get("Content-Length") ?? "0") > maxBytes) throw new OutboundError("document too large");
+  const bytes = await readAtMost(response.body, maxBytes);
+  if (!bytes) throw new OutboundError("document too large");
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new OutboundError("document is not UTF-8");
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
 /**

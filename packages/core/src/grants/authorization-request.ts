@@ -107,15 +107,12 @@ export async function validateAuthorizationRequest(
     }
   }
 
-  const resourceParam = params.get("resource");
-  let resource: string;
-  if (resourceParam === undefined) {
-    if (ctx.options.resources.length !== 1) fail("invalid_target", "resource is required: this server protects several resources");
-    resource = ctx.options.resources[0]!;
-  } else {
-    const canonical = canonicalResource(resourceParam);
-    if (!canonical || !ctx.options.resources.includes(canonical)) fail("invalid_target", "unknown or malformed resource");
-    resource = canonical!;
+  let resource = "";
+  try {
+    resource = resolveResource(ctx, params.get("resource"));
+  } catch (error) {
+    if (error instanceof OAuthError) fail(error.code, error.description ?? error.code);
+    throw error;
   }
 
   return {
@@ -126,4 +123,19 @@ export async function validateAuthorizationRequest(
     resource,
     codeChallenge: codeChallenge!,
   };
+}
+
+/**
+ * The audience a token will be bound to (RFC 8707): the requested resource, canonicalised, if this
+ * server protects it; without one, the single configured resource. Never none.
+ */
+export function resolveResource(ctx: ServerContext, requested: string | undefined): string {
+  const { resources } = ctx.options;
+  if (requested === undefined) {
+    if (resources.length !== 1) throw new OAuthError("invalid_target", "resource is required: this server protects several resources");
+    return resources[0]!;
+  }
+  const canonical = canonicalResource(requested);
+  if (!canonical || !resources.includes(canonical)) throw new OAuthError("invalid_target", "unknown or malformed resource");
+  return canonical;
 }

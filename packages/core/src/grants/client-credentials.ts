@@ -1,10 +1,10 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { randomToken } from "../lib/crypto.js";
-import { canonicalResource } from "../lib/url.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { ServerContext } from "./context.js";
 import { createGrant, type Grant } from "./grant-store.js";
+import { resolveResource } from "./authorization-request.js";
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -23,16 +23,7 @@ export async function clientCredentialsGrant(ctx: ServerContext, client: Authent
     if (!SCOPE_TOKEN.test(scope) || !(scope in options.scopes)) throw new OAuthError("invalid_scope", `unknown scope: ${scope}`);
     if (allowed && !allowed.includes(scope)) throw new OAuthError("invalid_scope", "scope not registered for this client");
   }
-  const resourceParam = params.get("resource");
-  let resource: string;
-  if (resourceParam === undefined) {
-    if (options.resources.length !== 1) throw new OAuthError("invalid_target", "resource is required: this server protects several resources");
-    resource = options.resources[0]!;
-  } else {
-    const canonical = canonicalResource(resourceParam);
-    if (!canonical || !options.resources.includes(canonical)) throw new OAuthError("invalid_target", "unknown or malformed resource");
-    resource = canonical;
-  }
+  const resource = resolveResource(ctx, params.get("resource"));
   const grant: Grant = {
     id: randomToken(16),
     clientId: client.metadata.client_id,

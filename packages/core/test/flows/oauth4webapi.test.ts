@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createTestServer, ISSUER, readConsentPage, RESOURCE, USER, viaServer } from "../helpers.js";
 
 /** One whole flow as a standards client sees it, driven by oauth4webapi with no network. */
-async function signInWithOauth4webapi(registration: Record<string, unknown>) {
+async function signInWithOauth4webapi(registration: Partial<oauth.OmitSymbolProperties<oauth.Client>>) {
   const t = createTestServer();
   const opts = viaServer(t.fetch);
   const issuer = new URL(ISSUER);
@@ -81,12 +81,18 @@ describe("End-to-end flows with oauth4webapi (OAuth 2.1, RFC 8414, RFC 7591, RFC
       await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token!, opts),
     );
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    const again = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshed.refresh_token!, opts),
+    );
+    // The first token's successor has been used, so presenting it is reuse, not a retry.
     await expect(
       oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token!, opts)),
     ).rejects.toMatchObject({ error: "invalid_grant" });
     // Reuse of the rotated-out token revoked the grant: the newest refresh token is dead too.
     await expect(
-      oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshed.refresh_token!, opts)),
+      oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, again.refresh_token!, opts)),
     ).rejects.toMatchObject({ error: "invalid_grant" });
   });
 

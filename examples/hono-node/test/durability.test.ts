@@ -85,14 +85,19 @@ describe.skipIf(Boolean(redisReason))("Many instances on one Redis behind one PU
     const tokens = (await tokenRequest(urlA, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.clientId })).body;
     expect((await callWhoami(urlB, tokens.access_token!)).status).toBe(200);
 
-    // Rotated at A; the old refresh token replayed at B is refused and revokes the grant everywhere.
+    // Rotated at A; a retry at B within the reuse interval gets the same response (issue 6).
     const rotated = await tokenRequest(urlA, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: client.clientId });
     expect(rotated.status).toBe(200);
+    const retry = await tokenRequest(urlB, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: client.clientId });
+    expect(retry.body).toEqual(rotated.body);
+    // Once the successor is used at B, the old token replayed at B is refused and revokes the grant everywhere.
+    const next = await tokenRequest(urlB, { grant_type: "refresh_token", refresh_token: rotated.body.refresh_token!, client_id: client.clientId });
+    expect(next.status).toBe(200);
     const replay = await tokenRequest(urlB, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: client.clientId });
     expect(replay.body.error).toBe("invalid_grant");
-    const afterReplay = await tokenRequest(urlB, { grant_type: "refresh_token", refresh_token: rotated.body.refresh_token!, client_id: client.clientId });
+    const afterReplay = await tokenRequest(urlA, { grant_type: "refresh_token", refresh_token: next.body.refresh_token!, client_id: client.clientId });
     expect(afterReplay.body.error).toBe("invalid_grant");
-    expect((await callWhoami(urlA, rotated.body.access_token!)).status).toBe(401);
+    expect((await callWhoami(urlA, next.body.access_token!)).status).toBe(401);
 
     // Revocation at B takes effect at A.
     const fresh = await authorize(urlA, client);

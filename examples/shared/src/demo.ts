@@ -68,6 +68,8 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
     defaultScopes: ["mcp:tools"],
     storage,
     serviceName: "Portcullis demo",
+    // The audit trail: one JSON line per event on stdout (events never carry tokens or secrets).
+    onEvent: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), ...event })),
     clientMetadataDocuments: {
       ...(runtime.resolveHost ? { resolveHost: runtime.resolveHost } : {}),
       allowInsecureLoopback: config.allowInsecureCimd,

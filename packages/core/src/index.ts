@@ -1,6 +1,8 @@
 export { createAuthorizationServer } from "./server.js";
 export type { AuthorizationServer, GrantInfo } from "./server.js";
 export { namespacedStore } from "./storage/namespaced.js";
+export type { ConnectionInfo } from "./http/client.js";
+export type { RateLimitOptions } from "./http/rate-limit.js";
 export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, StaticClient } from "./options.js";
 export type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
 export type { OutboundOptions } from "./clients/outbound.js";
@@ -11,4 +13,4 @@ export type { OAuthErrorCode } from "./errors.js";
 export { createMemoryStore } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";
 export type { SetOptions, Storage, StorageEntry } from "./storage/types.js";
-export type { AuthInfo, ClientMetadata, ServerEvent, TokenVerifier, User } from "./types.js";
+export type { AuthInfo, ClientMetadata, RateLimitedEndpoint, ServerEvent, TokenVerifier, User } from "./types.js";

@@ -5,6 +5,8 @@ import { namespacedStore } from "./storage/namespaced.js";
 import type { ClientMetadata, ServerEvent, User } from "./types.js";
 import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
 import type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
+import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from "./http/rate-limit.js";
+import { resolveAllowedHosts, type ClientAddressOptions, type ConnectionInfo } from "./http/client.js";
 
 /** How the built-in login page checks a user. */
 export interface LoginOptions {
@@ -76,6 +78,28 @@ export interface AuthorizationServerOptions {
   clientMetadataDocuments?: ClientMetadataDocumentOptions;
   accessTokenTtlSeconds?: number;
   refreshTokenTtlSeconds?: number;
+  /**
+   * A client that lost the response to a refresh may send the same request again within this
+   * many seconds and get the same response; any other reuse of a spent refresh token revokes the
+   * grant. 0 turns the retry off. Default 30, at most 300.
+   */
+  refreshTokenReuseIntervalSeconds?: number;
+  /** Rate limits and the sign-in lockout, counted in `storage`; `false` turns them off. */
+  rateLimit?: RateLimitOptions | false;
+  /**
+   * The client address of a request, for per-address rate limits. Default: the socket address
+   * an adapter passes (`handle(request, { remoteAddress })`), or the `X-Forwarded-For` entry
+   * `trustProxy` hops away. Forwarded headers are never trusted by default.
+   */
+  clientIp?: (request: Request, connection: ConnectionInfo) => string | undefined;
+  /** How many reverse proxies in front of the server append to `X-Forwarded-For`. Default 0. */
+  trustProxy?: number;
+  /**
+   * `Host` values this server answers (`name` or `name:port`); any other gets 403, against DNS
+   * rebinding. Default: for a loopback issuer, `localhost`, `127.0.0.1` and `[::1]`; otherwise
+   * `"*"` (every host).
+   */
+  allowedHosts?: string[] | "*";
   /** At most 600 (OAuth 2.1 §4.1.2). Default 60. */
   authorizationCodeTtlSeconds?: number;
   /** How long a pending authorization request waits for the user. Default 600. */
@@ -109,6 +133,10 @@ export interface ResolvedOptions {
   clientMetadataDocuments: ClientMetadataDocumentOptions & { enabled: boolean };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  refreshTokenReuseIntervalSeconds: number;
+  rateLimit: ResolvedRateLimit | false;
+  clientAddress: ClientAddressOptions;
+  allowedHosts: string[] | "*";
   authorizationCodeTtlSeconds: number;
   authorizationRequestTtlSeconds: number;
   clockToleranceSeconds: number;
@@ -171,6 +199,27 @@ const schema = z.object({
     .optional(),
   accessTokenTtlSeconds: z.number().int().positive().max(86_400).optional(),
   refreshTokenTtlSeconds: z.number().int().positive().optional(),
+  refreshTokenReuseIntervalSeconds: z.number().int().min(0).max(300).optional(),
+  rateLimit: z
+    .union([
+      z.literal(false),
+      z.object({
+        windowSeconds: z.number().int().positive().max(86_400).optional(),
+        perIp: z.partialRecord(z.enum(["token", "register", "authorize", "login"]), z.number().int().positive()).optional(),
+        perClient: z.partialRecord(z.enum(["token", "authorize"]), z.number().int().positive()).optional(),
+        login: z
+          .object({
+            maxFailures: z.number().int().positive().optional(),
+            lockoutSeconds: z.number().int().positive().optional(),
+            maxLockoutSeconds: z.number().int().positive().optional(),
+          })
+          .optional(),
+      }),
+    ])
+    .optional(),
+  clientIp: fn<(request: Request, connection: ConnectionInfo) => string | undefined>().optional(),
+  trustProxy: z.number().int().min(0).max(20).optional(),
+  allowedHosts: z.union([z.literal("*"), z.array(z.string())]).optional(),
   authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
   authorizationRequestTtlSeconds: z.number().int().positive().max(3600).optional(),
   clockToleranceSeconds: z.number().int().min(0).max(300).optional(),
@@ -230,6 +279,10 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     clientMetadataDocuments: { ...o.clientMetadataDocuments, enabled: o.clientMetadataDocuments?.enabled ?? true },
     accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? 3600,
     refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? 30 * 86_400,
+    refreshTokenReuseIntervalSeconds: o.refreshTokenReuseIntervalSeconds ?? 30,
+    rateLimit: resolveRateLimit(o.rateLimit),
+    clientAddress: { clientIp: o.clientIp, trustProxy: o.trustProxy ?? 0 },
+    allowedHosts: resolveAllowedHosts(o.allowedHosts, issuerURL, "allowedHosts"),
     authorizationCodeTtlSeconds: o.authorizationCodeTtlSeconds ?? 60,
     authorizationRequestTtlSeconds: o.authorizationRequestTtlSeconds ?? 600,
     clockToleranceSeconds: o.clockToleranceSeconds ?? 30,

@@ -1,6 +1,6 @@
 import { createClientRegistry } from "./clients/registry.js";
 import { isOAuthError, OAuthError } from "./errors.js";
-import type { ServerContext } from "./grants/context.js";
+import type { RequestMeta, ServerContext } from "./grants/context.js";
 import { findGrant, listGrants, revokeGrant, type Grant } from "./grants/grant-store.js";
 import {
   authorizeHandler,
@@ -15,6 +15,9 @@ import { registerHandler, registrationManagementHandler } from "./handlers/regis
 import { revokeHandler } from "./handlers/revoke.js";
 import { tokenHandler } from "./handlers/token.js";
 import { errorPage } from "./handlers/pages.js";
+import { clientAddress, isAllowedHost, type ConnectionInfo } from "./http/client.js";
+import { createRateLimiter } from "./http/rate-limit.js";
+import { oversizedRequestStatus } from "./http/request-limits.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
 import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
@@ -22,7 +25,7 @@ import { StorageError } from "./storage/guarded.js";
 import { createKeyManager } from "./tokens/keys.js";
 import type { AuthInfo, User } from "./types.js";
 
-type Handler = (request: Request, ctx: ServerContext) => Promise<Response>;
+type Handler = (request: Request, ctx: ServerContext, meta: RequestMeta) => Promise<Response>;
 
 interface Route {
   methods: string[];
@@ -63,6 +66,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     clients: createClientRegistry(options.storage, options.clients, options.scopes, options.now, options.clientMetadataDocuments),
     keys,
     verifier,
+    limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
   };
   const paths = endpointPaths(options);
   const metadataBody = JSON.stringify(authorizationServerMetadata(options));
@@ -104,13 +108,16 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
   }
   const managementRoute: Route = { methods: ["GET", "PUT", "DELETE"], handler: registrationManagementHandler, cors: true };
 
-  const run = async (request: Request, route: Route): Promise<Response> => {
+  const run = async (request: Request, route: Route, meta: RequestMeta): Promise<Response> => {
     try {
-      return await route.handler(request, ctx);
+      return await route.handler(request, ctx, meta);
     } catch (error) {
       if (isOAuthError(error)) {
         if (error.reason) options.onError(error, { request, reason: error.reason });
         if (error.code === "invalid_client") options.onEvent({ type: "client_auth.failed", clientId: undefined, reason: error.reason ?? "invalid_client" });
+        if (route.page && error.status === 429) {
+          return errorPage(options.serviceName, "Too many attempts. Wait a moment, then try again.", 429, error.headers);
+        }
         return error.toResponse();
       }
       options.onError(error, { request });
@@ -133,13 +140,22 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
    * Serves the endpoints this server owns; answers `undefined` for any other path so an adapter
    * can hand the request to the next handler.
    */
-  const handle = async (request: Request): Promise<Response | undefined> => {
+  const handle = async (request: Request, connection: ConnectionInfo = {}): Promise<Response | undefined> => {
     const { pathname } = new URL(request.url);
     const route = routes.get(pathname) ?? (options.dynamicRegistration && pathname.startsWith(`${paths.register}/`) ? managementRoute : undefined);
     if (!route) return undefined;
+    // DNS rebinding: a page elsewhere that resolves its own name to this loopback server.
+    if (!isAllowedHost(request, options.allowedHosts)) {
+      return route.page ? errorPage(options.serviceName, "This host name is not served here.", 403) : jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
+    }
+    const oversized = oversizedRequestStatus(request);
+    if (oversized) {
+      const description = oversized === 414 ? "request URL too long" : "request headers too large";
+      return route.page ? errorPage(options.serviceName, description, oversized) : new OAuthError("invalid_request", description, { status: oversized }).toResponse();
+    }
     if (request.method === "OPTIONS") return route.cors ? publicPreflightResponse() : methodNotAllowedResponse(route.methods);
     if (!route.methods.includes(request.method)) return methodNotAllowedResponse(route.methods);
-    const response = await run(request, route);
+    const response = await run(request, route, { ip: clientAddress(request, connection, options.clientAddress) });
     return route.cors ? withPublicCors(request, response) : response;
   };
 
@@ -152,8 +168,8 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
     handle,
     /** Like {@link handle}, with a 404 for paths the server does not own. */
-    async fetch(request: Request): Promise<Response> {
-      return (await handle(request)) ?? jsonResponse({ error: "not_found" }, { status: 404 });
+    async fetch(request: Request, connection?: ConnectionInfo): Promise<Response> {
+      return (await handle(request, connection)) ?? jsonResponse({ error: "not_found" }, { status: 404 });
     },
 
     /**

@@ -73,7 +73,16 @@ export type ServerEvent =
   | { type: "authorization.denied"; clientId: string; subject?: string }
   | { type: "code.issued"; clientId: string; subject: string; grantId: string }
   | { type: "token.issued"; clientId: string; subject: string; grantId: string; grantType: string }
+  /** A refresh token was rotated; `replayed` when a retry within the reuse interval got the same response again. */
+  | { type: "token.refreshed"; clientId: string; subject: string; grantId: string; replayed: boolean }
+  /** A client revoked one of its tokens (RFC 7009); the grant's end follows as `grant.revoked`. */
+  | { type: "token.revoked"; clientId: string; grantId: string; tokenType: "access_token" | "refresh_token" }
   | { type: "grant.revoked"; clientId: string; grantId: string; reason: string }
   | { type: "replay.detected"; clientId: string; grantId: string; kind: "code" | "refresh_token" }
   | { type: "login.failed"; clientId: string }
-  | { type: "client_auth.failed"; clientId: string | undefined; reason: string };
+  | { type: "client_auth.failed"; clientId: string | undefined; reason: string }
+  /** A request refused with 429 by a rate limit or a sign-in lockout. */
+  | { type: "rate_limited"; endpoint: RateLimitedEndpoint; limit: "ip" | "client" | "lockout"; clientId?: string; ip?: string; retryAfterSeconds: number };
+
+/** The endpoints {@link ServerEvent} `rate_limited` names. */
+export type RateLimitedEndpoint = "token" | "register" | "authorize" | "login";

@@ -14,7 +14,7 @@ declare global {
 
 /** Anything that serves its own paths and answers `undefined` for the rest. */
 interface Handles {
-  handle(request: Request): Promise<Response | undefined>;
+  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
 }
 
 /**
@@ -30,8 +30,10 @@ interface Handles {
 export function oauthRouter(...handlers: Handles[]): RequestHandler {
   return async (req, res, next) => {
     const request = toRequest(req, true);
+    // The socket address, for per-address rate limits; forwarded headers are the core's call.
+    const connection = { remoteAddress: req.socket.remoteAddress };
     for (const handler of handlers) {
-      const response = await handler.handle(request);
+      const response = await handler.handle(request, connection);
       if (response) return send(response, res);
     }
     next();

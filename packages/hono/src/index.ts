@@ -10,7 +10,7 @@ declare module "hono" {
 
 /** Anything that serves its own paths and answers `undefined` for the rest. */
 interface Handles {
-  handle(request: Request): Promise<Response | undefined>;
+  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
 }
 
 /**
@@ -22,8 +22,12 @@ interface Handles {
  */
 export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
   return async (c, next) => {
+    // On @hono/node-server the socket address, for per-address rate limits; elsewhere (Workers,
+    // Deno, Bun) the core's `clientIp` option says where the address comes from.
+    const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+    const connection = { remoteAddress: incoming?.socket?.remoteAddress };
     for (const handler of handlers) {
-      const response = await handler.handle(c.req.raw);
+      const response = await handler.handle(c.req.raw, connection);
       if (response) return response;
     }
     await next();

@@ -162,3 +162,31 @@ describe("Node http adapter", () => {
     expect(globalThis.Response).toBe(nodeGlobals[1]);
   });
 });
+
+describe("Node http adapter: connection facts for the core (issue 6)", () => {
+  it("passes the socket address, so per-address rate limits apply, and X-Forwarded-For is not believed", async () => {
+    const http = createServer();
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    running.push(http);
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const events: { type: string; ip?: string }[] = [];
+    const server = createAuthorizationServer({
+      issuer: base,
+      resource: `${base}/mcp`,
+      scopes: { "mcp:tools": "Use the tools" },
+      storage: createMemoryStore(),
+      interactionUrl: "/login",
+      rateLimit: { perIp: { token: 1 } },
+      onEvent: (event) => events.push(event),
+      onError: () => {},
+    });
+    http.on("request", toNodeListener(server));
+    const attempt = (xff: string) =>
+      fetch(`${base}/token`, { ...formInit({ grant_type: "refresh_token", refresh_token: "x", client_id: "nobody" }), headers: { ...formInit({}).headers, "X-Forwarded-For": xff } });
+    expect((await attempt("198.51.100.1")).status).toBe(401);
+    const limited = await attempt("198.51.100.2");
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Retry-After")).toBeTruthy();
+    expect(events).toContainEqual(expect.objectContaining({ type: "rate_limited", ip: "127.0.0.1" }));
+  });
+});

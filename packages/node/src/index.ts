@@ -5,7 +5,7 @@ import type { AuthInfo, ResourceGuard } from "@portcullis/core";
 
 /** Anything that serves its own paths and answers `undefined` for the rest. */
 interface Handles {
-  handle(request: Request): Promise<Response | undefined>;
+  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
 }
 
 /** A `node:http` / `node:https` request listener. */
@@ -28,7 +28,7 @@ export type AuthenticatedRequest = IncomingMessage & { auth: AuthInfo; body?: un
  * http.createServer(toNodeListener(server, guard, (req, res) => app(req, res))).listen(8787);
  */
 export function toNodeListener(
-  server: Handles & { fetch(request: Request): Promise<Response> },
+  server: Handles & { fetch(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response> },
   ...rest: Handles[] | [...Handles[], NodeListener]
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const last = rest.at(-1);
@@ -36,11 +36,13 @@ export function toNodeListener(
   const handlers = [server, ...(rest.filter((item) => typeof item !== "function") as Handles[])];
   return getRequestListener(
     async (request, env) => {
+      // The socket address, for per-address rate limits; forwarded headers are the core's call.
+      const connection = { remoteAddress: (env.incoming as IncomingMessage).socket.remoteAddress };
       for (const handler of handlers) {
-        const response = await handler.handle(request);
+        const response = await handler.handle(request, connection);
         if (response) return response;
       }
-      if (!fallback) return server.fetch(request);
+      if (!fallback) return server.fetch(request, connection);
       await fallback(env.incoming as IncomingMessage, env.outgoing as ServerResponse);
       return RESPONSE_ALREADY_SENT;
     },

@@ -38,6 +38,17 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
 }
 
 /**
+ * The client a request says it is, before anything is verified: for counting requests per
+ * client, never for deciding anything else.
+ */
+export function claimedClientId(request: Request, params: Params): string | undefined {
+  const header = request.headers.get("Authorization");
+  if (header !== null && /^basic /i.test(header) && header.length <= 4096) return parseBasic(header)?.id;
+  const assertion = params.get("client_assertion");
+  return assertion !== undefined ? assertionIssuer(assertion) : params.get("client_id");
+}
+
+/**
  * Authenticates the client of a token, revocation or introspection request with exactly one
  * method: `client_secret_basic`, `client_secret_post`, `private_key_jwt`, or `none` (a public
  * client naming itself). A client must use the method it registered; errors never reveal

@@ -44,5 +44,7 @@ export function redirectUriMatches(registered: string, requested: string): boole
   const strip = (u: URL) => `${u.protocol}//${u.hostname}${u.pathname}${u.search}`;
   // Compare the raw strings with the authority removed, so path and query stay byte-exact.
   const rest = (raw: string) => raw.replace(/^http:\/\/(?:\[[^\]]+\]|[^/:?]+)(?::\d*)?/, "");
-  return strip(a) === strip(b) && rest(registered) === rest(requested);
+  // The host as written, too: the parser would equate [0:0:0:0:0:0:0:1] with [::1], LOCALHOST with localhost.
+  const host = (raw: string) => /^http:\/\/(\[[^\]]+\]|[^/:?]+)/.exec(raw)?.[1];
+  return strip(a) === strip(b) && rest(registered) === rest(requested) && host(registered) === host(requested);
 }

@@ -2,6 +2,7 @@ import type { ClientRegistry } from "../clients/registry.js";
 import type { ResolvedOptions } from "../options.js";
 import type { JWTVerifier } from "../resource/jwt-verifier.js";
 import type { KeyManager } from "../tokens/keys.js";
+import type { RateLimiter } from "../http/rate-limit.js";
 
 /** What every handler and grant shares: resolved options and the server's components. */
 export interface ServerContext {
@@ -9,4 +10,11 @@ export interface ServerContext {
   clients: ClientRegistry;
   keys: KeyManager;
   verifier: JWTVerifier;
+  limiter: RateLimiter;
+}
+
+/** What one request brings besides itself: where it comes from. */
+export interface RequestMeta {
+  /** The client address, when the adapter or `clientIp` knows it. */
+  ip: string | undefined;
 }

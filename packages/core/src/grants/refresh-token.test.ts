@@ -29,7 +29,7 @@ function introspect(fetch: Fetch, token: string) {
 
 describe("Refresh token grant (OAuth 2.1 §4.3)", () => {
   it("rotates: the response carries a new refresh token, and the old one is then invalid_grant (AS-RT-1)", async () => {
-    const t = createTestServer();
+    const t = createClockedServer();
     const { body } = await obtainTokens(t.fetch, { scope: "mcp:tools" });
     const response = await refresh(t.fetch, body.refresh_token!);
     expect(response.status).toBe(200);
@@ -39,13 +39,15 @@ describe("Refresh token grant (OAuth 2.1 §4.3)", () => {
     expect(next.refresh_token).not.toBe(body.refresh_token);
     expect(next.access_token).not.toBe(body.access_token);
     expect(next.scope).toBe("mcp:tools");
+    t.clock.advance(31);
     await expectTokenError(await refresh(t.fetch, body.refresh_token!), "invalid_grant");
   });
 
   it("revokes the whole grant when a rotated-out refresh token is replayed (AS-RT-2)", async () => {
-    const t = createTestServer();
+    const t = createClockedServer();
     const { body } = await obtainTokens(t.fetch);
     const rt2 = (await (await refresh(t.fetch, body.refresh_token!)).json()) as Record<string, string>;
+    t.clock.advance(31);
     await expectTokenError(await refresh(t.fetch, body.refresh_token!), "invalid_grant");
     await expectTokenError(await refresh(t.fetch, rt2.refresh_token!), "invalid_grant");
     for (const token of [body.access_token!, rt2.access_token!]) {
@@ -55,12 +57,13 @@ describe("Refresh token grant (OAuth 2.1 §4.3)", () => {
   });
 
   it("shows a revoked grant as inactive at introspection after refresh-token reuse (AS-RT-2)", async () => {
-    const t = createTestServer();
+    const t = createClockedServer();
     const first = await obtainConfidentialTokens(t.fetch);
     const confRefresh = (token: string) =>
       tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: token }, { Authorization: basic("conf", CONF_SECRET) });
     const second = (await (await confRefresh(first.refresh_token!)).json()) as Record<string, string>;
     expect(await introspect(t.fetch, second.access_token!)).toMatchObject({ active: true });
+    t.clock.advance(31);
     await expectTokenError(await confRefresh(first.refresh_token!), "invalid_grant");
     expect(await introspect(t.fetch, second.access_token!)).toEqual({ active: false });
     expect(await introspect(t.fetch, second.refresh_token!)).toEqual({ active: false });
@@ -113,11 +116,12 @@ describe("Refresh token grant (OAuth 2.1 §4.3)", () => {
     await expectTokenError(await refresh(t.fetch, body.access_token!), "invalid_grant");
   });
 
-  it("refuses a missing refresh_token with invalid_request and an unknown or oversized one with invalid_grant", async () => {
+  it("refuses a missing refresh_token with invalid_request, an unknown or oversized one with invalid_grant, and one past the parameter limit with invalid_request", async () => {
     const t = createTestServer();
     await expectTokenError(await tokenRequest(t.fetch, { grant_type: "refresh_token", client_id: "pub" }), "invalid_request");
     await expectTokenError(await refresh(t.fetch, "nope"), "invalid_grant");
-    await expectTokenError(await refresh(t.fetch, "r".repeat(5000)), "invalid_grant");
+    await expectTokenError(await refresh(t.fetch, "r".repeat(600)), "invalid_grant");
+    await expectTokenError(await refresh(t.fetch, "r".repeat(5000)), "invalid_request");
   });
 
   it("expires refresh tokens refreshTokenTtlSeconds after the grant, by the injected clock (AS-RT-6)", async () => {

@@ -1,38 +1,52 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256 } from "../lib/crypto.js";
+import { seal, unseal, type Sealed } from "../lib/seal.js";
 import { canonicalResource } from "../lib/url.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { ServerContext } from "./context.js";
 import { findGrant, revokeGrant, type Grant } from "./grant-store.js";
-import { refreshKey, spentRefreshKey, type RefreshRecord } from "./issue.js";
+import { refreshKey, spentRefreshKey, type RefreshRecord, type TokenSet } from "./issue.js";
+
+/** A rotated-out refresh token: who held it, when it was spent, and what the spending request asked. */
+interface SpentRecord extends RefreshRecord {
+  spentAt?: number;
+  asked?: { scope?: string; resource?: string };
+}
+
+/** What redeeming a refresh token yields: a grant to issue for, or the answer already given to a retry. */
+export interface RefreshRedemption {
+  grant: Grant;
+  scopes: string[];
+  /** The token response given when this token was spent, for a retry within the reuse interval. */
+  replayed?: TokenSet;
+  /** Keeps the response just issued, sealed, so a retry within the interval gets it again. */
+  remember?: (tokens: TokenSet) => Promise<void>;
+}
+
+// The sealed response lives only for the reuse interval, under a key of its own.
+const replayKey = (hash: string) => `refresh-replay:${hash}`;
 
 const invalidGrant = (reason: string) => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", { reason });
 
 /**
- * Redeems a refresh token (OAuth 2.1 §4.3) and rotates it: the presented token is spent, and
- * presenting it again revokes the whole grant (RFC 9700 §4.14.2). Scope may only narrow and the
- * resource may not change.
+ * Redeems a refresh token (OAuth 2.1 §4.3) and rotates it: the presented token is spent. A client
+ * retrying the same request within `refreshTokenReuseIntervalSeconds` (a lost response) gets the
+ * same token response again; any other reuse revokes the whole grant (RFC 9700 §4.14.2). Scope
+ * may only narrow and the resource may not change.
  */
-export async function redeemRefreshToken(ctx: ServerContext, client: AuthenticatedClient, params: Params): Promise<{ grant: Grant; scopes: string[] }> {
+export async function redeemRefreshToken(ctx: ServerContext, client: AuthenticatedClient, params: Params): Promise<RefreshRedemption> {
   const token = params.get("refresh_token");
   if (!token) throw new OAuthError("invalid_request", "refresh_token is missing");
   if (token.length > 512) throw invalidGrant("token_malformed");
   const hash = await sha256(token);
   const { storage } = ctx.options;
+  const asked = askedOf(params);
   const record = await storage.get<RefreshRecord>(refreshKey(hash));
-  if (!record) {
-    const spent = await storage.get<RefreshRecord>(spentRefreshKey(hash));
-    if (spent && spent.clientId === client.metadata.client_id) {
-      await revokeGrant(ctx, spent.grantId, spent.clientId, "refresh_token_reused");
-      ctx.options.onEvent({ type: "replay.detected", clientId: spent.clientId, grantId: spent.grantId, kind: "refresh_token" });
-    }
-    throw invalidGrant(spent ? "token_reused" : "token_unknown");
-  }
+  if (!record) return reuse(ctx, client, token, hash, asked);
   if (record.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
   const grant = await findGrant(ctx, record.grantId);
   if (!grant) throw invalidGrant("grant_revoked");
-
   const scopeParam = params.get("scope");
   const scopes = scopeParam === undefined ? record.scopes : [...new Set(scopeParam.split(" ").filter(Boolean))];
   if (scopes.some((s) => !record.scopes.includes(s))) {
@@ -42,9 +56,53 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
   if (resource !== undefined && canonicalResource(resource) !== grant.resource) {
     throw new OAuthError("invalid_target", "resource differs from the one authorized");
   }
-
   const spent = await storage.consume<RefreshRecord>(refreshKey(hash));
   if (!spent) throw invalidGrant("token_raced");
-  await storage.set(spentRefreshKey(hash), spent, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
-  return { grant, scopes };
+  const spentRecord: SpentRecord = { ...spent, spentAt: ctx.options.now(), asked };
+  await storage.set(spentRefreshKey(hash), spentRecord, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  const interval = ctx.options.refreshTokenReuseIntervalSeconds;
+  if (interval === 0) return { grant, scopes };
+  return {
+    grant,
+    scopes,
+    remember: async (tokens) => {
+      await storage.set(replayKey(hash), await seal(token, hash, tokens), { ttlSeconds: interval });
+    },
+  };
+}
+
+function askedOf(params: Params): NonNullable<SpentRecord["asked"]> {
+  const scope = params.get("scope");
+  const resource = params.get("resource");
+  return { ...(scope !== undefined ? { scope } : {}), ...(resource !== undefined ? { resource } : {}) };
+}
+
+/**
+ * A spent token presented again. The same request by the same client within the interval is a
+ * retry and gets the response it lost, while the grant and the token that replaced it are still
+ * live. A concurrent twin that arrives before that response is kept is refused without revoking.
+ * Anything else is reuse: the grant and every token of it are revoked.
+ */
+async function reuse(ctx: ServerContext, client: AuthenticatedClient, token: string, hash: string, asked: SpentRecord["asked"]): Promise<RefreshRedemption> {
+  const { storage, now, refreshTokenReuseIntervalSeconds: interval } = ctx.options;
+  const spent = await storage.get<SpentRecord>(spentRefreshKey(hash));
+  if (!spent) throw invalidGrant("token_unknown");
+  if (spent.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
+  const retry = spent.spentAt !== undefined && now() - spent.spentAt < interval * 1000 && sameRequest(spent.asked, asked);
+  if (retry) {
+    const sealed = await storage.get<Sealed>(replayKey(hash));
+    if (!sealed) throw invalidGrant("token_raced");
+    const tokens = await unseal<TokenSet>(token, hash, sealed);
+    const grant = await findGrant(ctx, spent.grantId);
+    if (!grant) throw invalidGrant("grant_revoked");
+    const successorLive = tokens?.refresh_token === undefined || (await storage.get(refreshKey(await sha256(tokens.refresh_token)))) !== undefined;
+    if (tokens && successorLive) return { grant, scopes: tokens.scope ? tokens.scope.split(" ") : [], replayed: tokens };
+  }
+  await revokeGrant(ctx, spent.grantId, spent.clientId, "refresh_token_reused");
+  ctx.options.onEvent({ type: "replay.detected", clientId: spent.clientId, grantId: spent.grantId, kind: "refresh_token" });
+  throw invalidGrant("token_reused");
+}
+
+function sameRequest(a: SpentRecord["asked"], b: SpentRecord["asked"]): boolean {
+  return a?.scope === b?.scope && a?.resource === b?.resource;
 }

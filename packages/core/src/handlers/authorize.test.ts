@@ -149,7 +149,9 @@ describe("Authorization endpoint: errors shown as a page (OAuth 2.1 §4.1.2.1)",
 
   it("refuses a state longer than its documented 4096-character limit with an error page, never truncating it (B10)", async () => {
     const t = createTestServer();
-    await expectErrorPage(await t.fetch((await authorizationUrl({ state: "s".repeat(64 * 1024) })).url));
+    // 64 KB does not fit the 8 KB URL limit (414); 4097 characters fit it and pass the state limit (400).
+    await expectErrorPage(await t.fetch((await authorizationUrl({ state: "s".repeat(64 * 1024) })).url), 414);
+    await expectErrorPage(await t.fetch((await authorizationUrl({ state: "s".repeat(4097) })).url));
     const { params } = redirectOf(await signIn(t.fetch, (await authorizationUrl({ state: "s".repeat(4096) })).url));
     expect(params.get("state")).toBe("s".repeat(4096));
   });

@@ -1,5 +1,5 @@
 import { OAuthError } from "../errors.js";
-import type { ServerContext } from "../grants/context.js";
+import type { RequestMeta, ServerContext } from "../grants/context.js";
 import { issueCode } from "../grants/authorization-code.js";
 import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization } from "../grants/authorization-request.js";
 import { queryParams, readForm, type Params } from "../http/body.js";
@@ -34,7 +34,7 @@ export function authorizationResponse(ctx: ServerContext, redirectUri: string, p
  * The authorization endpoint (OAuth 2.1 §4.1.1), GET or form POST. Everything is validated
  * before the user sees anything; then the built-in page (or the app's own UI) takes over.
  */
-export async function authorizeHandler(request: Request, ctx: ServerContext): Promise<Response> {
+export async function authorizeHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
   let params: Params;
   try {
     params = request.method === "POST" ? await readForm(request) : queryParams(new URL(request.url));
@@ -42,6 +42,7 @@ export async function authorizeHandler(request: Request, ctx: ServerContext): Pr
     if (error instanceof OAuthError) return errorPage(ctx.options.serviceName, error.description ?? error.code, error.status);
     throw error;
   }
+  await ctx.limiter.check("authorize", { ip: meta.ip, clientId: params.get("client_id") });
   let request_: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
   try {
     request_ = await validateAuthorizationRequest(ctx, params);
@@ -138,7 +139,7 @@ function reportReason(ctx: ServerContext, request: Request, error: OAuthError): 
 }
 
 /** The built-in page's POST: checks the CSRF token and browser binding, then signs in and decides. */
-export async function consentHandler(request: Request, ctx: ServerContext): Promise<Response> {
+export async function consentHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
   const { serviceName } = ctx.options;
   let form: Params;
   try {
@@ -148,6 +149,7 @@ export async function consentHandler(request: Request, ctx: ServerContext): Prom
     if (error instanceof OAuthError) return errorPage(serviceName, error.description ?? error.code, error.status);
     throw error;
   }
+  await ctx.limiter.check("login", { ip: meta.ip });
   const id = form.get("request_id") ?? "";
   const pending = id.length <= 64 ? await ctx.options.storage.get<PendingAuthorization>(pendingKey(id)) : undefined;
   if (!pending) return errorPage(serviceName, "This sign-in request has expired or was already used.");
@@ -166,7 +168,14 @@ export async function consentHandler(request: Request, ctx: ServerContext): Prom
   if (!user && ctx.options.login?.verifyPassword) {
     const password = form.get("password") ?? "";
     if (username.length > 0 && username.length <= 256 && password.length > 0 && password.length <= 1024) {
+      // Backoff per username and address: the password is not even checked while locked out.
+      const wait = await ctx.limiter.lockedFor(username, meta.ip, pending.clientId);
+      if (wait !== undefined) {
+        const error = `Too many failed sign-in attempts. Try again in ${wait} seconds.`;
+        return renderConsent(ctx, pending, csrf, { error, username, status: 429, headers: new Headers({ "Retry-After": String(wait) }) });
+      }
       user = await ctx.options.login.verifyPassword({ username, password, request });
+      await (user ? ctx.limiter.succeeded(username, meta.ip) : ctx.limiter.failed(username, meta.ip));
     }
   }
   if (!user) {

@@ -59,7 +59,7 @@ ${body}
 }
 
 /** The page shown when an authorization request cannot be sent back to the client. */
-export function errorPage(serviceName: string, message: string, status = 400): Response {
+export function errorPage(serviceName: string, message: string, status = 400, headers?: HeadersInit): Response {
   return pageResponse(
     (nonce) =>
       layout(
@@ -69,7 +69,7 @@ export function errorPage(serviceName: string, message: string, status = 400): R
 <p>Return to the application and start again.</p>`,
         nonce,
       ),
-    { status },
+    { status, ...(headers ? { headers } : {}) },
   );
 }
 

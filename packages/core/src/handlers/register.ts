@@ -1,5 +1,5 @@
 import { OAuthError } from "../errors.js";
-import type { ServerContext } from "../grants/context.js";
+import type { RequestMeta, ServerContext } from "../grants/context.js";
 import { listGrants, revokeGrant } from "../grants/grant-store.js";
 import { mediaType, readBody } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
@@ -28,9 +28,10 @@ const managementUri = (ctx: ServerContext) => (clientId: string) =>
   `${new URL(ctx.options.issuer).origin}${endpointPaths(ctx.options).register}/${encodeURIComponent(clientId)}`;
 
 /** Dynamic client registration (RFC 7591 §3), open or behind an initial access token. */
-export async function registerHandler(request: Request, ctx: ServerContext): Promise<Response> {
+export async function registerHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
   const settings = ctx.options.dynamicRegistration;
   if (!settings) throw new OAuthError("invalid_request", "registration is closed");
+  await ctx.limiter.check("register", { ip: meta.ip });
   const expected = settings.initialAccessToken;
   if (expected !== undefined) {
     const token = bearer(request);

@@ -17,6 +17,7 @@ export async function revokeHandler(request: Request, ctx: ServerContext): Promi
   if (!token) throw new OAuthError("invalid_request", "token is missing");
   const found = await findTokenGrant(ctx, token);
   if (found && found.grant.clientId === client.metadata.client_id) {
+    ctx.options.onEvent({ type: "token.revoked", clientId: found.grant.clientId, grantId: found.grant.id, tokenType: found.kind });
     await revokeGrant(ctx, found.grant.id, found.grant.clientId, "revoked_by_client");
     if (found.kind === "access_token") ctx.verifier.forget(token);
   }

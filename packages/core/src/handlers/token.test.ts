@@ -220,11 +220,12 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
     await expectTokenError(responses.find((r) => r.status === 400)!, "invalid_grant");
   });
 
-  it("refuses an unknown or oversized code with invalid_grant", async () => {
+  it("refuses an unknown or oversized code with invalid_grant, and one past the parameter limit with invalid_request", async () => {
     const t = createTestServer();
     const { body } = await codeExchange(t);
     await expectTokenError(await tokenRequest(t.fetch, { ...body, code: "nope" }), "invalid_grant");
-    await expectTokenError(await tokenRequest(t.fetch, { ...body, code: "c".repeat(10_000) }), "invalid_grant");
+    await expectTokenError(await tokenRequest(t.fetch, { ...body, code: "c".repeat(600) }), "invalid_grant");
+    await expectTokenError(await tokenRequest(t.fetch, { ...body, code: "c".repeat(10_000) }), "invalid_request");
   });
 
   it("refuses any verifier for a code seeded without a challenge (invalid_grant: such a code cannot verify) (AS-TOKEN-4)", async () => {

@@ -1,16 +1,18 @@
-import { authenticateClient } from "../client-auth/authenticate.js";
+import { authenticateClient, claimedClientId } from "../client-auth/authenticate.js";
 import { OAuthError } from "../errors.js";
 import { redeemCode } from "../grants/authorization-code.js";
-import type { ServerContext } from "../grants/context.js";
+import type { RequestMeta, ServerContext } from "../grants/context.js";
 import { issueTokens } from "../grants/issue.js";
-import { redeemRefreshToken } from "../grants/refresh-token.js";
+import { redeemRefreshToken, type RefreshRedemption } from "../grants/refresh-token.js";
 import { clientCredentialsGrant } from "../grants/client-credentials.js";
 import { readForm } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 
 /** The token endpoint (OAuth 2.1 §3.2): authorization_code with PKCE, refresh_token with rotation, client_credentials. */
-export async function tokenHandler(request: Request, ctx: ServerContext): Promise<Response> {
+export async function tokenHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
   const params = await readForm(request);
+  // Counted before authentication, so guessing secrets is limited too.
+  await ctx.limiter.check("token", { ip: meta.ip, clientId: claimedClientId(request, params) });
   // Several resources are valid RFC 8707 syntax, but this profile grants one audience per token.
   if (params.repeated.includes("resource")) throw new OAuthError("invalid_target", "only one resource may be requested");
   params.assertNotRepeated();
@@ -24,8 +26,13 @@ export async function tokenHandler(request: Request, ctx: ServerContext): Promis
     throw new OAuthError("unauthorized_client", `this client may not use ${grantType}`);
   }
   const redeem = { authorization_code: redeemCode, refresh_token: redeemRefreshToken, client_credentials: clientCredentialsGrant }[grantType];
-  const { grant, scopes } = await redeem(ctx, client, params);
-  const tokens = await issueTokens(ctx, grant, scopes, client.metadata, grantType !== "client_credentials");
-  ctx.options.onEvent({ type: "token.issued", clientId: grant.clientId, subject: grant.subject, grantId: grant.id, grantType });
+  const redeemed: RefreshRedemption = await redeem(ctx, client, params);
+  const { grant } = redeemed;
+  const tokens = redeemed.replayed ?? (await issueTokens(ctx, grant, redeemed.scopes, client.metadata, grantType !== "client_credentials"));
+  if (!redeemed.replayed) await redeemed.remember?.(tokens);
+  const who = { clientId: grant.clientId, subject: grant.subject, grantId: grant.id };
+  ctx.options.onEvent(
+    grantType === "refresh_token" ? { type: "token.refreshed", ...who, replayed: redeemed.replayed !== undefined } : { type: "token.issued", ...who, grantType },
+  );
   return jsonResponse(tokens, { noStore: true, headers: { Pragma: "no-cache" } });
 }

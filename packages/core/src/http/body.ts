@@ -1,4 +1,5 @@
 import { OAuthError } from "../errors.js";
+import { readAtMost } from "../lib/stream.js";
 
 /** Largest request body read by any endpoint; past it the request is refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -7,26 +8,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");
   if (declared > limit) throw tooLarge();
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readAtMost(request.body, limit);
+  if (!bytes) throw tooLarge();
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -43,9 +26,21 @@ export function mediaType(request: Request): string {
   return (request.headers.get("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
+/** Longest parameter value, decoded; `state` has the same documented limit (B10). */
+export const MAX_PARAM_LENGTH = 4096;
+/**
+ * Longer parameters: an assertion is a JWT; the token of revocation and introspection may be
+ * anything at all, and anything unknown is answered as such (RFC 7009 §2.2, RFC 7662 §2.2).
+ */
+const LONG_PARAMS: Record<string, number> = { client_assertion: 8192, token: 64 * 1024 };
+/** Most parameters in one query string or body. */
+export const MAX_PARAMS = 64;
+
 /**
  * Parameters of a query string or form body where each name appears at most once
- * (OAuth 2.1 §3.1: parameters MUST NOT be repeated). Empty values count as absent.
+ * (OAuth 2.1 §3.1: parameters MUST NOT be repeated). Empty values count as absent. A value
+ * longer than {@link MAX_PARAM_LENGTH}, or more than {@link MAX_PARAMS} parameters, is
+ * `invalid_request`.
  */
 export class Params {
   private readonly values = new Map<string, string>();
@@ -54,11 +49,16 @@ export class Params {
 
   constructor(raw: string) {
     if (raw === "") return;
+    let count = 0;
     for (const pair of raw.split("&")) {
       if (pair === "") continue;
+      if (++count > MAX_PARAMS) throw new OAuthError("invalid_request", `more than ${MAX_PARAMS} parameters`);
       const eq = pair.indexOf("=");
       const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
       const value = decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
+      if (name.length > 128 || value.length > (LONG_PARAMS[name] ?? MAX_PARAM_LENGTH)) {
+        throw new OAuthError("invalid_request", `parameter too long: ${name.slice(0, 40)}`);
+      }
       if (this.seen.has(name)) {
         if (!this.repeated.includes(name)) this.repeated.push(name);
         continue;

@@ -67,7 +67,10 @@ const SPECIAL_V4: [number[], number][] = [
  * not parse counts as special: the caller refuses it.
  */
 export function isSpecialUseAddress(address: string): boolean {
-  const text = address.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const unbracketed = address.replace(/^\[|\]$/g, "");
+  // A zone index (%eth0) is cut with indexOf: /%.*$/ backtracks quadratically on many "%".
+  const zone = unbracketed.indexOf("%");
+  const text = zone === -1 ? unbracketed : unbracketed.slice(0, zone);
   const v4 = parseIPv4(text);
   if (v4) return SPECIAL_V4.some(([net, bits]) => inV4(v4, net, bits));
   const v6 = parseIPv6(text);

@@ -1,4 +1,5 @@
 import { isOAuthError } from "../errors.js";
+import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
 import { jsonResponse } from "../http/responses.js";
 import { canonicalResource } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
@@ -40,6 +41,12 @@ export interface ResourceGuardOptions {
    * origin. `"*"` allows every origin.
    */
   allowedOrigins?: string[] | "*";
+  /**
+   * `Host` values the resource answers (`name` or `name:port`); any other gets 403, against DNS
+   * rebinding. Default: for a loopback resource, `localhost`, `127.0.0.1` and `[::1]`;
+   * otherwise `"*"` (every host).
+   */
+  allowedHosts?: string[] | "*";
 }
 
 /** The result of {@link ResourceGuard.authenticate}. */
@@ -72,6 +79,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
   const implied = impliedScopes(options.scopeHierarchy ?? {});
   const mcp = options.mcp;
   const allowedOrigins = options.allowedOrigins ?? [resourceURL.origin];
+  const allowedHosts = resolveAllowedHosts(options.allowedHosts, resourceURL, "allowedHosts");
+  const hostRefused = () => jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
 
   const metadata: Record<string, unknown> = {
     resource,
@@ -128,6 +137,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     async handle(request: Request): Promise<Response | undefined> {
       const { pathname } = new URL(request.url);
       if (pathname !== metadataPath && pathname !== "/.well-known/oauth-protected-resource") return undefined;
+      if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       if (request.method === "OPTIONS") {
         return new Response(null, {
           status: 204,
@@ -147,6 +157,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
 
     /** The CORS preflight answer for the protected route, or a 403 for a disallowed origin. */
     preflight(request: Request): Response {
+      if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
       if (origin && !isAllowedOrigin(origin)) return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });
       return new Response(null, {
@@ -172,9 +183,10 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     /**
      * Authenticates a request: answers the verified {@link AuthInfo}, or the `Response` to send
      * (401 with a Bearer challenge, 403 for missing scopes or a disallowed `Origin`). Tokens in
-     * the query string are ignored (OAuth 2.1 §5.1).
+     * the query string are ignored (OAuth 2.1 §5.1). A `Host` outside `allowedHosts` gets 403.
      */
     async authenticate(request: Request, required: { scopes?: string[] } = {}): Promise<AuthenticateResult> {
+      if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
       if (origin && !isAllowedOrigin(origin)) {
         return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });

@@ -220,7 +220,10 @@ describe.each(DEPLOYMENTS)("Conformance: $name", (deployment) => {
         });
       const rotated = await refresh(tokens.refresh_token);
       expect(rotated.status).toBe(200);
-      expect(((await rotated.json()) as { refresh_token: string }).refresh_token).not.toBe(tokens.refresh_token);
+      const next = ((await rotated.json()) as { refresh_token: string }).refresh_token;
+      expect(next).not.toBe(tokens.refresh_token);
+      // Once its successor has been used, the old token is no lost-response retry (issue 6): refused.
+      expect((await refresh(next)).status).toBe(200);
       expect((await refresh(tokens.refresh_token)).status).toBe(400);
     });
   });

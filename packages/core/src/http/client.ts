@@ -1,0 +1,69 @@
+import { parseURL } from "../lib/url.js";
+
+/** What an adapter knows about the connection a request came on. */
+export interface ConnectionInfo {
+  /** The peer address of the socket (`req.socket.remoteAddress` in Node). */
+  remoteAddress?: string | undefined;
+}
+
+/** How the client address of a request is found. */
+export interface ClientAddressOptions {
+  clientIp?: ((request: Request, connection: ConnectionInfo) => string | undefined) | undefined;
+  trustProxy: number;
+}
+
+/**
+ * The client address of a request: the app's `clientIp` when given; else the socket address,
+ * or, behind `trustProxy` proxies, the `X-Forwarded-For` entry that many hops from the socket.
+ * Forwarded headers are never read unless `trustProxy` says how many proxies to believe.
+ */
+export function clientAddress(request: Request, connection: ConnectionInfo, options: ClientAddressOptions): string | undefined {
+  if (options.clientIp) return options.clientIp(request, connection);
+  if (options.trustProxy === 0) return connection.remoteAddress;
+  const forwarded = (request.headers.get("X-Forwarded-For") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  // Nearest first: the socket, then what each trusted proxy appended, right to left.
+  const chain = [connection.remoteAddress, ...forwarded.reverse()];
+  return chain[Math.min(options.trustProxy, chain.length - 1)];
+}
+
+const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
+
+/**
+ * The default `Host` allow-list for a server at `url`: on a loopback host, the loopback names
+ * (any port), which is what DNS rebinding cannot forge; elsewhere, every host.
+ */
+export function defaultAllowedHosts(url: URL): string[] | "*" {
+  return LOOPBACK_NAMES.includes(url.hostname) ? [...LOOPBACK_NAMES] : "*";
+}
+
+/** Validates a configured `Host` allow-list: host names, optionally with a port. */
+export function resolveAllowedHosts(input: string[] | "*" | undefined, url: URL, option: string): string[] | "*" {
+  if (input === undefined) return defaultAllowedHosts(url);
+  if (input === "*") return "*";
+  return input.map((entry) => {
+    const parsed = parseURL(`http://${entry}`);
+    if (!parsed || parsed.pathname !== "/" || parsed.search || parsed.username || entry.includes("/") || entry === "") throw new TypeError(`Portcullis: ${option} entry ${JSON.stringify(entry)} is not a host or host:port`);
+    return parsed.host;
+  });
+}
+
+const hostMatches = (host: string, allowed: string[]) => {
+  if (allowed.includes(host)) return true;
+  const colon = host.lastIndexOf(":");
+  // host:port matches an entry naming the host alone ([::1]:80's colon is after the bracket).
+  return colon > host.lastIndexOf("]") && allowed.includes(host.slice(0, colon));
+};
+
+/**
+ * Whether a request's host (its URL's, and its `Host` header's when present) is allowed: the
+ * DNS-rebinding check, answered with 403 when false.
+ */
+export function isAllowedHost(request: Request, allowed: string[] | "*"): boolean {
+  if (allowed === "*") return true;
+  const urlHost = parseURL(request.url)?.host;
+  if (urlHost === undefined || !hostMatches(urlHost, allowed)) return false;
+  const header = request.headers.get("Host");
+  if (header === null || header === urlHost) return true;
+  const headerHost = parseURL(`http://${header}`)?.host;
+  return headerHost !== undefined && hostMatches(headerHost, allowed);
+}

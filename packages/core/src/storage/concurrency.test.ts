@@ -1,0 +1,4 @@
+import { runConcurrencySuite } from "./concurrency.js";
+import { createMemoryStore } from "./memory.js";
+
+runConcurrencySuite("memory", { open: async () => createMemoryStore() });

@@ -3,7 +3,7 @@ import type { ExecutionContext } from "./workers.js";
 
 /** Anything that serves its own paths and answers `undefined` for the rest (the server, a guard). */
 export interface Handles {
-  handle(request: Request): Promise<Response | undefined>;
+  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
 }
 
 /** What {@link withPortcullis} builds from the Worker's `env`, once per isolate. */
@@ -66,8 +66,11 @@ export function withPortcullis<Env extends object, W extends PortcullisWorkerHan
     ...worker,
     async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
       const { server, guard, protect } = setupFor(env);
+      // Cloudflare's edge sets CF-Connecting-IP and overwrites any a client sends: the address for
+      // per-address rate limits.
+      const connection = { remoteAddress: request.headers.get("CF-Connecting-IP") ?? undefined };
       for (const handler of server ? [server, guard] : [guard]) {
-        const response = await handler.handle(request);
+        const response = await handler.handle(request, connection);
         if (response) return response;
       }
       if (!protect(request)) return worker.fetch(request, env, ctx, undefined);

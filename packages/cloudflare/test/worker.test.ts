@@ -70,6 +70,21 @@ describe("withPortcullis in workerd", () => {
     expect(redirect.headers.get("Access-Control-Allow-Origin")).toBe(ISSUER);
   });
 
+  it("counts per-address rate limits by CF-Connecting-IP, the address Cloudflare's edge sets", async () => {
+    const register = (ip: string) =>
+      mf.dispatchFetch(`${ISSUER}/register`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip },
+        body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }),
+      });
+    expect((await register("198.51.100.7")).status).toBe(201);
+    expect((await register("198.51.100.7")).status).toBe(201);
+    const limited = await register("198.51.100.7");
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Retry-After")).toMatch(/^\d+$/);
+    expect((await register("203.0.113.9")).status).toBe(201);
+  });
+
   it("builds the server and guard once per env, not once per request", async () => {
     await Promise.all(Array.from({ length: 5 }, async () => (await get("/public")).arrayBuffer()));
     expect(await (await get("/setups")).json()).toEqual({ setups: 1 });

@@ -28,6 +28,8 @@ export default withPortcullis<Env>(
         scopes: { "mcp:tools": "Use the tools" },
         storage: createMemoryStore(),
         login: { verifyPassword: async () => null },
+        // Low enough to see the per-address limit within a test.
+        rateLimit: { perIp: { register: 2 } },
       });
       const guard = createResourceGuard({
         resource: `${env.ISSUER}/mcp`,

@@ -11,4 +11,5 @@ export const projects = [
   "examples/express",
   "examples/node-http",
   "examples/cloudflare-worker",
+  "bench",
 ];

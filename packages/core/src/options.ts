@@ -1,4 +1,5 @@
-import { z } from "zod";
+import * as z from "zod/mini";
+import { useEnglishMessages } from "./lib/zod-messages.js";
 import type { Storage } from "./storage/types.js";
 import { withStorageErrors } from "./storage/guarded.js";
 import { namespacedStore } from "./storage/namespaced.js";
@@ -148,90 +149,90 @@ export interface ResolvedOptions {
 }
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const fn = <T>() => z.custom<T>((value) => typeof value === "function");
+const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
+const int = (min = 1, max?: number) => z.optional(max === undefined ? z.int().check(z.gte(min)) : z.int().check(z.gte(min), z.lte(max)));
+const strings = () => z.optional(z.array(z.string()));
 
 const schema = z.object({
   issuer: z.string(),
-  resource: z.union([z.string(), z.array(z.string()).min(1)]),
-  scopes: z.record(z.string().regex(SCOPE_TOKEN, "scope names use RFC 6749 §3.3 characters"), z.string()),
-  defaultScopes: z.array(z.string()).optional(),
-  storageNamespace: z.string().max(200).optional(),
-  serveAtOriginRoot: z.boolean().optional(),
+  resource: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
+  scopes: z.record(z.string().check(z.regex(SCOPE_TOKEN, "scope names use RFC 6749 §3.3 characters")), z.string()),
+  defaultScopes: strings(),
+  storageNamespace: z.optional(z.string().check(z.maxLength(200))),
+  serveAtOriginRoot: z.optional(z.boolean()),
   storage: z.custom<Storage>(
     (value) => typeof value === "object" && value !== null && typeof (value as Storage).consume === "function",
     "storage must implement the Storage port",
   ),
-  login: z
-    .object({ verifyPassword: fn<LoginOptions["verifyPassword"]>().optional(), currentUser: fn<LoginOptions["currentUser"]>().optional() })
-    .optional(),
-  interactionUrl: z.string().optional(),
-  clients: z
-    .array(
+  login: z.optional(z.object({ verifyPassword: fn<LoginOptions["verifyPassword"]>(), currentUser: fn<LoginOptions["currentUser"]>() })),
+  interactionUrl: z.optional(z.string()),
+  clients: z.optional(
+    z.array(
       z.looseObject({
-        client_id: z.string().min(1),
-        redirect_uris: z.array(z.string()).optional(),
-        client_secret: z.string().min(16, "client_secret must have at least 16 characters").optional(),
+        client_id: z.string().check(z.minLength(1)),
+        redirect_uris: strings(),
+        client_secret: z.optional(z.string().check(z.minLength(16, "client_secret must have at least 16 characters"))),
       }),
-    )
-    .optional(),
-  dynamicRegistration: z
-    .union([
+    ),
+  ),
+  dynamicRegistration: z.optional(
+    z.union([
       z.boolean(),
       z.object({
-        initialAccessToken: z.union([z.string().min(16, "initialAccessToken must have at least 16 characters"), fn<(t: string, r: Request) => boolean>()]).optional(),
-        unusedClientTtlSeconds: z.number().int().positive().optional(),
+        initialAccessToken: z.optional(
+          z.union([
+            z.string().check(z.minLength(16, "initialAccessToken must have at least 16 characters")),
+            z.custom<(t: string, r: Request) => boolean>((value) => typeof value === "function"),
+          ]),
+        ),
+        unusedClientTtlSeconds: int(),
       }),
-    ])
-    .optional(),
-  clientMetadataDocuments: z
-    .object({
-      enabled: z.boolean().optional(),
-      fetch: fn<(request: Request) => Promise<Response>>().optional(),
-      resolveHost: fn<(hostname: string) => Promise<string[]>>().optional(),
-      maxBytes: z.number().int().positive().max(1_000_000).optional(),
-      timeoutMs: z.number().int().positive().max(60_000).optional(),
-      minCacheSeconds: z.number().int().positive().optional(),
-      maxCacheSeconds: z.number().int().positive().optional(),
-      allowedHosts: z.array(z.string()).optional(),
-      deniedHosts: z.array(z.string()).optional(),
-      allowInsecureLoopback: z.boolean().optional(),
-    })
-    .optional(),
-  accessTokenTtlSeconds: z.number().int().positive().max(86_400).optional(),
-  refreshTokenTtlSeconds: z.number().int().positive().optional(),
-  refreshTokenReuseIntervalSeconds: z.number().int().min(0).max(300).optional(),
-  rateLimit: z
-    .union([
+    ]),
+  ),
+  clientMetadataDocuments: z.optional(
+    z.object({
+      enabled: z.optional(z.boolean()),
+      fetch: fn<(request: Request) => Promise<Response>>(),
+      resolveHost: fn<(hostname: string) => Promise<string[]>>(),
+      maxBytes: int(1, 1_000_000),
+      timeoutMs: int(1, 60_000),
+      minCacheSeconds: int(),
+      maxCacheSeconds: int(),
+      allowedHosts: strings(),
+      deniedHosts: strings(),
+      allowInsecureLoopback: z.optional(z.boolean()),
+    }),
+  ),
+  accessTokenTtlSeconds: int(1, 86_400),
+  refreshTokenTtlSeconds: int(),
+  refreshTokenReuseIntervalSeconds: int(0, 300),
+  rateLimit: z.optional(
+    z.union([
       z.literal(false),
       z.object({
-        windowSeconds: z.number().int().positive().max(86_400).optional(),
-        perIp: z.partialRecord(z.enum(["token", "register", "authorize", "login"]), z.number().int().positive()).optional(),
-        perClient: z.partialRecord(z.enum(["token", "authorize"]), z.number().int().positive()).optional(),
-        login: z
-          .object({
-            maxFailures: z.number().int().positive().optional(),
-            lockoutSeconds: z.number().int().positive().optional(),
-            maxLockoutSeconds: z.number().int().positive().optional(),
-          })
-          .optional(),
+        windowSeconds: int(1, 86_400),
+        perIp: z.optional(z.partialRecord(z.enum(["token", "register", "authorize", "login"]), z.int().check(z.gte(1)))),
+        perClient: z.optional(z.partialRecord(z.enum(["token", "authorize"]), z.int().check(z.gte(1)))),
+        login: z.optional(z.object({ maxFailures: int(), lockoutSeconds: int(), maxLockoutSeconds: int() })),
       }),
-    ])
-    .optional(),
-  clientIp: fn<(request: Request, connection: ConnectionInfo) => string | undefined>().optional(),
-  trustProxy: z.number().int().min(0).max(20).optional(),
-  allowedHosts: z.union([z.literal("*"), z.array(z.string())]).optional(),
-  authorizationCodeTtlSeconds: z.number().int().positive().max(600).optional(),
-  authorizationRequestTtlSeconds: z.number().int().positive().max(3600).optional(),
-  clockToleranceSeconds: z.number().int().min(0).max(300).optional(),
-  allowInsecureHttp: z.boolean().optional(),
-  serviceName: z.string().optional(),
-  now: fn<() => number>().optional(),
-  onEvent: fn<(event: ServerEvent) => void>().optional(),
-  onError: fn<ResolvedOptions["onError"]>().optional(),
+    ]),
+  ),
+  clientIp: fn<(request: Request, connection: ConnectionInfo) => string | undefined>(),
+  trustProxy: int(0, 20),
+  allowedHosts: z.optional(z.union([z.literal("*"), z.array(z.string())])),
+  authorizationCodeTtlSeconds: int(1, 600),
+  authorizationRequestTtlSeconds: int(1, 3600),
+  clockToleranceSeconds: int(0, 300),
+  allowInsecureHttp: z.optional(z.boolean()),
+  serviceName: z.optional(z.string()),
+  now: fn<() => number>(),
+  onEvent: fn<(event: ServerEvent) => void>(),
+  onError: fn<ResolvedOptions["onError"]>(),
 });
 
 /** Validates options once, at construction; misuse is a TypeError, never an HTTP response. */
 export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptions {
+  useEnglishMessages();
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { OAuthError } from "../errors.js";
 import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { isLoopbackHost, parseURL } from "../lib/url.js";
@@ -12,26 +12,27 @@ const AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "priv
 const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"];
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-const httpsUrl = z.string().max(2000).refine((v) => parseURL(v)?.protocol === "https:", "must be an https URL");
+const httpsUrl = () => z.optional(z.string().check(z.maxLength(2000), z.refine((v) => parseURL(v)?.protocol === "https:", "must be an https URL")));
+const text = (max: number) => z.optional(z.string().check(z.minLength(1), z.maxLength(max)));
 
 /** RFC 7591 §2 client metadata as accepted at registration; unknown members are ignored. */
 const registrationSchema = z.object({
-  redirect_uris: z.array(z.string()).max(20).optional(),
-  token_endpoint_auth_method: z.enum(AUTH_METHODS).default("client_secret_basic"),
-  grant_types: z.array(z.string()).min(1).max(10).default(["authorization_code"]),
-  response_types: z.array(z.string()).max(10).optional(),
-  application_type: z.enum(["web", "native"]).optional(),
-  client_name: z.string().min(1).max(200).optional(),
-  client_uri: httpsUrl.optional(),
-  logo_uri: httpsUrl.optional(),
-  scope: z.string().max(2000).optional(),
-  contacts: z.array(z.string().max(320)).max(20).optional(),
-  tos_uri: httpsUrl.optional(),
-  policy_uri: httpsUrl.optional(),
-  software_id: z.string().max(200).optional(),
-  software_version: z.string().max(100).optional(),
-  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).optional(),
-  jwks_uri: httpsUrl.optional(),
+  redirect_uris: z.optional(z.array(z.string()).check(z.maxLength(20))),
+  token_endpoint_auth_method: z._default(z.enum(AUTH_METHODS), "client_secret_basic"),
+  grant_types: z._default(z.array(z.string()).check(z.minLength(1), z.maxLength(10)), ["authorization_code"]),
+  response_types: z.optional(z.array(z.string()).check(z.maxLength(10))),
+  application_type: z.optional(z.enum(["web", "native"])),
+  client_name: text(200),
+  client_uri: httpsUrl(),
+  logo_uri: httpsUrl(),
+  scope: z.optional(z.string().check(z.maxLength(2000))),
+  contacts: z.optional(z.array(z.string().check(z.maxLength(320))).check(z.maxLength(20))),
+  tos_uri: httpsUrl(),
+  policy_uri: httpsUrl(),
+  software_id: z.optional(z.string().check(z.maxLength(200))),
+  software_version: z.optional(z.string().check(z.maxLength(100))),
+  jwks: z.optional(z.object({ keys: z.array(z.record(z.string(), z.unknown())).check(z.minLength(1), z.maxLength(10)) })),
+  jwks_uri: httpsUrl(),
 });
 
 /** Whether a redirect URI is for a native app: loopback http or a private-use scheme (RFC 8252). */

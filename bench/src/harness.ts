@@ -1,0 +1,268 @@
+/**
+ * Runs scenarios: each server in its own child process (started with tsx, reporting its port and
+ * fixtures on stdout), driven over loopback by the load generator in another process; warm-up,
+ * bounded runs, medians, and the server's RSS from /proc.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import type { LoadGenerator, LoadResult, RequestSpec } from "./load.js";
+import { advanceRotation } from "./load.js";
+import { parseReady, type ReadyInfo } from "./servers/common.js";
+
+export const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const SERVERS_DIR = join(BENCH_DIR, "src", "servers");
+
+export interface Settings {
+  quick: boolean;
+  warmupSeconds: number;
+  runSeconds: number;
+  runs: number;
+  connections: number;
+  /** Registrations made (through HTTP) before the RSS-after-registrations reading. */
+  registrationFill: number;
+}
+
+/** A server, how to load it, and what it is compared with. */
+export interface HttpScenario {
+  kind: "http";
+  id: string;
+  label: string;
+  group: string;
+  script: "bare.ts" | "sdk.ts" | "portcullis.ts";
+  config: Record<string, unknown>;
+  nodeArgs?: string[];
+  request(info: ReadyInfo): RequestSpec;
+  expectStatus: number;
+  /** The scenario this one's ratio is taken against. */
+  compare?: string;
+  fillRegistrations?: boolean;
+  readyTimeoutSeconds?: number;
+  note?: string;
+}
+
+export interface OpsScenario {
+  kind: "ops";
+  id: "jose";
+  label: string;
+  group: string;
+}
+
+export type Scenario = HttpScenario | OpsScenario;
+
+export interface ScenarioResult {
+  id: string;
+  label: string;
+  group: string;
+  unit: "req/s" | "ops/s";
+  /** Median of the runs. */
+  rps: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  rssMb?: number;
+  peakRssMb?: number;
+  expectStatus?: number;
+  /** Responses whose status differed from the expected one, over warm-up and runs. */
+  unexpected?: number;
+  socketErrors?: number;
+  runs: Array<Partial<LoadResult> & { rps: number }>;
+  compare?: string;
+  facts?: Record<string, string | number>;
+  note?: string;
+  error?: string;
+}
+
+interface ServerProcess {
+  child: ChildProcessWithoutNullStreams;
+  info: ReadyInfo;
+  stderr: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts a server script in its own Node process and waits for its READY line. */
+export async function startServer(script: string, config: Record<string, unknown>, nodeArgs: string[] = [], timeoutSeconds = 120): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, "--conditions=portcullis:source", "--import", "tsx", join(SERVERS_DIR, script), JSON.stringify(config)], {
+    cwd: BENCH_DIR,
+    env: { ...process.env, NODE_ENV: "production" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-8000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const info = await new Promise<ReadyInfo>((resolve, reject) => {
+    let buffer = "";
+    const timer = setTimeout(() => reject(new Error(`${script} was not ready within ${timeoutSeconds} s\n${stderr}`)), timeoutSeconds * 1000);
+    child.stdout.on("data", (d: Buffer) => {
+      buffer += d.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf("\n")) !== -1) {
+        const ready = parseReady(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+        if (ready) {
+          clearTimeout(timer);
+          resolve(ready);
+        }
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      // After READY this rejects a settled promise: a no-op.
+      reject(new Error(`${script} exited with ${code} before it was ready\n${stderr}`));
+    });
+  });
+  return {
+    child,
+    info,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+/** VmRSS and VmHWM of a process, in MB. */
+export function readRss(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (name: string) => Number(/^(\w+):\s+(\d+) kB$/m.exec(status.split("\n").find((l) => l.startsWith(`${name}:`)) ?? "")?.[2] ?? NaN);
+  return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Sends one request as the load generator would, and checks the server answers as expected. */
+async function probe(url: string, spec: RequestSpec, expectStatus: number): Promise<void> {
+  const headers: Record<string, string> = { ...(spec.body ? { "Content-Type": "application/json" } : {}), ...spec.headers };
+  let body = spec.body;
+  if (spec.rotate) {
+    const first = readFileSync(spec.rotate.file, "utf8").split("\n", 1)[0]!;
+    advanceRotation(spec, 1);
+    if (spec.rotate.into === "bearer") headers.Authorization = `Bearer ${first}`;
+    else {
+      headers["Content-Type"] = "application/x-www-form-urlencoded";
+      body = `grant_type=refresh_token&client_id=pub&refresh_token=${first}`;
+    }
+  }
+  const response = await fetch(url + spec.path, { method: spec.method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await response.text();
+  if (response.status !== expectStatus) throw new Error(`probe of ${spec.method} ${spec.path} answered ${response.status} (expected ${expectStatus}): ${text.slice(0, 300)}`);
+}
+
+export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, settings: Settings, log: (line: string) => void): Promise<ScenarioResult> {
+  let server: ServerProcess;
+  try {
+    server = await startServer(s.script, s.config, s.nodeArgs, s.readyTimeoutSeconds);
+  } catch (error) {
+    return { id: s.id, label: s.label, group: s.group, unit: "req/s", rps: 0, runs: [], error: error instanceof Error ? error.message : String(error) };
+  }
+  const url = `http://127.0.0.1:${server.info.port}`;
+  const result: ScenarioResult = {
+    id: s.id,
+    label: s.label,
+    group: s.group,
+    unit: "req/s",
+    rps: 0,
+    expectStatus: s.expectStatus,
+    runs: [],
+    ...(s.compare ? { compare: s.compare } : {}),
+    ...(s.note ? { note: s.note } : {}),
+    ...(server.info.facts && Object.keys(server.info.facts).length > 0 ? { facts: { ...server.info.facts } } : {}),
+  };
+  try {
+    const spec = s.request(server.info);
+    await probe(url, spec, s.expectStatus);
+    const ok = (r: LoadResult) => (s.expectStatus < 400 ? r.requests - r.non2xx : r.non2xx);
+    const warm = await load.run(url, spec, settings.warmupSeconds, settings.connections);
+    let unexpected = warm.requests - ok(warm);
+    let registered = 1 + ok(warm);
+    const runs: LoadResult[] = [];
+    for (let i = 0; i < settings.runs; i++) {
+      const r = await load.run(url, spec, settings.runSeconds, settings.connections);
+      runs.push(r);
+      unexpected += r.requests - ok(r);
+      registered += ok(r);
+      log(`    run ${i + 1}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.requests - ok(r) ? `, ${r.requests - ok(r)} unexpected` : ""}`);
+    }
+    const rss = readRss(server.child.pid!);
+    Object.assign(result, {
+      rps: median(runs.map((r) => r.rps)),
+      p50Ms: median(runs.map((r) => r.p50Ms)),
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      rssMb: rss.rssMb,
+      peakRssMb: rss.peakMb,
+      unexpected,
+      socketErrors: runs.reduce((n, r) => n + r.socketErrors, warm.socketErrors),
+      runs,
+    });
+    if (s.fillRegistrations) {
+      const fill = await fillRegistrations(url, spec, registered, settings.registrationFill, settings.connections);
+      const after = readRss(server.child.pid!);
+      result.facts = {
+        ...result.facts,
+        registrations: fill.total,
+        rssAfterRegistrationsMb: round1(after.rssMb),
+        fillRegistrationsPerSecond: Math.round(fill.rate),
+        ...(fill.failed ? { fillFailed: fill.failed } : {}),
+      };
+    }
+  } catch (error) {
+    result.error = `${error instanceof Error ? error.message : String(error)}\n${server.stderr().slice(-2000)}`.trim();
+  } finally {
+    await server.stop();
+  }
+  return result;
+}
+
+/** Registers clients over HTTP until `target` exist (bounded: 120 s at most). */
+async function fillRegistrations(url: string, spec: RequestSpec, done: number, target: number, connections: number) {
+  let total = done;
+  let failed = 0;
+  const started = performance.now();
+  while (total < target && performance.now() - started < 120_000) {
+    const amount = Math.min(target - total, 10_000);
+    const r = await autocannon({ url: url + spec.path, method: spec.method, headers: { "content-type": "application/json" }, body: spec.body!, amount, connections, timeout: 10 });
+    total += r["2xx"];
+    failed += r.non2xx + r.errors;
+    if (r["2xx"] === 0) break;
+  }
+  return { total, failed, rate: (total - done) / ((performance.now() - started) / 1000) };
+}
+
+/** Raw jose ES256 verify and sign ops/s, in its own process. */
+export async function runOpsScenario(s: OpsScenario, settings: Settings): Promise<ScenarioResult[]> {
+  const config = { durationMs: settings.runSeconds * 1000, runs: settings.runs, warmupMs: settings.warmupSeconds * 1000 };
+  const child = spawn(process.execPath, ["--import", "tsx", join(SERVERS_DIR, "jose-ops.ts"), JSON.stringify(config)], { cwd: BENCH_DIR, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  child.stderr.on("data", (d: Buffer) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const runs = out
+    .split("\n")
+    .filter((l) => l.startsWith("BENCH_OPS "))
+    .map((l) => JSON.parse(l.slice("BENCH_OPS ".length)) as { verify: number; sign: number });
+  const error = code !== 0 || runs.length === 0 ? `jose-ops exited with ${code}: ${err.slice(-2000)}` : undefined;
+  const make = (op: "verify" | "sign"): ScenarioResult => ({
+    id: `jose-${op}`,
+    label: `jose ES256 ${op} (in-process, one at a time)`,
+    group: s.group,
+    unit: "ops/s",
+    rps: runs.length ? median(runs.map((r) => r[op])) : 0,
+    runs: runs.map((r) => ({ rps: r[op] })),
+    ...(error ? { error } : {}),
+  });
+  return [make("verify"), make("sign")];
+}
+
+export const round1 = (n: number) => Math.round(n * 10) / 10;

@@ -1,0 +1,102 @@
+/** The Markdown table, the target lines and the JSON document of one run. */
+import type { ScenarioResult, Settings } from "./harness.js";
+
+export interface Target {
+  name: string;
+  scenario: string;
+  baseline: string;
+  min: number;
+  ratio?: number;
+  verdict: "PASS" | "FAIL" | "n/a";
+}
+
+export interface Report {
+  startedAt: string;
+  finishedAt: string;
+  machine: Record<string, string | number>;
+  settings: Settings;
+  loadGenerator: string;
+  workerBundle: string;
+  results: ScenarioResult[];
+  targets: Target[];
+}
+
+const TARGETS: Array<Omit<Target, "ratio" | "verdict">> = [
+  { name: "Guarded endpoint, reused token (Hono) >= 0.85x bare Hono", scenario: "hono-memory-reused", baseline: "bare-hono", min: 0.85 },
+  { name: "Guarded endpoint, reused token (Hono) >= 5x MCP SDK Express bearer gate", scenario: "hono-memory-reused", baseline: "sdk-bearer", min: 5 },
+  { name: "Guarded endpoint, reused token (Express) >= 0.85x bare Express", scenario: "express-memory-reused", baseline: "bare-express", min: 0.85 },
+  { name: "Guarded endpoint, reused token (Node) >= 0.85x bare node:http", scenario: "node-memory-reused", baseline: "bare-node", min: 0.85 },
+  { name: "Fresh token per request (Hono, memory) >= 0.8x raw jose verify", scenario: "hono-memory-fresh", baseline: "jose-verify", min: 0.8 },
+  { name: "Fresh token per request (Hono, SQLite) >= 0.8x raw jose verify", scenario: "hono-sqlite-fresh", baseline: "jose-verify", min: 0.8 },
+  { name: "Fresh token per request (Hono, Redis) >= 0.8x raw jose verify", scenario: "hono-redis-fresh", baseline: "jose-verify", min: 0.8 },
+  { name: "401 no token >= 0.8x guarded success path", scenario: "hono-memory-401-none", baseline: "hono-memory-reused", min: 0.8 },
+  { name: "401 bad signature >= 0.8x guarded success path", scenario: "hono-memory-401-badsig", baseline: "hono-memory-reused", min: 0.8 },
+  { name: "Refresh grant (memory) >= 1.5x MCP SDK refresh grant", scenario: "hono-memory-refresh", baseline: "sdk-refresh", min: 1.5 },
+  { name: "Refresh grant (SQLite) >= 1.5x MCP SDK refresh grant", scenario: "hono-sqlite-refresh", baseline: "sdk-refresh", min: 1.5 },
+  { name: "Refresh grant (Redis) >= 1.5x MCP SDK refresh grant", scenario: "hono-redis-refresh", baseline: "sdk-refresh", min: 1.5 },
+  { name: "Registration (memory) >= 2x MCP SDK registration", scenario: "hono-memory-register", baseline: "sdk-register", min: 2 },
+  { name: "Registration (SQLite) >= 2x MCP SDK registration", scenario: "hono-sqlite-register", baseline: "sdk-register", min: 2 },
+  { name: "Registration (Redis) >= 2x MCP SDK registration", scenario: "hono-redis-register", baseline: "sdk-register", min: 2 },
+];
+
+export function evaluateTargets(results: ScenarioResult[]): Target[] {
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const growth = results.filter((r) => r.id.startsWith("growth-") && !r.error);
+  const list = [...TARGETS];
+  if (growth.length >= 2) {
+    const first = growth[0]!;
+    const last = growth.at(-1)!;
+    list.push({ name: `Refresh at ${last.id.slice(7)} live grants >= 0.8x at ${first.id.slice(7)} (memory)`, scenario: last.id, baseline: first.id, min: 0.8 });
+  }
+  return list.map((t) => {
+    const a = byId.get(t.scenario);
+    const b = byId.get(t.baseline);
+    if (!a || !b || a.error || b.error || !(b.rps > 0)) return { ...t, verdict: "n/a" };
+    const ratio = a.rps / b.rps;
+    return { ...t, ratio, verdict: ratio >= t.min ? "PASS" : "FAIL" };
+  });
+}
+
+const fmt = (n: number | undefined, digits = 0) => (n === undefined || !Number.isFinite(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+
+export function markdown(report: Report): string {
+  const byId = new Map(report.results.map((r) => [r.id, r]));
+  const m = report.machine;
+  const s = report.settings;
+  const lines = [
+    `# Portcullis benchmark${s.quick ? " (quick)" : ""}`,
+    "",
+    `${report.startedAt} · ${m.cpuModel} × ${m.cpus} · ${m.memoryGb} GB · Node ${m.node} · ${m.os} · load generator: ${report.loadGenerator} ` +
+      `(${s.connections} connections) · ${s.runs} × ${s.runSeconds} s after ${s.warmupSeconds} s warm-up, medians · load average at start ${m.loadAverageAtStart}`,
+    "",
+    "Server and load generator share the machine (one core each on 2 cores); other work on it adds noise. Ratios are against baselines measured in the same run.",
+    "",
+    "| scenario | id | req/s | p50 ms | p99 ms | RSS MB | ratio | notes |",
+    "|---|---|---:|---:|---:|---:|---:|---|",
+  ];
+  let group = "";
+  for (const r of report.results) {
+    if (r.group !== group) {
+      group = r.group;
+      lines.push(`| **${group}** | | | | | | | |`);
+    }
+    const base = r.compare ? byId.get(r.compare) : undefined;
+    const ratio = base && !base.error && base.rps > 0 && !r.error ? `${(r.rps / base.rps).toFixed(2)}× ${r.compare}` : "";
+    const notes: string[] = [];
+    if (r.error) notes.push(`ERROR: ${r.error.split("\n")[0]!.slice(0, 160)}`);
+    if (r.unit === "ops/s") notes.push("ops/s, no HTTP");
+    if (r.unexpected) notes.push(`${fmt(r.unexpected)} responses other than ${r.expectStatus}`);
+    if (r.socketErrors) notes.push(`${fmt(r.socketErrors)} socket errors`);
+    const f = r.facts ?? {};
+    if (f.liveGrants !== undefined) notes.push(`${fmt(Number(f.liveGrants))} live grants pre-loaded in ${f.preloadSeconds} s`);
+    if (f.registrations !== undefined) notes.push(`RSS ${f.rssAfterRegistrationsMb} MB after ${fmt(Number(f.registrations))} registrations (the last ones at ${fmt(Number(f.fillRegistrationsPerSecond))}/s)`);
+    if (r.note) notes.push(r.note);
+    lines.push(`| ${r.label} | \`${r.id}\` | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.rssMb)} | ${ratio} | ${notes.join("; ").replaceAll("|", "\\|")} |`);
+  }
+  lines.push("", "## Targets", "");
+  for (const t of report.targets) {
+    lines.push(`- ${t.verdict} — ${t.name}: ${t.ratio === undefined ? "not measured" : `${t.ratio.toFixed(2)}×`}`);
+  }
+  lines.push("", `Worker bundle (examples/cloudflare-worker, as its build script writes it; gzip level 6): ${report.workerBundle}`, "");
+  return lines.join("\n");
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm run bench [-- --quick] [--only=id,id] [--out=dir] [--load=wrk|autocannon]`: runs the
+ * baselines and the Portcullis scenarios, writes `results/<stamp>.json` plus `results/latest.md`
+ * (`results/quick.md` for --quick) and prints the table with the target lines. `--cpu-prof` makes
+ * every server write a V8 CPU profile under `<out>/profiles/<scenario>/`.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { Socket } from "node:net";
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
+import { BENCH_DIR, runHttpScenario, runOpsScenario, type ScenarioResult, type Settings } from "./harness.js";
+import { createLoadGenerator } from "./load.js";
+import { evaluateTargets, markdown, type Report } from "./report.js";
+import { scenarios } from "./scenarios.js";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split("=")[1];
+const quick = args.includes("--quick");
+const only = flag("only")?.split(",").filter(Boolean);
+const outDir = resolve(flag("out") ?? join(BENCH_DIR, "results"));
+const prefer = flag("load") as "wrk" | "autocannon" | undefined;
+const cpuProfile = args.includes("--cpu-prof");
+
+const settings: Settings = quick
+  ? { quick, warmupSeconds: 1, runSeconds: 1, runs: 1, connections: 50, registrationFill: 5_000 }
+  : { quick, warmupSeconds: 2, runSeconds: 5, runs: 3, connections: 50, registrationFill: 100_000 };
+
+const ROOT = join(BENCH_DIR, "..");
+const startedAt = new Date();
+const loadAverageAtStart = loadavg().map((n) => n.toFixed(2)).join(" ");
+const redis = await redisAnswers();
+const adapters = (["express", "node"] as const).filter((a) => existsSync(join(ROOT, "packages", a, "src", "index.ts")));
+const load = await createLoadGenerator(prefer);
+const log = (line: string) => process.stderr.write(line + "\n");
+
+const all = scenarios(settings, { redis, adapters: [...adapters] });
+const selected = only ? all.filter((s) => only.includes(s.id) || (s.kind === "ops" && only.some((o) => o.startsWith("jose")))) : all;
+log(`Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`);
+
+const results: ScenarioResult[] = [];
+for (const s of selected) {
+  log(`- ${s.kind === "ops" ? "jose ES256 verify/sign" : s.id}`);
+  if (s.kind === "ops") results.push(...(await runOpsScenario(s, settings)));
+  else {
+    // --cpu-prof: each server writes a V8 CPU profile (see src/profile-summary.ts to read one).
+    const profileArgs = cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${join(outDir, "profiles", s.id)}`] : [];
+    results.push(await runHttpScenario({ ...s, nodeArgs: [...(s.nodeArgs ?? []), ...profileArgs] }, load, settings, log));
+  }
+  const last = results.at(-1)!;
+  if (last.error) log(`    ERROR ${last.error.split("\n").slice(0, 6).join("\n    ")}`);
+  else log(`    => ${Math.round(last.rps)} ${last.unit}${last.rssMb ? `, RSS ${Math.round(last.rssMb)} MB` : ""}`);
+}
+await load.close();
+
+const report: Report = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  machine: {
+    cpuModel: cpus()[0]?.model.trim() ?? "unknown CPU",
+    cpus: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.versions.node,
+    os: `Linux ${release()}`,
+    loadAverageAtStart,
+  },
+  settings,
+  loadGenerator: load.name,
+  workerBundle: only ? "not measured (--only)" : workerBundle(),
+  results,
+  targets: evaluateTargets(results),
+};
+mkdirSync(outDir, { recursive: true });
+const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
+const md = markdown(report);
+writeFileSync(join(outDir, `${quick ? "quick-" : ""}${stamp}.json`), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(join(outDir, quick ? "quick.json" : "latest.json"), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(join(outDir, quick ? "quick.md" : "latest.md"), md);
+process.stdout.write(md);
+process.exit(results.some((r) => r.error) ? 1 : 0);
+
+/** Whether a Redis server answers PING on 127.0.0.1:6379 within half a second. */
+function redisAnswers(): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = new Socket();
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(500, () => finish(false));
+    socket.once("error", () => finish(false));
+    socket.once("data", (d) => finish(d.toString().startsWith("+PONG")));
+    socket.connect(6379, "127.0.0.1", () => socket.write("PING\r\n"));
+  });
+}
+
+/** The Cloudflare Worker example's bundle size, once the example exists with a build script. */
+function workerBundle(): string {
+  const dir = join(ROOT, "examples", "cloudflare-worker");
+  const pkg = join(dir, "package.json");
+  if (!existsSync(pkg)) return "not yet (examples/cloudflare-worker does not exist)";
+  const scripts = (JSON.parse(readFileSync(pkg, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
+  if (!scripts.build) return "not yet (examples/cloudflare-worker has no build script)";
+  const build = spawnSync("npm", ["run", "build"], { cwd: dir, encoding: "utf8", timeout: 180_000 });
+  if (build.status !== 0) return `build failed: ${(build.stderr || build.stdout).slice(-300)}`;
+  const files = ["dist", "build", ".wrangler"].flatMap((d) => listJs(join(dir, d)));
+  const largest = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+  if (!largest) return "built, but no .js bundle found under dist/";
+  const bytes = readFileSync(largest);
+  return `${largest.slice(dir.length + 1)}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzipped`;
+}
+
+function listJs(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => join(dir, f))
+    .filter((f) => /\.m?js$/.test(f) && statSync(f).isFile());
+}

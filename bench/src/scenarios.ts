@@ -1,0 +1,156 @@
+/** Every scenario of the benchmark, in the order they run (baselines first). */
+import type { HttpScenario, Scenario, Settings } from "./harness.js";
+import type { RequestSpec } from "./load.js";
+import { REGISTRATION_BODY } from "./servers/common.js";
+
+const MCP_BODY = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+const mcp = (headers: Record<string, string> = {}): RequestSpec => ({ method: "POST", path: "/mcp", headers, body: MCP_BODY });
+const register: RequestSpec = { method: "POST", path: "/register", body: REGISTRATION_BODY };
+
+export interface Sizes {
+  /** Access tokens rotated through by the fresh-token scenario; above the verifier's 10,000-entry cache, so none is a hit. */
+  freshTokens: number;
+  /** Refresh tokens available to one refresh scenario (each request spends one). */
+  refreshTokens: number;
+  /** Live grants pre-loaded for the cost-growth scenarios. */
+  growth: number[];
+}
+
+export function sizes(settings: Settings): Sizes {
+  return settings.quick
+    ? { freshTokens: 12_000, refreshTokens: 20_000, growth: [1_000, 100_000] }
+    : { freshTokens: 20_000, refreshTokens: 150_000, growth: [1_000, 100_000, 1_000_000] };
+}
+
+export function scenarios(settings: Settings, options: { redis: boolean; adapters: Array<"express" | "node"> }): Scenario[] {
+  const z = sizes(settings);
+  const list: Scenario[] = [];
+  const http = (s: Omit<HttpScenario, "kind">) => list.push({ kind: "http", ...s });
+
+  for (const [framework, name] of [["hono", "Hono (@hono/node-server)"], ["express", "Express 5"], ["node", "node:http"]] as const) {
+    http({ id: `bare-${framework}`, label: `bare ${name}, tiny JSON endpoint`, group: "baseline", script: "bare.ts", config: { framework }, request: () => mcp(), expectStatus: 200 });
+  }
+  http({
+    id: "sdk-bearer",
+    label: "MCP SDK requireBearerAuth (Express, jose ES256)",
+    group: "baseline",
+    script: "sdk.ts",
+    config: { mode: "bearer" },
+    request: (info) => mcp({ Authorization: `Bearer ${info.token}` }),
+    expectStatus: 200,
+    compare: "bare-express",
+  });
+  http({
+    id: "sdk-refresh",
+    label: "MCP SDK mcpAuthRouter refresh grant (opaque tokens)",
+    group: "baseline",
+    script: "sdk.ts",
+    config: { mode: "router", refreshTokens: z.refreshTokens + 20_000 },
+    request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+    expectStatus: 200,
+  });
+  http({
+    id: "sdk-register",
+    label: "MCP SDK mcpAuthRouter POST /register",
+    group: "baseline",
+    script: "sdk.ts",
+    config: { mode: "router" },
+    request: () => register,
+    expectStatus: 201,
+    fillRegistrations: true,
+  });
+  list.push({ kind: "ops", id: "jose", label: "jose ES256", group: "baseline" });
+
+  const stores = ["memory", "sqlite", ...(options.redis ? ["redis"] : [])] as const;
+  for (const store of stores) {
+    const base = { group: `portcullis hono/${store}`, script: "portcullis.ts" as const };
+    const config = { adapter: "hono", store };
+    http({
+      ...base,
+      id: `hono-${store}-reused`,
+      label: `Portcullis Hono guard, ${store}, reused token`,
+      config,
+      request: (info) => mcp({ Authorization: `Bearer ${info.token}` }),
+      expectStatus: 200,
+      compare: "bare-hono",
+    });
+    http({
+      ...base,
+      id: `hono-${store}-fresh`,
+      label: `Portcullis Hono guard, ${store}, fresh token per request`,
+      config: { ...config, freshTokens: z.freshTokens },
+      request: (info) => ({ ...mcp(), rotate: { file: info.files!.accessTokens!, into: "bearer" } }),
+      expectStatus: 200,
+      compare: "jose-verify",
+    });
+    if (store === "memory") {
+      http({ ...base, id: "hono-memory-401-none", label: "Portcullis Hono guard, 401 no token", config, request: () => mcp(), expectStatus: 401, compare: "hono-memory-reused" });
+      http({
+        ...base,
+        id: "hono-memory-401-badsig",
+        label: "Portcullis Hono guard, 401 bad signature",
+        config,
+        request: (info) => mcp({ Authorization: `Bearer ${info.badToken}` }),
+        expectStatus: 401,
+        compare: "hono-memory-reused",
+      });
+    }
+    http({
+      ...base,
+      id: `hono-${store}-refresh`,
+      label: `Portcullis refresh grant (ES256 JWT), ${store}`,
+      config: { ...config, refreshTokens: z.refreshTokens, ...(store === "memory" ? { maxEntries: 10_000_000 } : {}) },
+      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+      expectStatus: 200,
+      compare: "sdk-refresh",
+      readyTimeoutSeconds: 300,
+    });
+    http({
+      ...base,
+      id: `hono-${store}-register`,
+      label: `Portcullis POST /register, ${store}`,
+      config,
+      request: () => register,
+      expectStatus: 201,
+      compare: "sdk-register",
+      fillRegistrations: true,
+    });
+  }
+
+  for (const adapter of options.adapters) {
+    const bare = `bare-${adapter}`;
+    const name = adapter === "express" ? "Express" : "Node";
+    const base = { group: `portcullis ${adapter}/memory`, script: "portcullis.ts" as const, config: { adapter, store: "memory" } };
+    http({ ...base, id: `${adapter}-memory-reused`, label: `Portcullis ${name} guard, memory, reused token`, request: (info) => mcp({ Authorization: `Bearer ${info.token}` }), expectStatus: 200, compare: bare });
+    http({
+      ...base,
+      id: `${adapter}-memory-fresh`,
+      label: `Portcullis ${name} guard, memory, fresh token per request`,
+      config: { ...base.config, freshTokens: z.freshTokens },
+      request: (info) => ({ ...mcp(), rotate: { file: info.files!.accessTokens!, into: "bearer" } }),
+      expectStatus: 200,
+      compare: "jose-verify",
+    });
+    http({ ...base, id: `${adapter}-memory-401-none`, label: `Portcullis ${name} guard, 401 no token`, request: () => mcp(), expectStatus: 401, compare: `${adapter}-memory-reused` });
+  }
+
+  for (const grants of z.growth) {
+    http({
+      id: `growth-${label(grants)}`,
+      label: `Portcullis refresh grant, memory, ${label(grants)} live grants`,
+      group: "cost growth (hono/memory)",
+      script: "portcullis.ts",
+      config: { adapter: "hono", store: "memory", maxEntries: 10_000_000, refreshTokens: z.refreshTokens, liveGrants: grants },
+      nodeArgs: ["--max-old-space-size=6144"],
+      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+      expectStatus: 200,
+      compare: `growth-${label(z.growth[0]!)}`,
+      readyTimeoutSeconds: 300,
+    });
+  }
+  return list;
+}
+
+function label(n: number): string {
+  return n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n);
+}

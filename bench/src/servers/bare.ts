@@ -1,0 +1,35 @@
+/**
+ * Baselines: a tiny JSON endpoint (POST /mcp -> {"ok":true}) on bare Hono (@hono/node-server),
+ * bare Express 5 and bare node:http. argv[2]: {"framework":"hono"|"express"|"node"}.
+ */
+import type { RequestListener } from "node:http";
+import { getRequestListener } from "@hono/node-server";
+import express from "express";
+import { Hono } from "hono";
+import { argConfig, fail, listenLoopback, reportReady } from "./common.js";
+
+const { framework } = argConfig<{ framework: "hono" | "express" | "node" }>();
+const { port, attach } = await listenLoopback();
+
+let listener: RequestListener;
+if (framework === "hono") {
+  const app = new Hono();
+  app.post("/mcp", (c) => c.json({ ok: true }));
+  listener = getRequestListener(app.fetch);
+} else if (framework === "express") {
+  const app = express();
+  app.post("/mcp", (_req, res) => void res.json({ ok: true }));
+  listener = app;
+} else if (framework === "node") {
+  listener = (req, res) => {
+    if (req.method === "POST" && req.url === "/mcp") {
+      res.writeHead(200, { "Content-Type": "application/json" }).end('{"ok":true}');
+    } else {
+      res.writeHead(404).end();
+    }
+  };
+} else {
+  fail(`unknown framework ${String(framework)}`);
+}
+attach(listener);
+reportReady({ port });

@@ -101,6 +101,12 @@ export interface AuthorizationServerOptions {
    * `"*"` (every host).
    */
   allowedHosts?: string[] | "*";
+  /**
+   * How long an instance trusts that a grant it has seen live still is, before asking the store
+   * again when verifying its access tokens. Revocation on this instance takes effect at once; on
+   * other instances sharing the store, within this interval. 0 asks every time. Default 2.
+   */
+  grantCacheSeconds?: number;
   /** At most 600 (OAuth 2.1 §4.1.2). Default 60. */
   authorizationCodeTtlSeconds?: number;
   /** How long a pending authorization request waits for the user. Default 600. */
@@ -134,6 +140,7 @@ export interface ResolvedOptions {
   clientMetadataDocuments: ClientMetadataDocumentOptions & { enabled: boolean };
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  grantCacheSeconds: number;
   refreshTokenReuseIntervalSeconds: number;
   rateLimit: ResolvedRateLimit | false;
   clientAddress: ClientAddressOptions;
@@ -204,6 +211,7 @@ const schema = z.object({
     }),
   ),
   accessTokenTtlSeconds: int(1, 86_400),
+  grantCacheSeconds: int(0, 60),
   refreshTokenTtlSeconds: int(),
   refreshTokenReuseIntervalSeconds: int(0, 300),
   rateLimit: z.optional(
@@ -280,6 +288,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     clientMetadataDocuments: { ...o.clientMetadataDocuments, enabled: o.clientMetadataDocuments?.enabled ?? true },
     accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? 3600,
     refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? 30 * 86_400,
+    grantCacheSeconds: o.grantCacheSeconds ?? 2,
     refreshTokenReuseIntervalSeconds: o.refreshTokenReuseIntervalSeconds ?? 30,
     rateLimit: resolveRateLimit(o.rateLimit),
     clientAddress: { clientIp: o.clientIp, trustProxy: o.trustProxy ?? 0 },

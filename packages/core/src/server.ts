@@ -1,7 +1,7 @@
 import { createClientRegistry } from "./clients/registry.js";
 import { isOAuthError, OAuthError } from "./errors.js";
 import type { RequestMeta, ServerContext } from "./grants/context.js";
-import { findGrant, listGrants, revokeGrant, type Grant } from "./grants/grant-store.js";
+import { findGrant, isGrantLive, listGrants, revokeGrant, type Grant } from "./grants/grant-store.js";
 import {
   authorizeHandler,
   completeAuthorization,
@@ -19,6 +19,7 @@ import { clientAddress, isAllowedHost, type ConnectionInfo } from "./http/client
 import { createRateLimiter } from "./http/rate-limit.js";
 import { oversizedRequestStatus } from "./http/request-limits.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
+import { pathOf } from "./lib/url.js";
 import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
@@ -67,6 +68,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     keys,
     verifier,
     limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
+    liveGrants: new Map(),
   };
   const paths = endpointPaths(options);
   const metadataBody = JSON.stringify(authorizationServerMetadata(options));
@@ -136,12 +138,27 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     }
   };
 
+  const revoked = new OAuthError("invalid_token", "the access token has been revoked", { reason: "grant_revoked" });
+  // One AuthInfo per verified token, built once and frozen so no handler can change it for the next.
+  const infos = new WeakMap<object, AuthInfo>();
+  const checkAccessToken = async (token: string, resource: string): Promise<AuthInfo | OAuthError> => {
+    const claims = await verifier.check(token, resource);
+    if (claims instanceof OAuthError) return claims;
+    if (typeof claims.gid !== "string" || !(await isGrantLive(ctx, claims.gid))) return revoked;
+    let info = infos.get(claims);
+    if (!info) {
+      info = freezeAuthInfo(authInfoFromClaims(token, claims, resource));
+      infos.set(claims, info);
+    }
+    return info;
+  };
+
   /**
    * Serves the endpoints this server owns; answers `undefined` for any other path so an adapter
    * can hand the request to the next handler.
    */
   const handle = async (request: Request, connection: ConnectionInfo = {}): Promise<Response | undefined> => {
-    const { pathname } = new URL(request.url);
+    const pathname = pathOf(request.url);
     const route = routes.get(pathname) ?? (options.dynamicRegistration && pathname.startsWith(`${paths.register}/`) ? managementRoute : undefined);
     if (!route) return undefined;
     // DNS rebinding: a page elsewhere that resolves its own name to this loopback server.
@@ -177,12 +194,13 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
      * that its grant has not been revoked. Throws `OAuthError("invalid_token")` otherwise.
      */
     async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
-      const claims = await verifier.verify(token, resource);
-      if (typeof claims.gid !== "string" || !(await findGrant(ctx, claims.gid))) {
-        throw new OAuthError("invalid_token", "the access token has been revoked", { reason: "grant_revoked" });
-      }
-      return authInfoFromClaims(token, claims, resource);
+      const result = await checkAccessToken(token, resource);
+      if (result instanceof OAuthError) throw result;
+      return result;
     },
+
+    /** Like {@link verifyAccessToken}, answering the error rather than throwing it (the guard's hot path). */
+    checkAccessToken: (token: string, { resource }: { resource: string }) => checkAccessToken(token, resource),
 
     /** The live grants of a user (`{ subject }`) or of a client (`{ clientId }`), for account pages and admin tools. */
     listGrants: async (owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]> =>
@@ -210,3 +228,9 @@ export type GrantInfo = Omit<Grant, "claims" | "revoked">;
 
 /** An authorization server. */
 export type AuthorizationServer = ReturnType<typeof createAuthorizationServer>;
+
+function freezeAuthInfo(info: AuthInfo): AuthInfo {
+  Object.freeze(info.scopes);
+  if (info.extra) Object.freeze(info.extra);
+  return Object.freeze(info);
+}

@@ -1,3 +1,5 @@
+import type { OAuthError } from "./errors.js";
+
 /**
  * What a verified access token says, shaped like the MCP SDK's `AuthInfo` so it can be handed to
  * `transport.handleRequest(request, { authInfo })` unchanged.
@@ -18,6 +20,11 @@ export interface AuthInfo {
 /** Verifies an access token for one resource; throws an `OAuthError` (`invalid_token`) otherwise. */
 export interface TokenVerifier {
   verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo>;
+  /**
+   * The same check answering the error instead of throwing it, so the guard's 401 path stays free
+   * of exceptions. Optional: the guard falls back to `verifyAccessToken`.
+   */
+  checkAccessToken?(token: string, options: { resource: string }): Promise<AuthInfo | OAuthError>;
 }
 
 /** The signed-in resource owner, as the app's login step reports it. */

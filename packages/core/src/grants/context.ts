@@ -11,6 +11,12 @@ export interface ServerContext {
   keys: KeyManager;
   verifier: JWTVerifier;
   limiter: RateLimiter;
+  /**
+   * Grants recently seen live, with when that stops counting (ms): the verification hot path
+   * reads the store at most once per grant per `grantCacheSeconds`. Revocation here deletes the
+   * entry at once; other instances notice within that interval.
+   */
+  liveGrants: Map<string, number>;
 }
 
 /** What one request brings besides itself: where it comes from. */

@@ -51,8 +51,29 @@ export async function findGrant(ctx: ServerContext, id: string): Promise<Grant |
  * revoked record is kept for the grant's lifetime so a late write cannot bring it back.
  */
 export async function revokeGrant(ctx: ServerContext, id: string, clientId: string, reason: string): Promise<void> {
+  ctx.liveGrants.delete(id);
   const existing = await ctx.options.storage.get<Grant>(key(id));
   if (existing?.revoked) return;
   await ctx.options.storage.set(key(id), { ...(existing ?? { id }), revoked: true }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
   ctx.options.onEvent({ type: "grant.revoked", clientId, grantId: id, reason });
+}
+
+/**
+ * Whether a grant is live, for token verification: answered from the in-process cache while fresh
+ * (revocations made here clear it at once), otherwise from the store.
+ */
+export async function isGrantLive(ctx: ServerContext, id: string): Promise<boolean> {
+  const now = ctx.options.now();
+  const until = ctx.liveGrants.get(id);
+  if (until !== undefined && until > now) return true;
+  if (!(await findGrant(ctx, id))) {
+    ctx.liveGrants.delete(id);
+    return false;
+  }
+  const ttl = ctx.options.grantCacheSeconds * 1000;
+  if (ttl > 0) {
+    if (ctx.liveGrants.size >= 10_000) ctx.liveGrants.delete(ctx.liveGrants.keys().next().value!);
+    ctx.liveGrants.set(id, now + ttl);
+  }
+  return true;
 }

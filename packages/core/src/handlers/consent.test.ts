@@ -146,7 +146,7 @@ describe("Consent form protection (CSRF and browser binding)", () => {
     const t = createTestServer();
     const { requestId, csrf, cookie } = await openPage(t.fetch);
     await expectErrorPage(await post(t.fetch, { request_id: requestId, ...LOGIN }, cookie), 403);
-    await expectErrorPage(await post(t.fetch, { request_id: requestId, csrf_token: `${csrf.slice(0, -1)}A`, ...LOGIN }, cookie), 403);
+    await expectErrorPage(await post(t.fetch, { request_id: requestId, csrf_token: `${csrf.slice(0, -1)}${csrf.endsWith("A") ? "B" : "A"}`, ...LOGIN }, cookie), 403);
     // Deny is protected too: a forged form cannot end someone else's request.
     await expectErrorPage(await post(t.fetch, { request_id: requestId, csrf_token: "x", decision: "deny" }, cookie), 403);
     // The request survived the forgeries.

@@ -60,10 +60,19 @@ const hostMatches = (host: string, allowed: string[]) => {
  */
 export function isAllowedHost(request: Request, allowed: string[] | "*"): boolean {
   if (allowed === "*") return true;
-  const urlHost = parseURL(request.url)?.host;
+  const urlHost = hostOf(request.url);
   if (urlHost === undefined || !hostMatches(urlHost, allowed)) return false;
   const header = request.headers.get("Host");
   if (header === null || header === urlHost) return true;
   const headerHost = parseURL(`http://${header}`)?.host;
   return headerHost !== undefined && hostMatches(headerHost, allowed);
+}
+
+/** The host (`name[:port]`) of a URL a `Request` has serialised, without parsing it again. */
+function hostOf(url: string): string | undefined {
+  const authority = url.indexOf("//");
+  if (authority === -1) return undefined;
+  const end = url.indexOf("/", authority + 2);
+  const host = url.slice(authority + 2, end === -1 ? undefined : end);
+  return host === "" || host.includes("@") ? undefined : host;
 }

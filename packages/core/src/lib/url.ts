@@ -36,3 +36,20 @@ export function withQuery(base: string, params: Record<string, string | undefine
   url.search = existing === "" ? added.toString() : `${existing}&${added.toString()}`;
   return url.href;
 }
+
+/**
+ * The path of an absolute URL that a `Request` has already serialised (so it is normalised),
+ * without parsing it again: the same as `new URL(url).pathname`, at a fraction of the cost, for
+ * routing on every request.
+ */
+export function pathOf(url: string): string {
+  const authority = url.indexOf("//");
+  const start = url.indexOf("/", authority === -1 ? 0 : authority + 2);
+  if (start === -1) return "/";
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query !== -1) end = query;
+  const fragment = url.indexOf("#", start);
+  if (fragment !== -1 && fragment < end) end = fragment;
+  return url.slice(start, end);
+}

@@ -1,7 +1,7 @@
-import { isOAuthError } from "../errors.js";
+import { isOAuthError, type OAuthError } from "../errors.js";
 import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
 import { jsonResponse } from "../http/responses.js";
-import { canonicalResource } from "../lib/url.js";
+import { canonicalResource, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
 import { challengeResponse } from "./challenge.js";
 
@@ -78,6 +78,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
   const requiredScopes = options.requiredScopes ?? [];
   const implied = impliedScopes(options.scopeHierarchy ?? {});
   const mcp = options.mcp;
+  const check = options.verifier.checkAccessToken?.bind(options.verifier);
   const allowedOrigins = options.allowedOrigins ?? [resourceURL.origin];
   const allowedHosts = resolveAllowedHosts(options.allowedHosts, resourceURL, "allowedHosts");
   const hostRefused = () => jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
@@ -135,7 +136,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
      * and their CORS preflight. Answers `undefined` for any other request.
      */
     async handle(request: Request): Promise<Response | undefined> {
-      const { pathname } = new URL(request.url);
+      const pathname = pathOf(request.url);
       if (pathname !== metadataPath && pathname !== "/.well-known/oauth-protected-resource") return undefined;
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       if (request.method === "OPTIONS") {
@@ -207,20 +208,21 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       if (space === -1 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
         return challenge(request, "invalid_token", "the access token is malformed", scopes);
       }
-      let info: AuthInfo;
+      let info: AuthInfo | OAuthError;
       try {
-        info = await options.verifier.verifyAccessToken(token, { resource });
+        info = check ? await check(token, { resource }) : await options.verifier.verifyAccessToken(token, { resource });
       } catch (error) {
-        if (isOAuthError(error) && error.code === "invalid_token") {
-          return challenge(request, "invalid_token", error.description, scopes);
+        if (!isOAuthError(error) || error.code !== "invalid_token") {
+          // Never fail open, never a stack trace: the token could not be checked right now.
+          (options.onError ?? reportError)(error, { request });
+          return jsonResponse(
+            { error: "server_error", error_description: "the access token could not be verified right now" },
+            { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
+          );
         }
-        // Never fail open, never a stack trace: the token could not be checked right now.
-        (options.onError ?? reportError)(error, { request });
-        return jsonResponse(
-          { error: "server_error", error_description: "the access token could not be verified right now" },
-          { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
-        );
+        info = error;
       }
+      if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
       const held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
       if (scopes.some((s) => !held.has(s))) {
         // Every scope the operation needs, in one challenge, plus those the token already has:

@@ -54,7 +54,17 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
   const cacheSize = options.cacheSize ?? 10_000;
   const now = options.now ?? Date.now;
   const issuer = options.issuer;
-  const cache = new Map<string, VerifiedClaims>();
+  /** Verified tokens, with their audiences already canonicalised. */
+  const cache = new Map<string, { claims: VerifiedClaims; audiences: string[] }>();
+  /**
+   * Tokens that failed, remembered for a minute so a replayed bad token costs a lookup rather
+   * than a signature check, and answered with the same error object (no new stack each time).
+   */
+  const failures = new Map<string, { until: number; error: OAuthError }>();
+  const remember = <K, V>(map: Map<K, V>, key: K, value: V) => {
+    if (map.size >= cacheSize) map.delete(map.keys().next().value!);
+    map.set(key, value);
+  };
 
   let keySet: ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet> | undefined;
   const source = options.jwks;
@@ -85,44 +95,71 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
       throw error;
     }
   };
+  const wrongAudience = new OAuthError("invalid_token", "the access token is not meant for this resource", { reason: "audience_mismatch" });
+
+  /** The verified entry for a token, or the error to answer with; never throws for a bad token. */
+  const entryFor = async (token: string): Promise<{ claims: VerifiedClaims; audiences: string[] } | OAuthError> => {
+    const nowMs = now();
+    const nowSeconds = nowMs / 1000;
+    const hit = cache.get(token);
+    if (hit) {
+      if (hit.claims.exp + tolerance > nowSeconds) return hit;
+      cache.delete(token);
+    }
+    const failed = failures.get(token);
+    if (failed) {
+      if (failed.until > nowMs) return failed.error;
+      failures.delete(token);
+    }
+    let claims: VerifiedClaims;
+    try {
+      claims = await verifySignature(token);
+    } catch (error) {
+      // jose's verdicts on the token (ERR_JWT_*, ERR_JWS_*, ERR_JWKS_NO_MATCHING_KEY) are final and
+      // remembered; anything else (the key store unreachable) is not the token's fault.
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== "string" || !code.startsWith("ERR_")) throw error;
+      const answer = new OAuthError("invalid_token", "the access token is invalid or expired", { reason: code });
+      remember(failures, token, { until: nowMs + 60_000, error: answer });
+      return answer;
+    }
+    // Beyond jose: the claims we read must have their types, and a token "issued" in the future
+    // is not one we issued (jose checks iat only against maxTokenAge).
+    if (
+      typeof claims.client_id !== "string" ||
+      (claims.scope !== undefined && typeof claims.scope !== "string") ||
+      claims.exp > nowSeconds + maxLifetime ||
+      claims.iat > nowSeconds + tolerance
+    ) {
+      const answer = new OAuthError("invalid_token", "the access token is invalid or expired", { reason: "claims_invalid" });
+      remember(failures, token, { until: nowMs + 60_000, error: answer });
+      return answer;
+    }
+    const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud])
+      .map((aud) => (typeof aud === "string" ? canonicalResource(aud) : undefined))
+      .filter((aud): aud is string => aud !== undefined);
+    const entry = { claims, audiences };
+    remember(cache, token, entry);
+    return entry;
+  };
+
   return {
     /**
-     * Verifies `token` for `resource`; answers its claims or throws `OAuthError("invalid_token")`.
-     * Without `resource`, any audience is accepted (the issuer inspecting its own tokens).
+     * Checks `token` for `resource`: answers its claims, or the `OAuthError("invalid_token")` to
+     * send, without throwing. Without `resource`, any audience is accepted (the issuer inspecting
+     * its own tokens).
      */
+    async check(token: string, resource?: string): Promise<VerifiedClaims | OAuthError> {
+      const entry = await entryFor(token);
+      if (entry instanceof OAuthError) return entry;
+      if (resource !== undefined && !entry.audiences.includes(resource)) return wrongAudience;
+      return entry.claims;
+    },
+    /** Like {@link check}, throwing the error instead. */
     async verify(token: string, resource?: string): Promise<VerifiedClaims> {
-      const nowSeconds = now() / 1000;
-      let claims = cache.get(token);
-      if (claims && claims.exp + tolerance <= nowSeconds) {
-        cache.delete(token);
-        claims = undefined;
-      }
-      if (!claims) {
-        try {
-          claims = await verifySignature(token);
-        } catch (error) {
-          throw new OAuthError("invalid_token", "the access token is invalid or expired", {
-            reason: (error as { code?: string }).code ?? "jwt_invalid",
-          });
-        }
-        // Beyond jose: the claims we read must have their types, and a token "issued" in the future
-        // is not one we issued (jose checks iat only against maxTokenAge).
-        if (
-          typeof claims.client_id !== "string" ||
-          (claims.scope !== undefined && typeof claims.scope !== "string") ||
-          claims.exp > nowSeconds + maxLifetime ||
-          claims.iat > nowSeconds + tolerance
-        ) {
-          throw new OAuthError("invalid_token", "the access token is invalid or expired", { reason: "claims_invalid" });
-        }
-        if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-        cache.set(token, claims);
-      }
-      const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (resource !== undefined && !audiences.some((aud) => typeof aud === "string" && canonicalResource(aud) === resource)) {
-        throw new OAuthError("invalid_token", "the access token is not meant for this resource", { reason: "audience_mismatch" });
-      }
-      return claims;
+      const result = await this.check(token, resource);
+      if (result instanceof OAuthError) throw result;
+      return result;
     },
     /** Forgets a cached token (after revocation). */
     forget(token: string): void {
@@ -149,9 +186,23 @@ export function authInfoFromClaims(token: string, claims: VerifiedClaims, resour
 /** A `TokenVerifier` for a resource server that trusts one issuer's JWTs (no revocation check). */
 export function jwtTokenVerifier(options: JWTVerifierOptions) {
   const verifier = createJWTVerifier(options);
+  const infos = new WeakMap<object, AuthInfo>();
+  const checkAccessToken = async (token: string, { resource }: { resource: string }): Promise<AuthInfo | OAuthError> => {
+    const claims = await verifier.check(token, resource);
+    if (claims instanceof OAuthError) return claims;
+    let info = infos.get(claims);
+    if (!info) {
+      info = authInfoFromClaims(token, claims, resource);
+      infos.set(claims, info);
+    }
+    return info;
+  };
   return {
-    async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
-      return authInfoFromClaims(token, await verifier.verify(token, resource), resource);
+    checkAccessToken,
+    async verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo> {
+      const result = await checkAccessToken(token, options);
+      if (result instanceof OAuthError) throw result;
+      return result;
     },
   };
 }

@@ -17,7 +17,7 @@ function flakyStore() {
   return { store, state };
 }
 
-function setup() {
+function setup(grantCacheSeconds = 0) {
   const { store, state } = flakyStore();
   const errors: unknown[] = [];
   const server = createAuthorizationServer({
@@ -26,6 +26,7 @@ function setup() {
     scopes: { "mcp:tools": "tools" },
     storage: store,
     interactionUrl: "/login",
+    grantCacheSeconds,
     clients: [{ client_id: "pub", redirect_uris: ["http://127.0.0.1/cb"], grant_types: ["authorization_code"] }],
     onError: (error) => errors.push(error),
   });

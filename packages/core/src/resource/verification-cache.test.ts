@@ -1,0 +1,69 @@
+import { SignJWT, generateKeyPair } from "jose";
+import { describe, expect, it } from "vitest";
+import { createJWTVerifier, createMemoryStore, OAuthError } from "../index.js";
+import { createTestServer, ISSUER, obtainTokens, RESOURCE } from "../../test/helpers.js";
+
+const bearer = (token: string) => new Request(RESOURCE, { headers: { Authorization: `Bearer ${token}` } });
+
+describe("Verification caches (the bearer check's hot path)", () => {
+  it("answers repeated checks of one token with the same frozen AuthInfo", async () => {
+    const t = createTestServer();
+    const { body } = await obtainTokens(t.fetch);
+    const first = await t.guard.authenticate(bearer(body.access_token!));
+    const second = await t.guard.authenticate(bearer(body.access_token!));
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => (first as { scopes: string[] }).scopes.push("mcp:admin")).toThrow();
+  });
+
+  it("trusts a grant it saw live for grantCacheSeconds, and no longer than that", async () => {
+    let now = Date.now();
+    const storage = createMemoryStore({ now: () => now });
+    const t = createTestServer({ storage, now: () => now, grantCacheSeconds: 2 });
+    const { body } = await obtainTokens(t.fetch);
+    expect(await t.guard.authenticate(bearer(body.access_token!))).not.toBeInstanceOf(Response);
+    // Another instance revokes the grant by writing the store directly: this one is not told.
+    const gid = JSON.parse(atob(body.access_token!.split(".")[1]!.replaceAll("-", "+").replaceAll("_", "/"))).gid as string;
+    await storage.set(`grant:${gid}`, { id: gid, revoked: true });
+    expect(await t.guard.authenticate(bearer(body.access_token!))).not.toBeInstanceOf(Response);
+    now += 2_001;
+    const refused = (await t.guard.authenticate(bearer(body.access_token!))) as Response;
+    expect(refused.status).toBe(401);
+  });
+
+  it("takes a revocation made on this instance into account at once, whatever the cache interval", async () => {
+    const t = createTestServer({ grantCacheSeconds: 60 });
+    const { body } = await obtainTokens(t.fetch);
+    expect(await t.guard.authenticate(bearer(body.access_token!))).not.toBeInstanceOf(Response);
+    await t.fetch(`${ISSUER}/revoke`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: body.refresh_token!, client_id: "pub" }),
+    });
+    expect(((await t.guard.authenticate(bearer(body.access_token!))) as Response).status).toBe(401);
+  });
+
+  it("remembers a token that failed verification, answering it without checking it again", async () => {
+    const { privateKey, publicKey } = await generateKeyPair("ES256");
+    const { exportJWK } = await import("jose");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+    let loads = 0;
+    // An unknown kid makes a full verification reload the key set once: count the loads.
+    const verifier = createJWTVerifier({ issuer: ISSUER, jwks: async () => (loads++, { keys: [jwk] }) });
+    const forged = await new SignJWT({ client_id: "pub" })
+      .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: "unknown" })
+      .setIssuer(ISSUER)
+      .setSubject("x")
+      .setAudience(RESOURCE)
+      .setIssuedAt()
+      .setJti("j")
+      .setExpirationTime("5m")
+      .sign(privateKey);
+    const first = await verifier.check(forged, RESOURCE);
+    const loadsAfterFirst = loads;
+    const second = await verifier.check(forged, RESOURCE);
+    expect(first).toBeInstanceOf(OAuthError);
+    expect(second).toBe(first);
+    expect(loads).toBe(loadsAfterFirst);
+  });
+});

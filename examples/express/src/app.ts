@@ -1,4 +1,4 @@
-import express from "express";
+import express, { type ErrorRequestHandler } from "express";
 import { oauthRouter, requireBearerAuth } from "@portcullis/express";
 import { createDemoAuth, type DemoConfig } from "@portcullis/example-shared";
 import { handleNodeMcpRequest } from "@portcullis/example-shared/node";
@@ -15,5 +15,13 @@ export function createApp(config: DemoConfig, storage: Storage, runtime: Paramet
   app.get("/", (_req, res) => {
     res.type("text/plain").send(`Portcullis demo. MCP server at ${config.publicUrl}/mcp\n`);
   });
+  // The app's own errors (a body parser refusing malformed JSON, say): a clean JSON answer, never
+  // Express's default page, which shows a stack trace outside production.
+  const onError: ErrorRequestHandler = (error: { status?: number; statusCode?: number }, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const status = error.status ?? error.statusCode ?? 500;
+    res.status(status).set("Cache-Control", "no-store").json({ error: status < 500 ? "invalid_request" : "server_error" });
+  };
+  app.use(onError);
   return app;
 }

@@ -7,7 +7,8 @@ const config = demoConfig(process.env, { store: DEFAULT_NODE_STORE });
 const storage = await openStore(config.store);
 const app = createApp(config, storage, { resolveHost });
 
-const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
+// Keep Node's own Request and Response: the lightweight replacements break HEAD answers.
+const server = serve({ fetch: app.fetch, port: config.port, overrideGlobalObjects: false }, (info) => {
   console.log(banner("Hono on Node", { ...config, port: info.port }));
 });
 

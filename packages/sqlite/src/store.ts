@@ -37,6 +37,11 @@ const EXPIRED = "(entries.expires_at IS NOT NULL AND entries.expires_at <= @now)
  * `DELETE ... RETURNING`. Expired rows are invisible at once and deleted by a periodic sweep
  * that does not keep the process alive.
  *
+ * Durability: `synchronous = NORMAL` under WAL. Every committed write survives the process
+ * crashing or being killed; a power loss or operating-system crash may lose the writes since the
+ * last checkpoint (never corrupt the file), which at worst revives a just-spent code or refresh
+ * token or forgets a just-issued one.
+ *
  * Throws an `Error` when the file cannot be opened as a Portcullis store (not a database,
  * corrupt header, a schema from a newer version).
  *
@@ -142,6 +147,9 @@ function open(path: string): Database.Database {
   try {
     // Both read the header, so a file that is not a database fails here rather than on first use.
     db.pragma("journal_mode = WAL");
+    // Under WAL, NORMAL syncs at checkpoints rather than on every commit: a commit survives the
+    // process crashing; only a power loss or OS crash can take back the last ones.
+    db.pragma("synchronous = NORMAL");
     migrate(db);
     return db;
   } catch (cause) {

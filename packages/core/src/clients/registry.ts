@@ -36,9 +36,7 @@ const registrationSchema = z.object({
 });
 
 /** Whether a redirect URI is for a native app: loopback http or a private-use scheme (RFC 8252). */
-function isNativeRedirect(uri: string): boolean {
-  const url = parseURL(uri);
-  if (!url) return false;
+function isNativeRedirect(url: URL): boolean {
   if (url.protocol === "http:") return isLoopbackHost(url);
   return url.protocol !== "https:";
 }
@@ -95,12 +93,11 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
   }
   if (m.jwks?.keys.some((k) => PRIVATE_JWK_MEMBERS.some((member) => member in k))) fail("jwks must hold public keys only");
 
-  const applicationType = m.application_type ?? (redirectUris.length > 0 && redirectUris.every(isNativeRedirect) ? "native" : "web");
-  for (const uri of redirectUris) {
-    const url = new URL(uri);
-    if (applicationType === "web" && (url.protocol !== "https:" || isLoopbackHost(url))) {
-      throw new OAuthError("invalid_redirect_uri", "web clients use https redirect URIs on a non-loopback host; register as native");
-    }
+  // Each URI parses: redirectUriProblem refused any that does not.
+  const urls = redirectUris.map((uri) => new URL(uri));
+  const applicationType = m.application_type ?? (urls.length > 0 && urls.every(isNativeRedirect) ? "native" : "web");
+  if (applicationType === "web" && urls.some((url) => url.protocol !== "https:" || isLoopbackHost(url))) {
+    throw new OAuthError("invalid_redirect_uri", "web clients use https redirect URIs on a non-loopback host; register as native");
   }
   if (m.scope !== undefined) {
     for (const scope of m.scope.split(" ")) {

@@ -1,6 +1,7 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { base64url, randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
+import { sha256Digest } from "../lib/sha256.js";
 import { canonicalResource } from "../lib/url.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { User } from "../types.js";
@@ -66,7 +67,8 @@ export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient
   const record = await ctx.options.storage.get<CodeRecord>(codeKey(hash));
   if (!record) throw invalidGrant("code_unknown");
   if (record.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
-  const challenge = base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
+  // S256 (RFC 7636 §4.6); the verifier is ASCII, checked above, so its UTF-8 bytes are its ASCII bytes.
+  const challenge = base64url(sha256Digest(verifier));
   if (!timingSafeEqual(challenge, record.codeChallenge)) throw invalidGrant("pkce_mismatch");
   const redirectUri = params.get("redirect_uri");
   if (redirectUri !== undefined && redirectUri !== record.redirectUri) throw invalidGrant("redirect_uri_mismatch");

@@ -1,20 +1,54 @@
+import { sha256Digest } from "./sha256.js";
+
 const encoder = new TextEncoder();
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /** base64url without padding (RFC 4648 §5). */
 export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]! + ALPHABET[(n >>> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]!;
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]! + ALPHABET[(n >>> 6) & 63]!;
+  }
+  return out;
 }
+
+// getRandomValues costs microseconds per call in Node whatever the size, and a request draws
+// several tokens, so they come from a pool filled 4 KiB at a time (as Node's randomUUID does).
+// Each byte is handed out once and zeroed once encoded.
+const POOL_BYTES = 4096;
+const pool = new Uint8Array(POOL_BYTES);
+let poolOffset = POOL_BYTES;
 
 /** A random opaque value with `bytes` of entropy, base64url encoded. */
 export function randomToken(bytes = 32): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+  if (bytes > POOL_BYTES / 8) return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+  if (poolOffset + bytes > POOL_BYTES) {
+    crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  const drawn = pool.subarray(poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  const token = base64url(drawn);
+  drawn.fill(0);
+  return token;
 }
 
-/** SHA-256 of a UTF-8 string, base64url encoded: how codes, refresh tokens and secrets are stored. */
+/**
+ * SHA-256 of a UTF-8 string, base64url encoded: how codes, refresh tokens and secrets are stored.
+ * Computed synchronously (see sha256.ts); async so callers need not change with the hash.
+ */
 export async function sha256(value: string): Promise<string> {
-  return base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(value))));
+  return base64url(sha256Digest(value));
 }
 
 /**

@@ -1,7 +1,9 @@
 import { base64url } from "./crypto.js";
+import { sha256Digest } from "./sha256.js";
 
 const encoder = new TextEncoder();
-const INFO = encoder.encode("portcullis/sealed-response/v1");
+// A fixed prefix, so the key is never the hash the store files records under.
+const DOMAIN = "portcullis/sealed-response/v2\0";
 
 function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
@@ -16,17 +18,13 @@ export interface Sealed {
   data: string;
 }
 
-// HKDF-SHA-256 over the secret itself: the store keeps the secret's hash, never the secret, so
-// what it holds cannot be opened without what the client presents.
-async function keyFor(secret: string, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
-  const material = await crypto.subtle.importKey("raw", encoder.encode(secret), "HKDF", false, ["deriveKey"]);
-  return crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info: INFO },
-    material,
-    { name: "AES-GCM", length: 256 },
-    false,
-    [usage],
-  );
+// The key is SHA-256 over a domain prefix and the secret. The secrets sealed under are random
+// tokens with 256 bits of entropy, so a plain hash is as strong a KDF as HKDF here, at a
+// fraction of the cost: one synchronous hash and a raw import instead of two WebCrypto jobs. The
+// store keeps SHA-256 of the bare secret, which says nothing of the prefixed hash, so what it
+// holds cannot be opened without what the client presents.
+function keyFor(secret: string, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", sha256Digest(DOMAIN + secret), "AES-GCM", false, [usage]);
 }
 
 /** Encrypts `value` (AES-256-GCM) with a key derived from `secret`, bound to `context`. */

@@ -13,6 +13,66 @@ describe("Memory store bounds", () => {
     expect((await store.list("")).map((e) => e.key)).toEqual(["b", "c", "d"]);
   });
 
+  it("never drops the signing keys (keys:) however many entries follow them", async () => {
+    const store = createMemoryStore({ maxEntries: 100 });
+    await store.set("keys:signing", { kid: "k1" });
+    for (let i = 0; i < 1_000; i++) await store.set(`code:${i}`, i);
+    expect(await store.get("keys:signing")).toEqual({ kid: "k1" });
+    const codes = (await store.list<number>("code:", { limit: 1_000 })).map((e) => e.value).sort((a, b) => a - b);
+    // The newest 99 in insertion order; the key record holds the hundredth place.
+    expect(codes).toEqual(Array.from({ length: 99 }, (_, i) => 901 + i));
+  });
+
+  it("drops expired entries before any live one", async () => {
+    let t = 0;
+    const store = createMemoryStore({ maxEntries: 4, now: () => t });
+    await store.set("old-live", 1);
+    await store.set("short-1", 2, { ttlSeconds: 1 });
+    await store.set("live", 3);
+    await store.set("short-2", 4, { ttlSeconds: 1 });
+    t = 2_000;
+    await store.set("new-1", 5);
+    await store.set("new-2", 6);
+    expect((await store.list("")).map((e) => e.key)).toEqual(["live", "new-1", "new-2", "old-live"]);
+    await store.set("new-3", 7);
+    expect(await store.get("old-live")).toBeUndefined();
+    expect(await store.get("live")).toBe(3);
+  });
+
+  it("finds expired entries anywhere in a large store, not only among the first visited", async () => {
+    let t = 0;
+    const store = createMemoryStore({ maxEntries: 2_000, now: () => t });
+    for (let i = 0; i < 2_000; i++) await store.set(`e:${i}`, i, i % 2 === 1 ? { ttlSeconds: 1 } : undefined);
+    t = 2_000;
+    for (let i = 0; i < 1_000; i++) await store.set(`n:${i}`, i);
+    // 1,000 expired made room for 1,000 new entries: not one live entry was given up.
+    expect(await store.list("e:", { limit: 5_000 })).toHaveLength(1_000);
+    expect(await store.list("n:", { limit: 5_000 })).toHaveLength(1_000);
+    await store.set("n:1000", 1_000);
+    expect(await store.get("e:0")).toBeUndefined();
+    expect(await store.get("e:2")).toBe(2);
+  });
+
+  it("keeps dropping the oldest insertion as writes continue, counting an overwrite as no insertion", async () => {
+    const store = createMemoryStore({ maxEntries: 3 });
+    for (const key of ["a", "b", "c"]) await store.set(key, key);
+    await store.set("a", "a2");
+    await store.set("d", "d");
+    expect((await store.list("")).map((e) => e.key)).toEqual(["b", "c", "d"]);
+    await store.delete("c");
+    await store.set("e", "e");
+    await store.set("f", "f");
+    expect((await store.list("")).map((e) => e.key)).toEqual(["d", "e", "f"]);
+  });
+
+  it("keeps a store of nothing but keys: records, running over the cap rather than dropping one", async () => {
+    const store = createMemoryStore({ maxEntries: 2 });
+    for (const key of ["keys:a", "keys:b", "keys:c"]) await store.set(key, key);
+    await store.set("x", "x");
+    await store.set("y", "y");
+    expect((await store.list("")).map((e) => e.key)).toEqual(["keys:a", "keys:b", "keys:c", "y"]);
+  });
+
   it("expires by the injected clock", async () => {
     let t = 1_000;
     const store = createMemoryStore({ now: () => t });

@@ -1,5 +1,10 @@
 import type { SetOptions, Storage, StorageEntry } from "./types.js";
 
+// Entries a sweep visits per insertion into a full store, looking for expired ones.
+const SWEEP_STEP = 64;
+// The signing keys verify every token issued: dropping them would invalidate all of them at once.
+const PINNED = "keys:";
+
 interface Slot {
   json: string;
   expiresAt: number | undefined;
@@ -10,8 +15,9 @@ export interface MemoryStoreOptions {
   /** Clock in milliseconds; inject one in tests instead of freezing global time. */
   now?: () => number;
   /**
-   * Most entries kept; past it, the entries closest to expiry are dropped first. A bound on
-   * memory for a process-local store. Default 100,000.
+   * Most entries kept, a bound on memory for a process-local store. Default 100,000. Past it,
+   * each insertion first sweeps a few entries for expired ones, then drops the oldest insertion
+   * if still full; entries under `keys:` (the signing keys) are never dropped.
    */
   maxEntries?: number;
 }
@@ -40,18 +46,52 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     if (!Number.isFinite(ttl) || ttl <= 0) throw new TypeError(`ttlSeconds must be a finite number above 0, got ${ttl}`);
     return now() + ttl * 1000;
   };
+  // Eviction does bounded work per insertion: a full scan on every insert past the cap made a
+  // full store O(n) per write. Both cursors walk the Map in insertion order and survive
+  // mutation (Map iterators are live); one that runs off the end is done for good, so is
+  // replaced.
+  let sweepCursor: Iterator<[string, Slot]> | undefined;
+  let oldestCursor: Iterator<string> | undefined;
+  const sweep = () => {
+    const t = now();
+    let budget = Math.min(SWEEP_STEP, slots.size);
+    let restarted = false;
+    while (budget > 0) {
+      sweepCursor ??= slots.entries();
+      const next = sweepCursor.next();
+      if (next.done) {
+        sweepCursor = undefined;
+        if (restarted) return;
+        restarted = true;
+        continue;
+      }
+      budget--;
+      const [key, slot] = next.value;
+      if (slot.expiresAt !== undefined && slot.expiresAt <= t) slots.delete(key);
+    }
+  };
+  const dropOldest = () => {
+    let restarted = false;
+    for (;;) {
+      oldestCursor ??= slots.keys();
+      const next = oldestCursor.next();
+      if (next.done) {
+        oldestCursor = undefined;
+        // Nothing but signing keys left: keep them, and let the store run over by that many.
+        if (restarted) return;
+        restarted = true;
+        continue;
+      }
+      if (!next.value.startsWith(PINNED)) {
+        slots.delete(next.value);
+        return;
+      }
+    }
+  };
   const evict = () => {
     if (slots.size < maxEntries) return;
-    const t = now();
-    for (const [key, slot] of slots) if (slot.expiresAt !== undefined && slot.expiresAt <= t) slots.delete(key);
-    if (slots.size < maxEntries) return;
-    // Still full: drop the oldest insertions (Map keeps insertion order).
-    const excess = slots.size - maxEntries + 1;
-    let i = 0;
-    for (const key of slots.keys()) {
-      if (i++ >= excess) break;
-      slots.delete(key);
-    }
+    sweep();
+    if (slots.size >= maxEntries) dropOldest();
   };
   const write = (key: string, value: unknown, options?: SetOptions) => {
     if (value === undefined) throw new TypeError("a stored value must not be undefined");

@@ -5,30 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Storage } from "@portcullis/core";
 import { runStorageContract } from "@portcullis/core/storage/contract";
 import { createRedisStore } from "./index.js";
+import { REDIS_URL, redisSkipReason } from "../test/availability.js";
 
-const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const url = REDIS_URL;
 
-/** Undefined when a Redis server answers PING within about a second, else why not. */
-async function probe(): Promise<string | undefined> {
-  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
-  client.on("error", () => {});
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("no answer within 1 s")), 1_000);
-    });
-    await Promise.race([client.connect().then(() => client.ping()), deadline]);
-    return undefined;
-  } catch (error) {
-    return `no Redis server at ${url} (${error instanceof Error ? error.message || error.name : String(error)})`;
-  } finally {
-    clearTimeout(timer);
-    if (client.isOpen) client.destroy();
-  }
-}
-
-const skipReason = await probe();
-if (skipReason && process.env.CI) throw new Error(`${skipReason}; CI must run the Redis tests`);
+const skipReason = await redisSkipReason("redis store");
 
 // Every store in this run writes under one namespace, removed at the end.
 const run = `portcullis-test:${randomUUID()}:`;

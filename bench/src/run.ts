@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--only=id,id] [--out=dir] [--load=wrk|autocannon]`: runs the
  * baselines and the Portcullis scenarios, writes `results/<stamp>.json` plus `results/latest.md`
- * (`results/quick.md` for --quick) and prints the table with the target lines. `--cpu-prof` makes
+ * (`results/quick.md` for --quick, `results/partial.md` for --only) and prints the table with the target lines. `--cpu-prof` makes
  * every server write a V8 CPU profile under `<out>/profiles/<scenario>/`.
  */
 import { spawnSync } from "node:child_process";
@@ -75,8 +75,10 @@ mkdirSync(outDir, { recursive: true });
 const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
 const md = markdown(report);
 writeFileSync(join(outDir, `${quick ? "quick-" : ""}${stamp}.json`), JSON.stringify(report, null, 2) + "\n");
-writeFileSync(join(outDir, quick ? "quick.json" : "latest.json"), JSON.stringify(report, null, 2) + "\n");
-writeFileSync(join(outDir, quick ? "quick.md" : "latest.md"), md);
+// latest.* is the last full run, the one the README quotes; partial and quick runs go elsewhere.
+const name = quick ? "quick" : only ? "partial" : "latest";
+writeFileSync(join(outDir, `${name}.json`), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(join(outDir, `${name}.md`), md);
 process.stdout.write(md);
 process.exit(results.some((r) => r.error) ? 1 : 0);
 

@@ -1,10 +1,5 @@
-import type { AuthInfo, ResourceGuard } from "@portcullis/core";
+import type { AuthInfo, Handles, ResourceGuard } from "@portcullis/core";
 import type { ExecutionContext } from "./workers.js";
-
-/** Anything that serves its own paths and answers `undefined` for the rest (the server, a guard). */
-export interface Handles {
-  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
-}
 
 /** What {@link withPortcullis} builds from the Worker's `env`, once per isolate. */
 export interface PortcullisSetup {

@@ -13,4 +13,4 @@ export type { OAuthErrorCode } from "./errors.js";
 export { createMemoryStore } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";
 export type { SetOptions, Storage, StorageEntry } from "./storage/types.js";
-export type { AuthInfo, ClientMetadata, RateLimitedEndpoint, ServerEvent, TokenVerifier, User } from "./types.js";
+export type { AuthInfo, ClientMetadata, Handles, RateLimitedEndpoint, ServerEvent, TokenVerifier, User } from "./types.js";

@@ -93,3 +93,11 @@ export type ServerEvent =
 
 /** The endpoints {@link ServerEvent} `rate_limited` names. */
 export type RateLimitedEndpoint = "token" | "register" | "authorize" | "login";
+
+/**
+ * What an adapter mounts: anything that serves its own paths (the authorization server, a resource
+ * guard) and answers `undefined` for the rest, so the framework's next handler runs.
+ */
+export interface Handles {
+  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
+}

@@ -1,5 +1,5 @@
 import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
-import type { AuthInfo, ResourceGuard } from "@portcullis/core";
+import type { AuthInfo, Handles, ResourceGuard } from "@portcullis/core";
 
 declare global {
   // Declaration merging is how Express types what middleware adds to a request.
@@ -10,11 +10,6 @@ declare global {
       auth?: AuthInfo;
     }
   }
-}
-
-/** Anything that serves its own paths and answers `undefined` for the rest. */
-interface Handles {
-  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
 }
 
 /**

@@ -1,16 +1,11 @@
 import type { MiddlewareHandler } from "hono";
-import type { AuthInfo, ResourceGuard } from "@portcullis/core";
+import type { AuthInfo, Handles, ResourceGuard } from "@portcullis/core";
 
 declare module "hono" {
   interface ContextVariableMap {
     /** The verified access token of a request that passed `bearerAuth`. */
     auth: AuthInfo;
   }
-}
-
-/** Anything that serves its own paths and answers `undefined` for the rest. */
-interface Handles {
-  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
 }
 
 /**

@@ -1,12 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import type { AuthInfo, ResourceGuard } from "@portcullis/core";
-
-/** Anything that serves its own paths and answers `undefined` for the rest. */
-interface Handles {
-  handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
-}
+import type { AuthInfo, Handles, ResourceGuard } from "@portcullis/core";
 
 /** A `node:http` / `node:https` request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;

@@ -25,8 +25,6 @@ export function redirectUriProblem(raw: string): string | undefined {
   return scheme.includes(".") ? undefined : "redirect URI scheme must be https, loopback http, or a reverse-domain private-use scheme";
 }
 
-const LOOPBACK_IP = new Set(["127.0.0.1", "[::1]", "localhost"]);
-
 /**
  * Whether a requested redirect URI matches a registered one: exact string comparison, except that
  * an http loopback URI may differ in port (RFC 8252 §7.3), never in name, scheme, path or query.
@@ -36,7 +34,7 @@ export function redirectUriMatches(registered: string, requested: string): boole
   if (!registered.startsWith("http://") || !requested.startsWith("http://")) return false;
   const a = parseURL(registered);
   const b = parseURL(requested);
-  if (!a || !b || !LOOPBACK_IP.has(a.hostname) || a.hostname !== b.hostname) return false;
+  if (!a || !b || !isLoopbackHost(a) || a.hostname !== b.hostname) return false;
   if (requested.includes("@") || requested.includes("#") || /[\x00-\x20\x7F\\]/.test(requested)) return false;
   // The port must be written as a plain number in range; the URL parser has checked the range.
   const port = /^http:\/\/(?:\[[^\]]+\]|[^/:?]+)(?::(\d{1,5}))?(?=[/?]|$)/.exec(requested);

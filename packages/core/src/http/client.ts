@@ -1,4 +1,4 @@
-import { parseURL } from "../lib/url.js";
+import { isLoopbackHost, LOOPBACK_HOSTS, parseURL } from "../lib/url.js";
 
 /** What an adapter knows about the connection a request came on. */
 export interface ConnectionInfo {
@@ -26,14 +26,12 @@ export function clientAddress(request: Request, connection: ConnectionInfo, opti
   return chain[Math.min(options.trustProxy, chain.length - 1)];
 }
 
-const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
-
 /**
  * The default `Host` allow-list for a server at `url`: on a loopback host, the loopback names
  * (any port), which is what DNS rebinding cannot forge; elsewhere, every host.
  */
 export function defaultAllowedHosts(url: URL): string[] | "*" {
-  return LOOPBACK_NAMES.includes(url.hostname) ? [...LOOPBACK_NAMES] : "*";
+  return isLoopbackHost(url) ? [...LOOPBACK_HOSTS] : "*";
 }
 
 /** Validates a configured `Host` allow-list: host names, optionally with a port. */

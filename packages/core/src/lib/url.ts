@@ -1,4 +1,5 @@
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** The loopback names and addresses, as a URL's `hostname` spells them. */
+export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];
 
 /** Parses an absolute URL, or answers undefined. */
 export function parseURL(value: string): URL | undefined {
@@ -11,7 +12,7 @@ export function parseURL(value: string): URL | undefined {
 
 /** Whether a parsed URL's host is a loopback name or address (`localhost`, `127.0.0.1`, `[::1]`). */
 export function isLoopbackHost(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname);
+  return LOOPBACK_HOSTS.includes(url.hostname);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,31 +10,66 @@ const SUBSET = ["bare-hono", "hono-memory-reused", "hono-memory-401-none", "hono
 const out = mkdtempSync(join(tmpdir(), "portcullis-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
+function runBench(args: string[], timeout = 180_000) {
+  return spawnSync(process.execPath, ["--conditions=portcullis:source", "--import", "tsx", "src/run.ts", "--quick", ...args], { cwd: BENCH_DIR, encoding: "utf8", timeout });
+}
+
+function expectMeasured(report: Report, md: string) {
+  for (const r of report.results) {
+    expect(r.error).toBeUndefined();
+    expect(r.rps, r.id).toBeGreaterThan(0);
+    expect(r.p50Ms, r.id).toBeGreaterThan(0);
+    expect(r.p99Ms, r.id).toBeGreaterThanOrEqual(r.p50Ms!);
+    expect(r.rssMb, r.id).toBeGreaterThan(0);
+    expect(r.unexpected, `${r.id}: responses other than ${r.expectStatus}`).toBe(0);
+    expect(md).toContain(`\`${r.id}\``);
+  }
+}
+
 describe("Benchmark harness (--quick, a subset)", () => {
   it("runs servers in their own processes under load and writes the table and JSON with every row measured", () => {
-    const run = spawnSync(process.execPath, ["--conditions=portcullis:source", "--import", "tsx", "src/run.ts", "--quick", `--only=${SUBSET.join(",")}`, `--out=${out}`], {
-      cwd: BENCH_DIR,
-      encoding: "utf8",
-      timeout: 180_000,
-    });
+    const run = runBench([`--only=${SUBSET.join(",")}`, `--out=${out}`]);
     expect(run.status, run.stderr).toBe(0);
 
     const md = readFileSync(join(out, "quick.md"), "utf8");
     expect(run.stdout).toContain("| scenario |");
     const report = JSON.parse(readFileSync(join(out, "quick.json"), "utf8")) as Report;
     expect(report.results.map((r) => r.id)).toEqual(SUBSET);
-    for (const r of report.results) {
-      expect(r.error).toBeUndefined();
-      expect(r.rps, r.id).toBeGreaterThan(0);
-      expect(r.p50Ms, r.id).toBeGreaterThan(0);
-      expect(r.p99Ms, r.id).toBeGreaterThanOrEqual(r.p50Ms!);
-      expect(r.rssMb, r.id).toBeGreaterThan(0);
-      expect(r.unexpected, `${r.id}: responses other than ${r.expectStatus}`).toBe(0);
-      expect(md).toContain(`\`${r.id}\``);
-    }
+    expectMeasured(report, md);
     // The ratio column and target lines name same-run baselines.
     expect(md).toMatch(/hono-memory-reused` \| [\d,]+ \|.*× bare-hono/);
     expect(md).toMatch(/(PASS|FAIL) — 401 no token >= 0\.8x guarded success path: \d+\.\d+×/);
     expect(existsSync(join(out, "latest.md"))).toBe(false);
+  });
+
+  it("measures cost growth on SQLite with its own target line, the Worker in workerd as a smoke figure, and --cpu-prof profiles of the load only", () => {
+    const ids = ["growth-sqlite-1k", "growth-sqlite-100k", "worker-smoke"];
+    const dir = join(out, "growth");
+    const run = runBench([`--only=${ids.join(",")}`, `--out=${dir}`, "--cpu-prof"], 230_000);
+    expect(run.status, run.stderr).toBe(0);
+
+    const md = readFileSync(join(dir, "quick.md"), "utf8");
+    const report = JSON.parse(readFileSync(join(dir, "quick.json"), "utf8")) as Report;
+    expect(report.results.map((r) => r.id)).toEqual(ids);
+    expectMeasured(report, md);
+    expect(report.results[1]!.facts?.liveGrants).toBe(100_000);
+    expect(md).toMatch(/(PASS|FAIL) — Refresh at 100k live grants >= 0\.8x at 1k \(SQLite\): \d+\.\d+×/);
+    expect(md).toMatch(/n\/a — Refresh with the most live grants >= 0\.8x with the fewest \(memory\): not measured/);
+    expect(md).toMatch(/Worker throughput \(`worker-smoke`.*miniflare \(workerd\) on this machine, smoke figure only.*: [\d,]+ req\/s/);
+    expect(report.workerBundle).toMatch(/KiB gzipped/);
+
+    // One profile per server, started once it was ready: the refresh grants are in it, the preload is not.
+    for (const id of ids) {
+      const files = readdirSync(join(dir, "profiles", id)).filter((f) => f.endsWith(".cpuprofile"));
+      expect(files, id).toHaveLength(1);
+    }
+    const file = join(dir, "profiles", "growth-sqlite-100k", readdirSync(join(dir, "profiles", "growth-sqlite-100k"))[0]!);
+    const profile = JSON.parse(readFileSync(file, "utf8")) as { nodes: Array<{ callFrame: { functionName: string; url: string } }> };
+    expect(profile.nodes.some((n) => n.callFrame.url.includes("/packages/core/src/"))).toBe(true);
+    const fixtures = new Set(profile.nodes.filter((n) => n.callFrame.url.includes("/bench/src/servers/")).map((n) => n.callFrame.functionName));
+    for (const fixture of ["preload", "bulkWriter", "signIn"]) expect(fixtures).not.toContain(fixture);
+    const summary = spawnSync(process.execPath, ["--import", "tsx", "src/profile-summary.ts", file, "5"], { cwd: BENCH_DIR, encoding: "utf8" });
+    expect(summary.status, summary.stderr).toBe(0);
+    expect(summary.stdout).toMatch(/ms sampled[\s\S]*self time:[\s\S]*inclusive time:/);
   });
 });

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import type { LoadGenerator, LoadResult, RequestSpec } from "./load.js";
 import { advanceRotation } from "./load.js";
-import { parseReady, type ReadyInfo } from "./servers/common.js";
+import { CPU_PROFILE_ENV, parseReady, type ReadyInfo } from "./servers/common.js";
 
 export const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SERVERS_DIR = join(BENCH_DIR, "src", "servers");
@@ -31,9 +31,11 @@ export interface HttpScenario {
   id: string;
   label: string;
   group: string;
-  script: "bare.ts" | "sdk.ts" | "portcullis.ts";
+  script: "bare.ts" | "sdk.ts" | "portcullis.ts" | "worker.ts";
   config: Record<string, unknown>;
   nodeArgs?: string[];
+  /** `--cpu-prof`: where the server writes a CPU profile of the measured load (started once it is ready). */
+  profileDir?: string;
   request(info: ReadyInfo): RequestSpec;
   expectStatus: number;
   /** The scenario this one's ratio is taken against. */
@@ -82,10 +84,19 @@ interface ServerProcess {
 }
 
 /** Starts a server script in its own Node process and waits for its READY line. */
-export async function startServer(script: string, config: Record<string, unknown>, nodeArgs: string[] = [], timeoutSeconds = 120): Promise<ServerProcess> {
+export async function startServer(
+  script: string,
+  config: Record<string, unknown>,
+  nodeArgs: string[] = [],
+  timeoutSeconds = 120,
+  profileDir?: string,
+): Promise<ServerProcess> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production" };
+  delete env[CPU_PROFILE_ENV];
+  if (profileDir) env[CPU_PROFILE_ENV] = profileDir;
   const child = spawn(process.execPath, [...nodeArgs, "--conditions=portcullis:source", "--import", "tsx", join(SERVERS_DIR, script), JSON.stringify(config)], {
     cwd: BENCH_DIR,
-    env: { ...process.env, NODE_ENV: "production" },
+    env,
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stderr = "";
@@ -162,7 +173,7 @@ async function probe(url: string, spec: RequestSpec, expectStatus: number): Prom
 export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, settings: Settings, log: (line: string) => void): Promise<ScenarioResult> {
   let server: ServerProcess;
   try {
-    server = await startServer(s.script, s.config, s.nodeArgs, s.readyTimeoutSeconds);
+    server = await startServer(s.script, s.config, s.nodeArgs, s.readyTimeoutSeconds, s.profileDir);
   } catch (error) {
     return { id: s.id, label: s.label, group: s.group, unit: "req/s", rps: 0, runs: [], error: error instanceof Error ? error.message : String(error) };
   }
@@ -194,7 +205,8 @@ export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, sett
       registered += ok(r);
       log(`    run ${i + 1}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.requests - ok(r) ? `, ${r.requests - ok(r)} unexpected` : ""}`);
     }
-    const rss = readRss(server.child.pid!);
+    const rssPid = server.info.rssPid ?? server.child.pid!;
+    const rss = readRss(rssPid);
     Object.assign(result, {
       rps: median(runs.map((r) => r.rps)),
       p50Ms: median(runs.map((r) => r.p50Ms)),
@@ -207,7 +219,7 @@ export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, sett
     });
     if (s.fillRegistrations) {
       const fill = await fillRegistrations(url, spec, registered, settings.registrationFill, settings.connections);
-      const after = readRss(server.child.pid!);
+      const after = readRss(rssPid);
       result.facts = {
         ...result.facts,
         registrations: fill.total,

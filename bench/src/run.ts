@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [--only=id,id] [--out=dir] [--load=wrk|autocannon]`: runs the
  * baselines and the Portcullis scenarios, writes `results/<stamp>.json` plus `results/latest.md`
  * (`results/quick.md` for --quick, `results/partial.md` for --only) and prints the table with the target lines. `--cpu-prof` makes
- * every server write a V8 CPU profile under `<out>/profiles/<scenario>/`.
+ * every server write a V8 CPU profile of the measured load (from the moment it reports ready until
+ * it is stopped) under `<out>/profiles/<scenario>/`.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -32,21 +33,28 @@ const startedAt = new Date();
 const loadAverageAtStart = loadavg().map((n) => n.toFixed(2)).join(" ");
 const redis = await redisAnswers();
 const adapters = (["express", "node"] as const).filter((a) => existsSync(join(ROOT, "packages", a, "src", "index.ts")));
+const WORKER_DIR = join(ROOT, "examples", "cloudflare-worker");
+const hasWorker = existsSync(join(WORKER_DIR, "src", "build.ts"));
 const load = await createLoadGenerator(prefer);
 const log = (line: string) => process.stderr.write(line + "\n");
 
-const all = scenarios(settings, { redis, adapters: [...adapters] });
+const all = scenarios(settings, { redis, adapters: [...adapters], worker: hasWorker });
 const selected = only ? all.filter((s) => only.includes(s.id) || (s.kind === "ops" && only.some((o) => o.startsWith("jose")))) : all;
 log(`Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`);
+// The Worker's bundle is built (and measured) before any scenario: the smoke scenario serves it.
+const workerSmoke = selected.some((s) => s.id === "worker-smoke");
+const bundle = only && !workerSmoke ? { text: "not measured (--only)", built: false } : workerBundle();
+if (only && !workerSmoke) log(`Worker bundle: ${bundle.text}`);
 
 const results: ScenarioResult[] = [];
 for (const s of selected) {
   log(`- ${s.kind === "ops" ? "jose ES256 verify/sign" : s.id}`);
   if (s.kind === "ops") results.push(...(await runOpsScenario(s, settings)));
-  else {
-    // --cpu-prof: each server writes a V8 CPU profile (see src/profile-summary.ts to read one).
-    const profileArgs = cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${join(outDir, "profiles", s.id)}`] : [];
-    results.push(await runHttpScenario({ ...s, nodeArgs: [...(s.nodeArgs ?? []), ...profileArgs] }, load, settings, log));
+  else if (s.script === "worker.ts" && !bundle.built) {
+    results.push({ id: s.id, label: s.label, group: s.group, unit: "req/s", rps: 0, runs: [], error: `no fresh Worker bundle: ${bundle.text}` });
+  } else {
+    // --cpu-prof: each server profiles the measured load (see src/profile-summary.ts to read one).
+    results.push(await runHttpScenario(cpuProfile ? { ...s, profileDir: join(outDir, "profiles", s.id) } : s, load, settings, log));
   }
   const last = results.at(-1)!;
   if (last.error) log(`    ERROR ${last.error.split("\n").slice(0, 6).join("\n    ")}`);
@@ -67,7 +75,7 @@ const report: Report = {
   },
   settings,
   loadGenerator: load.name,
-  workerBundle: only ? "not measured (--only)" : workerBundle(),
+  workerBundle: bundle.text,
   results,
   targets: evaluateTargets(results),
 };
@@ -98,19 +106,20 @@ function redisAnswers(): Promise<boolean> {
 }
 
 /** The Cloudflare Worker example's bundle size, once the example exists with a build script. */
-function workerBundle(): string {
-  const dir = join(ROOT, "examples", "cloudflare-worker");
+function workerBundle(): { text: string; built: boolean } {
+  const dir = WORKER_DIR;
   const pkg = join(dir, "package.json");
-  if (!existsSync(pkg)) return "not yet (examples/cloudflare-worker does not exist)";
+  const no = (text: string) => ({ text, built: false });
+  if (!existsSync(pkg)) return no("not yet (examples/cloudflare-worker does not exist)");
   const scripts = (JSON.parse(readFileSync(pkg, "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
-  if (!scripts.build) return "not yet (examples/cloudflare-worker has no build script)";
+  if (!scripts.build) return no("not yet (examples/cloudflare-worker has no build script)");
   const build = spawnSync("npm", ["run", "build"], { cwd: dir, encoding: "utf8", timeout: 180_000 });
-  if (build.status !== 0) return `build failed: ${(build.stderr || build.stdout).slice(-300)}`;
+  if (build.status !== 0) return no(`build failed: ${(build.stderr || build.stdout).slice(-300)}`);
   const files = ["dist", "build", ".wrangler"].flatMap((d) => listJs(join(dir, d)));
   const largest = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
-  if (!largest) return "built, but no .js bundle found under dist/";
+  if (!largest) return no("built, but no .js bundle found under dist/");
   const bytes = readFileSync(largest);
-  return `${largest.slice(dir.length + 1)}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzipped`;
+  return { text: `${largest.slice(dir.length + 1)}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzipped`, built: true };
 }
 
 function listJs(dir: string): string[] {

@@ -22,7 +22,22 @@ export function sizes(settings: Settings): Sizes {
     : { freshTokens: 20_000, refreshTokens: 150_000, growth: [1_000, 100_000, 1_000_000] };
 }
 
-export function scenarios(settings: Settings, options: { redis: boolean; adapters: Array<"express" | "node"> }): Scenario[] {
+export type Store = "memory" | "sqlite" | "redis";
+
+/** The cost-growth scenario ids: `growth-1k` … on memory (as before), `growth-sqlite-1k` … on the others. */
+export function growthId(store: Store, grants: number): string {
+  return store === "memory" ? `growth-${label(grants)}` : `growth-${store}-${label(grants)}`;
+}
+
+/** The store a cost-growth scenario id measures, or undefined for any other id. */
+export function growthStore(id: string): Store | undefined {
+  const m = /^growth-(?:(sqlite|redis)-)?\d+[kM]?$/.exec(id);
+  return m ? ((m[1] as Store | undefined) ?? "memory") : undefined;
+}
+
+export const WORKER_SMOKE_LABEL = "miniflare (workerd) on this machine, smoke figure only";
+
+export function scenarios(settings: Settings, options: { redis: boolean; adapters: Array<"express" | "node">; worker: boolean }): Scenario[] {
   const z = sizes(settings);
   const list: Scenario[] = [];
   const http = (s: Omit<HttpScenario, "kind">) => list.push({ kind: "http", ...s });
@@ -61,7 +76,7 @@ export function scenarios(settings: Settings, options: { redis: boolean; adapter
   });
   list.push({ kind: "ops", id: "jose", label: "jose ES256", group: "baseline" });
 
-  const stores = ["memory", "sqlite", ...(options.redis ? ["redis"] : [])] as const;
+  const stores: Store[] = ["memory", "sqlite", ...(options.redis ? (["redis"] as const) : [])];
   for (const store of stores) {
     const base = { group: `portcullis hono/${store}`, script: "portcullis.ts" as const };
     const config = { adapter: "hono", store };
@@ -134,18 +149,34 @@ export function scenarios(settings: Settings, options: { redis: boolean; adapter
     http({ ...base, id: `${adapter}-memory-401-none`, label: `Portcullis ${name} guard, 401 no token`, request: () => mcp(), expectStatus: 401, compare: `${adapter}-memory-reused` });
   }
 
-  for (const grants of z.growth) {
+  for (const store of stores) {
+    for (const grants of z.growth) {
+      http({
+        id: growthId(store, grants),
+        label: `Portcullis refresh grant, ${store}, ${label(grants)} live grants`,
+        group: `cost growth (hono/${store})`,
+        script: "portcullis.ts",
+        config: { adapter: "hono", store, refreshTokens: z.refreshTokens, liveGrants: grants, ...(store === "memory" ? { maxEntries: 10_000_000 } : {}) },
+        nodeArgs: ["--max-old-space-size=6144"],
+        request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+        expectStatus: 200,
+        compare: growthId(store, z.growth[0]!),
+        readyTimeoutSeconds: 300,
+      });
+    }
+  }
+
+  if (options.worker) {
     http({
-      id: `growth-${label(grants)}`,
-      label: `Portcullis refresh grant, memory, ${label(grants)} live grants`,
-      group: "cost growth (hono/memory)",
-      script: "portcullis.ts",
-      config: { adapter: "hono", store: "memory", maxEntries: 10_000_000, refreshTokens: z.refreshTokens, liveGrants: grants },
-      nodeArgs: ["--max-old-space-size=6144"],
-      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+      id: "worker-smoke",
+      label: "Cloudflare Worker example, guarded POST /mcp tools/list, valid token",
+      group: "cloudflare worker (smoke)",
+      script: "worker.ts",
+      config: {},
+      request: (info) => ({ ...mcp({ Authorization: `Bearer ${info.token}`, Accept: "application/json, text/event-stream" }) }),
       expectStatus: 200,
-      compare: `growth-${label(z.growth[0]!)}`,
-      readyTimeoutSeconds: 300,
+      readyTimeoutSeconds: 180,
+      note: `${WORKER_SMOKE_LABEL}; the MCP SDK answers tools/list behind the guard; RSS is workerd's`,
     });
   }
   return list;

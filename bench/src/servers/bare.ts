@@ -32,4 +32,4 @@ if (framework === "hono") {
   fail(`unknown framework ${String(framework)}`);
 }
 attach(listener);
-reportReady({ port });
+await reportReady({ port });

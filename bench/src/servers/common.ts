@@ -1,5 +1,8 @@
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type RequestListener, type Server } from "node:http";
+import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 
 /** What a server script reports once it is ready for load: its port and its fixtures. */
 export interface ReadyInfo {
@@ -12,13 +15,59 @@ export interface ReadyInfo {
   files?: { accessTokens?: string; refreshTokens?: string };
   /** Free-form facts about the setup (counts, timings) for the report. */
   facts?: Record<string, string | number>;
+  /** The process whose RSS the report shows, when it is not the script's own (workerd under Miniflare). */
+  rssPid?: number;
 }
+
+/**
+ * Set by the harness for `--cpu-prof`: the directory each server writes one V8 CPU profile to.
+ * The profile starts when the server reports ready and stops when the harness stops it, so it
+ * holds the measured load only (no module loading, no fixture preloading).
+ */
+export const CPU_PROFILE_ENV = "BENCH_CPU_PROFILE_DIR";
 
 const READY_PREFIX = "BENCH_READY ";
 
-/** The line a server script prints on stdout when ready; the harness waits for it. */
-export function reportReady(info: ReadyInfo): void {
+/**
+ * Prints the line the harness waits for on stdout; under `--cpu-prof`, first starts the CPU
+ * profile that the stop handler writes.
+ */
+export async function reportReady(info: ReadyInfo): Promise<void> {
+  const dir = process.env[CPU_PROFILE_ENV];
+  if (dir) await startCpuProfile(dir);
   process.stdout.write(`${READY_PREFIX}${JSON.stringify(info)}\n`);
+}
+
+/** Stops the CPU profile and writes it, synchronously; set while one is running. */
+let flushProfile: (() => void) | undefined;
+
+/**
+ * Starts V8's sampling profiler in this process. The profile is written, synchronously, first
+ * thing on stop (SIGTERM/SIGINT, before other cleanups and before any other library's signal
+ * handler, such as Miniflare's, can exit the process) or at exit, whichever comes first.
+ */
+async function startCpuProfile(dir: string): Promise<void> {
+  installStopHandlers();
+  const session = new Session();
+  session.connect();
+  const post = <T = unknown>(method: string, params?: object) =>
+    new Promise<T>((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result as T))));
+  await post("Profiler.enable");
+  // node --cpu-prof's default interval, so profiles compare with earlier ones.
+  await post("Profiler.setSamplingInterval", { interval: 1000 });
+  await post("Profiler.start");
+  flushProfile = () => {
+    flushProfile = undefined;
+    // A session on the main thread answers synchronously: the callback runs before post returns.
+    session.post("Profiler.stop", (error, result) => {
+      if (error) return void console.error("[bench] CPU profile lost:", error.message);
+      mkdirSync(dir, { recursive: true });
+      const stamp = new Date().toISOString().replace(/\..*/, "").replaceAll(/[-:]/g, "").replace("T", ".");
+      writeFileSync(join(dir, `CPU.${stamp}.${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    });
+    session.disconnect();
+  };
+  process.once("exit", () => flushProfile?.());
 }
 
 /** Parses a READY line, or answers undefined for any other output. */
@@ -58,12 +107,15 @@ let stopping = false;
 
 /** Runs `fn` when the harness stops the server (SIGTERM/SIGINT), before the process exits. */
 export function onStop(fn: () => unknown): void {
+  installStopHandlers();
   cleanups.push(fn);
 }
 
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // The profile ends with the load, before cleanups (closing stores) add their own work.
+  flushProfile?.();
   for (const fn of cleanups.reverse()) {
     try {
       await fn();
@@ -77,8 +129,9 @@ let installed = false;
 function installStopHandlers(): void {
   if (installed) return;
   installed = true;
-  process.on("SIGTERM", () => void stop());
-  process.on("SIGINT", () => void stop());
+  // Prepended: ahead of handlers that exit at once (Miniflare's kills workerd and exits).
+  process.prependListener("SIGTERM", () => void stop());
+  process.prependListener("SIGINT", () => void stop());
   // The harness holds our stdin: when it dies without signalling, its end of the pipe closes.
   process.stdin.on("end", () => void stop());
   process.stdin.resume();

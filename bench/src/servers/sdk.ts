@@ -101,7 +101,7 @@ if (config.mode === "bearer") {
     .setJti(randomUUID())
     .sign(privateKey);
   attach(app);
-  reportReady({ port, token });
+  await reportReady({ port, token });
 } else if (config.mode === "router") {
   const provider = new MemoryProvider();
   provider.clients.set("pub", {
@@ -130,7 +130,7 @@ if (config.mode === "bearer") {
     }),
   );
   attach(app);
-  reportReady({ port, files: { refreshTokens: await writeLines("sdk-refresh", refreshTokens) } });
+  await reportReady({ port, files: { refreshTokens: await writeLines("sdk-refresh", refreshTokens) } });
 } else {
   fail(`unknown mode ${String(config.mode)}`);
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { afterEach, describe, expect, it } from "vitest";
@@ -43,6 +43,10 @@ async function start({ parsersFirst = false } = {}) {
   app.all("/admin", requireBearerAuth(guard, { scopes: ["mcp:admin"] }), (_req, res) => {
     res.send("admin");
   });
+  const toolGuard = createResourceGuard({ resource: `${base}/mcp`, authorizationServers: [base], verifier: server, requiredScopes: ["mcp:tools"], mcp: { tools: { admin_echo: ["mcp:admin"] } } });
+  app.post("/tools", requireBearerAuth(toolGuard), (req, res) => {
+    res.json({ body: req.body });
+  });
   app.post("/echo", express.json(), (req, res) => {
     res.json({ received: req.body });
   });
@@ -51,6 +55,19 @@ async function start({ parsersFirst = false } = {}) {
   });
   http.on("request", app);
   return { base, server };
+}
+
+/** A request with exactly these header lines (`fetch` would merge repeated ones). */
+function rawRequest(url: string, headers: string[], method = "POST"): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 const base64url = (bytes: ArrayBuffer) => Buffer.from(bytes).toString("base64url");
@@ -192,4 +209,35 @@ describe("Express adapter", () => {
     expect(evil.status).toBe(403);
     expect(evil.headers.get("Access-Control-Allow-Origin")).toBeNull();
   });
+
+  it("reads the headers as sent: two Authorization headers are refused, a foreign Host gets 403 (RS-TOK-7, DNS rebinding)", async () => {
+    const app = await start();
+    const { access_token } = await signIn(app);
+    const host = new URL(app.base).host;
+    const twice = await rawRequest(`${app.base}/mcp`, ["Host", host, "Authorization", `Bearer ${access_token}`, "Authorization", `Bearer ${access_token}`]);
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body)).toMatchObject({ error: "invalid_request" });
+    const rebound = await rawRequest(`${app.base}/mcp`, ["Host", "attacker.example", "Authorization", `Bearer ${access_token}`]);
+    expect(rebound.status).toBe(403);
+    expect((await rawRequest(`${app.base}/mcp`, ["Host", host, "Authorization", `Bearer ${access_token}`])).status).toBe(200);
+  });
+
+  for (const parsersFirst of [false, true]) {
+    it(`reads the JSON-RPC body for MCP-aware scopes${parsersFirst ? " after express.json()" : " and leaves it parsed on req.body"} (RS-403-1)`, async () => {
+      const app = await start({ parsersFirst });
+      const { access_token } = await signIn(app);
+      const call = (name: string) =>
+        fetch(`${app.base}/tools`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${access_token}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } }),
+        });
+      const forbidden = await call("admin_echo");
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.headers.get("WWW-Authenticate")).toContain(`scope="mcp:tools mcp:admin"`);
+      const allowed = await call("whoami");
+      expect(allowed.status).toBe(200);
+      expect(await allowed.json()).toEqual({ body: { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami" } } });
+    });
+  }
 });

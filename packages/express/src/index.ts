@@ -1,5 +1,5 @@
 import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
-import type { AuthInfo, Handles, ResourceGuard } from "@portcullis/core";
+import { rawHeaders, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 declare global {
   // Declaration merging is how Express types what middleware adds to a request.
@@ -25,8 +25,13 @@ declare global {
 export function oauthRouter(...handlers: Handles[]): RequestHandler {
   return async (req, res, next) => {
     const request = toRequest(req, true);
-    // The socket address, for per-address rate limits; forwarded headers are the core's call.
-    const connection = { remoteAddress: req.socket.remoteAddress };
+    // The socket address, for per-address rate limits (read only when one asks); forwarded
+    // headers are the core's call.
+    const connection = {
+      get remoteAddress() {
+        return req.socket.remoteAddress;
+      },
+    };
     for (const handler of handlers) {
       const response = await handler.handle(request, connection);
       if (response) return send(response, res);
@@ -45,37 +50,54 @@ export function oauthRouter(...handlers: Handles[]): RequestHandler {
  */
 export function requireBearerAuth(guard: ResourceGuard, options: { scopes?: string[] } = {}): RequestHandler {
   return async (req, res, next) => {
-    const request = await bodyForGuard(req, toRequest(req, guard.inspectsBody && req.method === "POST"));
+    // What the guard reads, without building a Fetch Request.
+    const request: GuardRequest = {
+      method: req.method,
+      get url() {
+        return urlOf(req);
+      },
+      headers: rawHeaders(req.rawHeaders),
+    };
     if (req.method === "OPTIONS") return send(guard.preflight(request), res);
-    const result = await guard.authenticate(request, options);
+    const body = guard.inspectsBody && req.method === "POST" ? await bodyForGuard(req) : undefined;
+    const result = await guard.authenticate(request, body === undefined ? options : { ...options, body });
     if (result instanceof Response) return send(result, res);
     req.auth = result;
-    for (const [name, value] of Object.entries(guard.corsHeaders(request))) res.setHeader(name, value);
+    const cors = guard.corsHeaders(request);
+    for (const name in cors) res.setHeader(name, cors[name]!);
     next();
   };
 }
 
 /**
- * A guard with MCP-aware scopes reads the JSON-RPC body. When the stream was still unread, it is
- * read here and left parsed on `req.body`, where the MCP transport takes it from.
+ * A guard with MCP-aware scopes reads the JSON-RPC body: as a body parser left it, or, when the
+ * stream was still unread, read here and left parsed on `req.body`, where the MCP transport
+ * takes it from.
  */
-async function bodyForGuard(req: ExpressRequest, request: Request): Promise<Request> {
-  if (!request.body || req.readableEnded) return request;
-  const text = await request.text();
+async function bodyForGuard(req: ExpressRequest): Promise<string | undefined> {
+  if (req.readableEnded) {
+    const parsed = parsedBody(req);
+    return parsed instanceof Uint8Array ? new TextDecoder().decode(parsed) : (parsed as string | undefined);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
   try {
     req.body = JSON.parse(text);
   } catch {
     req.body = text;
   }
-  return new Request(request.url, { method: request.method, headers: request.headers, body: text });
+  return text;
 }
+
+const urlOf = (req: ExpressRequest) => `${req.protocol}://${req.host}${req.originalUrl}`;
 
 function toRequest(req: ExpressRequest, withBody: boolean): Request {
   const headers = new Headers();
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     if (!req.rawHeaders[i]!.startsWith(":")) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
   }
-  const url = `${req.protocol}://${req.host}${req.originalUrl}`;
+  const url = urlOf(req);
   if (!withBody || req.method === "GET" || req.method === "HEAD") return new Request(url, { method: req.method, headers });
   if (req.readableEnded) {
     // A body parser ran first: the stream is spent, so the body is rebuilt from what it parsed.

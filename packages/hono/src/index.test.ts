@@ -1,5 +1,8 @@
+import { createServer, request as httpRequest, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard } from "@portcullis/core";
 import { bearerAuth, oauthRoutes } from "./index.js";
 
@@ -87,5 +90,42 @@ describe("Hono adapter", () => {
     const evil = await hono.request("/mcp", { method: "POST", headers: { Origin: "https://evil.test" } });
     expect(evil.status).toBe(403);
     expect(evil.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+});
+
+describe("Hono adapter on @hono/node-server", () => {
+  const running: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+  });
+
+  /** A request with exactly these header lines (`fetch` would merge repeated ones). */
+  const rawRequest = (url: string, headers: string[]) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(url, { method: "POST", headers }, (res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+
+  it("reads the raw headers as sent: two Authorization headers are refused, a foreign Host gets 403 (RS-TOK-7, DNS rebinding)", async () => {
+    const { hono, server } = app();
+    const access = await token(hono, server);
+    const http = createServer(getRequestListener(hono.fetch, { overrideGlobalObjects: false }));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    running.push(http);
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+    // The app's resource is http://localhost:9999/mcp: loopback names are allowed on any port.
+    const ok = await rawRequest(url, ["Host", "localhost:9999", "Authorization", `Bearer ${access}`]);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body)).toEqual({ sub: "alice", scopes: ["mcp:tools"] });
+    const twice = await rawRequest(url, ["Host", "localhost:9999", "Authorization", `Bearer ${access}`, "authorization", `Bearer ${access}`]);
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body)).toMatchObject({ error: "invalid_request" });
+    expect((await rawRequest(url, ["Host", "attacker.example", "Authorization", `Bearer ${access}`])).status).toBe(403);
+    expect((await rawRequest(url, ["Host", "localhost:9999"])).status).toBe(401);
   });
 });

@@ -1,5 +1,5 @@
-import type { MiddlewareHandler } from "hono";
-import type { AuthInfo, Handles, ResourceGuard } from "@portcullis/core";
+import type { Context, MiddlewareHandler } from "hono";
+import { rawHeaders, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -19,8 +19,13 @@ export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
   return async (c, next) => {
     // On @hono/node-server the socket address, for per-address rate limits; elsewhere (Workers,
     // Deno, Bun) the core's `clientIp` option says where the address comes from.
-    const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-    const connection = { remoteAddress: incoming?.socket?.remoteAddress };
+    const incoming = nodeIncoming(c);
+    // Read only when a rate limit asks.
+    const connection = {
+      get remoteAddress() {
+        return incoming?.socket?.remoteAddress;
+      },
+    };
     for (const handler of handlers) {
       const response = await handler.handle(c.req.raw, connection);
       if (response) return response;
@@ -38,11 +43,31 @@ export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
  */
 export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } = {}): MiddlewareHandler {
   return async (c, next) => {
-    if (c.req.method === "OPTIONS") return guard.preflight(c.req.raw);
-    const result = await guard.authenticate(c.req.raw, options);
+    const request = guardRequest(c, guard);
+    if (c.req.method === "OPTIONS") return guard.preflight(request);
+    const result = await guard.authenticate(request, options);
     if (result instanceof Response) return result;
     c.set("auth", result);
     await next();
-    for (const [name, value] of Object.entries(guard.corsHeaders(c.req.raw))) c.res.headers.set(name, value);
+    const cors = guard.corsHeaders(request);
+    for (const name in cors) c.res.headers.set(name, cors[name]!);
   };
+}
+
+interface NodeIncoming {
+  rawHeaders?: string[];
+  socket?: { remoteAddress?: string };
+}
+
+/** The Node request under @hono/node-server, which sets `c.env.incoming`; elsewhere none. */
+const nodeIncoming = (c: Context): NodeIncoming | undefined => (c.env as { incoming?: NodeIncoming } | undefined)?.incoming;
+
+/**
+ * On @hono/node-server, the request with its raw headers, so the guard's header reads build no
+ * Fetch `Headers`; elsewhere, and when the guard reads the body, the `Request` itself.
+ */
+function guardRequest(c: Context, guard: ResourceGuard): GuardRequest {
+  const raw = nodeIncoming(c)?.rawHeaders;
+  if (!raw || guard.inspectsBody) return c.req.raw;
+  return { method: c.req.method, url: c.req.url, headers: rawHeaders(raw) };
 }

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard } from "@portcullis/core";
@@ -39,15 +39,35 @@ async function start({ fallback = true } = {}) {
     res.end(JSON.stringify({ sub: req.auth.extra?.sub, clientId: req.auth.clientId, scopes: getAuth(req)?.scopes, body }));
   });
   const admin = withBearerAuth(guard, (_req, res) => res.end("admin"), { scopes: ["mcp:admin"] });
+  const toolGuard = createResourceGuard({ resource: `${base}/mcp`, authorizationServers: [base], verifier: server, requiredScopes: ["mcp:tools"], mcp: { tools: { admin_echo: ["mcp:admin"] } } });
+  const tools = withBearerAuth(toolGuard, (req, res) => res.end(JSON.stringify({ body: req.body })));
+  const broken = withBearerAuth(guard, () => {
+    throw new Error("listener failed at /secret/path");
+  });
   const app = async (req: IncomingMessage, res: ServerResponse) => {
     const { pathname } = new URL(req.url ?? "/", base);
     if (pathname === "/mcp") return mcp(req, res);
     if (pathname === "/admin") return admin(req, res);
+    if (pathname === "/tools") return tools(req, res);
+    if (pathname === "/broken") return broken(req, res);
     if (pathname === "/echo") return res.end(`echo: ${await readText(req)}`);
     res.end(`app home; auth=${String(getAuth(req))}`);
   };
   http.on("request", fallback ? toNodeListener(server, guard, app) : toNodeListener(server, guard));
   return { base, server };
+}
+
+/** A request with exactly these header lines (`fetch` would merge repeated ones). */
+function rawRequest(url: string, headers: string[], method = "POST"): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 const base64url = (bytes: ArrayBuffer) => Buffer.from(bytes).toString("base64url");
@@ -153,6 +173,46 @@ describe("Node http adapter", () => {
     const evil = await fetch(`${base}/mcp`, { method: "POST", headers: { Origin: "https://evil.test" } });
     expect(evil.status).toBe(403);
     expect(evil.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it("reads the headers as sent: two Authorization headers are refused, a foreign Host gets 403 (RS-TOK-7, DNS rebinding)", async () => {
+    const app = await start();
+    const { access_token } = await signIn(app);
+    const host = new URL(app.base).host;
+    const twice = await rawRequest(`${app.base}/mcp`, ["Host", host, "Authorization", `Bearer ${access_token}`, "Authorization", `Bearer ${access_token}`]);
+    expect(twice.status).toBe(400);
+    expect(JSON.parse(twice.body)).toMatchObject({ error: "invalid_request" });
+    const rebound = await rawRequest(`${app.base}/mcp`, ["Host", "attacker.example", "Authorization", `Bearer ${access_token}`]);
+    expect(rebound.status).toBe(403);
+    expect((await rawRequest(`${app.base}/mcp`, ["Host", host, "Authorization", `Bearer ${access_token}`])).status).toBe(200);
+  });
+
+  it("reads the JSON-RPC body for MCP-aware scopes and hands it on parsed as req.body (RS-403-1)", async () => {
+    const app = await start();
+    const { access_token } = await signIn(app);
+    const call = (name: string) =>
+      fetch(`${app.base}/tools`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${access_token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } }),
+      });
+    const forbidden = await call("admin_echo");
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers.get("WWW-Authenticate")).toContain(`scope="mcp:tools mcp:admin"`);
+    const allowed = await call("whoami");
+    expect(allowed.status).toBe(200);
+    expect(await allowed.json()).toEqual({ body: { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami" } } });
+  });
+
+  it("answers a listener's exception with a bare 500, never its message or stack", async () => {
+    const app = await start();
+    const { access_token } = await signIn(app);
+    const response = await fetch(`${app.base}/broken`, { headers: { Authorization: `Bearer ${access_token}` } });
+    expect(response.status).toBe(500);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    const text = await response.text();
+    expect(text).not.toContain("secret");
+    expect(JSON.parse(text)).toEqual({ error: "server_error" });
   });
 
   it("leaves Node's global Request and Response alone", async () => {

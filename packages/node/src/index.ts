@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import type { AuthInfo, Handles, ResourceGuard } from "@portcullis/core";
+import { rawHeaders, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 /** A `node:http` / `node:https` request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -32,7 +32,12 @@ export function toNodeListener(
   return getRequestListener(
     async (request, env) => {
       // The socket address, for per-address rate limits; forwarded headers are the core's call.
-      const connection = { remoteAddress: (env.incoming as IncomingMessage).socket.remoteAddress };
+      const { socket } = env.incoming as IncomingMessage;
+      const connection = {
+        get remoteAddress() {
+          return socket.remoteAddress;
+        },
+      };
       for (const handler of handlers) {
         const response = await handler.handle(request, connection);
         if (response) return response;
@@ -60,24 +65,50 @@ export function withBearerAuth(
   listener: (req: AuthenticatedRequest, res: ServerResponse) => unknown,
   options: { scopes?: string[] } = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  return getRequestListener(
-    async (request, env) => {
-      if (request.method === "OPTIONS") return guard.preflight(request);
+  return async (req, res) => {
+    try {
+      // What the guard reads, without building a Fetch Request.
+      const request: GuardRequest = {
+        method: req.method ?? "GET",
+        get url() {
+          const scheme = (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
+          return `${scheme}://${req.headers.host ?? req.headers[":authority"] ?? ""}${req.url ?? "/"}`;
+        },
+        headers: rawHeaders(req.rawHeaders),
+      };
+      if (req.method === "OPTIONS") return await send(guard.preflight(request), res);
       // A guard with MCP-aware scopes reads the JSON-RPC body: read it once here and hand it on
       // parsed as `req.body`, since the stream cannot be read twice.
-      const text = guard.inspectsBody && request.method === "POST" ? await request.text() : undefined;
-      const checked = text === undefined ? request : new Request(request.url, { method: request.method, headers: request.headers, body: text });
-      const result = await guard.authenticate(checked, options);
-      if (result instanceof Response) return result;
-      const outgoing = env.outgoing as ServerResponse;
-      for (const [name, value] of Object.entries(guard.corsHeaders(request))) outgoing.setHeader(name, value);
-      const incoming = Object.assign(env.incoming as IncomingMessage, { auth: result });
-      if (text !== undefined) Object.assign(incoming, { body: parseJSON(text) });
-      await listener(incoming, outgoing);
-      return RESPONSE_ALREADY_SENT;
-    },
-    { overrideGlobalObjects: false },
-  );
+      const body = guard.inspectsBody && req.method === "POST" ? await readText(req) : undefined;
+      const result = await guard.authenticate(request, body === undefined ? options : { ...options, body });
+      if (result instanceof Response) return await send(result, res);
+      const cors = guard.corsHeaders(request);
+      for (const name in cors) res.setHeader(name, cors[name]!);
+      const authenticated = Object.assign(req, { auth: result });
+      if (body !== undefined) Object.assign(authenticated, { body: parseJSON(body) });
+      await listener(authenticated, res);
+    } catch (error) {
+      // Never a stack trace: the listener's or the guard's failure is a bare 500.
+      console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json", "Cache-Control": "no-store" }).end('{"error":"server_error"}');
+      else res.destroy();
+    }
+  };
+}
+
+async function send(response: Response, res: ServerResponse): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of response.headers) if (name !== "set-cookie") headers[name] = value;
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers["set-cookie"] = cookies;
+  res.writeHead(response.status, headers);
+  res.end(response.body ? new Uint8Array(await response.arrayBuffer()) : undefined);
+}
+
+async function readText(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** The verified access token of a request that passed {@link withBearerAuth}, if it did. */

@@ -1,4 +1,5 @@
 import { isLoopbackHost, LOOPBACK_HOSTS, parseURL } from "../lib/url.js";
+import type { HeaderReader } from "./raw-headers.js";
 
 /** What an adapter knows about the connection a request came on. */
 export interface ConnectionInfo {
@@ -56,7 +57,7 @@ const hostMatches = (host: string, allowed: string[]) => {
  * Whether a request's host (its URL's, and its `Host` header's when present) is allowed: the
  * DNS-rebinding check, answered with 403 when false.
  */
-export function isAllowedHost(request: Request, allowed: string[] | "*"): boolean {
+export function isAllowedHost(request: { url: string; headers: HeaderReader }, allowed: string[] | "*"): boolean {
   if (allowed === "*") return true;
   const urlHost = hostOf(request.url);
   if (urlHost === undefined || !hostMatches(urlHost, allowed)) return false;

@@ -1,5 +1,6 @@
 import { isOAuthError, type OAuthError } from "../errors.js";
 import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
+import type { HeaderReader } from "../http/raw-headers.js";
 import { jsonResponse } from "../http/responses.js";
 import { canonicalResource, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
@@ -34,7 +35,7 @@ export interface ResourceGuardOptions {
   /** A page about the resource (RFC 9728 `resource_documentation`). */
   resourceDocumentation?: string;
   /** Told of failures other than a bad token (for example an unreachable store): they answer 503. */
-  onError?: (error: unknown, context: { request: Request }) => void;
+  onError?: (error: unknown, context: { request: GuardRequest }) => void;
   /**
    * Browser origins allowed to call the resource: the one list that drives both CORS and the
    * 403 for any other `Origin` (MCP Streamable HTTP, DNS rebinding). Default: the resource's own
@@ -51,6 +52,28 @@ export interface ResourceGuardOptions {
 
 /** The result of {@link ResourceGuard.authenticate}. */
 export type AuthenticateResult = AuthInfo | Response;
+
+/**
+ * What the guard reads of a request: a Fetch `Request` is one. An adapter may pass a lighter
+ * view (for Node, `rawHeaders(req.rawHeaders)` as `headers`) so the hot path builds no `Request`.
+ */
+export interface GuardRequest {
+  readonly method: string;
+  /** The absolute URL; only its host is read (the DNS-rebinding check). */
+  readonly url: string;
+  readonly headers: HeaderReader;
+}
+
+/** What one call of {@link ResourceGuard.authenticate} requires beyond the guard's defaults. */
+export interface AuthenticateOptions {
+  /** Scopes this request needs instead of the guard's `requiredScopes`. */
+  scopes?: string[];
+  /**
+   * The request body, already read by the adapter. With MCP-aware requirements the guard reads
+   * the JSON-RPC body of a POST: from here, or else by cloning a Fetch `Request`.
+   */
+  body?: string;
+}
 
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MAX_TOKEN_LENGTH = 8192;
@@ -81,6 +104,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
   const check = options.verifier.checkAccessToken?.bind(options.verifier);
   const allowedOrigins = options.allowedOrigins ?? [resourceURL.origin];
   const allowedHosts = resolveAllowedHosts(options.allowedHosts, resourceURL, "allowedHosts");
+  /** Each token's scopes with those they imply, kept as long as the verifier keeps its `AuthInfo`. */
+  const heldScopes = new WeakMap<readonly string[], Set<string>>();
   const hostRefused = () => jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
 
   const metadata: Record<string, unknown> = {
@@ -96,7 +121,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
 
   const isAllowedOrigin = (origin: string) => allowedOrigins === "*" || allowedOrigins.includes(origin);
   /** CORS headers for a request from an allowed browser origin. */
-  const corsHeaders = (request: Request): Record<string, string> => {
+  const corsHeaders = (request: GuardRequest): Record<string, string> => {
     const origin = request.headers.get("Origin");
     if (!origin || !isAllowedOrigin(origin)) return {};
     return {
@@ -106,7 +131,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     };
   };
 
-  const challenge = (request: Request, error?: "invalid_request" | "invalid_token", description?: string, scopes = requiredScopes) =>
+  const challenge = (request: GuardRequest, error?: "invalid_request" | "invalid_token", description?: string, scopes = requiredScopes) =>
     challengeResponse(
       { resourceMetadata: metadataUrl, ...(error ? { error } : {}), ...(description ? { description } : {}), scopes },
       corsHeaders(request),
@@ -157,7 +182,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     },
 
     /** The CORS preflight answer for the protected route, or a 403 for a disallowed origin. */
-    preflight(request: Request): Response {
+    preflight(request: GuardRequest): Response {
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
       if (origin && !isAllowedOrigin(origin)) return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });
@@ -186,7 +211,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
      * (401 with a Bearer challenge, 403 for missing scopes or a disallowed `Origin`). Tokens in
      * the query string are ignored (OAuth 2.1 §5.1). A `Host` outside `allowedHosts` gets 403.
      */
-    async authenticate(request: Request, required: { scopes?: string[] } = {}): Promise<AuthenticateResult> {
+    async authenticate(request: GuardRequest, required: AuthenticateOptions = {}): Promise<AuthenticateResult> {
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
       if (origin && !isAllowedOrigin(origin)) {
@@ -194,7 +219,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       }
       let scopes = required.scopes ?? requiredScopes;
       if (mcp && request.method === "POST") {
-        const operation = await mcpOperation(request);
+        const operation = mcpOperation(request, required.body ?? (await bodyOf(request)));
         if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
         scopes = union(scopes, ...operation.map(({ method, tool }) => [...(mcp.methods?.[method] ?? []), ...(tool ? (mcp.tools?.[tool] ?? []) : [])]));
       }
@@ -223,8 +248,12 @@ export function createResourceGuard(options: ResourceGuardOptions) {
         info = error;
       }
       if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
-      const held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
-      if (scopes.some((s) => !held.has(s))) {
+      let held = heldScopes.get(info.scopes);
+      if (!held) {
+        held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
+        if (Object.isFrozen(info.scopes)) heldScopes.set(info.scopes, held);
+      }
+      if (scopes.length > 0 && scopes.some((s) => !held.has(s))) {
         // Every scope the operation needs, in one challenge, plus those the token already has:
         // a client that re-authorizes with this scope alone keeps what it had (step-up grants the union).
         return challengeResponse(
@@ -265,17 +294,28 @@ function impliedScopes(hierarchy: Record<string, string[]>): Map<string, string[
 
 const MAX_MCP_BODY = 1024 * 1024;
 
+/** The body of a Fetch `Request` (left readable for the MCP server); a view without one is a bug in its adapter. */
+async function bodyOf(request: GuardRequest): Promise<string | undefined> {
+  if (!("clone" in request) || typeof request.clone !== "function") {
+    throw new TypeError("Portcullis: this guard reads the JSON-RPC body (mcp scopes); pass `body` to authenticate");
+  }
+  if (Number(request.headers.get("Content-Length") ?? "0") > MAX_MCP_BODY) return undefined;
+  try {
+    return await (request as Request).clone().text();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The JSON-RPC operations of an MCP POST (one, or several in a batch), or "mismatch" when the
  * `Mcp-Method` / `Mcp-Name` headers disagree with the body. A body that is not JSON-RPC yields no
  * operation: the MCP server will refuse it itself.
  */
-async function mcpOperation(request: Request): Promise<{ method: string; tool?: string }[] | "mismatch"> {
-  if (Number(request.headers.get("Content-Length") ?? "0") > MAX_MCP_BODY) return [];
+function mcpOperation(request: GuardRequest, text: string | undefined): { method: string; tool?: string }[] | "mismatch" {
   let body: unknown;
   try {
-    const text = await request.clone().text();
-    body = text.length <= MAX_MCP_BODY ? JSON.parse(text) : undefined;
+    body = text !== undefined && text.length <= MAX_MCP_BODY ? JSON.parse(text) : undefined;
   } catch {
     return [];
   }

@@ -1,5 +1,7 @@
 export { createResourceGuard } from "./guard.js";
-export type { AuthenticateResult, ResourceGuard, ResourceGuardOptions } from "./guard.js";
+export type { AuthenticateOptions, AuthenticateResult, GuardRequest, ResourceGuard, ResourceGuardOptions } from "./guard.js";
+export { rawHeaders } from "../http/raw-headers.js";
+export type { HeaderReader } from "../http/raw-headers.js";
 export { bearerChallenge, challengeResponse } from "./challenge.js";
 export type { Challenge } from "./challenge.js";
 export { authInfoFromClaims, createJWTVerifier, jwtTokenVerifier } from "./jwt-verifier.js";

@@ -193,6 +193,8 @@ export function jwtTokenVerifier(options: JWTVerifierOptions) {
     let info = infos.get(claims);
     if (!info) {
       info = authInfoFromClaims(token, claims, resource);
+      // Shared by every request that presents this token: nobody may change what it grants.
+      Object.freeze(info.scopes);
       infos.set(claims, info);
     }
     return info;

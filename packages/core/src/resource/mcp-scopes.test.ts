@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createResourceGuard } from "../index.js";
+import { createResourceGuard, rawHeaders } from "../index.js";
 import { createTestServer, ISSUER, obtainTokens, RESOURCE } from "../../test/helpers.js";
 
 function guardWith(t: ReturnType<typeof createTestServer>, extra: Parameters<typeof createResourceGuard>[0] extends infer O ? Partial<O> : never) {
@@ -94,5 +94,33 @@ describe("MCP-aware scope requirements (tools and JSON-RPC methods)", () => {
     const request = call(body.access_token, toolCall("whoami"));
     await guard.authenticate(request);
     expect(await request.json()).toEqual(toolCall("whoami"));
+  });
+});
+
+describe("MCP-aware requirements on a request view an adapter built (no Fetch Request)", () => {
+  const mcp = { tools: { admin_echo: ["files:write"] } };
+  const view = (token: string, headers: Record<string, string> = {}) => {
+    const raw = ["Host", new URL(RESOURCE).host, "Authorization", `Bearer ${token}`, ...Object.entries(headers).flat()];
+    return { method: "POST", url: RESOURCE, headers: rawHeaders(raw) };
+  };
+
+  it("reads the JSON-RPC body the adapter passes: 403 for the tool the token may not call, the AuthInfo otherwise", async () => {
+    const t = createTestServer();
+    const guard = guardWith(t, { mcp });
+    const { body } = await obtainTokens(t.fetch, { scope: "mcp:tools" });
+    const forbidden = (await guard.authenticate(view(body.access_token!), { body: JSON.stringify(toolCall("admin_echo")) })) as Response;
+    expect(forbidden.status).toBe(403);
+    expect(challengeScope(forbidden)).toBe("mcp:tools files:write");
+    const allowed = await guard.authenticate(view(body.access_token!), { body: JSON.stringify(toolCall("whoami")) });
+    expect(allowed).not.toBeInstanceOf(Response);
+    const mismatch = (await guard.authenticate(view(body.access_token!, { "Mcp-Name": "whoami" }), { body: JSON.stringify(toolCall("admin_echo")) })) as Response;
+    expect(mismatch.status).toBe(400);
+  });
+
+  it("refuses to guess when an adapter passes neither a Request nor the body: a TypeError, never a pass", async () => {
+    const t = createTestServer();
+    const guard = guardWith(t, { mcp });
+    const { body } = await obtainTokens(t.fetch, { scope: "mcp:tools" });
+    await expect(guard.authenticate(view(body.access_token!))).rejects.toThrow(TypeError);
   });
 });

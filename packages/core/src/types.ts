@@ -80,7 +80,7 @@ export type ServerEvent =
   | { type: "authorization.denied"; clientId: string; subject?: string }
   | { type: "code.issued"; clientId: string; subject: string; grantId: string }
   | { type: "token.issued"; clientId: string; subject: string; grantId: string; grantType: string }
-  /** A refresh token was rotated; `replayed` when a retry within the reuse interval got the same response again. */
+  /** A refresh token was rotated; `replayed` when a retry within the reuse interval got the refresh token it lost again. */
   | { type: "token.refreshed"; clientId: string; subject: string; grantId: string; replayed: boolean }
   /** A client revoked one of its tokens (RFC 7009); the grant's end follows as `grant.revoked`. */
   | { type: "token.revoked"; clientId: string; grantId: string; tokenType: "access_token" | "refresh_token" }

@@ -23,8 +23,17 @@ export interface TokenSet {
 export const refreshKey = (hash: string) => `refresh:${hash}`;
 export const spentRefreshKey = (hash: string) => `refresh-spent:${hash}`;
 
-/** Issues an access token for `scopes` of a grant and, for clients that may refresh, a new refresh token. */
-export async function issueTokens(ctx: ServerContext, grant: Grant, scopes: string[], client: ClientMetadata, refreshable = true): Promise<TokenSet> {
+/**
+ * Issues an access token for `scopes` of a grant and, for clients that may refresh, a new refresh
+ * token, or the live one named by `refresh.reuse` (a retry that lost the response).
+ */
+export async function issueTokens(
+  ctx: ServerContext,
+  grant: Grant,
+  scopes: string[],
+  client: ClientMetadata,
+  refresh: boolean | { reuse: string } = true,
+): Promise<TokenSet> {
   const { options } = ctx;
   const now = options.now();
   const { token, expiresAt } = await issueAccessToken(
@@ -43,7 +52,9 @@ export async function issueTokens(ctx: ServerContext, grant: Grant, scopes: stri
   );
   const set: TokenSet = { access_token: token, token_type: "Bearer", expires_in: expiresAt - Math.floor(now / 1000) };
   if (scopes.length > 0) set.scope = scopes.join(" ");
-  if (refreshable && client.grant_types.includes("refresh_token")) {
+  if (typeof refresh === "object") {
+    set.refresh_token = refresh.reuse;
+  } else if (refresh && client.grant_types.includes("refresh_token")) {
     const refresh = randomToken(32);
     const remaining = Math.floor((grant.createdAt + options.refreshTokenTtlSeconds * 1000 - now) / 1000);
     const record: RefreshRecord = { grantId: grant.id, clientId: grant.clientId, scopes: grant.scopes };

@@ -28,24 +28,31 @@ function recordingServer(overrides: Parameters<typeof createTestServer>[0] = {})
 const isLive = async (t: ReturnType<typeof createTestServer>, accessToken: string) => !((await t.guard.authenticate(resourceRequest(accessToken))) instanceof Response);
 
 describe("Refresh token retry within the reuse interval (RFC 9700 §4.14.2, PEERS #7)", () => {
-  it("gives a client that lost the response the identical token response again, within 30 s by default", async () => {
+  it("gives a client that lost the response the same refresh token again, with a new access token, within 30 s by default", async () => {
     const t = recordingServer();
-    const { body } = await obtainTokens(t.fetch);
-    const first = await refresh(t.fetch, body.refresh_token!);
+    const { body } = await obtainTokens(t.fetch, { scope: "mcp:tools files:read" });
+    const first = await refresh(t.fetch, body.refresh_token!, { scope: "mcp:tools" });
     expect(first.status).toBe(200);
-    const lost = (await first.json()) as Record<string, string>;
+    const lost = (await first.json()) as Record<string, string | number>;
     t.clock.advance(29);
-    const retry = await refresh(t.fetch, body.refresh_token!);
+    const retry = await refresh(t.fetch, body.refresh_token!, { scope: "mcp:tools" });
     expect(retry.status).toBe(200);
     expect(retry.headers.get("Cache-Control")).toBe("no-store");
-    expect(await retry.json()).toEqual(lost);
-    expect(await isLive(t, lost.access_token!)).toBe(true);
-    expect((await refresh(t.fetch, lost.refresh_token!)).status).toBe(200);
+    const again = (await retry.json()) as Record<string, string | number>;
+    expect(again).toMatchObject({ refresh_token: lost.refresh_token, scope: "mcp:tools", token_type: "Bearer", expires_in: lost.expires_in });
+    expect(again.access_token).not.toBe(lost.access_token);
+    // Both access tokens work: whichever response the client kept, it holds a live pair.
+    expect(await isLive(t, String(lost.access_token))).toBe(true);
+    expect(await isLive(t, String(again.access_token))).toBe(true);
+    // A second retry still gets the same successor, which then rotates normally, once.
+    const twice = (await (await refresh(t.fetch, body.refresh_token!, { scope: "mcp:tools" })).json()) as Record<string, string>;
+    expect(twice.refresh_token).toBe(lost.refresh_token);
+    expect((await refresh(t.fetch, String(lost.refresh_token))).status).toBe(200);
     expect(t.events).toContainEqual(expect.objectContaining({ type: "token.refreshed", replayed: true }));
     expect(t.events).not.toContainEqual(expect.objectContaining({ type: "replay.detected" }));
   });
 
-  it("keeps the response sealed: the store never holds the issued access or refresh token", async () => {
+  it("keeps the successor hidden: the store never holds the issued access or refresh token", async () => {
     const t = recordingServer();
     const { body } = await obtainTokens(t.fetch);
     const next = (await (await refresh(t.fetch, body.refresh_token!)).json()) as Record<string, string>;

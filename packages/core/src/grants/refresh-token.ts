@@ -1,7 +1,7 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256 } from "../lib/crypto.js";
-import { seal, unseal, type Sealed } from "../lib/seal.js";
+import { hideToken, revealToken } from "../lib/pad.js";
 import { canonicalResource } from "../lib/url.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { ServerContext } from "./context.js";
@@ -14,17 +14,26 @@ interface SpentRecord extends RefreshRecord {
   asked?: { scope?: string; resource?: string };
 }
 
-/** What redeeming a refresh token yields: a grant to issue for, or the answer already given to a retry. */
+/** What redeeming a refresh token yields: a grant to issue for, and for a retry the refresh token it lost. */
 export interface RefreshRedemption {
   grant: Grant;
   scopes: string[];
-  /** The token response given when this token was spent, for a retry within the reuse interval. */
-  replayed?: TokenSet;
-  /** Keeps the response just issued, sealed, so a retry within the interval gets it again. */
+  /**
+   * A retry within the reuse interval: the refresh token issued when this one was spent (still
+   * unused), to answer again with a new access token.
+   */
+  successor?: string;
+  /** Keeps the refresh token just issued, hidden, so a retry within the interval gets it again. */
   remember?: (tokens: TokenSet) => Promise<void>;
 }
 
-// The sealed response lives only for the reuse interval, under a key of its own.
+/** What a retry needs: the successor hidden under a pad only the spent token derives, and its scopes. */
+interface ReplayRecord {
+  successor: string;
+  scopes: string[];
+}
+
+// The retry record lives only for the reuse interval, under a key of its own.
 const replayKey = (hash: string) => `refresh-replay:${hash}`;
 
 const invalidGrant = (reason: string) => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", { reason });
@@ -66,7 +75,10 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
     grant,
     scopes,
     remember: async (tokens) => {
-      await storage.set(replayKey(hash), await seal(token, hash, tokens), { ttlSeconds: interval });
+      const successor = tokens.refresh_token === undefined ? undefined : hideToken(token, tokens.refresh_token);
+      if (successor === undefined) return;
+      const record: ReplayRecord = { successor, scopes };
+      await storage.set(replayKey(hash), record, { ttlSeconds: interval });
     },
   };
 }
@@ -79,9 +91,9 @@ function askedOf(params: Params): NonNullable<SpentRecord["asked"]> {
 
 /**
  * A spent token presented again. The same request by the same client within the interval is a
- * retry and gets the response it lost, while the grant and the token that replaced it are still
- * live. A concurrent twin that arrives before that response is kept is refused without revoking.
- * Anything else is reuse: the grant and every token of it are revoked.
+ * retry and gets the refresh token it lost (with a new access token), while the grant and that
+ * refresh token are still live. A concurrent twin that arrives before the retry record is kept is
+ * refused without revoking. Anything else is reuse: the grant and every token of it are revoked.
  */
 async function reuse(ctx: ServerContext, client: AuthenticatedClient, token: string, hash: string, asked: SpentRecord["asked"]): Promise<RefreshRedemption> {
   const { storage, now, refreshTokenReuseIntervalSeconds: interval } = ctx.options;
@@ -90,13 +102,15 @@ async function reuse(ctx: ServerContext, client: AuthenticatedClient, token: str
   if (spent.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
   const retry = spent.spentAt !== undefined && now() - spent.spentAt < interval * 1000 && sameRequest(spent.asked, asked);
   if (retry) {
-    const sealed = await storage.get<Sealed>(replayKey(hash));
-    if (!sealed) throw invalidGrant("token_raced");
-    const tokens = await unseal<TokenSet>(token, hash, sealed);
+    const replay = await storage.get<ReplayRecord>(replayKey(hash));
+    if (!replay) throw invalidGrant("token_raced");
     const grant = await findGrant(ctx, spent.grantId);
     if (!grant) throw invalidGrant("grant_revoked");
-    const successorLive = tokens?.refresh_token === undefined || (await storage.get(refreshKey(await sha256(tokens.refresh_token)))) !== undefined;
-    if (tokens && successorLive) return { grant, scopes: tokens.scope ? tokens.scope.split(" ") : [], replayed: tokens };
+    // The revealed value is trusted only as the key of a live refresh record: its successor unused.
+    const successor = revealToken(token, replay.successor);
+    if (successor !== undefined && (await storage.get(refreshKey(await sha256(successor)))) !== undefined) {
+      return { grant, scopes: replay.scopes, successor };
+    }
   }
   await revokeGrant(ctx, spent.grantId, spent.clientId, "refresh_token_reused");
   ctx.options.onEvent({ type: "replay.detected", clientId: spent.clientId, grantId: spent.grantId, kind: "refresh_token" });

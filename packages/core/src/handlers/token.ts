@@ -28,11 +28,12 @@ export async function tokenHandler(request: Request, ctx: ServerContext, meta: R
   const redeem = { authorization_code: redeemCode, refresh_token: redeemRefreshToken, client_credentials: clientCredentialsGrant }[grantType];
   const redeemed: RefreshRedemption = await redeem(ctx, client, params);
   const { grant } = redeemed;
-  const tokens = redeemed.replayed ?? (await issueTokens(ctx, grant, redeemed.scopes, client.metadata, grantType !== "client_credentials"));
-  if (!redeemed.replayed) await redeemed.remember?.(tokens);
+  const refresh = redeemed.successor !== undefined ? { reuse: redeemed.successor } : grantType !== "client_credentials";
+  const tokens = await issueTokens(ctx, grant, redeemed.scopes, client.metadata, refresh);
+  if (redeemed.successor === undefined) await redeemed.remember?.(tokens);
   const who = { clientId: grant.clientId, subject: grant.subject, grantId: grant.id };
   ctx.options.onEvent(
-    grantType === "refresh_token" ? { type: "token.refreshed", ...who, replayed: redeemed.replayed !== undefined } : { type: "token.issued", ...who, grantType },
+    grantType === "refresh_token" ? { type: "token.refreshed", ...who, replayed: redeemed.successor !== undefined } : { type: "token.issued", ...who, grantType },
   );
   return jsonResponse(tokens, { noStore: true, headers: { Pragma: "no-cache" } });
 }

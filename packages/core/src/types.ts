@@ -100,4 +100,6 @@ export type RateLimitedEndpoint = "token" | "register" | "authorize" | "login";
  */
 export interface Handles {
   handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
+  /** False when `handle` would surely answer `undefined` for this path: the adapter may skip building a `Request`. */
+  owns?(path: string): boolean;
 }

@@ -24,6 +24,9 @@ declare global {
  */
 export function oauthRouter(...handlers: Handles[]): RequestHandler {
   return async (req, res, next) => {
+    // The app's own paths go on at once, without a Request built for them.
+    const path = pathOnly(req.originalUrl);
+    if (handlers.every((handler) => handler.owns?.(path) === false)) return next();
     const request = toRequest(req, true);
     // The socket address, for per-address rate limits (read only when one asks); forwarded
     // headers are the core's call.
@@ -89,6 +92,11 @@ async function bodyForGuard(req: ExpressRequest): Promise<string | undefined> {
   }
   return text;
 }
+
+const pathOnly = (target: string) => {
+  const query = target.indexOf("?");
+  return query === -1 ? target : target.slice(0, query);
+};
 
 const urlOf = (req: ExpressRequest) => `${req.protocol}://${req.host}${req.originalUrl}`;
 

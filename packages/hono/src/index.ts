@@ -26,7 +26,9 @@ export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
         return incoming?.socket?.remoteAddress;
       },
     };
+    const path = c.req.path;
     for (const handler of handlers) {
+      if (handler.owns?.(path) === false) continue;
       const response = await handler.handle(c.req.raw, connection);
       if (response) return response;
     }

@@ -51,6 +51,7 @@ async function start({ fallback = true } = {}) {
     if (pathname === "/tools") return tools(req, res);
     if (pathname === "/broken") return broken(req, res);
     if (pathname === "/echo") return res.end(`echo: ${await readText(req)}`);
+    if (pathname === "/app-broken") throw new Error("app failed at /secret/path");
     res.end(`app home; auth=${String(getAuth(req))}`);
   };
   http.on("request", fallback ? toNodeListener(server, guard, app) : toNodeListener(server, guard));
@@ -207,12 +208,13 @@ describe("Node http adapter", () => {
   it("answers a listener's exception with a bare 500, never its message or stack", async () => {
     const app = await start();
     const { access_token } = await signIn(app);
-    const response = await fetch(`${app.base}/broken`, { headers: { Authorization: `Bearer ${access_token}` } });
-    expect(response.status).toBe(500);
-    expect(response.headers.get("Cache-Control")).toBe("no-store");
-    const text = await response.text();
-    expect(text).not.toContain("secret");
-    expect(JSON.parse(text)).toEqual({ error: "server_error" });
+    for (const response of [await fetch(`${app.base}/broken`, { headers: { Authorization: `Bearer ${access_token}` } }), await fetch(`${app.base}/app-broken`)]) {
+      expect(response.status).toBe(500);
+      expect(response.headers.get("Cache-Control")).toBe("no-store");
+      const text = await response.text();
+      expect(text).not.toContain("secret");
+      expect(JSON.parse(text)).toEqual({ error: "server_error" });
+    }
   });
 
   it("leaves Node's global Request and Response alone", async () => {

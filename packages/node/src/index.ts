@@ -29,7 +29,7 @@ export function toNodeListener(
   const last = rest.at(-1);
   const fallback = typeof last === "function" ? last : undefined;
   const handlers = [server, ...(rest.filter((item) => typeof item !== "function") as Handles[])];
-  return getRequestListener(
+  const listener = getRequestListener(
     async (request, env) => {
       // The socket address, for per-address rate limits; forwarded headers are the core's call.
       const { socket } = env.incoming as IncomingMessage;
@@ -48,6 +48,19 @@ export function toNodeListener(
     },
     { overrideGlobalObjects: false },
   );
+  if (!fallback) return listener;
+  // The app's own paths go straight to the fallback, without a Request built for them.
+  return async (req, res) => {
+    const target = req.url ?? "/";
+    const query = target.indexOf("?");
+    const path = query === -1 ? target : target.slice(0, query);
+    if (handlers.some((handler) => handler.owns?.(path) !== false)) return listener(req, res);
+    try {
+      await fallback(req, res);
+    } catch (error) {
+      fail(error, res);
+    }
+  };
 }
 
 /**
@@ -88,12 +101,16 @@ export function withBearerAuth(
       if (body !== undefined) Object.assign(authenticated, { body: parseJSON(body) });
       await listener(authenticated, res);
     } catch (error) {
-      // Never a stack trace: the listener's or the guard's failure is a bare 500.
-      console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
-      if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json", "Cache-Control": "no-store" }).end('{"error":"server_error"}');
-      else res.destroy();
+      fail(error, res);
     }
   };
+}
+
+/** Never a stack trace: a listener's or the guard's failure is a bare 500 (or a cut connection once headers went out). */
+function fail(error: unknown, res: ServerResponse): void {
+  console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
+  if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json", "Cache-Control": "no-store" }).end('{"error":"server_error"}');
+  else res.destroy();
 }
 
 async function send(response: Response, res: ServerResponse): Promise<void> {

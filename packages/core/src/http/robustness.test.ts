@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { authorizationUrl, basic, CONF_SECRET, createTestServer, ISSUER, resourceRequest } from "../../test/helpers.js";
 
@@ -62,6 +63,25 @@ describe("Robustness against malformed input (X-ERR-3, B43)", () => {
       expect(response.status, path).toBe(404);
       expect(await t.server.handle(new Request(`${ISSUER}${path}`)), path).toBeUndefined();
     }
+  });
+
+  it("owns() never disowns a path handle() would serve, so an adapter may skip building a Request for the rest", async () => {
+    const t = createTestServer();
+    for (const path of ALL_PATHS) {
+      expect(t.server.owns(path), path).toBe(true);
+      expect(t.guard.owns(path), path).toBe(false);
+    }
+    expect(t.guard.owns("/.well-known/oauth-protected-resource/mcp")).toBe(true);
+    for (const path of ["/mcp", "/", "/token/", "/TOKEN", "/register-x"]) expect(t.server.owns(path), path).toBe(false);
+    // Not in plain form: left to handle(), which decides on the parsed URL.
+    for (const path of ["/a/../token", "/./token", "/%74oken", "/x\\token", "token"]) expect(t.server.owns(path), path).toBe(true);
+    await fc.assert(
+      fc.asyncProperty(fc.webPath(), async (path) => {
+        if (t.server.owns(path) === false) expect(await t.server.handle(new Request(`${ISSUER}${path}`)), path).toBeUndefined();
+        if (t.guard.owns(path) === false) expect(await t.guard.handle(new Request(`${ISSUER}${path}`)), path).toBeUndefined();
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("answers fuzzed authorization queries with a page or a redirect to the registered URI only (X-ERR-3)", async () => {

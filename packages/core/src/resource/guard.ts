@@ -2,7 +2,7 @@ import { isOAuthError, type OAuthError } from "../errors.js";
 import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
 import type { HeaderReader } from "../http/raw-headers.js";
 import { jsonResponse } from "../http/responses.js";
-import { canonicalResource, pathOf } from "../lib/url.js";
+import { canonicalResource, isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
 import { challengeResponse } from "./challenge.js";
 
@@ -155,6 +155,9 @@ export function createResourceGuard(options: ResourceGuardOptions) {
         },
       });
     },
+
+    /** Whether {@link handle} may serve a request for `path` (see the authorization server's `owns`). */
+    owns: (path: string): boolean => !isPlainPath(path) || path === metadataPath || path === "/.well-known/oauth-protected-resource",
 
     /**
      * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,

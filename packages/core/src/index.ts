@@ -1,6 +1,7 @@
 export { createAuthorizationServer } from "./server.js";
 export type { AuthorizationServer, GrantInfo } from "./server.js";
 export { namespacedStore } from "./storage/namespaced.js";
+export { readDeclaredBody } from "./http/body.js";
 export type { ConnectionInfo } from "./http/client.js";
 export type { RateLimitOptions } from "./http/rate-limit.js";
 export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, StaticClient } from "./options.js";

@@ -15,6 +15,7 @@ import { registerHandler, registrationManagementHandler } from "./handlers/regis
 import { revokeHandler } from "./handlers/revoke.js";
 import { tokenHandler } from "./handlers/token.js";
 import { errorPage } from "./handlers/pages.js";
+import { rememberBody } from "./http/body.js";
 import { clientAddress, isAllowedHost, type ConnectionInfo } from "./http/client.js";
 import { createRateLimiter } from "./http/rate-limit.js";
 import { oversizedRequestStatus } from "./http/request-limits.js";
@@ -175,6 +176,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     }
     if (request.method === "OPTIONS") return route.cors ? publicPreflightResponse() : methodNotAllowedResponse(route.methods);
     if (!route.methods.includes(request.method)) return methodNotAllowedResponse(route.methods);
+    if (connection.body !== undefined) rememberBody(request, connection.body);
     const response = await run(request, route, { ip: clientAddress(request, connection, options.clientAddress) });
     return route.cors ? withPublicCors(request, response) : response;
   };
@@ -188,11 +190,12 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
     handle,
     /**
-     * Whether {@link handle} may serve a request for `path` (its path, without the query), so an
-     * adapter builds no `Request` for the app's own paths. A path not in plain form (dot
-     * segments, percent-escapes) answers true: `handle` then decides on the parsed URL.
+     * Whether {@link handle} serves a request for `path` (its path, without the query), so an
+     * adapter builds no `Request` for the app's own paths: true, it answers a `Response`; false,
+     * it answers `undefined`; `undefined` for a path not in plain form (dot segments,
+     * percent-escapes), which `handle` decides on the parsed URL.
      */
-    owns: (path: string): boolean => !isPlainPath(path) || routeFor(path) !== undefined,
+    owns: (path: string): boolean | undefined => (isPlainPath(path) ? routeFor(path) !== undefined : undefined),
     /** Like {@link handle}, with a 404 for paths the server does not own. */
     async fetch(request: Request, connection?: ConnectionInfo): Promise<Response> {
       return (await handle(request, connection)) ?? jsonResponse({ error: "not_found" }, { status: 404 });

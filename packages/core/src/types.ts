@@ -100,6 +100,10 @@ export type RateLimitedEndpoint = "token" | "register" | "authorize" | "login";
  */
 export interface Handles {
   handle(request: Request, connection?: { remoteAddress?: string | undefined }): Promise<Response | undefined>;
-  /** False when `handle` would surely answer `undefined` for this path: the adapter may skip building a `Request`. */
-  owns?(path: string): boolean;
+  /**
+   * Whether `handle` serves this path: true, it answers a `Response` (an adapter may read the body
+   * for it); false, it answers `undefined` (the adapter may skip building a `Request`);
+   * `undefined` when only the parsed URL can tell.
+   */
+  owns?(path: string): boolean | undefined;
 }

@@ -128,4 +128,34 @@ describe("Hono adapter on @hono/node-server", () => {
     expect((await rawRequest(url, ["Host", "attacker.example", "Authorization", `Bearer ${access}`])).status).toBe(403);
     expect((await rawRequest(url, ["Host", "localhost:9999"])).status).toBe(401);
   });
+
+  it("serves token and registration bodies read from the Node stream, chunked ones too, and refuses an oversized one (413)", async () => {
+    const { hono } = app();
+    const http = createServer(getRequestListener(hono.fetch, { overrideGlobalObjects: false }));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    running.push(http);
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const registration = JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" });
+    const registered = await fetch(`${base}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: registration });
+    expect(registered.status).toBe(201);
+    // Without Content-Length (chunked), the core reads the stream itself.
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(registration.slice(0, 10)));
+        controller.enqueue(new TextEncoder().encode(registration.slice(10)));
+        controller.close();
+      },
+    });
+    const streamed = await fetch(`${base}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: chunked, duplex: "half" } as RequestInit);
+    expect(streamed.status).toBe(201);
+    const refused = await fetch(`${base}/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "nope", client_id: "pub" }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: "invalid_grant" });
+    const oversized = await fetch(`${base}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `a=${"x".repeat(70_000)}` });
+    expect(oversized.status).toBe(413);
+  });
 });

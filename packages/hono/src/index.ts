@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { rawHeaders, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { rawHeaders, readDeclaredBody, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -17,18 +17,23 @@ declare module "hono" {
  */
 export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
   return async (c, next) => {
-    // On @hono/node-server the socket address, for per-address rate limits; elsewhere (Workers,
-    // Deno, Bun) the core's `clientIp` option says where the address comes from.
+    const path = c.req.path;
+    const owned = handlers.map((handler) => handler.owns?.(path));
+    if (owned.every((answer) => answer === false)) return next();
     const incoming = nodeIncoming(c);
-    // Read only when a rate limit asks.
+    // On @hono/node-server, a body Portcullis reads comes straight from the Node stream (no Fetch
+    // body stream), and the socket address serves per-address rate limits (read only when one
+    // asks); elsewhere (Workers, Deno, Bun) the core's `clientIp` option says where it comes from.
+    const method = c.req.method;
+    const body = incoming && owned.includes(true) && (method === "POST" || method === "PUT") ? await readDeclaredBody(incoming.headers?.["content-length"], incoming) : undefined;
     const connection = {
       get remoteAddress() {
         return incoming?.socket?.remoteAddress;
       },
+      body,
     };
-    const path = c.req.path;
-    for (const handler of handlers) {
-      if (handler.owns?.(path) === false) continue;
+    for (const [i, handler] of handlers.entries()) {
+      if (owned[i] === false) continue;
       const response = await handler.handle(c.req.raw, connection);
       if (response) return response;
     }
@@ -56,8 +61,9 @@ export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } 
   };
 }
 
-interface NodeIncoming {
+interface NodeIncoming extends AsyncIterable<Uint8Array> {
   rawHeaders?: string[];
+  headers?: { "content-length"?: string };
   socket?: { remoteAddress?: string };
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { rawHeaders, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { rawHeaders, readDeclaredBody, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 /** A `node:http` / `node:https` request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -31,19 +31,24 @@ export function toNodeListener(
   const handlers = [server, ...(rest.filter((item) => typeof item !== "function") as Handles[])];
   const listener = getRequestListener(
     async (request, env) => {
-      // The socket address, for per-address rate limits; forwarded headers are the core's call.
-      const { socket } = env.incoming as IncomingMessage;
+      const incoming = env.incoming as IncomingMessage;
+      const owned = handlers.map((handler) => handler.owns?.(pathOf(incoming)));
+      // A body Portcullis reads comes straight from the Node stream (no Fetch body stream); the
+      // socket address serves per-address rate limits (forwarded headers are the core's call).
+      const body = owned.includes(true) && (incoming.method === "POST" || incoming.method === "PUT") ? await readDeclaredBody(incoming.headers["content-length"], incoming) : undefined;
       const connection = {
         get remoteAddress() {
-          return socket.remoteAddress;
+          return incoming.socket.remoteAddress;
         },
+        body,
       };
-      for (const handler of handlers) {
+      for (const [i, handler] of handlers.entries()) {
+        if (owned[i] === false) continue;
         const response = await handler.handle(request, connection);
         if (response) return response;
       }
       if (!fallback) return server.fetch(request, connection);
-      await fallback(env.incoming as IncomingMessage, env.outgoing as ServerResponse);
+      await fallback(incoming, env.outgoing as ServerResponse);
       return RESPONSE_ALREADY_SENT;
     },
     { overrideGlobalObjects: false },
@@ -51,9 +56,7 @@ export function toNodeListener(
   if (!fallback) return listener;
   // The app's own paths go straight to the fallback, without a Request built for them.
   return async (req, res) => {
-    const target = req.url ?? "/";
-    const query = target.indexOf("?");
-    const path = query === -1 ? target : target.slice(0, query);
+    const path = pathOf(req);
     if (handlers.some((handler) => handler.owns?.(path) !== false)) return listener(req, res);
     try {
       await fallback(req, res);
@@ -61,6 +64,13 @@ export function toNodeListener(
       fail(error, res);
     }
   };
+}
+
+/** The path of a request's target, without its query. */
+function pathOf(req: IncomingMessage): string {
+  const target = req.url ?? "/";
+  const query = target.indexOf("?");
+  return query === -1 ? target : target.slice(0, query);
 }
 
 /**

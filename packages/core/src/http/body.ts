@@ -4,11 +4,41 @@ import { readAtMost } from "../lib/stream.js";
 /** Largest request body read by any endpoint; past it the request is refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** Bodies adapters read before the core saw the request (`ConnectionInfo.body`), by request. */
+const readBodies = new WeakMap<Request, Uint8Array>();
+
+/** Records the body an adapter already read for `request`, for {@link readBody}. */
+export function rememberBody(request: Request, body: Uint8Array): void {
+  readBodies.set(request, body);
+}
+
+/**
+ * For adapters: reads a request body from the runtime's own stream (a Node `IncomingMessage` is
+ * an async iterable of chunks) when its `Content-Length` is declared and within the core's limit,
+ * so the core need not build a Fetch body stream; answers `undefined`, reading nothing, otherwise
+ * (chunked or oversized bodies are left for the core to read and refuse). Pass the result as
+ * `ConnectionInfo.body`, and only to a handler whose `owns(path)` is true.
+ */
+export async function readDeclaredBody(contentLength: string | null | undefined, chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array | undefined> {
+  if (!contentLength || !/^\d{1,9}$/.test(contentLength)) return undefined;
+  const length = Number(contentLength);
+  if (length > MAX_BODY_BYTES) return undefined;
+  const body = new Uint8Array(length);
+  let offset = 0;
+  for await (const chunk of chunks) {
+    // The HTTP parser frames the body by Content-Length; a longer one is cut, never overrun.
+    body.set(chunk.subarray(0, length - offset), offset);
+    offset += Math.min(chunk.length, length - offset);
+  }
+  return offset === length ? body : body.subarray(0, offset);
+}
+
 /** Reads a body up to `limit` bytes without trusting `Content-Length`. */
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");
   if (declared > limit) throw tooLarge();
-  const bytes = await readAtMost(request.body, limit);
+  const known = readBodies.get(request);
+  const bytes = known === undefined ? await readAtMost(request.body, limit) : known.length <= limit ? known : undefined;
   if (!bytes) throw tooLarge();
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);

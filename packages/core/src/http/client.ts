@@ -5,6 +5,11 @@ import type { HeaderReader } from "./raw-headers.js";
 export interface ConnectionInfo {
   /** The peer address of the socket (`req.socket.remoteAddress` in Node). */
   remoteAddress?: string | undefined;
+  /**
+   * The request body, when the adapter has already read it from the runtime's own stream (see
+   * `readDeclaredBody`): the core then reads this instead of `request.body`.
+   */
+  body?: Uint8Array | undefined;
 }
 
 /** How the client address of a request is found. */

@@ -156,8 +156,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       });
     },
 
-    /** Whether {@link handle} may serve a request for `path` (see the authorization server's `owns`). */
-    owns: (path: string): boolean => !isPlainPath(path) || path === metadataPath || path === "/.well-known/oauth-protected-resource",
+    /** Whether {@link handle} serves a request for `path` (as the authorization server's `owns` answers). */
+    owns: (path: string): boolean | undefined => (isPlainPath(path) ? path === metadataPath || path === "/.well-known/oauth-protected-resource" : undefined),
 
     /**
      * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,

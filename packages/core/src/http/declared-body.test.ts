@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { createTestServer, ISSUER } from "../../test/helpers.js";
+import { MAX_BODY_BYTES, readDeclaredBody } from "./body.js";
+
+const encoder = new TextEncoder();
+async function* chunks(...parts: string[]) {
+  for (const part of parts) yield encoder.encode(part);
+}
+const untouched = {
+  [Symbol.asyncIterator]() {
+    throw new Error("the stream was read");
+  },
+} as AsyncIterable<Uint8Array>;
+
+describe("Bodies an adapter reads before the core (ConnectionInfo.body)", () => {
+  it("reads exactly the declared length from the runtime's chunks", async () => {
+    expect(new TextDecoder().decode(await readDeclaredBody("11", chunks("grant_", "type=x")))).toBe("grant_type=x".slice(0, 11));
+    expect(new TextDecoder().decode(await readDeclaredBody("5", chunks("abcdefgh")))).toBe("abcde");
+    expect(await readDeclaredBody("0", chunks())).toEqual(new Uint8Array(0));
+    // A stream that ends early yields what came (the core then refuses the truncated body itself).
+    expect(new TextDecoder().decode(await readDeclaredBody("10", chunks("abc")))).toBe("abc");
+  });
+
+  it("reads nothing, leaving the stream to the core, without a usable Content-Length or past the limit", async () => {
+    for (const length of [undefined, null, "", "-1", "1e3", "0x10", " 5", "12345678901", String(MAX_BODY_BYTES + 1)]) {
+      expect(await readDeclaredBody(length, untouched), String(length)).toBeUndefined();
+    }
+  });
+
+  it("serves the token endpoint from the body the adapter passed, and refuses one past the limit with 413", async () => {
+    const t = createTestServer();
+    const request = () => new Request(`${ISSUER}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: "not-a-token", client_id: "pub" });
+    const read = (await t.server.handle(request(), { body: encoder.encode(form.toString()) }))!;
+    expect(read.status).toBe(400);
+    expect(await read.json()).toMatchObject({ error: "invalid_grant" });
+    const empty = (await t.server.handle(request(), { body: new Uint8Array(0) }))!;
+    // Nothing names a client without the body.
+    expect(empty.status).toBe(401);
+    expect(await empty.json()).toMatchObject({ error: "invalid_client" });
+    const huge = (await t.server.handle(request(), { body: new Uint8Array(MAX_BODY_BYTES + 1) }))!;
+    expect(huge.status).toBe(413);
+  });
+});

@@ -66,6 +66,12 @@ export function toNodeListener(
   };
 }
 
+/** An HTTP/2 request's `:authority` pseudo-header, which stands for `Host`. */
+function authority(raw: string[]): string {
+  const at = raw.indexOf(":authority");
+  return at !== -1 && at % 2 === 0 ? (raw[at + 1] ?? "") : "";
+}
+
 /** The path of a request's target, without its query. */
 function pathOf(req: IncomingMessage): string {
   const target = req.url ?? "/";
@@ -91,13 +97,15 @@ export function withBearerAuth(
   return async (req, res) => {
     try {
       // What the guard reads, without building a Fetch Request.
+      const headers = rawHeaders(req.rawHeaders);
       const request: GuardRequest = {
         method: req.method ?? "GET",
+        // Built from the raw headers: reading `req.headers` would make Node build its header object.
         get url() {
           const scheme = (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
-          return `${scheme}://${req.headers.host ?? req.headers[":authority"] ?? ""}${req.url ?? "/"}`;
+          return `${scheme}://${headers.get("Host") ?? authority(req.rawHeaders)}${req.url ?? "/"}`;
         },
-        headers: rawHeaders(req.rawHeaders),
+        headers,
       };
       if (req.method === "OPTIONS") return await send(guard.preflight(request), res);
       // A guard with MCP-aware scopes reads the JSON-RPC body: read it once here and hand it on

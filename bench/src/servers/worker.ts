@@ -11,13 +11,14 @@
  * registration, the consent page with the demo user's password, the code exchange with PKCE).
  * The report's RSS is workerd's, not this Node process's.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Miniflare as MiniflareClass } from "miniflare";
+import { authorize, registerClient, tokenRequest } from "@portcullis/example-shared/http-flow";
 import { argConfig, fail, onStop, reportReady } from "./common.js";
 
 argConfig<Record<string, never>>();
@@ -54,48 +55,11 @@ await reportReady({ port, token, rssPid: workerdPid() ?? fail("found no workerd 
 
 /** A public client's sign-in, as an MCP client and a user at the consent page would do it. */
 async function signIn(): Promise<string> {
-  const registration = await fetch(`${base}/register`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], client_name: "bench" }),
-  });
-  if (registration.status !== 201) fail(`registration answered ${registration.status}: ${await registration.text()}`);
-  const { client_id } = (await registration.json()) as { client_id: string };
-
-  const verifier = randomBytes(32).toString("base64url");
-  const authorize = new URL(`${base}/authorize`);
-  authorize.search = new URLSearchParams({
-    response_type: "code",
-    client_id,
-    redirect_uri: REDIRECT_URI,
-    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-    code_challenge_method: "S256",
-    scope: "mcp:tools",
-    state: "bench",
-    resource: `${base}/mcp`,
-  }).toString();
-  const page = await fetch(authorize, { redirect: "manual" });
-  const html = await page.text();
-  if (page.status !== 200) fail(`the authorization page answered ${page.status}: ${html.slice(0, 300)}`);
-  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
-  const decided = await fetch(`${base}/authorize/consent`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: page.headers.get("Set-Cookie")?.split(";")[0] ?? "" },
-    body: new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), ...USER, decision: "allow" }),
-  });
-  const location = decided.headers.get("Location");
-  const code = location ? new URL(location).searchParams.get("code") : null;
-  if (!code) fail(`consent gave no code (${decided.status}): ${location ?? (await decided.text()).slice(0, 300)}`);
-
-  const exchange = await fetch(`${base}/token`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: verifier, client_id, redirect_uri: REDIRECT_URI, resource: `${base}/mcp` }),
-  });
-  const tokens = (await exchange.json()) as { access_token?: string };
-  if (exchange.status !== 200 || !tokens.access_token) fail(`the code exchange answered ${exchange.status}: ${JSON.stringify(tokens)}`);
-  return tokens.access_token;
+  const client = await registerClient(base, REDIRECT_URI);
+  const { code, verifier } = await authorize(base, client, USER);
+  const exchange = await tokenRequest(base, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.clientId, redirect_uri: REDIRECT_URI, resource: `${base}/mcp` });
+  if (exchange.status !== 200 || !exchange.body.access_token) fail(`the code exchange answered ${exchange.status}: ${JSON.stringify(exchange.body)}`);
+  return exchange.body.access_token;
 }
 
 function freePort(): Promise<number> {

@@ -30,7 +30,7 @@ export function oauthRouter(...handlers: Handles[]): RequestHandler {
     if (owned.every((answer) => answer === false)) return next();
     // A body Portcullis surely reads, still unread, comes straight from the Node stream.
     const body =
-      owned.includes(true) && (req.method === "POST" || req.method === "PUT") && !req.readableEnded
+      owned.includes(true) && (req.method === "POST" || req.method === "PUT") && !req.readableDidRead
         ? await readDeclaredBody(req.headers["content-length"], req)
         : undefined;
     const request = toRequest(req, body === undefined);

@@ -158,4 +158,27 @@ describe("Hono adapter on @hono/node-server", () => {
     const oversized = await fetch(`${base}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `a=${"x".repeat(70_000)}` });
     expect(oversized.status).toBe(413);
   });
+
+  it("leaves the body to the core's stream read when a middleware before it already read the request", async () => {
+    const { server } = app();
+    const seen: string[] = [];
+    const hono = new Hono();
+    hono.use(async (c, next) => {
+      if (c.req.method === "POST") seen.push(await c.req.raw.clone().text());
+      await next();
+    });
+    hono.use(oauthRoutes(server));
+    const http = createServer(getRequestListener(hono.fetch, { overrideGlobalObjects: false }));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    running.push(http);
+    const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: "nope", client_id: "pub" });
+    const response = await fetch(`http://127.0.0.1:${(http.address() as AddressInfo).port}/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: form,
+    });
+    expect(seen).toEqual([form.toString()]);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: "invalid_grant" });
+  });
 });

@@ -25,7 +25,8 @@ export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
     // body stream), and the socket address serves per-address rate limits (read only when one
     // asks); elsewhere (Workers, Deno, Bun) the core's `clientIp` option says where it comes from.
     const method = c.req.method;
-    const body = incoming && owned.includes(true) && (method === "POST" || method === "PUT") ? await readDeclaredBody(incoming.headers?.["content-length"], incoming) : undefined;
+    const unread = incoming !== undefined && incoming.readableDidRead === false;
+    const body = unread && owned.includes(true) && (method === "POST" || method === "PUT") ? await readDeclaredBody(incoming.headers?.["content-length"], incoming) : undefined;
     const connection = {
       get remoteAddress() {
         return incoming?.socket?.remoteAddress;
@@ -64,6 +65,8 @@ export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } 
 interface NodeIncoming extends AsyncIterable<Uint8Array> {
   rawHeaders?: string[];
   headers?: { "content-length"?: string };
+  /** False until something (another middleware through `c.req`) has read the body. */
+  readableDidRead?: boolean;
   socket?: { remoteAddress?: string };
 }
 

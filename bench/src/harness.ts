@@ -40,6 +40,12 @@ export interface HttpScenario {
   expectStatus: number;
   /** The scenario this one's ratio is taken against. */
   compare?: string;
+  /**
+   * Runs alternate with runs of the `compare` baseline (a server of its own, started alongside),
+   * and the ratio is the median of the per-pair ratios: a host whose speed drifts during the run
+   * moves both sides of each pair alike.
+   */
+  paired?: boolean;
   fillRegistrations?: boolean;
   readyTimeoutSeconds?: number;
   note?: string;
@@ -71,6 +77,8 @@ export interface ScenarioResult {
   socketErrors?: number;
   runs: Array<Partial<LoadResult> & { rps: number }>;
   compare?: string;
+  /** With {@link HttpScenario.paired}: the median of the per-pair ratios, and the baseline's median req/s in those pairs. */
+  paired?: { ratio: number; baselineRps: number; ratios: number[] };
   facts?: Record<string, string | number>;
   note?: string;
   error?: string;
@@ -170,8 +178,15 @@ async function probe(url: string, spec: RequestSpec, expectStatus: number): Prom
   if (response.status !== expectStatus) throw new Error(`probe of ${spec.method} ${spec.path} answered ${response.status} (expected ${expectStatus}): ${text.slice(0, 300)}`);
 }
 
-export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, settings: Settings, log: (line: string) => void): Promise<ScenarioResult> {
+export async function runHttpScenario(
+  s: HttpScenario,
+  load: LoadGenerator,
+  settings: Settings,
+  log: (line: string) => void,
+  baseline?: HttpScenario,
+): Promise<ScenarioResult> {
   let server: ServerProcess;
+  let pair: { server: ServerProcess; url: string; spec: RequestSpec } | undefined;
   try {
     server = await startServer(s.script, s.config, s.nodeArgs, s.readyTimeoutSeconds, s.profileDir);
   } catch (error) {
@@ -193,12 +208,24 @@ export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, sett
   try {
     const spec = s.request(server.info);
     await probe(url, spec, s.expectStatus);
+    if (baseline) {
+      const other = await startServer(baseline.script, baseline.config, baseline.nodeArgs, baseline.readyTimeoutSeconds);
+      pair = { server: other, url: `http://127.0.0.1:${other.info.port}`, spec: baseline.request(other.info) };
+      await probe(pair.url, pair.spec, baseline.expectStatus);
+      await load.run(pair.url, pair.spec, settings.warmupSeconds, settings.connections);
+    }
     const ok = (r: LoadResult) => (s.expectStatus < 400 ? r.requests - r.non2xx : r.non2xx);
     const warm = await load.run(url, spec, settings.warmupSeconds, settings.connections);
     let unexpected = warm.requests - ok(warm);
     let registered = 1 + ok(warm);
     const runs: LoadResult[] = [];
+    const baselineRuns: LoadResult[] = [];
     for (let i = 0; i < settings.runs; i++) {
+      if (pair) {
+        const b = await load.run(pair.url, pair.spec, settings.runSeconds, settings.connections);
+        baselineRuns.push(b);
+        log(`    ${baseline!.id} run ${i + 1}: ${Math.round(b.rps)} req/s`);
+      }
       const r = await load.run(url, spec, settings.runSeconds, settings.connections);
       runs.push(r);
       unexpected += r.requests - ok(r);
@@ -217,6 +244,10 @@ export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, sett
       socketErrors: runs.reduce((n, r) => n + r.socketErrors, warm.socketErrors),
       runs,
     });
+    if (pair && baselineRuns.length === runs.length) {
+      const ratios = runs.map((r, i) => r.rps / baselineRuns[i]!.rps);
+      result.paired = { ratio: median(ratios), baselineRps: median(baselineRuns.map((b) => b.rps)), ratios };
+    }
     if (s.fillRegistrations) {
       const fill = await fillRegistrations(url, spec, registered, settings.registrationFill, settings.connections);
       const after = readRss(rssPid);
@@ -232,6 +263,7 @@ export async function runHttpScenario(s: HttpScenario, load: LoadGenerator, sett
     result.error = `${error instanceof Error ? error.message : String(error)}\n${server.stderr().slice(-2000)}`.trim();
   } finally {
     await server.stop();
+    await pair?.server.stop();
   }
   return result;
 }

@@ -61,7 +61,7 @@ export function evaluateTargets(results: ScenarioResult[]): Target[] {
     const a = byId.get(t.scenario);
     const b = byId.get(t.baseline);
     if (!a || !b || a.error || b.error || !(b.rps > 0)) return { ...t, verdict: "n/a" };
-    const ratio = a.rps / b.rps;
+    const ratio = a.paired && a.compare === t.baseline ? a.paired.ratio : a.rps / b.rps;
     return { ...t, ratio, verdict: ratio >= t.min ? "PASS" : "FAIL" };
   });
 }
@@ -78,7 +78,7 @@ export function markdown(report: Report): string {
     `${report.startedAt} · ${m.cpuModel} × ${m.cpus} · ${m.memoryGb} GB · Node ${m.node} · ${m.os} · load generator: ${report.loadGenerator} ` +
       `(${s.connections} connections) · ${s.runs} × ${s.runSeconds} s after ${s.warmupSeconds} s warm-up, medians · load average at start ${m.loadAverageAtStart}`,
     "",
-    "Server and load generator share the machine (one core each on 2 cores); other work on it adds noise. Ratios are against baselines measured in the same run.",
+    "Server and load generator share the machine (one core each on 2 cores); other work on it adds noise. Ratios are against baselines measured in the same run; a ratio marked (paired) comes from runs alternated with its baseline's, which a host whose speed drifts moves alike.",
     "",
     "| scenario | id | req/s | p50 ms | p99 ms | RSS MB | ratio | notes |",
     "|---|---|---:|---:|---:|---:|---:|---|",
@@ -90,10 +90,15 @@ export function markdown(report: Report): string {
       lines.push(`| **${group}** | | | | | | | |`);
     }
     const base = r.compare ? byId.get(r.compare) : undefined;
-    const ratio = base && !base.error && base.rps > 0 && !r.error ? `${(r.rps / base.rps).toFixed(2)}× ${r.compare}` : "";
+    const ratio = r.paired
+      ? `${r.paired.ratio.toFixed(2)}× ${r.compare} (paired)`
+      : base && !base.error && base.rps > 0 && !r.error
+        ? `${(r.rps / base.rps).toFixed(2)}× ${r.compare}`
+        : "";
     const notes: string[] = [];
     if (r.error) notes.push(`ERROR: ${r.error.split("\n")[0]!.slice(0, 160)}`);
     if (r.unit === "ops/s") notes.push("ops/s, no HTTP");
+    if (r.paired) notes.push(`runs alternated with ${r.compare} runs (${fmt(r.paired.baselineRps)} req/s there); ratio = median of the per-pair ratios ${r.paired.ratios.map((x) => x.toFixed(2)).join(", ")}`);
     if (r.unexpected) notes.push(`${fmt(r.unexpected)} responses other than ${r.expectStatus}`);
     if (r.socketErrors) notes.push(`${fmt(r.socketErrors)} socket errors`);
     const f = r.facts ?? {};

@@ -11,7 +11,7 @@ import { Socket } from "node:net";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { BENCH_DIR, runHttpScenario, runOpsScenario, type ScenarioResult, type Settings } from "./harness.js";
+import { BENCH_DIR, runHttpScenario, runOpsScenario, type HttpScenario, type ScenarioResult, type Settings } from "./harness.js";
 import { createLoadGenerator } from "./load.js";
 import { evaluateTargets, markdown, type Report } from "./report.js";
 import { scenarios } from "./scenarios.js";
@@ -54,7 +54,8 @@ for (const s of selected) {
     results.push({ id: s.id, label: s.label, group: s.group, unit: "req/s", rps: 0, runs: [], error: `no fresh Worker bundle: ${bundle.text}` });
   } else {
     // --cpu-prof: each server profiles the measured load (see src/profile-summary.ts to read one).
-    results.push(await runHttpScenario(cpuProfile ? { ...s, profileDir: join(outDir, "profiles", s.id) } : s, load, settings, log));
+    const baseline = s.paired ? all.find((b): b is HttpScenario => b.kind === "http" && b.id === s.compare) : undefined;
+    results.push(await runHttpScenario(cpuProfile ? { ...s, profileDir: join(outDir, "profiles", s.id) } : s, load, settings, log, baseline));
   }
   const last = results.at(-1)!;
   if (last.error) log(`    ERROR ${last.error.split("\n").slice(0, 6).join("\n    ")}`);

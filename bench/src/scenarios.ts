@@ -88,6 +88,7 @@ export function scenarios(settings: Settings, options: { redis: boolean; adapter
       request: (info) => mcp({ Authorization: `Bearer ${info.token}` }),
       expectStatus: 200,
       compare: "bare-hono",
+      paired: true,
     });
     http({
       ...base,
@@ -136,7 +137,7 @@ export function scenarios(settings: Settings, options: { redis: boolean; adapter
     const bare = `bare-${adapter}`;
     const name = adapter === "express" ? "Express" : "Node";
     const base = { group: `portcullis ${adapter}/memory`, script: "portcullis.ts" as const, config: { adapter, store: "memory" } };
-    http({ ...base, id: `${adapter}-memory-reused`, label: `Portcullis ${name} guard, memory, reused token`, request: (info) => mcp({ Authorization: `Bearer ${info.token}` }), expectStatus: 200, compare: bare });
+    http({ ...base, id: `${adapter}-memory-reused`, label: `Portcullis ${name} guard, memory, reused token`, request: (info) => mcp({ Authorization: `Bearer ${info.token}` }), expectStatus: 200, compare: bare, paired: true });
     http({
       ...base,
       id: `${adapter}-memory-fresh`,

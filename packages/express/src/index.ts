@@ -62,13 +62,7 @@ export function oauthRouter(...handlers: Handles[]): RequestHandler {
 export function requireBearerAuth(guard: ResourceGuard, options: { scopes?: string[] } = {}): RequestHandler {
   return async (req, res, next) => {
     // What the guard reads, without building a Fetch Request.
-    const request: GuardRequest = {
-      method: req.method,
-      get url() {
-        return urlOf(req);
-      },
-      headers: rawHeaders(req.rawHeaders),
-    };
+    const request: GuardRequest = { method: req.method, url: urlOf(req), headers: rawHeaders(req.rawHeaders) };
     if (req.method === "OPTIONS") return send(guard.preflight(request), res);
     const body = guard.inspectsBody && req.method === "POST" ? await bodyForGuard(req) : undefined;
     const result = await guard.authenticate(request, body === undefined ? options : { ...options, body });

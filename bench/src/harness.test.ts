@@ -37,7 +37,12 @@ describe("Benchmark harness (--quick, a subset)", () => {
     expect(report.results.map((r) => r.id)).toEqual(SUBSET);
     expectMeasured(report, md);
     // The ratio column and target lines name same-run baselines.
-    expect(md).toMatch(/hono-memory-reused` \| [\d,]+ \|.*× bare-hono/);
+    expect(md).toMatch(/hono-memory-reused` \| [\d,]+ \|.*× bare-hono \(paired\)/);
+    // The reused-token row alternated its runs with a bare-hono server of its own; its target line uses the paired ratio.
+    const reused = report.results.find((r) => r.id === "hono-memory-reused")!;
+    expect(reused.paired?.ratios).toHaveLength(report.settings.runs);
+    expect(reused.paired!.baselineRps).toBeGreaterThan(0);
+    expect(report.targets.find((t) => t.scenario === "hono-memory-reused" && t.baseline === "bare-hono")?.ratio).toBe(reused.paired!.ratio);
     expect(md).toMatch(/(PASS|FAIL) — 401 no token >= 0\.8x guarded success path: \d+\.\d+×/);
     expect(existsSync(join(out, "latest.md"))).toBe(false);
   });

@@ -1,7 +1,8 @@
 export { createAuthorizationServer } from "./server.js";
 export type { AuthorizationServer, GrantInfo } from "./server.js";
 export { namespacedStore } from "./storage/namespaced.js";
-export { readDeclaredBody } from "./http/body.js";
+export { serveOwned } from "./http/serve.js";
+export type { OwnedRequest } from "./http/serve.js";
 export type { ConnectionInfo } from "./http/client.js";
 export type { RateLimitOptions } from "./http/rate-limit.js";
 export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, StaticClient } from "./options.js";

@@ -1,5 +1,5 @@
 import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
-import { rawHeaders, readDeclaredBody, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { rawHeaders, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 declare global {
   // Declaration merging is how Express types what middleware adds to a request.
@@ -24,29 +24,15 @@ declare global {
  */
 export function oauthRouter(...handlers: Handles[]): RequestHandler {
   return async (req, res, next) => {
-    // The app's own paths go on at once, without a Request built for them.
-    const path = pathOnly(req.originalUrl);
-    const owned = handlers.map((handler) => handler.owns?.(path));
-    if (owned.every((answer) => answer === false)) return next();
-    // A body Portcullis surely reads, still unread, comes straight from the Node stream.
-    const body =
-      owned.includes(true) && (req.method === "POST" || req.method === "PUT") && !req.readableDidRead
-        ? await readDeclaredBody(req.headers["content-length"], req)
-        : undefined;
-    const request = toRequest(req, body === undefined);
-    // The socket address, for per-address rate limits (read only when one asks); forwarded
-    // headers are the core's call.
-    const connection = {
-      get remoteAddress() {
-        return req.socket.remoteAddress;
-      },
-      body,
-    };
-    for (const [i, handler] of handlers.entries()) {
-      if (owned[i] === false) continue;
-      const response = await handler.handle(request, connection);
-      if (response) return send(response, res);
-    }
+    // The socket address serves per-address rate limits; forwarded headers are the core's call.
+    const response = await serveOwned(handlers, {
+      path: pathOnly(req.originalUrl),
+      method: req.method,
+      request: (withBody) => toRequest(req, withBody),
+      remoteAddress: () => req.socket.remoteAddress,
+      body: req.readableDidRead ? undefined : { contentLength: req.headers["content-length"], chunks: req },
+    });
+    if (response) return send(response, res);
     next();
   };
 }

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { rawHeaders, readDeclaredBody, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { rawHeaders, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -17,27 +17,18 @@ declare module "hono" {
  */
 export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
   return async (c, next) => {
-    const path = c.req.path;
-    const owned = handlers.map((handler) => handler.owns?.(path));
-    if (owned.every((answer) => answer === false)) return next();
+    // On @hono/node-server, the Node stream for the body and the socket address for per-address
+    // rate limits; elsewhere (Workers, Deno, Bun) the core's `clientIp` option says where the
+    // address comes from.
     const incoming = nodeIncoming(c);
-    // On @hono/node-server, a body Portcullis reads comes straight from the Node stream (no Fetch
-    // body stream), and the socket address serves per-address rate limits (read only when one
-    // asks); elsewhere (Workers, Deno, Bun) the core's `clientIp` option says where it comes from.
-    const method = c.req.method;
-    const unread = incoming !== undefined && incoming.readableDidRead === false;
-    const body = unread && owned.includes(true) && (method === "POST" || method === "PUT") ? await readDeclaredBody(incoming.headers?.["content-length"], incoming) : undefined;
-    const connection = {
-      get remoteAddress() {
-        return incoming?.socket?.remoteAddress;
-      },
-      body,
-    };
-    for (const [i, handler] of handlers.entries()) {
-      if (owned[i] === false) continue;
-      const response = await handler.handle(c.req.raw, connection);
-      if (response) return response;
-    }
+    const response = await serveOwned(handlers, {
+      path: c.req.path,
+      method: c.req.method,
+      request: () => c.req.raw,
+      remoteAddress: () => incoming?.socket?.remoteAddress,
+      body: incoming?.readableDidRead === false ? { contentLength: incoming.headers?.["content-length"], chunks: incoming } : undefined,
+    });
+    if (response) return response;
     await next();
   };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { rawHeaders, readDeclaredBody, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { rawHeaders, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 /** A `node:http` / `node:https` request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -32,22 +32,17 @@ export function toNodeListener(
   const listener = getRequestListener(
     async (request, env) => {
       const incoming = env.incoming as IncomingMessage;
-      const owned = handlers.map((handler) => handler.owns?.(pathOf(incoming)));
-      // A body Portcullis reads comes straight from the Node stream (no Fetch body stream); the
-      // socket address serves per-address rate limits (forwarded headers are the core's call).
-      const body = owned.includes(true) && (incoming.method === "POST" || incoming.method === "PUT") ? await readDeclaredBody(incoming.headers["content-length"], incoming) : undefined;
-      const connection = {
-        get remoteAddress() {
-          return incoming.socket.remoteAddress;
-        },
-        body,
-      };
-      for (const [i, handler] of handlers.entries()) {
-        if (owned[i] === false) continue;
-        const response = await handler.handle(request, connection);
-        if (response) return response;
-      }
-      if (!fallback) return server.fetch(request, connection);
+      // The socket address serves per-address rate limits; forwarded headers are the core's call.
+      const remoteAddress = () => incoming.socket.remoteAddress;
+      const response = await serveOwned(handlers, {
+        path: pathOf(incoming),
+        method: request.method,
+        request: () => request,
+        remoteAddress,
+        body: incoming.readableDidRead ? undefined : { contentLength: incoming.headers["content-length"], chunks: incoming },
+      });
+      if (response) return response;
+      if (!fallback) return server.fetch(request, { remoteAddress: remoteAddress() });
       await fallback(incoming, env.outgoing as ServerResponse);
       return RESPONSE_ALREADY_SENT;
     },

@@ -13,11 +13,10 @@ export function rememberBody(request: Request, body: Uint8Array): void {
 }
 
 /**
- * For adapters: reads a request body from the runtime's own stream (a Node `IncomingMessage` is
- * an async iterable of chunks) when its `Content-Length` is declared and within the core's limit,
- * so the core need not build a Fetch body stream; answers `undefined`, reading nothing, otherwise
- * (chunked or oversized bodies are left for the core to read and refuse). Pass the result as
- * `ConnectionInfo.body`, and only to a handler whose `owns(path)` is true.
+ * Reads a request body from the runtime's own stream (a Node `IncomingMessage` is an async
+ * iterable of chunks) when its `Content-Length` is declared and within the core's limit, so the
+ * core need not build a Fetch body stream; answers `undefined`, reading nothing, otherwise
+ * (chunked or oversized bodies are left for the core to read and refuse). For `serveOwned`.
  */
 export async function readDeclaredBody(contentLength: string | null | undefined, chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array | undefined> {
   if (!contentLength || !/^\d{1,9}$/.test(contentLength)) return undefined;

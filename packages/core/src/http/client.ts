@@ -7,7 +7,7 @@ export interface ConnectionInfo {
   remoteAddress?: string | undefined;
   /**
    * The request body, when the adapter has already read it from the runtime's own stream (see
-   * `readDeclaredBody`): the core then reads this instead of `request.body`.
+   * `serveOwned`): the core then reads this instead of `request.body`.
    */
   body?: Uint8Array | undefined;
 }

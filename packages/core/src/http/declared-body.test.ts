@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createTestServer, ISSUER } from "../../test/helpers.js";
 import { MAX_BODY_BYTES, readDeclaredBody } from "./body.js";
+import { serveOwned } from "./serve.js";
 
 const encoder = new TextEncoder();
 async function* chunks(...parts: string[]) {
@@ -40,5 +41,29 @@ describe("Bodies an adapter reads before the core (ConnectionInfo.body)", () => 
     expect(await empty.json()).toMatchObject({ error: "invalid_client" });
     const huge = (await t.server.handle(request(), { body: new Uint8Array(MAX_BODY_BYTES + 1) }))!;
     expect(huge.status).toBe(413);
+  });
+
+  it("serveOwned builds no Request for a path no handler owns, and reads an owned POST's body from the stream", async () => {
+    const t = createTestServer();
+    const built: boolean[] = [];
+    const input = (path: string, method: string, chunks: AsyncIterable<Uint8Array>, length: string) => ({
+      path,
+      method,
+      request: (withBody: boolean) => {
+        built.push(withBody);
+        return new Request(`${ISSUER}${path}`, { method, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+      },
+      remoteAddress: () => "127.0.0.1",
+      body: { contentLength: length, chunks },
+    });
+    expect(await serveOwned([t.server, t.guard], input("/mcp", "POST", untouched, "10"))).toBeUndefined();
+    expect(built).toEqual([]);
+    const form = "grant_type=refresh_token&refresh_token=nope&client_id=pub";
+    const response = (await serveOwned([t.server, t.guard], input("/token", "POST", chunks(form), String(form.length))))!;
+    expect(await response.json()).toMatchObject({ error: "invalid_grant" });
+    // The body came from the stream: the Request was built without one.
+    expect(built).toEqual([false]);
+    expect((await serveOwned([t.server, t.guard], input("/jwks.json", "GET", untouched, "10")))!.status).toBe(200);
+    expect(built).toEqual([false, true]);
   });
 });

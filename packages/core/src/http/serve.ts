@@ -1,0 +1,41 @@
+import type { Handles } from "../types.js";
+import { readDeclaredBody } from "./body.js";
+
+/** What an adapter knows of a request, for {@link serveOwned}. */
+export interface OwnedRequest {
+  /** The request target's path, without the query. */
+  path: string;
+  method: string;
+  /** Builds the Fetch `Request`, only once a handler may serve it; `withBody` is false when the body was read here. */
+  request(withBody: boolean): Request;
+  /** The socket's peer address, read only when a rate limit asks. */
+  remoteAddress(): string | undefined;
+  /** The runtime's own body stream (a Node `IncomingMessage`), when nothing has read it yet. */
+  body?: { contentLength: string | undefined; chunks: AsyncIterable<Uint8Array> } | undefined;
+}
+
+/**
+ * For adapters: the response of the first of `handlers` that serves the request, or `undefined`
+ * when none does, so the framework's next handler runs. Builds no `Request` for a path no handler
+ * owns, and reads the body of a POST or PUT a handler surely serves straight from the runtime's
+ * stream when its `Content-Length` is declared and within the core's limit (no Fetch body stream).
+ */
+export async function serveOwned(handlers: readonly Handles[], input: OwnedRequest): Promise<Response | undefined> {
+  const owned = handlers.map((handler) => handler.owns?.(input.path));
+  if (owned.every((answer) => answer === false)) return undefined;
+  const readsBody = input.body !== undefined && owned.includes(true) && (input.method === "POST" || input.method === "PUT");
+  const body = readsBody ? await readDeclaredBody(input.body!.contentLength, input.body!.chunks) : undefined;
+  const request = input.request(body === undefined);
+  const connection = {
+    get remoteAddress() {
+      return input.remoteAddress();
+    },
+    body,
+  };
+  for (const [i, handler] of handlers.entries()) {
+    if (owned[i] === false) continue;
+    const response = await handler.handle(request, connection);
+    if (response) return response;
+  }
+  return undefined;
+}

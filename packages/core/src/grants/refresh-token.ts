@@ -27,10 +27,9 @@ export interface RefreshRedemption {
   remember?: (tokens: TokenSet) => Promise<void>;
 }
 
-/** What a retry needs: the successor hidden under a pad only the spent token derives, and its scopes. */
+/** What a retry needs: the successor hidden under a pad only the spent token derives. */
 interface ReplayRecord {
   successor: string;
-  scopes: string[];
 }
 
 // The retry record lives only for the reuse interval, under a key of its own.
@@ -56,8 +55,7 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
   if (record.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
   const grant = await findGrant(ctx, record.grantId);
   if (!grant) throw invalidGrant("grant_revoked");
-  const scopeParam = params.get("scope");
-  const scopes = scopeParam === undefined ? record.scopes : [...new Set(scopeParam.split(" ").filter(Boolean))];
+  const scopes = scopesAsked(record, asked);
   if (scopes.some((s) => !record.scopes.includes(s))) {
     throw new OAuthError("invalid_scope", "requested scope exceeds the original grant");
   }
@@ -77,10 +75,15 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
     remember: async (tokens) => {
       const successor = tokens.refresh_token === undefined ? undefined : hideToken(token, tokens.refresh_token);
       if (successor === undefined) return;
-      const record: ReplayRecord = { successor, scopes };
+      const record: ReplayRecord = { successor };
       await storage.set(replayKey(hash), record, { ttlSeconds: interval });
     },
   };
+}
+
+/** The scopes a refresh asks for: its `scope` parameter, deduplicated, or all the token's own. */
+function scopesAsked(record: RefreshRecord, asked: SpentRecord["asked"]): string[] {
+  return asked?.scope === undefined ? record.scopes : [...new Set(asked.scope.split(" ").filter(Boolean))];
 }
 
 function askedOf(params: Params): NonNullable<SpentRecord["asked"]> {
@@ -109,7 +112,8 @@ async function reuse(ctx: ServerContext, client: AuthenticatedClient, token: str
     // The revealed value is trusted only as the key of a live refresh record: its successor unused.
     const successor = revealToken(token, replay.successor);
     if (successor !== undefined && (await storage.get(refreshKey(await sha256(successor)))) !== undefined) {
-      return { grant, scopes: replay.scopes, successor };
+      // A retry is the same request, so it asks for the scopes the spending request asked for.
+      return { grant, scopes: scopesAsked(spent, asked), successor };
     }
   }
   await revokeGrant(ctx, spent.grantId, spent.clientId, "refresh_token_reused");

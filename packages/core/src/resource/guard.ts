@@ -256,7 +256,7 @@ export function createResourceGuard(options: ResourceGuardOptions) {
         held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
         if (Object.isFrozen(info.scopes)) heldScopes.set(info.scopes, held);
       }
-      if (scopes.length > 0 && scopes.some((s) => !held.has(s))) {
+      if (scopes.some((s) => !held.has(s))) {
         // Every scope the operation needs, in one challenge, plus those the token already has:
         // a client that re-authorizes with this scope alone keeps what it had (step-up grants the union).
         return challengeResponse(

@@ -190,7 +190,7 @@ interface Job {
  * their writes committed.
  */
 function createWriteQueue(db: Database.Database, { begin, commit, rollback }: Statements) {
-  let jobs: Job[] = [];
+  const jobs: Job[] = [];
   let scheduled = false;
 
   const runBatch = (batch: Job[]) => {
@@ -221,11 +221,7 @@ function createWriteQueue(db: Database.Database, { begin, commit, rollback }: St
 
   const flush = () => {
     scheduled = false;
-    while (jobs.length > 0) {
-      const batch = jobs.length <= MAX_BATCH ? jobs : jobs.slice(0, MAX_BATCH);
-      jobs = jobs.length <= MAX_BATCH ? [] : jobs.slice(MAX_BATCH);
-      runBatch(batch);
-    }
+    while (jobs.length > 0) runBatch(jobs.splice(0, MAX_BATCH));
   };
 
   return {

@@ -53,6 +53,20 @@ describe("Rate limits (issue 6; PEERS #23)", () => {
     expect((await t.from("203.0.113.4")(`${ISSUER}/token`, tokenForm("pub2"))).status).toBe(400);
   });
 
+  it("audit #11: one address flooding a client's token and authorization endpoints never spends another address's allowance", async () => {
+    const t = limitedServer({ rateLimit: { perIp: { token: 2, authorize: 2 }, perClient: { token: 5, authorize: 5 } } });
+    const a = t.from("203.0.113.61");
+    const b = t.from("203.0.113.62");
+    const { url } = await authorizationUrl({});
+    let refused = 0;
+    for (let i = 0; i < 12; i++) if ((await a(`${ISSUER}/token`, tokenForm())).status === 429) refused++;
+    for (let i = 0; i < 12; i++) if ((await a(url)).status === 429) refused++;
+    expect(refused).toBe(20);
+    // Requests the address limit refused were never counted against the client: B goes through.
+    expect((await b(`${ISSUER}/token`, tokenForm())).status).toBe(400);
+    expect((await b(url)).status).toBe(200);
+  });
+
   it("opens again when the window ends, by the injected clock", async () => {
     const t = limitedServer({ rateLimit: { perIp: { token: 1 }, windowSeconds: 60 } });
     const fetch = t.from("198.51.100.9");

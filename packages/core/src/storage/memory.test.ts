@@ -1,4 +1,6 @@
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { createTestServer, form, ISSUER } from "../../test/helpers.js";
 import { runStorageContract } from "./contract.js";
 import { createMemoryStore } from "./memory.js";
 
@@ -81,5 +83,34 @@ describe("Memory store bounds", () => {
     expect(await store.get("k")).toBe(1);
     t += 1;
     expect(await store.get("k")).toBeUndefined();
+  });
+});
+
+describe("Memory store eviction of single-use records", () => {
+  it("audit #12: a replayed client assertion stays refused after 400 requests try to evict its record", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+    const t = createTestServer({
+      storage: createMemoryStore({ maxEntries: 200 }),
+      clients: [{ client_id: "machine", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, scope: "mcp:tools" }],
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ iss: "machine", sub: "machine", aud: ISSUER, iat: now, exp: now + 120, jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .sign(privateKey);
+    const token = () =>
+      t.fetch(`${ISSUER}/token`, form({ grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion }));
+    expect((await token()).status).toBe(200);
+    expect((await token()).status).toBe(401);
+    const statuses = new Set<number>();
+    for (let i = 0; i < 400; i++) {
+      const response = await t.fetch(`${ISSUER}/token`, form({ grant_type: "refresh_token", refresh_token: "nope", client_id: `spray-${i}` }));
+      statuses.add(response.status);
+    }
+    // Past the bound the store refuses new work with a 503; it never forgets a spent assertion.
+    for (const status of statuses) expect([400, 401, 503]).toContain(status);
+    const replay = await token();
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: string }).error).toBe("invalid_client");
   });
 });

@@ -99,9 +99,9 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
     const count = await storage.increment(`ratelimit:${key}:${index}`, { ttlSeconds: left });
     return count > limit ? left : undefined;
   };
-  const lockKey = async (username: string, ip: string | undefined) =>
+  const loginId = async (username: string, ip: string | undefined) =>
     // Case and Unicode variants of one name share a record, whatever verifyPassword accepts.
-    `login-lock:${await sha256(username.normalize("NFKC").toLowerCase())}:${addressKey(ip) ?? "unknown"}`;
+    `${await sha256(username.normalize("NFKC").toLowerCase())}:${addressKey(ip) ?? "unknown"}`;
   const lockoutFor = (generation: number) => {
     const { lockoutSeconds, maxLockoutSeconds } = settings ? settings.login : { lockoutSeconds: 0, maxLockoutSeconds: 0 };
     return Math.min(maxLockoutSeconds, lockoutSeconds * 2 ** Math.min(20, generation));
@@ -151,7 +151,9 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
     async beginLogin(username: string, ip: string | undefined, clientId: string): Promise<{ wait: number } | { finish(ok: boolean | undefined): Promise<void> }> {
       const open = { finish: async () => {} };
       if (!settings) return open;
-      const key = await lockKey(username, ip);
+      const id = await loginId(username, ip);
+      const key = `login-lock:${id}`;
+      const attempts = (round: string) => `login-attempts:${id}:${round}`;
       const { maxFailures, maxLockoutSeconds } = settings.login;
       const memory = Math.max(1, maxLockoutSeconds * 4);
       const lock = (await storage.get<LoginLock>(key)) ?? { generation: 0, round: "0", allowance: maxFailures, until: 0 };
@@ -161,14 +163,14 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
         return { wait: retryAfterSeconds };
       };
       if (lock.until > now()) return locked(Math.ceil((lock.until - now()) / 1000));
-      const counter = `${key}:${lock.round}`;
+      const counter = attempts(lock.round);
       const attempt = await storage.increment(counter, { ttlSeconds: memory });
       // The round's allowance is taken: the last judged attempt will set the next lock.
       if (attempt > lock.allowance) return locked(Math.max(1, lockoutFor(lock.generation)));
       return {
         async finish(ok: boolean | undefined) {
           if (ok) {
-            await Promise.all([storage.delete(key), storage.delete(counter), storage.delete(`${key}:0`)]);
+            await Promise.all([storage.delete(key), storage.delete(counter), storage.delete(attempts("0"))]);
             return;
           }
           // Only the attempt that took the round's last turn opens the next round.

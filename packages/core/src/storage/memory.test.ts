@@ -109,7 +109,7 @@ describe("Memory store bounds", () => {
     for (const key of ["cimd:https://c.test/id", "client-jwks:https://c.test/jwks", "authreq:abc"]) expect(isDisposable(key, {})).toBe(true);
     expect(isDisposable("client:c1", { unused: true })).toBe(true);
     expect(isDisposable("client:c1", { metadata: {} })).toBe(false);
-    for (const key of ["keys:signing", "assertion-jti:https://x/authreq:1:j", "code:h", "code-live:h", "refresh:h", "refresh-spent:h", "refresh-replay:h", "grant:g", "ratelimit:t", "login-lock:h", "other"]) {
+    for (const key of ["keys:signing", "assertion-jti:https://x/authreq:1:j", "code:h", "code-live:h", "refresh:h", "refresh-spent:h", "refresh-replay:h", "grant:g", "ratelimit:t", "login-lock:h", "login-attempts:h:0", "other"]) {
       expect(isDisposable(key, {})).toBe(false);
     }
   });

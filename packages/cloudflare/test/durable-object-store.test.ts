@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Storage } from "@portcullis/core";
+import { runConcurrencySuite } from "@portcullis/core/storage/concurrency";
 import { runStorageContract } from "@portcullis/core/storage/contract";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,6 +73,10 @@ runStorageContract("Durable Object (workerd)", {
     return remoteStore(names.get(store)!);
   },
 });
+
+// The token endpoint, counters, rate limits and the sign-in lockout race in Node, every store
+// call crossing into the one Durable Object inside workerd.
+runConcurrencySuite("Durable Object (workerd)", { open: async () => remoteStore(`race-${++counter}-${crypto.randomUUID()}`) });
 
 describe("PortcullisStorageObject", () => {
   it("deletes expired rows with its alarm, not only hides them", async () => {

@@ -12,7 +12,7 @@ export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallen
 export type { AuthenticateOptions, AuthenticateResult, Challenge, GuardRequest, HeaderReader, JWTVerifierOptions, ResourceGuard, ResourceGuardOptions } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";
 export type { OAuthErrorCode } from "./errors.js";
-export { createMemoryStore } from "./storage/memory.js";
+export { createMemoryStore, MemoryStoreFullError } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";
 export type { SetOptions, Storage, StorageEntry } from "./storage/types.js";
 export type { AuthInfo, ClientMetadata, Handles, RateLimitedEndpoint, ServerEvent, TokenVerifier, User } from "./types.js";

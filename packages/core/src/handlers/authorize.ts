@@ -168,14 +168,20 @@ export async function consentHandler(request: Request, ctx: ServerContext, meta:
   if (!user && ctx.options.login?.verifyPassword) {
     const password = form.get("password") ?? "";
     if (username.length > 0 && username.length <= 256 && password.length > 0 && password.length <= 1024) {
-      // Backoff per username and address: the password is not even checked while locked out.
-      const wait = await ctx.limiter.lockedFor(username, meta.ip, pending.clientId);
-      if (wait !== undefined) {
-        const error = `Too many failed sign-in attempts. Try again in ${wait} seconds.`;
-        return renderConsent(ctx, pending, csrf, { error, username, status: 429, headers: new Headers({ "Retry-After": String(wait) }) });
+      // Backoff per username and address: the attempt is counted first, and the password is not
+      // even checked while locked out.
+      const attempt = await ctx.limiter.beginLogin(username, meta.ip, pending.clientId);
+      if ("wait" in attempt) {
+        const error = `Too many failed sign-in attempts. Try again in ${attempt.wait} seconds.`;
+        return renderConsent(ctx, pending, csrf, { error, username, status: 429, headers: new Headers({ "Retry-After": String(attempt.wait) }) });
       }
-      user = await ctx.options.login.verifyPassword({ username, password, request });
-      await (user ? ctx.limiter.succeeded(username, meta.ip) : ctx.limiter.failed(username, meta.ip));
+      try {
+        user = await ctx.options.login.verifyPassword({ username, password, request });
+      } catch (error) {
+        await attempt.finish(undefined);
+        throw error;
+      }
+      await attempt.finish(Boolean(user));
     }
   }
   if (!user) {

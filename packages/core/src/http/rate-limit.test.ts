@@ -47,10 +47,35 @@ describe("Rate limits (issue 6; PEERS #23)", () => {
     for (let i = 0; i < 2; i++) await a(`${ISSUER}/token`, tokenForm());
     expect((await a(`${ISSUER}/token`, tokenForm())).status).toBe(429);
     expect((await t.from("203.0.113.2")(`${ISSUER}/token`, tokenForm())).status).toBe(400);
-    // Per client, counted across addresses (refused requests count too): pub is spent, pub2 is not.
-    expect((await t.from("203.0.113.3")(`${ISSUER}/token`, tokenForm())).status).toBe(400);
-    expect((await t.from("203.0.113.4")(`${ISSUER}/token`, tokenForm())).status).toBe(429);
-    expect((await t.from("203.0.113.4")(`${ISSUER}/token`, tokenForm("pub2"))).status).toBe(400);
+  });
+
+  it("limits a client per calling address at the token endpoint, and across addresses at the authorization endpoint", async () => {
+    const t = limitedServer({ rateLimit: { perIp: { token: 100, authorize: 100 }, perClient: { token: 2, authorize: 2 } } });
+    const a = t.from("203.0.113.3");
+    for (let i = 0; i < 2; i++) expect((await a(`${ISSUER}/token`, tokenForm())).status).toBe(400);
+    expect((await a(`${ISSUER}/token`, tokenForm())).status).toBe(429);
+    expect(t.events).toContainEqual(expect.objectContaining({ type: "rate_limited", endpoint: "token", limit: "client", clientId: "pub" }));
+    expect((await a(`${ISSUER}/token`, tokenForm("pub2"))).status).toBe(400);
+    expect((await t.from("203.0.113.4")(`${ISSUER}/token`, tokenForm())).status).toBe(400);
+
+    const { url } = await authorizationUrl({});
+    expect((await a(url)).status).toBe(200);
+    expect((await t.from("203.0.113.4")(url)).status).toBe(200);
+    expect((await t.from("203.0.113.5")(url)).status).toBe(429);
+  });
+
+  it("audit #11: one address flooding a client's token and authorization endpoints never spends another address's allowance", async () => {
+    const t = limitedServer({ rateLimit: { perIp: { token: 2, authorize: 2 }, perClient: { token: 5, authorize: 5 } } });
+    const a = t.from("203.0.113.61");
+    const b = t.from("203.0.113.62");
+    const { url } = await authorizationUrl({});
+    let refused = 0;
+    for (let i = 0; i < 12; i++) if ((await a(`${ISSUER}/token`, tokenForm())).status === 429) refused++;
+    for (let i = 0; i < 12; i++) if ((await a(url)).status === 429) refused++;
+    expect(refused).toBe(20);
+    // Requests the address limit refused were never counted against the client: B goes through.
+    expect((await b(`${ISSUER}/token`, tokenForm())).status).toBe(400);
+    expect((await b(url)).status).toBe(200);
   });
 
   it("opens again when the window ends, by the injected clock", async () => {
@@ -179,6 +204,34 @@ describe("Sign-in lockout on the built-in page (issue 6)", () => {
     // Success clears the count: one more failure is no lockout.
     expect((await attempt(fetch, "wrong")).status).toBe(401);
     expect((await attempt(fetch, USER.password)).status).toBe(303);
+  });
+
+  it("judges one password of many sent at once after a lockout ends, and gives the turn back when the check throws", async () => {
+    let judged = 0;
+    let broken = false;
+    const t = limitedServer({
+      login: {
+        verifyPassword: async () => {
+          judged++;
+          if (broken) throw new Error("directory down");
+          return null;
+        },
+      },
+    });
+    const fetch = t.from("203.0.113.40");
+    for (let i = 0; i < 5; i++) expect((await attempt(fetch, `wrong-${i}`)).status).toBe(401);
+    t.clock.advance(30);
+    judged = 0;
+    const statuses = (await Promise.all(Array.from({ length: 10 }, (_, i) => attempt(fetch, `again-${i}`)))).map((r) => r.status);
+    expect(judged).toBe(1);
+    expect(statuses.sort()).toEqual([401, ...Array(9).fill(429)]);
+    t.clock.advance(60);
+    broken = true;
+    expect((await attempt(fetch, "x")).status).toBe(500);
+    broken = false;
+    // The thrown check was no failure: the next attempt is judged at once, without a longer wait.
+    expect((await attempt(fetch, "y")).status).toBe(401);
+    expect((await attempt(fetch, "z")).headers.get("Retry-After")).toBe("120");
   });
 
   it("limits form posts per address", async () => {

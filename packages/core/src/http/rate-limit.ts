@@ -1,5 +1,5 @@
 import { OAuthError } from "../errors.js";
-import { sha256 } from "../lib/crypto.js";
+import { randomToken, sha256 } from "../lib/crypto.js";
 import { parseIPv4, parseIPv6 } from "../lib/ip.js";
 import type { Storage } from "../storage/types.js";
 import type { RateLimitedEndpoint, ServerEvent } from "../types.js";
@@ -18,14 +18,18 @@ export interface RateLimitOptions {
    */
   perIp?: Partial<Record<RateLimitedEndpoint, number>>;
   /**
-   * Requests per window naming one `client_id`, whoever sends them. Defaults: token 6000,
-   * authorize 3000: generous, as one metadata-document client may serve every user.
+   * Requests per window naming one `client_id`. At the authorization endpoint they are counted
+   * whoever sends them; at the token endpoint per client and calling address (the client is only
+   * claimed when the limit is checked, so one caller must not spend another's allowance). Only
+   * requests the per-address limit admitted are counted here. Defaults: token 6000, authorize
+   * 3000: generous, as one metadata-document client may serve every user.
    */
   perClient?: Partial<Record<"token" | "authorize", number>>;
   /**
    * Sign-in lockout on the built-in page, per username and client address: after `maxFailures`
-   * wrong passwords the pair waits `lockoutSeconds`, doubling with each further failure up to
-   * `maxLockoutSeconds`. Defaults 5, 30, 900.
+   * wrong passwords the pair waits `lockoutSeconds`; then one password at a time is checked, each
+   * failure doubling the wait up to `maxLockoutSeconds`. Attempts are counted before the password
+   * is checked, so parallel attempts are no way around it. Defaults 5, 30, 900.
    */
   login?: { maxFailures?: number; lockoutSeconds?: number; maxLockoutSeconds?: number };
 }
@@ -95,66 +99,105 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
     const count = await storage.increment(`ratelimit:${key}:${index}`, { ttlSeconds: left });
     return count > limit ? left : undefined;
   };
-  const lockKeys = async (username: string, ip: string | undefined) => {
-    // Case and Unicode variants of one name share a counter, whatever verifyPassword accepts.
-    const id = `${await sha256(username.normalize("NFKC").toLowerCase())}:${addressKey(ip) ?? "unknown"}`;
-    return { failures: `login-failures:${id}`, lock: `login-lock:${id}` };
+  const loginId = async (username: string, ip: string | undefined) =>
+    // Case and Unicode variants of one name share a record, whatever verifyPassword accepts.
+    `${await sha256(username.normalize("NFKC").toLowerCase())}:${addressKey(ip) ?? "unknown"}`;
+  const lockoutFor = (generation: number) => {
+    const { lockoutSeconds, maxLockoutSeconds } = settings ? settings.login : { lockoutSeconds: 0, maxLockoutSeconds: 0 };
+    return Math.min(maxLockoutSeconds, lockoutSeconds * 2 ** Math.min(20, generation));
   };
 
   return {
     enabled: settings !== false,
 
-    /** Counts a request; throws a 429 {@link OAuthError} when the client address or the client is over its limit. */
+    /**
+     * Counts a request; throws a 429 {@link OAuthError} when the client address or the client is
+     * over its limit. The address is counted first and alone: a request its limit refuses is not
+     * counted against the client, whose allowance other callers share. A request the client limit
+     * refuses still counts against its own address. At the token endpoint the client is counted
+     * per calling address as well, so one caller cannot spend another's allowance for the same
+     * (public) client.
+     */
     async check(endpoint: RateLimitedEndpoint, requester: Requester): Promise<void> {
       if (!settings) return;
       const ip = addressKey(requester.ip);
       const clientLimit = endpoint === "token" || endpoint === "authorize" ? settings.perClient[endpoint] : undefined;
       const clientId = requester.clientId && requester.clientId.length <= 4096 ? requester.clientId : undefined;
-      const [byIp, byClient] = await Promise.all([
-        ip ? hit(`${endpoint}:ip:${ip}`, settings.perIp[endpoint]) : undefined,
-        clientId && clientLimit !== undefined ? hit(`${endpoint}:client:${await sha256(clientId)}`, clientLimit) : undefined,
-      ]);
-      const retryAfterSeconds = byIp ?? byClient;
-      if (retryAfterSeconds === undefined) return;
-      onEvent({
-        type: "rate_limited",
-        endpoint,
-        limit: byIp !== undefined ? "ip" : "client",
-        ...(clientId ? { clientId } : {}),
-        ...(ip ? { ip } : {}),
-        retryAfterSeconds,
-      });
-      throw rateLimitedError(retryAfterSeconds);
+      const refuse = (limit: "ip" | "client", retryAfterSeconds: number): never => {
+        onEvent({ type: "rate_limited", endpoint, limit, ...(clientId ? { clientId } : {}), ...(ip ? { ip } : {}), retryAfterSeconds });
+        throw rateLimitedError(retryAfterSeconds);
+      };
+      const byIp = ip ? await hit(`${endpoint}:ip:${ip}`, settings.perIp[endpoint]) : undefined;
+      if (byIp !== undefined) refuse("ip", byIp);
+      if (!clientId || clientLimit === undefined) return;
+      const caller = endpoint === "token" && ip ? `:ip:${ip}` : "";
+      const byClient = await hit(`${endpoint}:client:${await sha256(clientId)}${caller}`, clientLimit);
+      if (byClient !== undefined) refuse("client", byClient);
     },
 
-    /** Seconds a username and address must still wait before another password is checked, if locked out. */
-    async lockedFor(username: string, ip: string | undefined, clientId: string): Promise<number | undefined> {
-      if (!settings) return undefined;
-      const until = await storage.get<number>((await lockKeys(username, ip)).lock);
-      if (until === undefined || until <= now()) return undefined;
-      const retryAfterSeconds = Math.ceil((until - now()) / 1000);
-      onEvent({ type: "rate_limited", endpoint: "login", limit: "lockout", clientId, ...(addressKey(ip) ? { ip: addressKey(ip)! } : {}), retryAfterSeconds });
-      return retryAfterSeconds;
-    },
-
-    /** Records a wrong password; past the allowance, locks the pair out for a doubling time. */
-    async failed(username: string, ip: string | undefined): Promise<void> {
-      if (!settings) return;
-      const keys = await lockKeys(username, ip);
-      const { maxFailures, lockoutSeconds, maxLockoutSeconds } = settings.login;
-      const failures = await storage.increment(keys.failures, { ttlSeconds: maxLockoutSeconds * 4 });
-      if (failures < maxFailures) return;
-      const seconds = Math.min(maxLockoutSeconds, lockoutSeconds * 2 ** Math.min(20, failures - maxFailures));
-      await storage.set(keys.lock, now() + seconds * 1000, { ttlSeconds: seconds });
-    },
-
-    /** A correct password clears the pair's failures. */
-    async succeeded(username: string, ip: string | undefined): Promise<void> {
-      if (!settings) return;
-      const keys = await lockKeys(username, ip);
-      await Promise.all([storage.delete(keys.failures), storage.delete(keys.lock)]);
+    /**
+     * Starts a password check on the built-in page for a username and address. The attempt is
+     * counted before the password is looked at (one atomic `increment`), and judged by the count
+     * that increment returned, so parallel attempts cannot all read "not locked" and all be
+     * checked: of N at once exactly the allowance is judged. The first round allows
+     * `maxFailures` attempts; once they have all failed the pair is locked out for
+     * `lockoutSeconds`, and after each wait one more attempt is judged, each failure doubling the
+     * wait up to `maxLockoutSeconds`.
+     *
+     * Answers `{ wait }` (seconds) when the password must not be checked, or a handle whose
+     * `finish` records the outcome: `true` clears the pair, `false` is a failure, `undefined`
+     * says the check itself failed (it threw) and hands the turn back.
+     */
+    async beginLogin(username: string, ip: string | undefined, clientId: string): Promise<{ wait: number } | { finish(ok: boolean | undefined): Promise<void> }> {
+      const open = { finish: async () => {} };
+      if (!settings) return open;
+      const id = await loginId(username, ip);
+      const key = `login-lock:${id}`;
+      const attempts = (round: string) => `login-attempts:${id}:${round}`;
+      const { maxFailures, maxLockoutSeconds } = settings.login;
+      const memory = Math.max(1, maxLockoutSeconds * 4);
+      const lock = (await storage.get<LoginLock>(key)) ?? { generation: 0, round: "0", allowance: maxFailures, until: 0 };
+      const locked = (retryAfterSeconds: number) => {
+        const address = addressKey(ip);
+        onEvent({ type: "rate_limited", endpoint: "login", limit: "lockout", clientId, ...(address ? { ip: address } : {}), retryAfterSeconds });
+        return { wait: retryAfterSeconds };
+      };
+      if (lock.until > now()) return locked(Math.ceil((lock.until - now()) / 1000));
+      const counter = attempts(lock.round);
+      const attempt = await storage.increment(counter, { ttlSeconds: memory });
+      // The round's allowance is taken: the last judged attempt will set the next lock.
+      if (attempt > lock.allowance) return locked(Math.max(1, lockoutFor(lock.generation)));
+      return {
+        async finish(ok: boolean | undefined) {
+          if (ok) {
+            await Promise.all([storage.delete(key), storage.delete(counter), storage.delete(attempts("0"))]);
+            return;
+          }
+          // Only the attempt that took the round's last turn opens the next round.
+          if (attempt !== lock.allowance) return;
+          const seconds = ok === false ? lockoutFor(lock.generation) : 0;
+          const next: LoginLock = {
+            generation: ok === false ? lock.generation + 1 : lock.generation,
+            round: randomToken(12),
+            allowance: 1,
+            until: now() + seconds * 1000,
+          };
+          await storage.set(key, next, { ttlSeconds: seconds + memory });
+        },
+      };
     },
   };
+}
+
+/**
+ * The sign-in lockout of one username and address. Attempts are counted under `round`; the
+ * round judges `allowance` of them, and none before `until` (epoch milliseconds).
+ */
+interface LoginLock {
+  generation: number;
+  round: string;
+  allowance: number;
+  until: number;
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;

@@ -14,6 +14,44 @@ export interface ConcurrencyHarness {
 const ISSUER = "https://as.test";
 const RESOURCE = "https://mcp.test/mcp";
 const PARALLEL = 50;
+const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
+
+/** A server with the built-in sign-in page whose password check is counted, for the lockout race. */
+async function signInPage(storage: Storage) {
+  let judged = 0;
+  const server = createAuthorizationServer({
+    issuer: ISSUER,
+    resource: RESOURCE,
+    scopes: { "mcp:tools": "tools" },
+    storage,
+    login: {
+      verifyPassword: async ({ username, password }) => {
+        judged++;
+        return username === "alice" && password === "right" ? { subject: "alice" } : null;
+      },
+    },
+    clients: [{ client_id: "pub", redirect_uris: ["http://127.0.0.1/cb"], grant_types: ["authorization_code", "refresh_token"] }],
+    onError: () => {},
+  });
+  const from = { remoteAddress: "203.0.113.9" };
+  /** Opens the page (sequentially) and answers a function that posts `password` on it. */
+  const form = async () => {
+    const page = await server.fetch(
+      new Request(`${ISSUER}/authorize?response_type=code&client_id=pub&code_challenge=${"c".repeat(43)}&code_challenge_method=S256`),
+      from,
+    );
+    const html = await page.text();
+    const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)![1]!;
+    const cookie = page.headers.get("Set-Cookie")!.split(";")[0]!;
+    const body = { request_id: field("request_id"), csrf_token: field("csrf_token"), username: "alice", decision: "allow" };
+    return (password: string) =>
+      server.fetch(
+        new Request(`${ISSUER}/authorize/consent`, { method: "POST", headers: { ...FORM, Cookie: cookie }, body: new URLSearchParams({ ...body, password }), redirect: "manual" }),
+        from,
+      );
+  };
+  return { server, form, judged: () => judged };
+}
 
 async function setUp(storage: Storage) {
   const server = createAuthorizationServer({
@@ -54,6 +92,60 @@ async function settle(responses: Response[]) {
  * live families.
  */
 export function runConcurrencySuite(name: string, harness: ConcurrencyHarness): void {
+  describe.skipIf(Boolean(harness.skipReason))(`Counters and limits under concurrency on ${name}`, () => {
+    it(`gives ${PARALLEL} parallel increments of one counter exactly the counts 1 to ${PARALLEL}`, async () => {
+      const store = await harness.open();
+      try {
+        const counts = await Promise.all(Array.from({ length: PARALLEL }, () => store.increment("race:counter", { ttlSeconds: 60 })));
+        expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: PARALLEL }, (_, i) => i + 1));
+      } finally {
+        await store.close?.();
+      }
+    });
+
+    it("admits exactly `limit` of 20 parallel requests from one address", async () => {
+      const store = await harness.open();
+      try {
+        const server = createAuthorizationServer({
+          issuer: ISSUER,
+          resource: RESOURCE,
+          scopes: { "mcp:tools": "tools" },
+          storage: store,
+          interactionUrl: "/login",
+          rateLimit: { perIp: { token: 5 } },
+          onError: () => {},
+        });
+        const call = () =>
+          server.fetch(
+            new Request(`${ISSUER}/token`, { method: "POST", headers: FORM, body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "x", client_id: "pub" }) }),
+            { remoteAddress: "203.0.113.8" },
+          );
+        const statuses = (await Promise.all(Array.from({ length: 20 }, call))).map((r) => r.status);
+        expect(statuses.filter((s) => s !== 429)).toHaveLength(5);
+      } finally {
+        await store.close?.();
+      }
+    });
+
+    it("audit #9: 20 parallel wrong passwords: exactly 5 are judged, the rest are locked out", async () => {
+      const store = await harness.open();
+      try {
+        const { form, judged } = await signInPage(store);
+        const posts: ((password: string) => Promise<Response>)[] = [];
+        for (let i = 0; i < 20; i++) posts.push(await form());
+        const statuses = (await Promise.all(posts.map((post, i) => post(`wrong-${i}`)))).map((r) => r.status);
+        expect(judged()).toBe(5);
+        expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+        expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+        // Locked out: not even the right password is checked now.
+        expect((await (await form())("right")).status).toBe(429);
+        expect(judged()).toBe(5);
+      } finally {
+        await store.close?.();
+      }
+    });
+  });
+
   describe.skipIf(Boolean(harness.skipReason))(`Token endpoint concurrency on ${name} (PEERS #7, #22; B21)`, () => {
     it(`redeems one code exactly once under ${PARALLEL} parallel requests`, async () => {
       const store = await harness.open();

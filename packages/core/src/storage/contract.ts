@@ -97,6 +97,14 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       expect(await store.get("jti")).toBe("again");
     });
 
+    it("accepts the disposable hint and otherwise keeps such an entry like any other", async () => {
+      const store = await open();
+      await store.set("cache", { doc: 1 }, { ttlSeconds: 60, disposable: true });
+      expect(await store.setIfAbsent("cache-2", 2, { disposable: true })).toBe(true);
+      expect(await store.get("cache")).toEqual({ doc: 1 });
+      expect(await store.get("cache-2")).toBe(2);
+    });
+
     it("increment counts atomically within a fixed window", async () => {
       const store = await open();
       const counts = await Promise.all(Array.from({ length: 30 }, () => store.increment("rate", { ttlSeconds: 1 })));

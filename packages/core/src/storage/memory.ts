@@ -2,12 +2,18 @@ import type { SetOptions, Storage, StorageEntry } from "./types.js";
 
 // Entries a sweep visits per insertion into a full store, looking for expired ones.
 const SWEEP_STEP = 64;
-// The signing keys verify every token issued: dropping them would invalidate all of them at once.
-const PINNED = "keys:";
 
 interface Slot {
   json: string;
   expiresAt: number | undefined;
+}
+
+/** A write to a memory store at `maxEntries` that holds nothing it may drop. */
+export class MemoryStoreFullError extends Error {
+  constructor(maxEntries: number) {
+    super(`the memory store is full (maxEntries ${maxEntries}) and holds nothing it may drop`);
+    this.name = "MemoryStoreFullError";
+  }
 }
 
 /** Options for {@link createMemoryStore}. */
@@ -16,8 +22,11 @@ export interface MemoryStoreOptions {
   now?: () => number;
   /**
    * Most entries kept, a bound on memory for a process-local store. Default 100,000. Past it,
-   * each insertion first sweeps a few entries for expired ones, then drops the oldest insertion
-   * if still full; entries under `keys:` (the signing keys) are never dropped.
+   * each insertion first sweeps a few entries for expired ones, then drops the oldest entry
+   * written as {@link SetOptions.disposable} (cached documents, pending sign-ins, unused
+   * registrations). Nothing else is ever dropped before it expires: spent assertions, codes,
+   * refresh tokens, counters and keys stay, and when only they are left the write is refused
+   * with {@link MemoryStoreFullError} (which the server answers with 503 and `Retry-After`).
    */
   maxEntries?: number;
 }
@@ -30,12 +39,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 100_000;
   const slots = new Map<string, Slot>();
+  // Keys written as disposable, oldest first: the only live entries eviction may take.
+  const disposable = new Set<string>();
 
+  const drop = (key: string) => {
+    slots.delete(key);
+    disposable.delete(key);
+  };
   const live = (key: string): Slot | undefined => {
     const slot = slots.get(key);
     if (!slot) return undefined;
     if (slot.expiresAt !== undefined && slot.expiresAt <= now()) {
-      slots.delete(key);
+      drop(key);
       return undefined;
     }
     return slot;
@@ -47,11 +62,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     return now() + ttl * 1000;
   };
   // Eviction does bounded work per insertion: a full scan on every insert past the cap made a
-  // full store O(n) per write. Both cursors walk the Map in insertion order and survive
+  // full store O(n) per write. The sweep cursor walks the Map in insertion order and survives
   // mutation (Map iterators are live); one that runs off the end is done for good, so is
   // replaced.
   let sweepCursor: Iterator<[string, Slot]> | undefined;
-  let oldestCursor: Iterator<string> | undefined;
   const sweep = () => {
     const t = now();
     let budget = Math.min(SWEEP_STEP, slots.size);
@@ -67,37 +81,34 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       }
       budget--;
       const [key, slot] = next.value;
-      if (slot.expiresAt !== undefined && slot.expiresAt <= t) slots.delete(key);
+      if (slot.expiresAt !== undefined && slot.expiresAt <= t) drop(key);
     }
   };
-  const dropOldest = () => {
-    let restarted = false;
-    for (;;) {
-      oldestCursor ??= slots.keys();
-      const next = oldestCursor.next();
-      if (next.done) {
-        oldestCursor = undefined;
-        // Nothing but signing keys left: keep them, and let the store run over by that many.
-        if (restarted) return;
-        restarted = true;
-        continue;
-      }
-      if (!next.value.startsWith(PINNED)) {
-        slots.delete(next.value);
-        return;
-      }
-    }
+  // Before refusing a write, one full pass for expired entries; at most once a second, so a
+  // store full of live records does not scan itself on every refused write.
+  let lastFullSweep = Number.NEGATIVE_INFINITY;
+  const sweepAll = () => {
+    const t = now();
+    if (t - lastFullSweep < 1000) return;
+    lastFullSweep = t;
+    for (const [key, slot] of slots) if (slot.expiresAt !== undefined && slot.expiresAt <= t) drop(key);
   };
-  const evict = () => {
+  const makeRoom = () => {
     if (slots.size < maxEntries) return;
     sweep();
-    if (slots.size >= maxEntries) dropOldest();
+    if (slots.size < maxEntries) return;
+    const oldest = disposable.values().next();
+    if (!oldest.done) return drop(oldest.value);
+    sweepAll();
+    if (slots.size >= maxEntries) throw new MemoryStoreFullError(maxEntries);
   };
   const write = (key: string, value: unknown, options?: SetOptions) => {
     if (value === undefined) throw new TypeError("a stored value must not be undefined");
     const slot = { json: JSON.stringify(value), expiresAt: expiry(options) };
-    if (!slots.has(key)) evict();
+    if (!slots.has(key)) makeRoom();
     slots.set(key, slot);
+    if (options?.disposable) disposable.add(key);
+    else disposable.delete(key);
   };
 
   return {
@@ -114,12 +125,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       return true;
     },
     async delete(key) {
-      slots.delete(key);
+      drop(key);
     },
     async consume<T>(key: string) {
       const slot = live(key);
       if (!slot) return undefined;
-      slots.delete(key);
+      drop(key);
       return JSON.parse(slot.json) as T;
     },
     async increment(key, options) {
@@ -144,6 +155,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
     async close() {
       slots.clear();
+      disposable.clear();
     },
   };
 }

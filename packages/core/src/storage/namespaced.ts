@@ -1,16 +1,24 @@
-import type { Storage } from "./types.js";
+import { isDisposable } from "./retention.js";
+import type { SetOptions, Storage } from "./types.js";
 
 /**
  * A view of a store in which every key carries `prefix`, so several issuers (tenants) can share
  * one store without seeing each other's clients, grants or keys. Listing strips the prefix again.
+ *
+ * Every write is also marked {@link SetOptions.disposable} or not by its key without the prefix
+ * (see `isDisposable`), so a bounded store treats a tenant's records exactly as an unprefixed
+ * one's. The authorization server always writes through this view, with or without a prefix.
  */
 export function namespacedStore(storage: Storage, prefix: string): Storage {
-  if (prefix === "") return storage;
   const k = (key: string) => prefix + key;
+  const marked = (key: string, value: unknown, options?: SetOptions): SetOptions => ({
+    ...options,
+    disposable: options?.disposable ?? isDisposable(key, value),
+  });
   return {
     get: (key) => storage.get(k(key)),
-    set: (key, value, options) => storage.set(k(key), value, options),
-    setIfAbsent: (key, value, options) => storage.setIfAbsent(k(key), value, options),
+    set: (key, value, options) => storage.set(k(key), value, marked(key, value, options)),
+    setIfAbsent: (key, value, options) => storage.setIfAbsent(k(key), value, marked(key, value, options)),
     delete: (key) => storage.delete(k(key)),
     consume: (key) => storage.consume(k(key)),
     increment: (key, options) => storage.increment(k(key), options),

@@ -5,6 +5,13 @@ export interface SetOptions {
    * Omitted: it never expires.
    */
   ttlSeconds?: number;
+  /**
+   * The entry may be dropped before it expires when a bounded store (the memory store's
+   * `maxEntries`) is full: losing it only costs a refetch or a repeated step, never re-enables
+   * anything. Entries without it are kept until they expire or are deleted; a full store refuses
+   * new ones instead. Stores without a bound ignore it.
+   */
+  disposable?: boolean;
 }
 
 /** One entry returned by {@link Storage.list}. */

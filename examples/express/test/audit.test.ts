@@ -1,0 +1,4 @@
+import { fileURLToPath } from "node:url";
+import { describeAuditExploits, startExample } from "@portcullis/example-shared/testing";
+
+describeAuditExploits("examples/express", () => startExample(fileURLToPath(new URL("..", import.meta.url))));

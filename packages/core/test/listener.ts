@@ -9,6 +9,7 @@ export async function connectionRecorder(onConnection: (socket: Socket) => void 
   const handle = (socket: Socket) => {
     connections++;
     socket.on("error", () => {});
+    socket.resume(); // reads (and drops) what arrives, so a close by the peer is seen
     onConnection(socket);
   };
   const listen = (server: Server, host: string, port: number) =>

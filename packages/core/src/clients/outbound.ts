@@ -152,7 +152,11 @@ interface IncomingLike {
   destroy(): unknown;
 }
 interface RequestModule {
-  request(url: URL, options: Record<string, unknown>, callback: (response: IncomingLike) => void): { on(event: "error", l: (e: Error) => void): unknown; end(): unknown };
+  request(
+    url: URL,
+    options: Record<string, unknown>,
+    callback: (response: IncomingLike) => void,
+  ): { on(event: "error", l: (e: Error) => void): unknown; end(): unknown; destroy(error?: Error): unknown };
 }
 type LookupCallback = (error: Error | null, address: string | { address: string; family: number }[], family?: number) => void;
 
@@ -167,12 +171,12 @@ function isNode(): boolean {
  * `pinned`, the addresses already checked: no second DNS lookup, so no rebinding. No redirect is
  * followed, no compression asked for, no connection pooled with the application's.
  */
-function nodeTransport(): ((request: Request, pinned: string[] | undefined) => Promise<Response>) | undefined {
+function nodeTransport(): ((request: Request, pinned: string[] | undefined, signal: AbortSignal) => Promise<Response>) | undefined {
   if (!isNode()) return undefined;
   const https = nodeBuiltin<RequestModule>("node:https");
   const http = nodeBuiltin<RequestModule>("node:http");
   if (typeof https?.request !== "function" || typeof http?.request !== "function") return undefined;
-  return (request, pinned) =>
+  return (request, pinned, signal) =>
     new Promise<Response>((resolve, reject) => {
       const url = new URL(request.url);
       const lookup =
@@ -192,7 +196,6 @@ function nodeTransport(): ((request: Request, pinned: string[] | undefined) => P
           method: "GET",
           headers: { Accept: "application/json", "Accept-Encoding": "identity" },
           agent: false,
-          signal: request.signal,
           ...(lookup ? { lookup } : {}),
         },
         (response) => {
@@ -210,25 +213,28 @@ function nodeTransport(): ((request: Request, pinned: string[] | undefined) => P
             resolve(new Response(null, { status: status >= 200 && status <= 599 ? status : 502, headers }));
             return;
           }
+          let open = true;
           const body = new ReadableStream<Uint8Array>({
             start(controller) {
               response.on("data", (chunk) => {
+                if (!open) return;
                 controller.enqueue(new Uint8Array(chunk));
                 if ((controller.desiredSize ?? 0) <= 0) response.pause();
               });
               response.on("end", () => {
-                try {
-                  controller.close();
-                } catch {
-                  // Already errored or cancelled.
-                }
+                if (open) controller.close();
+                open = false;
               });
-              response.on("error", (error) => controller.error(error));
+              response.on("error", (error) => {
+                if (open) controller.error(error);
+                open = false;
+              });
             },
             pull() {
               response.resume();
             },
             cancel() {
+              open = false;
               response.destroy();
             },
           });
@@ -236,6 +242,10 @@ function nodeTransport(): ((request: Request, pinned: string[] | undefined) => P
         },
       );
       outgoing.on("error", reject);
+      // Closes the socket at the time limit, whether or not the response has begun.
+      const abort = () => outgoing.destroy(new OutboundError("fetch timed out"));
+      if (signal.aborted) abort();
+      else signal.addEventListener("abort", abort, { once: true });
       outgoing.end();
     });
 }
@@ -277,7 +287,7 @@ export async function fetchPublicJSON(
     const request = new Request(url.href, { method: "GET", redirect: "manual", signal, headers: { Accept: "application/json" } });
     const given = options.fetch;
     const node = given ? undefined : nodeTransport();
-    const transport = given ? given(request) : node ? node(request, pinned) : fetch(request);
+    const transport = given ? given(request) : node ? node(request, pinned, signal) : fetch(request);
     response = await Promise.race([transport, deadline]);
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {});

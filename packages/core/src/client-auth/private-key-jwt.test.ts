@@ -176,6 +176,16 @@ describe("jwks_uri fetches go through the outbound policy", () => {
     expect(outbound.urls).toEqual(["https://keys.example.com/jwks.json"]);
   });
 
+  it("still fetches a jwks_uri when only metadata documents are turned off (clientMetadataDocuments.enabled: false)", async () => {
+    let keySet: unknown;
+    const outbound = recordingFetch(() => Response.json(keySet));
+    const { token, keySet: keys } = await jwksUriClient("https://keys.example.com/jwks.json", {
+      clientMetadataDocuments: { enabled: false, fetch: outbound.fetch, resolveHost: async () => ["93.184.216.34"] },
+    });
+    keySet = keys;
+    expect((await token()).status).toBe(200);
+  });
+
   it("audit #5: a jwks_uri on https://localhost is refused with no connection made", async () => {
     const listener = await connectionRecorder();
     try {

@@ -195,3 +195,16 @@ describe("checkOutboundURL: the policy before any connection", () => {
     expect(() => checkOutboundURL(new URL("https://docs.example.com/x"), { enabled: false })).toThrow("turned off");
   });
 });
+
+describe("Where the outbound policy is configured", () => {
+  it("takes it under outbound, or under clientMetadataDocuments as before, but a member given in both places is a TypeError", () => {
+    expect(() => createTestServer({ outbound: { allowedHosts: ["a.example"] }, clientMetadataDocuments: { deniedHosts: ["b.example"] } })).not.toThrow();
+    expect(() => createTestServer({ outbound: { allowedHosts: ["a.example"] }, clientMetadataDocuments: { allowedHosts: ["b.example"] } })).toThrow(TypeError);
+    expect(() => createTestServer({ outbound: { timeoutMs: 0 } })).toThrow(/outbound\.timeoutMs/);
+  });
+
+  it("outbound.enabled: false also turns metadata documents off", () => {
+    expect(createTestServer({ outbound: { enabled: false } }).server.metadata().client_id_metadata_document_supported).toBeUndefined();
+    expect(createTestServer().server.metadata().client_id_metadata_document_supported).toBe(true);
+  });
+});

@@ -156,7 +156,7 @@ interface RequestModule {
     url: URL,
     options: Record<string, unknown>,
     callback: (response: IncomingLike) => void,
-  ): { on(event: "error", l: (e: Error) => void): unknown; end(): unknown; destroy(error?: Error): unknown };
+  ): { on(event: "error" | "close", l: (e?: Error) => void): unknown; end(): unknown; destroy(error?: Error): unknown };
 }
 type LookupCallback = (error: Error | null, address: string | { address: string; family: number }[], family?: number) => void;
 
@@ -246,6 +246,7 @@ function nodeTransport(): ((request: Request, pinned: string[] | undefined, sign
       const abort = () => outgoing.destroy(new OutboundError("fetch timed out"));
       if (signal.aborted) abort();
       else signal.addEventListener("abort", abort, { once: true });
+      outgoing.on("close", () => signal.removeEventListener("abort", abort));
       outgoing.end();
     });
 }

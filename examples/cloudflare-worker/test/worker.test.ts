@@ -1,3 +1,4 @@
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from "node:net";
 import * as oauth from "oauth4webapi";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -310,5 +311,86 @@ describe("Race freedom on the Durable Object store", () => {
     for (const w of winners) expect(w.body.refresh_token).toBe(winners[0]!.body.refresh_token);
     for (const r of bodies.filter((r) => r.status !== 200)) expect(r.body.error).toBe("invalid_grant");
     for (const w of winners) expect((await mcpCall(w.body.access_token!, { jsonrpc: "2.0", id: 1, method: "tools/list" })).status).toBe(200);
+  });
+});
+
+describe("Outbound fetches from workerd (no DNS resolver there)", () => {
+  /** A TCP listener on loopback (IPv4, and IPv6 on the same port where there is one) counting connections. */
+  async function connectionRecorder() {
+    let connections = 0;
+    const handle = (socket: Socket) => {
+      connections++;
+      socket.on("error", () => {});
+      socket.destroy();
+    };
+    const listen = (server: Server, host: string, port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve());
+      });
+    const servers = [createTcpServer(handle)];
+    await listen(servers[0]!, "127.0.0.1", 0);
+    const port = (servers[0]!.address() as AddressInfo).port;
+    const v6 = createTcpServer(handle);
+    await listen(v6, "::1", port).then(
+      () => servers.push(v6),
+      () => {},
+    );
+    return { port, connections: () => connections, close: () => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))) };
+  }
+
+  it("audit #5, audit #6: refuses a client ID URL and a jwks_uri on https://localhost:<port>, with no connection made", async () => {
+    const listener = await connectionRecorder();
+    try {
+      const url = new URL(`${ISSUER}/authorize`);
+      url.search = new URLSearchParams({
+        response_type: "code",
+        client_id: `https://localhost:${listener.port}/cimd.json`,
+        redirect_uri: REDIRECT_URI,
+        code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()),
+        code_challenge_method: "S256",
+        state: "s",
+        resource: RESOURCE,
+      }).toString();
+      const page = await workerFetch(url);
+      expect(page.status).toBe(400);
+      expect(page.headers.get("Location")).toBeNull();
+
+      const registered = await workerFetch(`${ISSUER}/register`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          redirect_uris: [REDIRECT_URI],
+          grant_types: ["authorization_code"],
+          token_endpoint_auth_method: "private_key_jwt",
+          jwks_uri: `https://localhost:${listener.port}/jwks.json`,
+        }),
+      });
+      // Registration may refuse such a jwks_uri outright; if it accepts it, client authentication must not fetch it.
+      if (registered.status === 201) {
+        const { client_id } = (await registered.json()) as { client_id: string };
+        const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+        const now = Math.floor(Date.now() / 1000);
+        const assertion = `${b64({ alg: "ES256", kid: "k1" })}.${b64({ iss: client_id, sub: client_id, aud: ISSUER, iat: now, exp: now + 60, jti: crypto.randomUUID() })}.c2ln`;
+        const token = await workerFetch(
+          `${ISSUER}/token`,
+          form({
+            grant_type: "authorization_code",
+            code: "x",
+            code_verifier: "v".repeat(43),
+            redirect_uri: REDIRECT_URI,
+            client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            client_assertion: assertion,
+          }),
+        );
+        expect(token.status).toBe(401);
+        expect(((await token.json()) as { error: string }).error).toBe("invalid_client");
+      } else {
+        expect(registered.status).toBe(400);
+      }
+      expect(listener.connections()).toBe(0);
+    } finally {
+      await listener.close();
+    }
   });
 });

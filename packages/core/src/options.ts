@@ -6,6 +6,7 @@ import { namespacedStore } from "./storage/namespaced.js";
 import type { ClientMetadata, ServerEvent, User } from "./types.js";
 import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
 import type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
+import type { OutboundOptions } from "./clients/outbound.js";
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from "./http/rate-limit.js";
 import { resolveAllowedHosts, type ClientAddressOptions, type ConnectionInfo } from "./http/client.js";
 
@@ -73,10 +74,17 @@ export interface AuthorizationServerOptions {
    */
   dynamicRegistration?: boolean | DynamicRegistrationOptions;
   /**
-   * Client ID Metadata Documents: an https URL as `client_id`, fetched with SSRF guards. On by
-   * default; `{ enabled: false }` turns it off.
+   * Client ID Metadata Documents: an https URL as `client_id`, fetched under the `outbound`
+   * policy. On by default; `{ enabled: false }` turns it off.
    */
   clientMetadataDocuments?: ClientMetadataDocumentOptions;
+  /**
+   * The policy for every fetch of a URL a client chose (metadata documents, `jwks_uri`): https
+   * only, special-purpose addresses and names refused (checked by DNS on Node by default), host
+   * allow/deny lists, no redirects, size and time limits. Safe with no option given; see
+   * {@link OutboundOptions}. `{ enabled: false }` turns all such fetches off.
+   */
+  outbound?: OutboundOptions;
   accessTokenTtlSeconds?: number;
   refreshTokenTtlSeconds?: number;
   /**
@@ -137,7 +145,9 @@ export interface ResolvedOptions {
   interactionUrl: string | undefined;
   clients: StaticClient[];
   dynamicRegistration: (DynamicRegistrationOptions & { unusedClientTtlSeconds: number }) | false;
+  /** The CIMD switch and cache bounds, with the whole outbound policy merged in. */
   clientMetadataDocuments: ClientMetadataDocumentOptions & { enabled: boolean };
+  outbound: OutboundOptions;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   grantCacheSeconds: number;
@@ -159,6 +169,34 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
 const int = (min = 1, max?: number) => z.optional(max === undefined ? z.int().check(z.gte(min)) : z.int().check(z.gte(min), z.lte(max)));
 const strings = () => z.optional(z.array(z.string()));
+
+const outboundShape = {
+  enabled: z.optional(z.boolean()),
+  fetch: fn<(request: Request) => Promise<Response>>(),
+  resolveHost: fn<(hostname: string) => Promise<string[]>>(),
+  maxBytes: int(1, 1_000_000),
+  timeoutMs: int(1, 60_000),
+  allowedHosts: strings(),
+  deniedHosts: strings(),
+  allowInsecureLoopback: z.optional(z.boolean()),
+};
+
+/**
+ * The outbound policy: `outbound`, plus the policy members still accepted under
+ * `clientMetadataDocuments` (its `enabled` stays the CIMD switch). A member given in both places
+ * is a TypeError rather than a silent choice.
+ */
+function resolveOutbound(o: AuthorizationServerOptions): { outbound: OutboundOptions; documents: ResolvedOptions["clientMetadataDocuments"] } {
+  const { enabled, minCacheSeconds, maxCacheSeconds, ...legacy } = o.clientMetadataDocuments ?? {};
+  for (const [name, value] of Object.entries(legacy)) {
+    if (value !== undefined && o.outbound?.[name as keyof OutboundOptions] !== undefined) {
+      throw new TypeError(`Portcullis: give ${name} once, under outbound (clientMetadataDocuments.${name} is the older place)`);
+    }
+  }
+  const outbound: OutboundOptions = { ...legacy, ...o.outbound, enabled: o.outbound?.enabled ?? true };
+  const documents = { ...outbound, minCacheSeconds, maxCacheSeconds, enabled: enabled !== false && outbound.enabled !== false };
+  return { outbound, documents };
+}
 
 const schema = z.object({
   issuer: z.string(),
@@ -196,20 +234,8 @@ const schema = z.object({
       }),
     ]),
   ),
-  clientMetadataDocuments: z.optional(
-    z.object({
-      enabled: z.optional(z.boolean()),
-      fetch: fn<(request: Request) => Promise<Response>>(),
-      resolveHost: fn<(hostname: string) => Promise<string[]>>(),
-      maxBytes: int(1, 1_000_000),
-      timeoutMs: int(1, 60_000),
-      minCacheSeconds: int(),
-      maxCacheSeconds: int(),
-      allowedHosts: strings(),
-      deniedHosts: strings(),
-      allowInsecureLoopback: z.optional(z.boolean()),
-    }),
-  ),
+  clientMetadataDocuments: z.optional(z.object({ ...outboundShape, minCacheSeconds: int(), maxCacheSeconds: int() })),
+  outbound: z.optional(z.object(outboundShape)),
   accessTokenTtlSeconds: int(1, 86_400),
   grantCacheSeconds: int(0, 60),
   refreshTokenTtlSeconds: int(),
@@ -273,6 +299,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
   }
   const path = issuerURL.pathname === "/" ? "" : issuerURL.pathname;
   const registration = o.dynamicRegistration === undefined || o.dynamicRegistration === true ? {} : o.dynamicRegistration;
+  const { outbound, documents } = resolveOutbound(o);
   return {
     issuer: o.issuer,
     issuerPath: path,
@@ -285,7 +312,8 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],
     dynamicRegistration: registration === false ? false : { ...registration, unusedClientTtlSeconds: registration.unusedClientTtlSeconds ?? 86_400 },
-    clientMetadataDocuments: { ...o.clientMetadataDocuments, enabled: o.clientMetadataDocuments?.enabled ?? true },
+    clientMetadataDocuments: documents,
+    outbound,
     accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? 3600,
     refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? 30 * 86_400,
     grantCacheSeconds: o.grantCacheSeconds ?? 2,

@@ -1,6 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createTestServer, form, ISSUER, RESOURCE } from "../../test/helpers.js";
+import { connectionRecorder } from "../../test/listener.js";
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -134,5 +135,110 @@ describe("client_credentials grant (OAuth 2.1 §4.2)", () => {
       body: JSON.stringify({ grant_types: ["client_credentials"], token_endpoint_auth_method: "none" }),
     });
     expect(publicOne.status).toBe(400);
+  });
+});
+
+describe("jwks_uri fetches go through the outbound policy", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  /** A private_key_jwt client whose keys live at `jwksUri`, on a server with `options`. */
+  async function jwksUriClient(jwksUri: string, options: Record<string, unknown> = {}) {
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+    const t = createTestServer({
+      clients: [
+        { client_id: "machine", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks_uri: jwksUri, scope: "mcp:tools" },
+      ],
+      ...options,
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ iss: "machine", sub: "machine", aud: ISSUER, iat: now, exp: now + 120, jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .sign(privateKey);
+    const token = () => t.fetch(`${ISSUER}/token`, form({ grant_type: "client_credentials", client_assertion_type: JWT_BEARER, client_assertion: assertion }));
+    return { t, token, keySet: { keys: [jwk] } };
+  }
+
+  /** An outbound fetch stand-in that records every URL it is asked for. */
+  function recordingFetch(respond: () => Response = () => new Response("{}", { status: 404 })) {
+    const urls: string[] = [];
+    return { urls, fetch: async (request: Request) => (urls.push(request.url), respond()) };
+  }
+
+  it("fetches the key set of a jwks_uri on a public host and issues a token", async () => {
+    let keySet: unknown;
+    const outbound = recordingFetch(() => Response.json(keySet));
+    const { token, keySet: keys } = await jwksUriClient("https://keys.example.com/jwks.json", {
+      outbound: { fetch: outbound.fetch, resolveHost: async () => ["93.184.216.34"] },
+    });
+    keySet = keys;
+    expect((await token()).status).toBe(200);
+    expect(outbound.urls).toEqual(["https://keys.example.com/jwks.json"]);
+  });
+
+  it("still fetches a jwks_uri when only metadata documents are turned off (clientMetadataDocuments.enabled: false)", async () => {
+    let keySet: unknown;
+    const outbound = recordingFetch(() => Response.json(keySet));
+    const { token, keySet: keys } = await jwksUriClient("https://keys.example.com/jwks.json", {
+      clientMetadataDocuments: { enabled: false, fetch: outbound.fetch, resolveHost: async () => ["93.184.216.34"] },
+    });
+    keySet = keys;
+    expect((await token()).status).toBe(200);
+  });
+
+  it("audit #5: a jwks_uri on https://localhost is refused with no connection made", async () => {
+    const listener = await connectionRecorder();
+    try {
+      const { token } = await jwksUriClient(`https://localhost:${listener.port}/jwks.json`);
+      const response = await token();
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: string }).error).toBe("invalid_client");
+      expect(listener.connections).toBe(0);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it.each([
+    ["a loopback literal", "https://127.0.0.1/jwks.json"],
+    ["an IPv4-mapped metadata address", "https://[::ffff:169.254.169.254]/jwks.json"],
+    ["the cloud metadata host", "https://metadata.google.internal/computeMetadata/v1/"],
+    ["a .local host", "https://printer.local/jwks.json"],
+    ["a single-label host", "https://intranet/jwks.json"],
+  ])("audit #5: a jwks_uri on %s is refused without a fetch", async (_, uri) => {
+    // The policy given where the old options lived, which the jwks_uri fetch has always used for its transport.
+    const outbound = recordingFetch();
+    const { token } = await jwksUriClient(uri, { clientMetadataDocuments: { fetch: outbound.fetch } });
+    expect((await token()).status).toBe(401);
+    expect(outbound.urls).toEqual([]);
+  });
+
+  it("audit #5: a jwks_uri whose host resolves to a private address is refused without a fetch", async () => {
+    const outbound = recordingFetch();
+    const { token } = await jwksUriClient("https://keys.example.com/jwks.json", {
+      outbound: { fetch: outbound.fetch, resolveHost: async () => ["93.184.216.34", "10.0.0.7"] },
+    });
+    expect((await token()).status).toBe(401);
+    expect(outbound.urls).toEqual([]);
+  });
+
+  it.each([
+    ["outbound.allowedHosts", { outbound: { allowedHosts: ["*.trusted.example"] } }],
+    ["outbound.deniedHosts", { outbound: { deniedHosts: ["keys.example.com"] } }],
+    ["clientMetadataDocuments.allowedHosts", { clientMetadataDocuments: { allowedHosts: ["*.trusted.example"] } }],
+    ["clientMetadataDocuments.deniedHosts", { clientMetadataDocuments: { deniedHosts: ["*.example.com"] } }],
+    ["a deny list matched through a trailing dot", { outbound: { deniedHosts: ["keys.example.com"] } }, "https://keys.example.com./jwks.json"],
+    ["outbound.enabled: false", { outbound: { enabled: false } }],
+  ])("audit #5: %s applies to jwks_uri: refused without a fetch", async (_, policy, uri = "https://keys.example.com/jwks.json") => {
+    const outbound = recordingFetch(() => Response.json({ keys: [] }));
+    const global = vi.fn(async () => Response.json({ keys: [] }));
+    vi.stubGlobal("fetch", global);
+    const [key] = Object.keys(policy) as ("outbound" | "clientMetadataDocuments")[];
+    const withFetch = { [key!]: { ...(policy as Record<string, object>)[key!], fetch: outbound.fetch, resolveHost: async () => ["93.184.216.34"] } };
+    const { token } = await jwksUriClient(uri, withFetch);
+    const response = await token();
+    expect(response.status).toBe(401);
+    expect(outbound.urls).toEqual([]);
+    expect(global).not.toHaveBeenCalled();
   });
 });

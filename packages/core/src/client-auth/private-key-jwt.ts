@@ -29,7 +29,8 @@ async function clientKeys(ctx: ServerContext, client: ClientMetadata): Promise<J
   if (cached) return cached;
   let body: unknown;
   try {
-    ({ body } = await fetchPublicJSON(new URL(client.jwks_uri), { ...ctx.options.clientMetadataDocuments, maxBytes: 64 * 1024 }));
+    // A URL the client chose: fetched under the server's outbound policy, like a metadata document.
+    ({ body } = await fetchPublicJSON(new URL(client.jwks_uri), ctx.options.outbound, { maxBytes: 64 * 1024 }));
   } catch (error) {
     throw invalid(`jwks_uri_unavailable: ${(error as Error).message}`);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { authorizationUrl, createTestServer, readConsentPage, RESOURCE, USER } from "../../test/helpers.js";
+import { connectionRecorder } from "../../test/listener.js";
 
 const DOC_URL = "https://client.test/oauth/cimd.json";
 const validDoc = (overrides: Record<string, unknown> = {}) => ({
@@ -248,5 +249,43 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
     });
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: string }).error).toBe("invalid_client");
+  });
+});
+
+describe("Client ID URLs under the default outbound policy", () => {
+  it("audit #6: a client ID URL on https://localhost:<port> is refused by default, with no connection made", async () => {
+    const listener = await connectionRecorder();
+    try {
+      const t = createTestServer();
+      for (const host of ["localhost", "LOCALHOST.", "app.localhost"]) {
+        const response = await authorize(t as ReturnType<typeof setup>, `https://${host}:${listener.port}/cimd.json`);
+        expect(response.status).toBe(400);
+      }
+      expect(listener.connections).toBe(0);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it.each([
+    "https://metadata.google.internal/computeMetadata/v1/cimd.json",
+    "https://METADATA.GOOGLE.INTERNAL./computeMetadata/v1/cimd.json",
+    "https://instance-data.ec2.internal/latest/cimd.json",
+    "https://metadata/computeMetadata/v1/cimd.json",
+    "https://printer.local/cimd.json",
+    "https://nas.home.arpa/cimd.json",
+    "https://router.localdomain/cimd.json",
+    "https://[64:ff9b:1::a9fe:a9fe]/cimd.json",
+    "https://[2001:2::1]/cimd.json",
+    "https://0177.0.0.1/cimd.json",
+    "https://127.1/cimd.json",
+    "https://0x7f.0.0.1/cimd.json",
+    "https://192.0.0.192/cimd.json",
+  ])("audit #6: refuses %s without resolveHost, and never fetches it", async (clientId) => {
+    const docs = documentServer(() => json(validDoc({ client_id: clientId })));
+    const t = createTestServer({ clientMetadataDocuments: { fetch: docs.fetch } });
+    const response = await authorize(t as ReturnType<typeof setup>, clientId);
+    expect(response.status).toBe(400);
+    expect(docs.requests).toEqual([]);
   });
 });

@@ -1,28 +1,30 @@
 import { OAuthError } from "../errors.js";
-import { isIPLiteral, isSpecialUseAddress } from "../lib/ip.js";
-import { fetchPublicJSON, OutboundError, type OutboundOptions } from "./outbound.js";
-import { isLoopbackHost, parseURL } from "../lib/url.js";
+import { checkOutboundURL, fetchPublicJSON, OutboundError, type OutboundOptions } from "./outbound.js";
+import { parseURL } from "../lib/url.js";
 import type { ClientMetadata } from "../types.js";
 import { redirectUriProblem } from "./redirect-uri.js";
 
-/** Options for Client ID Metadata Documents (CIMD), on by default. */
+/**
+ * Options for Client ID Metadata Documents (CIMD), on by default. The members shared with
+ * {@link OutboundOptions} (`fetch`, `resolveHost`, `allowedHosts`, `deniedHosts`, `maxBytes`,
+ * `timeoutMs`, `allowInsecureLoopback`) are still accepted here, from before the outbound policy
+ * covered more than metadata documents: given here, they apply to every outbound fetch (a
+ * client's `jwks_uri` too), exactly as under the server's `outbound` option, which is where new
+ * code should give them.
+ */
 export interface ClientMetadataDocumentOptions extends OutboundOptions {
-  /** Default true. */
+  /**
+   * `false` turns metadata documents off (a URL `client_id` is then an unknown client). Default
+   * true. `outbound: { enabled: false }` turns off every fetch of a client-chosen URL.
+   */
   enabled?: boolean;
   /** Bounds on how long a document is cached, whatever its `Cache-Control` says. Default 60 s .. 86,400 s; 300 s without one. */
   minCacheSeconds?: number;
   maxCacheSeconds?: number;
-  /** Only hosts matching one of these (`client.example` or `*.example`) may be fetched. */
-  allowedHosts?: string[];
-  /** Hosts never fetched. */
-  deniedHosts?: string[];
 }
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const URL_MEMBERS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
-
-const hostMatches = (host: string, pattern: string) =>
-  pattern.startsWith("*.") ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern;
 
 /** Whether a `client_id` names a metadata document rather than a registered client. */
 export function isMetadataDocumentClientId(clientId: string, options: ClientMetadataDocumentOptions): boolean {
@@ -31,7 +33,7 @@ export function isMetadataDocumentClientId(clientId: string, options: ClientMeta
 
 /**
  * Checks a client ID URL before anything is fetched (CIMD §3): https, a path, no userinfo,
- * fragment or dot segments, and a host the policy allows.
+ * fragment or dot segments, and a host the outbound policy allows ({@link checkOutboundURL}).
  */
 export function verifyClientIdURL(clientId: string, options: ClientMetadataDocumentOptions): URL {
   const refuse = (why: string): never => {
@@ -41,18 +43,18 @@ export function verifyClientIdURL(clientId: string, options: ClientMetadataDocum
   if (/[\x00-\x20\x7F\\#]/.test(clientId)) refuse("contains a fragment, whitespace or control characters");
   const url = parseURL(clientId);
   if (!url) return refuse("not a URL");
-  const insecureOk = options.allowInsecureLoopback === true && url.protocol === "http:" && isLoopbackHost(url);
-  if (url.protocol !== "https:" && !insecureOk) refuse("must use https");
   if (url.username || url.password) refuse("must not contain userinfo");
   const rawPath = clientId.slice(clientId.indexOf("//") + 2).replace(/^[^/]*/, "").split("?")[0]!;
   if (rawPath === "" || rawPath === "/") refuse("must have a path");
   if (rawPath.split("/").some((segment) => segment === "." || segment === ".." || /^%2e(%2e)?$/i.test(segment) || /^\.%2e$|^%2e\.$/i.test(segment))) {
     refuse("must not contain . or .. segments");
   }
-  const host = url.hostname.toLowerCase();
-  if (options.deniedHosts?.some((p) => hostMatches(host, p))) refuse("host is denied by policy");
-  if (options.allowedHosts && !options.allowedHosts.some((p) => hostMatches(host, p))) refuse("host is not allowed by policy");
-  if (isIPLiteral(url.hostname) && isSpecialUseAddress(url.hostname) && !insecureOk) refuse("host is not a public address");
+  try {
+    checkOutboundURL(url, options);
+  } catch (error) {
+    if (error instanceof OutboundError) refuse(error.message);
+    throw error;
+  }
   return url;
 }
 
@@ -66,14 +68,11 @@ function cacheSeconds(response: Response, options: ClientMetadataDocumentOptions
 }
 
 /**
- * Fetches and validates a Client ID Metadata Document: GET, no redirects followed, only a 200
- * counts, at most `maxBytes`, within `timeoutMs`; the host's addresses must all be public. The
- * document must be a JSON object whose `client_id` equals the URL exactly, with a `client_name`
- * and valid `redirect_uris`, and no secrets or private keys. Throws `invalid_client` otherwise.
- *
- * Does not pin the resolved address for the connection (`fetch` cannot): a host whose DNS answer
- * changes between the check and the connection is a residual risk that `resolveHost` narrows but
- * does not close; `allowedHosts` closes it.
+ * Fetches and validates a Client ID Metadata Document under the outbound policy
+ * ({@link fetchPublicJSON}: no redirects followed, only a 200 counts, at most `maxBytes`, default
+ * 5,120, within `timeoutMs`, the host's addresses all public). The document must be a JSON object
+ * whose `client_id` equals the URL exactly, with a `client_name` and valid `redirect_uris`, and no
+ * secrets or private keys. Throws `invalid_client` otherwise.
  */
 export async function fetchClientMetadataDocument(
   clientId: string,
@@ -88,7 +87,7 @@ export async function fetchClientMetadataDocument(
   };
   let fetched: { body: unknown; response: Response };
   try {
-    fetched = await fetchPublicJSON(url, { ...options, maxBytes: options.maxBytes ?? 5120 });
+    fetched = await fetchPublicJSON(url, options, { maxBytes: 5120 });
   } catch (error) {
     return refuse(error instanceof OutboundError ? error.message : "fetch failed", error);
   }

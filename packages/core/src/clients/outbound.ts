@@ -1,22 +1,51 @@
-import { isIPLiteral, isSpecialUseAddress } from "../lib/ip.js";
+import { isIPLiteral, specialBlockOf } from "../lib/ip.js";
 import { isLoopbackHost } from "../lib/url.js";
 import { readAtMost } from "../lib/stream.js";
 
-/** How the server fetches documents from URLs that clients choose (metadata documents, `jwks_uri`). */
+/**
+ * The outbound policy: how the server fetches URLs that clients choose (a client ID metadata
+ * document, a client's `jwks_uri`). Every such fetch goes through {@link fetchPublicJSON}, and
+ * the defaults are safe with no option given:
+ *
+ * - https only, no userinfo; `http://` only for the loopback hosts and only with
+ *   `allowInsecureLoopback` (development);
+ * - IP literals in a special-purpose block of the IANA registries (loopback, private, link-local,
+ *   metadata 169.254.169.254, NAT64, IPv4-mapped, ...) are refused, and so are the special-use
+ *   names `localhost`, `*.localhost`, `*.local`, `*.internal`, `*.home.arpa`, `*.localdomain`,
+ *   `*.invalid`, `*.onion`, `*.alt`, `*.lan`, `*.home`, `*.corp`, `*.intranet`, `*.private` and
+ *   every single-label name, with or without a resolver;
+ * - a host name is resolved and refused when any of its addresses is special: with
+ *   `resolveHost`, or by default on Node (and runtimes with `process.getBuiltinModule`) through
+ *   `node:dns`. On Node, with no `fetch` given, the connection is made to the very addresses that
+ *   were checked (no second lookup, so no DNS rebinding between check and connect). Where no
+ *   resolver exists (Workers, browsers) only the name rules above apply;
+ * - redirects are never followed (only a 200 counts), the body is read up to `maxBytes`, and the
+ *   whole exchange, resolution included, ends within `timeoutMs` even when the peer stalls.
+ */
 export interface OutboundOptions {
-  /** The fetch to use. Default: the global `fetch`. */
-  fetch?: (request: Request) => Promise<Response>;
+  /** `false`: never fetch a URL a client chose (no metadata documents, no `jwks_uri`). Default true. */
+  enabled?: boolean;
+  /** Only hosts matching one of these (`client.example` or `*.example`) are fetched. Default: any public host. */
+  allowedHosts?: string[];
+  /** Hosts never fetched (`evil.example` or `*.evil.example`). */
+  deniedHosts?: string[];
   /**
-   * Resolves a host name to its addresses, so a host that resolves to a private, loopback or
-   * link-local address is refused before any connection. Without it (Workers has no DNS API)
-   * only IP-literal hosts are checked; give one wherever the runtime can resolve.
+   * Resolves a host name to its addresses; any special-purpose address refuses the host before a
+   * connection. Default: `node:dns` where the runtime has it (Node); none on Workers.
    */
   resolveHost?: (hostname: string) => Promise<string[]>;
-  /** Largest body read, in bytes. Default 5,120. */
+  /**
+   * The fetch to use, for a proxy or tests. Default: on Node, `node:https` connecting to the
+   * checked addresses; elsewhere the global `fetch`. A fetch given here connects wherever its own
+   * DNS answers, so a host whose answer changes between the check and the connection is a
+   * residual risk that `allowedHosts` closes.
+   */
+  fetch?: (request: Request) => Promise<Response>;
+  /** Largest response body read, in bytes. Default 5,120 for a metadata document, 65,536 for a key set; when given, it bounds both. */
   maxBytes?: number;
-  /** Whole-exchange timeout. Default 5,000 ms. */
+  /** Whole-exchange time limit, resolution included. Default 5,000 ms. */
   timeoutMs?: number;
-  /** Development only: also admit `http://` URLs on loopback hosts. */
+  /** Development only: also fetch the loopback hosts (`localhost`, `127.0.0.1`, `[::1]`), over `http://` too. */
   allowInsecureLoopback?: boolean;
 }
 
@@ -26,6 +55,200 @@ export class OutboundError extends Error {
     super(message, { cause });
     this.name = "OutboundError";
   }
+}
+
+/** Special-use and private-use DNS names (RFC 6761, 6762, 8375, 7686, 9476, ICANN `.internal`, RFC 6762 App. G). */
+const SPECIAL_NAME_SUFFIXES = ["localhost", "local", "internal", "home.arpa", "localdomain", "invalid", "onion", "alt", "lan", "home", "corp", "intranet", "private"];
+
+/** A host name lower-cased, without the trailing dot of a fully qualified name. */
+const normalHost = (host: string) => host.toLowerCase().replace(/\.$/, "");
+
+/** Whether a host matches a policy pattern: `name` exactly, or `*.name` for its subdomains. */
+export function hostMatches(hostname: string, pattern: string): boolean {
+  const host = normalHost(hostname);
+  const p = normalHost(pattern);
+  return p.startsWith("*.") ? host.endsWith(p.slice(1)) && host.length > p.length - 1 : host === p;
+}
+
+/**
+ * Checks a URL against the policy before any resolution or connection: on, https (or loopback
+ * http when allowed), no userinfo, allowed and not denied, no special IP literal or special-use
+ * name. Throws {@link OutboundError}; answers whether the loopback development exception applies.
+ */
+export function checkOutboundURL(url: URL, options: OutboundOptions): { loopbackException: boolean } {
+  if (options.enabled === false) throw new OutboundError("outbound fetches are turned off");
+  const loopbackException = options.allowInsecureLoopback === true && isLoopbackHost(url);
+  if (url.protocol !== "https:" && !(loopbackException && url.protocol === "http:")) throw new OutboundError("must use https");
+  if (url.username || url.password) throw new OutboundError("must not contain userinfo");
+  const host = normalHost(url.hostname);
+  if (host === "") throw new OutboundError("has no host");
+  if (options.deniedHosts?.some((p) => hostMatches(host, p))) throw new OutboundError("host is denied by policy");
+  if (options.allowedHosts && !options.allowedHosts.some((p) => hostMatches(host, p))) throw new OutboundError("host is not allowed by policy");
+  if (loopbackException) return { loopbackException };
+  if (isIPLiteral(url.hostname)) {
+    const block = specialBlockOf(url.hostname);
+    if (block) throw new OutboundError(`host is not a public address (${block.name})`);
+  } else if (!host.includes(".")) {
+    throw new OutboundError("host is a single-label name");
+  } else if (SPECIAL_NAME_SUFFIXES.some((suffix) => host === suffix || host.endsWith(`.${suffix}`))) {
+    throw new OutboundError("host is a special-use name");
+  }
+  return { loopbackException };
+}
+
+interface NodeProcess {
+  getBuiltinModule?: (id: string) => unknown;
+  versions?: Record<string, string | undefined>;
+}
+
+/** A Node built-in, loaded at call time where the runtime offers `process.getBuiltinModule` (never on Workers). */
+function nodeBuiltin<T>(id: string): T | undefined {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  if (typeof proc?.getBuiltinModule !== "function") return undefined;
+  if ((globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent?.startsWith("Cloudflare-Workers")) return undefined;
+  try {
+    return (proc.getBuiltinModule(id) as T | undefined) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Lookup = (host: string, options: { all: true; verbatim: true }) => Promise<{ address: string }[]>;
+
+/** The default resolver: `node:dns` where the runtime has it, else none. */
+function defaultResolver(): ((hostname: string) => Promise<string[]>) | undefined {
+  const lookup = nodeBuiltin<{ promises?: { lookup?: Lookup } }>("node:dns")?.promises?.lookup;
+  if (typeof lookup !== "function") return undefined;
+  return async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+}
+
+/** Resolves a host and refuses it unless every address is public; answers the addresses, or undefined without a resolver. */
+async function resolvePublic(hostname: string, options: OutboundOptions): Promise<string[] | undefined> {
+  const resolve = options.resolveHost ?? defaultResolver();
+  if (!resolve) return undefined;
+  let addresses: string[];
+  try {
+    addresses = await resolve(normalHost(hostname));
+  } catch (error) {
+    throw new OutboundError("host does not resolve", error);
+  }
+  if (!Array.isArray(addresses) || addresses.length === 0) throw new OutboundError("host does not resolve");
+  for (const address of addresses) {
+    const block = typeof address === "string" ? specialBlockOf(address) : { name: "not an address" };
+    if (block) throw new OutboundError(`host resolves to a non-public address (${block.name})`);
+  }
+  return addresses;
+}
+
+// The slice of node:http(s) the pinned transport uses.
+interface IncomingLike {
+  statusCode?: number;
+  rawHeaders: string[];
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+}
+interface RequestModule {
+  request(
+    url: URL,
+    options: Record<string, unknown>,
+    callback: (response: IncomingLike) => void,
+  ): { on(event: "error" | "close", l: (e?: Error) => void): unknown; end(): unknown; destroy(error?: Error): unknown };
+}
+type LookupCallback = (error: Error | null, address: string | { address: string; family: number }[], family?: number) => void;
+
+/** Whether this is Node itself (not Bun, Deno or workerd's compatibility layer), whose http client honours `lookup`. */
+function isNode(): boolean {
+  const versions = (globalThis as { process?: NodeProcess }).process?.versions;
+  return typeof versions?.node === "string" && !versions.bun && !versions.deno;
+}
+
+/**
+ * A GET over `node:https` (or `node:http` for the loopback exception) that connects only to
+ * `pinned`, the addresses already checked: no second DNS lookup, so no rebinding. No redirect is
+ * followed, no compression asked for, no connection pooled with the application's.
+ */
+function nodeTransport(): ((request: Request, pinned: string[] | undefined, signal: AbortSignal) => Promise<Response>) | undefined {
+  if (!isNode()) return undefined;
+  const https = nodeBuiltin<RequestModule>("node:https");
+  const http = nodeBuiltin<RequestModule>("node:http");
+  if (typeof https?.request !== "function" || typeof http?.request !== "function") return undefined;
+  return (request, pinned, signal) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(request.url);
+      const lookup =
+        pinned &&
+        ((_host: string, opts: { all?: boolean; family?: number }, callback: LookupCallback) => {
+          const all = pinned
+            .map((address) => ({ address, family: address.includes(":") ? 6 : 4 }))
+            .filter((a) => !opts?.family || a.family === opts.family);
+          if (all.length === 0) return callback(Object.assign(new Error("no address of the family asked for"), { code: "ENOTFOUND" }), "");
+          if (opts?.all) callback(null, all);
+          else callback(null, all[0]!.address, all[0]!.family);
+        });
+      const module = url.protocol === "https:" ? https : http;
+      const outgoing = module.request(
+        url,
+        {
+          method: "GET",
+          headers: { Accept: "application/json", "Accept-Encoding": "identity" },
+          agent: false,
+          ...(lookup ? { lookup } : {}),
+        },
+        (response) => {
+          const headers = new Headers();
+          for (let i = 0; i + 1 < response.rawHeaders.length; i += 2) {
+            try {
+              headers.append(response.rawHeaders[i]!, response.rawHeaders[i + 1]!);
+            } catch {
+              // A header the Fetch API cannot hold is dropped.
+            }
+          }
+          const status = response.statusCode ?? 0;
+          if (status !== 200) {
+            response.destroy();
+            resolve(new Response(null, { status: status >= 200 && status <= 599 ? status : 502, headers }));
+            return;
+          }
+          let open = true;
+          const body = new ReadableStream<Uint8Array>({
+            start(controller) {
+              response.on("data", (chunk) => {
+                if (!open) return;
+                controller.enqueue(new Uint8Array(chunk));
+                if ((controller.desiredSize ?? 0) <= 0) response.pause();
+              });
+              response.on("end", () => {
+                if (open) controller.close();
+                open = false;
+              });
+              response.on("error", (error) => {
+                if (open) controller.error(error);
+                open = false;
+              });
+            },
+            pull() {
+              response.resume();
+            },
+            cancel() {
+              open = false;
+              response.destroy();
+            },
+          });
+          resolve(new Response(body, { status, headers }));
+        },
+      );
+      outgoing.on("error", reject);
+      // Closes the socket at the time limit, whether or not the response has begun.
+      const abort = () => outgoing.destroy(new OutboundError("fetch timed out"));
+      if (signal.aborted) abort();
+      else signal.addEventListener("abort", abort, { once: true });
+      outgoing.on("close", () => signal.removeEventListener("abort", abort));
+      outgoing.end();
+    });
 }
 
 async function readCapped(response: Response, maxBytes: number): Promise<string> {
@@ -40,29 +263,18 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
 }
 
 /**
- * GETs JSON from a URL a client chose, guarded against SSRF: https only (loopback http only when
- * allowed), no special-use address (IP literals, and every resolved address when `resolveHost`
- * is given), no redirects followed, only a 200 accepted, at most `maxBytes`, within `timeoutMs`
- * even when the fetch or the body stream ignores the abort signal.
- *
- * Does not pin the resolved address for the connection (`fetch` cannot): a host whose DNS answer
- * changes between the check and the connection is a residual risk that `resolveHost` narrows but
- * does not close; a host allow-list closes it.
+ * GETs JSON from a URL a client chose, under the outbound policy ({@link OutboundOptions}):
+ * checked before anything else, resolved and checked again by address, fetched without following
+ * redirects (only a 200 counts), at most `maxBytes` read, all within `timeoutMs` even when the
+ * fetch, the resolver or the body stream ignores the abort signal. Throws {@link OutboundError}.
  */
-export async function fetchPublicJSON(url: URL, options: OutboundOptions): Promise<{ body: unknown; response: Response }> {
-  const insecureOk = options.allowInsecureLoopback === true && url.protocol === "http:" && isLoopbackHost(url);
-  if (url.protocol !== "https:" && !insecureOk) throw new OutboundError("must use https");
-  if (isIPLiteral(url.hostname) && isSpecialUseAddress(url.hostname) && !insecureOk) throw new OutboundError("host is not a public address");
-  if (options.resolveHost && !isIPLiteral(url.hostname) && !insecureOk) {
-    let addresses: string[];
-    try {
-      addresses = await options.resolveHost(url.hostname);
-    } catch (error) {
-      throw new OutboundError("host does not resolve", error);
-    }
-    if (addresses.length === 0 || addresses.some(isSpecialUseAddress)) throw new OutboundError("host resolves to a non-public address");
-  }
-  const doFetch = options.fetch ?? ((request: Request) => fetch(request));
+export async function fetchPublicJSON(
+  url: URL,
+  options: OutboundOptions,
+  defaults: { maxBytes?: number } = {},
+): Promise<{ body: unknown; response: Response }> {
+  const { loopbackException } = checkOutboundURL(url, options);
+  const maxBytes = options.maxBytes ?? defaults.maxBytes ?? 5120;
   const signal = AbortSignal.timeout(options.timeoutMs ?? 5000);
   let onAbort: () => void = () => {};
   const deadline = new Promise<never>((_, reject) => {
@@ -72,15 +284,17 @@ export async function fetchPublicJSON(url: URL, options: OutboundOptions): Promi
   deadline.catch(() => {});
   let response: Response | undefined;
   try {
-    response = await Promise.race([
-      doFetch(new Request(url.href, { method: "GET", redirect: "manual", signal, headers: { Accept: "application/json" } })),
-      deadline,
-    ]);
+    const pinned = loopbackException || isIPLiteral(url.hostname) ? undefined : await Promise.race([resolvePublic(url.hostname, options), deadline]);
+    const request = new Request(url.href, { method: "GET", redirect: "manual", signal, headers: { Accept: "application/json" } });
+    const given = options.fetch;
+    const node = given ? undefined : nodeTransport();
+    const transport = given ? given(request) : node ? node(request, pinned, signal) : fetch(request);
+    response = await Promise.race([transport, deadline]);
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {});
       throw new OutboundError(`fetch answered ${response.status}`);
     }
-    const text = await Promise.race([readCapped(response, options.maxBytes ?? 5120), deadline]);
+    const text = await Promise.race([readCapped(response, maxBytes), deadline]);
     try {
       return { body: JSON.parse(text), response };
     } catch {

@@ -4,6 +4,9 @@ import { listGrants, revokeGrant } from "../grants/grant-store.js";
 import { mediaType, readBody } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
+import { USER_DELEGATED_GRANT_TYPES, validateClientMetadata } from "../clients/registry.js";
+import type { RegistrationContext } from "../options.js";
+import type { ClientMetadata } from "../types.js";
 import { endpointPaths } from "./metadata.js";
 
 async function readJSON(request: Request): Promise<unknown> {
@@ -27,6 +30,41 @@ const invalidToken = (reason: string) =>
 const managementUri = (ctx: ServerContext) => (clientId: string) =>
   `${new URL(ctx.options.issuer).origin}${endpointPaths(ctx.options).register}/${encodeURIComponent(clientId)}`;
 
+/**
+ * Validates registration metadata and applies the operator's rules: the registration policy, if
+ * any, then the machine-client rule. Open registration creates clients for user-delegated grants
+ * only; any other grant (`client_credentials`) needs an operator's approval: the policy's
+ * `machineClient: true`, an initial access token where `allowMachineClients` is on, or (on an
+ * update) the same grant already approved for this client.
+ */
+async function decideMetadata(
+  ctx: ServerContext,
+  input: unknown,
+  context: RegistrationContext,
+  previous?: ClientMetadata,
+): Promise<Omit<ClientMetadata, "client_id">> {
+  const settings = ctx.options.dynamicRegistration;
+  let metadata = validateClientMetadata(input, ctx.options.scopes);
+  let approved = context.initialAccessToken && settings !== false && settings.allowMachineClients === true;
+  if (settings && settings.policy) {
+    const decision = await settings.policy(structuredClone(metadata), context);
+    if (typeof decision !== "object" || decision === null || typeof decision.allow !== "boolean") {
+      throw new TypeError("Portcullis: dynamicRegistration.policy must answer { allow: true } or { allow: false, reason }");
+    }
+    if (!decision.allow) throw new OAuthError("invalid_client_metadata", String(decision.reason || "registration refused by policy"));
+    if (decision.metadata !== undefined) metadata = validateClientMetadata(decision.metadata, ctx.options.scopes);
+    if (decision.machineClient === true) approved = true;
+  }
+  const needsOperator = metadata.grant_types.filter((grant) => !USER_DELEGATED_GRANT_TYPES.includes(grant) && !previous?.grant_types.includes(grant));
+  if (needsOperator.length > 0 && !approved) {
+    throw new OAuthError(
+      "invalid_client_metadata",
+      `grant type ${needsOperator[0]} needs an operator: open registration creates clients for authorization_code and refresh_token only`,
+    );
+  }
+  return metadata;
+}
+
 /** Dynamic client registration (RFC 7591 §3), open or behind an initial access token. */
 export async function registerHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
   const settings = ctx.options.dynamicRegistration;
@@ -39,7 +77,8 @@ export async function registerHandler(request: Request, ctx: ServerContext, meta
     const ok = typeof expected === "string" ? timingSafeEqual(await sha256(token), await sha256(expected)) : await expected(token, request);
     if (!ok) throw invalidToken("initial_access_token_invalid");
   }
-  const registered = await ctx.clients.register(await readJSON(request), managementUri(ctx), settings.unusedClientTtlSeconds);
+  const metadata = await decideMetadata(ctx, await readJSON(request), { request, operation: "register", initialAccessToken: expected !== undefined });
+  const registered = await ctx.clients.register(metadata, managementUri(ctx), settings.unusedClientTtlSeconds);
   ctx.options.onEvent({ type: "client.registered", clientId: String(registered.client_id) });
   return jsonResponse(registered, { status: 201, noStore: true });
 }
@@ -62,13 +101,14 @@ export async function registrationManagementHandler(request: Request, ctx: Serve
   }
   if (request.method === "PUT") {
     const body = await readJSON(request);
-    if (typeof body === "object" && body !== null && "client_secret" in body) {
+    if (typeof body === "object" && body !== null && Object.hasOwn(body, "client_secret")) {
       throw new OAuthError("invalid_request", "client_secret cannot be set by the client");
     }
     if (typeof body !== "object" || body === null || (body as { client_id?: unknown }).client_id !== clientId) {
       throw new OAuthError("invalid_request", "client_id in the body must match the registration");
     }
-    const metadata = await ctx.clients.update(stored, body, settings.unusedClientTtlSeconds);
+    const validated = await decideMetadata(ctx, body, { request, operation: "update", clientId, initialAccessToken: false }, stored.metadata);
+    const metadata = await ctx.clients.update(stored, validated, settings.unusedClientTtlSeconds);
     return jsonResponse({ ...metadata, registration_client_uri: managementUri(ctx)(clientId) }, { noStore: true });
   }
   await ctx.clients.remove(clientId);

@@ -4,6 +4,7 @@ import { listGrants, revokeGrant } from "../grants/grant-store.js";
 import { mediaType, readBody } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
+import { decodeComponent } from "../lib/url.js";
 import { USER_DELEGATED_GRANT_TYPES, validateClientMetadata } from "../clients/registry.js";
 import type { RegistrationContext } from "../options.js";
 import type { ClientMetadata } from "../types.js";
@@ -90,7 +91,8 @@ export async function registerHandler(request: Request, ctx: ServerContext, meta
 export async function registrationManagementHandler(request: Request, ctx: ServerContext): Promise<Response> {
   const settings = ctx.options.dynamicRegistration;
   const { pathname } = new URL(request.url);
-  const clientId = decodeURIComponent(pathname.slice(endpointPaths(ctx.options).register.length + 1));
+  const clientId = decodeComponent(pathname.slice(endpointPaths(ctx.options).register.length + 1));
+  if (clientId === undefined) throw new OAuthError("invalid_request", "malformed percent-encoding in the client id");
   const token = bearer(request);
   if (!token) throw invalidToken("registration_token_missing");
   const stored = await ctx.clients.findByRegistrationToken(clientId, token);

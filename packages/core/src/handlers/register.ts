@@ -4,16 +4,20 @@ import { listGrants, revokeGrant } from "../grants/grant-store.js";
 import { mediaType, readBody } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../lib/json.js";
 import { decodeComponent } from "../lib/url.js";
 import { USER_DELEGATED_GRANT_TYPES, validateClientMetadata } from "../clients/registry.js";
 import type { RegistrationContext } from "../options.js";
 import type { ClientMetadata } from "../types.js";
 import { endpointPaths } from "./metadata.js";
 
+/** Reads client metadata: JSON, nested at most {@link MAX_JSON_DEPTH} levels, checked before parsing. */
 async function readJSON(request: Request): Promise<unknown> {
   if (mediaType(request) !== "application/json") throw new OAuthError("invalid_client_metadata", "content type must be application/json");
   try {
-    return JSON.parse(await readBody(request));
+    const text = await readBody(request);
+    if (jsonDepthExceeds(text)) throw new OAuthError("invalid_client_metadata", `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    return JSON.parse(text);
   } catch (error) {
     if (error instanceof OAuthError) throw error;
     throw new OAuthError("invalid_client_metadata", "the body is not valid JSON");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { basic, createTestServer, expectTokenError, form, ISSUER, RESOURCE, type Fetch } from "../helpers.js";
-import type { AuthorizationServerOptions } from "../../src/index.js";
+import { createMemoryStore, type AuthorizationServerOptions } from "../../src/index.js";
+import { sha256 } from "../../src/lib/crypto.js";
 
 const SCOPES = { "mcp:tools": "Use the tools", "mcp:admin": "Administer" };
 const IAT = "operator-initial-access-token-0123456789";
@@ -138,6 +139,17 @@ describe("Machine clients need an operator (client_credentials)", () => {
     expect(client.scope).toBe("mcp:tools");
     expect((await machineToken(t.fetch, client, "mcp:tools")).status).toBe(200);
     expect(seen[0]).toEqual({ operation: "register", initialAccessToken: false });
+  });
+
+  it("audit #1: a registered machine client without an operator's approval on record (registered openly before) gets no token", async () => {
+    const storage = createMemoryStore();
+    const t = server({ storage, machineScopes: ["mcp:tools"] });
+    const secret = "legacy-secret-0123456789";
+    const metadata = { client_id: "legacy", redirect_uris: [], token_endpoint_auth_method: "client_secret_basic", grant_types: ["client_credentials"], response_types: [] };
+    await storage.set("client:legacy", { metadata, secretHash: await sha256(secret) });
+    await expectTokenError(await machineToken(t.fetch, { client_id: "legacy", client_secret: secret }, "mcp:tools"), "unauthorized_client");
+    await storage.set("client:legacy", { metadata, secretHash: await sha256(secret), machineClient: true });
+    expect((await machineToken(t.fetch, { client_id: "legacy", client_secret: secret }, "mcp:tools")).status).toBe(200);
   });
 
   it("audit #1: registered scope metadata must be offered by the server", async () => {

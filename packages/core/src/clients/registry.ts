@@ -194,7 +194,12 @@ export function createClientRegistry(
      * after `unusedTtlSeconds`, so abandoned registrations do not pile up. `validated` comes from
      * {@link validateClientMetadata} and the registration policy.
      */
-    async register(validated: Omit<ClientMetadata, "client_id">, managementUri: (clientId: string) => string, unusedTtlSeconds: number): Promise<Record<string, unknown>> {
+    async register(
+      validated: Omit<ClientMetadata, "client_id">,
+      managementUri: (clientId: string) => string,
+      unusedTtlSeconds: number,
+      machineClient = false,
+    ): Promise<Record<string, unknown>> {
       const clientId = randomToken(16);
       const metadata: ClientMetadata = { ...validated, client_id: clientId, client_id_issued_at: Math.floor(now() / 1000) };
       const secret = hasSecret(metadata) ? randomToken(32) : undefined;
@@ -205,6 +210,7 @@ export function createClientRegistry(
         ...(secret ? { secretHash: await sha256(secret) } : {}),
         registrationTokenHash: await sha256(registrationToken),
         unused: true,
+        ...(machineClient ? { machineClient: true as const } : {}),
       };
       await storage.set(`client:${clientId}`, stored, { ttlSeconds: unusedTtlSeconds });
       return {
@@ -222,8 +228,12 @@ export function createClientRegistry(
       return stored?.registrationTokenHash && timingSafeEqual(presented, stored.registrationTokenHash) ? stored : undefined;
     },
 
-    /** Replaces a registered client's metadata (RFC 7592 §2.2) with validated metadata; the id, secret and token stay. */
-    async update(stored: StoredClient, validated: Omit<ClientMetadata, "client_id">, unusedTtlSeconds: number): Promise<ClientMetadata> {
+    /**
+     * Replaces a registered client's metadata (RFC 7592 §2.2) with validated metadata; the id,
+     * secret and token stay; `machineClient` says whether the new metadata is operator-approved
+     * for machine grants.
+     */
+    async update(stored: StoredClient, validated: Omit<ClientMetadata, "client_id">, unusedTtlSeconds: number, machineClient = false): Promise<ClientMetadata> {
       if (hasSecret(validated as ClientMetadata) !== Boolean(stored.secretHash)) {
         throw new OAuthError("invalid_client_metadata", "token_endpoint_auth_method cannot change between secret and no secret");
       }
@@ -233,7 +243,9 @@ export function createClientRegistry(
         ...(stored.metadata.client_id_issued_at !== undefined ? { client_id_issued_at: stored.metadata.client_id_issued_at } : {}),
         ...(stored.secretHash ? { client_secret_expires_at: 0 } : {}),
       };
-      await storage.set(`client:${metadata.client_id}`, { ...stored, metadata }, stored.unused ? { ttlSeconds: unusedTtlSeconds } : undefined);
+      const { machineClient: _approved, ...kept } = stored;
+      const next: StoredClient = { ...kept, metadata, ...(machineClient ? { machineClient: true as const } : {}) };
+      await storage.set(`client:${metadata.client_id}`, next, stored.unused ? { ttlSeconds: unusedTtlSeconds } : undefined);
       return metadata;
     },
 

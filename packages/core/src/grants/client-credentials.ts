@@ -20,9 +20,14 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 export async function clientCredentialsGrant(ctx: ServerContext, client: AuthenticatedClient, params: Params): Promise<{ grant: Grant; scopes: string[] }> {
   if (client.method === "none") throw new OAuthError("unauthorized_client", "client_credentials is only for confidential clients");
   const { options } = ctx;
+  const configured = ctx.clients.isConfigured(client.metadata.client_id);
+  // A registered client needs the operator's approval on record (see dynamicRegistration).
+  if (!configured && (await ctx.clients.find(client.metadata.client_id))?.machineClient !== true) {
+    throw new OAuthError("unauthorized_client", "this client is not approved for client_credentials", { reason: "machine_client_not_approved" });
+  }
   const registered = client.metadata.scope?.split(" ").filter(Boolean);
   const permitted = new Set(
-    ctx.clients.isConfigured(client.metadata.client_id) && registered !== undefined
+    configured && registered !== undefined
       ? registered
       : options.machineScopes.filter((scope) => registered === undefined || registered.includes(scope)),
   );

@@ -8,7 +8,7 @@ import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../lib/json.js";
 import { decodeComponent } from "../lib/url.js";
 import { USER_DELEGATED_GRANT_TYPES, validateClientMetadata } from "../clients/registry.js";
 import type { RegistrationContext } from "../options.js";
-import type { ClientMetadata } from "../types.js";
+import type { ClientMetadata, StoredClient } from "../types.js";
 import { endpointPaths } from "./metadata.js";
 
 /** Reads client metadata: JSON, nested at most {@link MAX_JSON_DEPTH} levels, checked before parsing. */
@@ -40,17 +40,18 @@ const managementUri = (ctx: ServerContext) => (clientId: string) =>
  * any, then the machine-client rule. Open registration creates clients for user-delegated grants
  * only; any other grant (`client_credentials`) needs an operator's approval: the policy's
  * `machineClient: true`, an initial access token where `allowMachineClients` is on, or (on an
- * update) the same grant already approved for this client.
+ * update) an approval already on record for this client. Answers whether the client is an
+ * approved machine client, to be recorded with it.
  */
 async function decideMetadata(
   ctx: ServerContext,
   input: unknown,
   context: RegistrationContext,
-  previous?: ClientMetadata,
-): Promise<Omit<ClientMetadata, "client_id">> {
+  previous?: StoredClient,
+): Promise<{ metadata: Omit<ClientMetadata, "client_id">; machineClient: boolean }> {
   const settings = ctx.options.dynamicRegistration;
   let metadata = validateClientMetadata(input, ctx.options.scopes);
-  let approved = context.initialAccessToken && settings !== false && settings.allowMachineClients === true;
+  let approved = previous?.machineClient === true || (context.initialAccessToken && settings !== false && settings.allowMachineClients === true);
   if (settings && settings.policy) {
     const decision = await settings.policy(structuredClone(metadata), context);
     if (typeof decision !== "object" || decision === null || typeof decision.allow !== "boolean") {
@@ -60,14 +61,14 @@ async function decideMetadata(
     if (decision.metadata !== undefined) metadata = validateClientMetadata(decision.metadata, ctx.options.scopes);
     if (decision.machineClient === true) approved = true;
   }
-  const needsOperator = metadata.grant_types.filter((grant) => !USER_DELEGATED_GRANT_TYPES.includes(grant) && !previous?.grant_types.includes(grant));
+  const needsOperator = metadata.grant_types.filter((grant) => !USER_DELEGATED_GRANT_TYPES.includes(grant));
   if (needsOperator.length > 0 && !approved) {
     throw new OAuthError(
       "invalid_client_metadata",
       `grant type ${needsOperator[0]} needs an operator: open registration creates clients for authorization_code and refresh_token only`,
     );
   }
-  return metadata;
+  return { metadata, machineClient: needsOperator.length > 0 };
 }
 
 /** Dynamic client registration (RFC 7591 §3), open or behind an initial access token. */
@@ -82,8 +83,8 @@ export async function registerHandler(request: Request, ctx: ServerContext, meta
     const ok = typeof expected === "string" ? timingSafeEqual(await sha256(token), await sha256(expected)) : await expected(token, request);
     if (!ok) throw invalidToken("initial_access_token_invalid");
   }
-  const metadata = await decideMetadata(ctx, await readJSON(request), { request, operation: "register", initialAccessToken: expected !== undefined });
-  const registered = await ctx.clients.register(metadata, managementUri(ctx), settings.unusedClientTtlSeconds);
+  const decided = await decideMetadata(ctx, await readJSON(request), { request, operation: "register", initialAccessToken: expected !== undefined });
+  const registered = await ctx.clients.register(decided.metadata, managementUri(ctx), settings.unusedClientTtlSeconds, decided.machineClient);
   ctx.options.onEvent({ type: "client.registered", clientId: String(registered.client_id) });
   return jsonResponse(registered, { status: 201, noStore: true });
 }
@@ -113,8 +114,8 @@ export async function registrationManagementHandler(request: Request, ctx: Serve
     if (typeof body !== "object" || body === null || (body as { client_id?: unknown }).client_id !== clientId) {
       throw new OAuthError("invalid_request", "client_id in the body must match the registration");
     }
-    const validated = await decideMetadata(ctx, body, { request, operation: "update", clientId, initialAccessToken: false }, stored.metadata);
-    const metadata = await ctx.clients.update(stored, validated, settings.unusedClientTtlSeconds);
+    const decided = await decideMetadata(ctx, body, { request, operation: "update", clientId, initialAccessToken: false }, stored);
+    const metadata = await ctx.clients.update(stored, decided.metadata, settings.unusedClientTtlSeconds, decided.machineClient);
     return jsonResponse({ ...metadata, registration_client_uri: managementUri(ctx)(clientId) }, { noStore: true });
   }
   await ctx.clients.remove(clientId);

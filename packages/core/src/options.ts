@@ -108,7 +108,9 @@ export interface AuthorizationServerOptions {
   /** Clients configured up front. */
   clients?: StaticClient[];
   /**
-   * Dynamic client registration (RFC 7591) and its management API (RFC 7592). Default: on, open.
+   * Dynamic client registration (RFC 7591) and its management API (RFC 7592). Default: on, open,
+   * for clients of user-delegated grants only (machine clients need an operator: see
+   * {@link DynamicRegistrationOptions.allowMachineClients} and {@link DynamicRegistrationOptions.policy}).
    * `false` turns it off; an object tunes it.
    */
   dynamicRegistration?: boolean | DynamicRegistrationOptions;

@@ -4,7 +4,7 @@ import { listGrants, revokeGrant } from "../grants/grant-store.js";
 import { mediaType, readBody } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../lib/json.js";
+import { isJSONTooDeep, MAX_JSON_DEPTH } from "../lib/json.js";
 import { decodeComponent } from "../lib/url.js";
 import { USER_DELEGATED_GRANT_TYPES, validateClientMetadata } from "../clients/registry.js";
 import type { RegistrationContext } from "../options.js";
@@ -16,7 +16,7 @@ async function readJSON(request: Request): Promise<unknown> {
   if (mediaType(request) !== "application/json") throw new OAuthError("invalid_client_metadata", "content type must be application/json");
   try {
     const text = await readBody(request);
-    if (jsonDepthExceeds(text)) throw new OAuthError("invalid_client_metadata", `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    if (isJSONTooDeep(text)) throw new OAuthError("invalid_client_metadata", `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
     return JSON.parse(text);
   } catch (error) {
     if (error instanceof OAuthError) throw error;

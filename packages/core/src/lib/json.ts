@@ -2,11 +2,12 @@
 export const MAX_JSON_DEPTH = 32;
 
 /**
- * How deeply the arrays and objects of a JSON text nest, counted by a scan that skips string
- * contents; stops counting past `limit`. Cheap and iterative, so it can run before `JSON.parse`
- * and before any recursive validation or serialisation sees the value.
+ * Whether the arrays and objects of a JSON text nest deeper than `limit`, found by one scan that
+ * skips string contents and stops at the first level past the limit. Cheap and iterative, so it
+ * runs before `JSON.parse` and before any recursive validation or serialisation sees the value.
+ * Malformed JSON is left for `JSON.parse` to refuse.
  */
-export function jsonDepthExceeds(text: string, limit = MAX_JSON_DEPTH): boolean {
+export function isJSONTooDeep(text: string, limit = MAX_JSON_DEPTH): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -55,7 +55,7 @@ export class OAuthError extends Error {
     this.name = "OAuthError";
     this.code = code;
     this.description = description === undefined ? undefined : sanitizeDescription(description);
-    this.status = options.status ?? STATUS[code] ?? 400;
+    this.status = options.status ?? (Object.hasOwn(STATUS, code) ? STATUS[code] : undefined) ?? 400;
     this.reason = options.reason;
     this.headers = options.headers ?? {};
   }

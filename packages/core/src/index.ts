@@ -5,7 +5,7 @@ export { serveOwned } from "./http/serve.js";
 export type { OwnedRequest } from "./http/serve.js";
 export type { ConnectionInfo } from "./http/client.js";
 export type { RateLimitOptions } from "./http/rate-limit.js";
-export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, StaticClient } from "./options.js";
+export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, RegistrationContext, RegistrationDecision, StaticClient } from "./options.js";
 export type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
 export type { OutboundOptions } from "./clients/outbound.js";
 export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse, rawHeaders } from "./resource/index.js";

@@ -25,6 +25,26 @@ export interface StaticClient extends Partial<Omit<ClientMetadata, "client_id">>
   client_secret?: string;
 }
 
+/** What a {@link DynamicRegistrationOptions.policy} is told about a registration. */
+export interface RegistrationContext {
+  request: Request;
+  /** `register` (RFC 7591 `POST /register`) or `update` (RFC 7592 `PUT /register/{id}`). */
+  operation: "register" | "update";
+  /** The client being updated; absent on `register`. */
+  clientId?: string;
+  /** Whether the request carried a valid initial access token (always false on `update`). */
+  initialAccessToken: boolean;
+}
+
+/**
+ * A registration policy's answer: refuse (the reason is sent as the `error_description` of
+ * `invalid_client_metadata`), or allow, optionally with replaced metadata (validated again) and
+ * with `machineClient: true` to approve the `client_credentials` grant for this client.
+ */
+export type RegistrationDecision =
+  | { allow: true; metadata?: Record<string, unknown>; machineClient?: boolean }
+  | { allow: false; reason: string };
+
 /** Options of dynamic client registration. */
 export interface DynamicRegistrationOptions {
   /**
@@ -32,6 +52,19 @@ export interface DynamicRegistrationOptions {
    * (RFC 7591 §3). A string is compared in constant time; a function decides.
    */
   initialAccessToken?: string | ((token: string, request: Request) => boolean | Promise<boolean>);
+  /**
+   * Lets a registration that carries a valid initial access token create a machine client (the
+   * `client_credentials` grant). Without this, or without a {@link policy} that approves it,
+   * registration only creates clients for user-delegated grants (`authorization_code`,
+   * `refresh_token`). Needs `initialAccessToken`. Default false.
+   */
+  allowMachineClients?: boolean;
+  /**
+   * Decides each registration and RFC 7592 update after its metadata is validated (defaults
+   * filled in): refuse it, change it, or approve a machine client. An `allow` without
+   * `machineClient: true` keeps the default rule (user-delegated grants only).
+   */
+  policy?: (metadata: Omit<ClientMetadata, "client_id">, context: RegistrationContext) => RegistrationDecision | Promise<RegistrationDecision>;
   /** A registered client never used for a grant is forgotten after this long. Default 86,400. */
   unusedClientTtlSeconds?: number;
 }
@@ -46,6 +79,13 @@ export interface AuthorizationServerOptions {
   scopes: Record<string, string>;
   /** Scopes granted when a client asks for none. Default: none. */
   defaultScopes?: string[];
+  /**
+   * The scopes a machine token (the `client_credentials` grant) may carry, for clients the
+   * operator approved. Default: none, so such a token carries no scope. A configured client
+   * (`clients`) with a `scope` of its own is limited to that instead; a registered client's
+   * `scope` narrows this list, never widens it.
+   */
+  machineScopes?: string[];
   storage: Storage;
   /**
    * Prefix for every key this server writes, so issuers sharing a store stay apart. Default:
@@ -69,7 +109,9 @@ export interface AuthorizationServerOptions {
   /** Clients configured up front. */
   clients?: StaticClient[];
   /**
-   * Dynamic client registration (RFC 7591) and its management API (RFC 7592). Default: on, open.
+   * Dynamic client registration (RFC 7591) and its management API (RFC 7592). Default: on, open,
+   * for clients of user-delegated grants only (machine clients need an operator: see
+   * {@link DynamicRegistrationOptions.allowMachineClients} and {@link DynamicRegistrationOptions.policy}).
    * `false` turns it off; an object tunes it.
    */
   dynamicRegistration?: boolean | DynamicRegistrationOptions;
@@ -140,6 +182,7 @@ export interface ResolvedOptions {
   resources: string[];
   scopes: Record<string, string>;
   defaultScopes: string[];
+  machineScopes: string[];
   storage: Storage;
   login: LoginOptions | undefined;
   interactionUrl: string | undefined;
@@ -203,6 +246,7 @@ const schema = z.object({
   resource: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
   scopes: z.record(z.string().check(z.regex(SCOPE_TOKEN, "scope names use RFC 6749 §3.3 characters")), z.string()),
   defaultScopes: strings(),
+  machineScopes: strings(),
   storageNamespace: z.optional(z.string().check(z.maxLength(200))),
   serveAtOriginRoot: z.optional(z.boolean()),
   storage: z.custom<Storage>(
@@ -230,6 +274,8 @@ const schema = z.object({
             z.custom<(t: string, r: Request) => boolean>((value) => typeof value === "function"),
           ]),
         ),
+        allowMachineClients: z.optional(z.boolean()),
+        policy: fn<DynamicRegistrationOptions["policy"]>(),
         unusedClientTtlSeconds: int(),
       }),
     ]),
@@ -289,7 +335,10 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     return canonical;
   });
   for (const scope of o.defaultScopes ?? []) {
-    if (!(scope in o.scopes)) throw new TypeError(`Portcullis: default scope ${scope} is not in scopes`);
+    if (!Object.hasOwn(o.scopes, scope)) throw new TypeError(`Portcullis: default scope ${scope} is not in scopes`);
+  }
+  for (const scope of o.machineScopes ?? []) {
+    if (!Object.hasOwn(o.scopes, scope)) throw new TypeError(`Portcullis: machineScopes: ${scope} is not in scopes`);
   }
   if (o.login && !o.login.verifyPassword && !o.login.currentUser) {
     throw new TypeError("Portcullis: login needs verifyPassword or currentUser");
@@ -300,6 +349,9 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
   const path = issuerURL.pathname === "/" ? "" : issuerURL.pathname;
   const registration = o.dynamicRegistration === undefined || o.dynamicRegistration === true ? {} : o.dynamicRegistration;
   const { outbound, documents } = resolveOutbound(o);
+  if (registration && registration.allowMachineClients && registration.initialAccessToken === undefined) {
+    throw new TypeError("Portcullis: dynamicRegistration.allowMachineClients needs initialAccessToken");
+  }
   return {
     issuer: o.issuer,
     issuerPath: path,
@@ -307,6 +359,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     resources,
     scopes: { ...o.scopes },
     defaultScopes: o.defaultScopes ?? [],
+    machineScopes: o.machineScopes ?? [],
     storage: withStorageErrors(namespacedStore(o.storage, o.storageNamespace ?? (path ? `${path}:` : ""))),
     login: o.login,
     interactionUrl: o.interactionUrl,

@@ -20,12 +20,15 @@ import { clientAddress, isAllowedHost, type ConnectionInfo } from "./http/client
 import { createRateLimiter } from "./http/rate-limit.js";
 import { oversizedRequestStatus } from "./http/request-limits.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
-import { isPlainPath, pathOf } from "./lib/url.js";
+import { decodeComponent, isPlainPath, pathOf } from "./lib/url.js";
 import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
 import { createKeyManager } from "./tokens/keys.js";
 import type { AuthInfo, User } from "./types.js";
+
+/** Where RFC 8414 and OIDC discovery documents live, with the issuer's path appended. */
+const METADATA_PREFIXES = ["/.well-known/oauth-authorization-server/", "/.well-known/openid-configuration/"];
 
 type Handler = (request: Request, ctx: ServerContext, meta: RequestMeta) => Promise<Response>;
 
@@ -110,6 +113,17 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     }
   }
   const managementRoute: Route = { methods: ["GET", "PUT", "DELETE"], handler: registrationManagementHandler, cors: true };
+  // A metadata path under this server's well-known prefixes that cannot even be decoded is no
+  // other server's either: answer it rather than pass it on.
+  const malformedRoute: Route = {
+    methods: ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
+    handler: async () => {
+      throw new OAuthError("invalid_request", "malformed percent-encoding in the path");
+    },
+    cors: true,
+  };
+  const isMalformedMetadataPath = (pathname: string): boolean =>
+    METADATA_PREFIXES.some((prefix) => pathname.startsWith(prefix)) && decodeComponent(pathname) === undefined;
 
   const run = async (request: Request, route: Route, meta: RequestMeta): Promise<Response> => {
     try {
@@ -159,7 +173,9 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
    * can hand the request to the next handler.
    */
   const routeFor = (pathname: string): Route | undefined =>
-    routes.get(pathname) ?? (options.dynamicRegistration && pathname.startsWith(`${paths.register}/`) ? managementRoute : undefined);
+    routes.get(pathname) ??
+    (options.dynamicRegistration && pathname.startsWith(`${paths.register}/`) ? managementRoute : undefined) ??
+    (isMalformedMetadataPath(pathname) ? malformedRoute : undefined);
 
   const handle = async (request: Request, connection: ConnectionInfo = {}): Promise<Response | undefined> => {
     const pathname = pathOf(request.url);

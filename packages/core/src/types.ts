@@ -71,6 +71,11 @@ export interface StoredClient {
   registrationTokenHash?: string;
   /** A registered client not yet used for a grant: its record expires unless it is. */
   unused?: true;
+  /**
+   * A registered client an operator approved for grants beyond the user-delegated ones
+   * (`client_credentials`); without it such a grant is refused.
+   */
+  machineClient?: true;
 }
 
 /** An audit or metrics event. Never carries a token, code or secret. */

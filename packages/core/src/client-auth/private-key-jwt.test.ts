@@ -117,11 +117,12 @@ describe("client_credentials grant (OAuth 2.1 §4.2)", () => {
     expect(((await response.json()) as { error: string }).error).toBe("unauthorized_client");
   });
 
-  it("registers a confidential machine client with no redirect URIs, and refuses a public one (RFC 7591)", async () => {
-    const t = createTestServer();
+  it("registers a confidential machine client with no redirect URIs through the operator's initial access token, and refuses a public one (RFC 7591)", async () => {
+    const iat = "operator-initial-access-token-0123";
+    const t = createTestServer({ dynamicRegistration: { initialAccessToken: iat, allowMachineClients: true } });
     const ok = await t.fetch(`${ISSUER}/register`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${iat}` },
       body: JSON.stringify({ grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_basic", client_name: "cron" }),
     });
     expect(ok.status).toBe(201);
@@ -131,7 +132,7 @@ describe("client_credentials grant (OAuth 2.1 §4.2)", () => {
     expect(issued.status).toBe(200);
     const publicOne = await t.fetch(`${ISSUER}/register`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${iat}` },
       body: JSON.stringify({ grant_types: ["client_credentials"], token_endpoint_auth_method: "none" }),
     });
     expect(publicOne.status).toBe(400);

@@ -10,6 +10,8 @@ import { fetchClientMetadataDocument, isMetadataDocumentClientId, type ClientMet
 
 const AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"];
+/** The grants a user delegates: the only ones open registration may ask for. */
+export const USER_DELEGATED_GRANT_TYPES: readonly string[] = ["authorization_code", "refresh_token"];
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 const httpsUrl = () => z.optional(z.string().check(z.maxLength(2000), z.refine((v) => parseURL(v)?.protocol === "https:", "must be an https URL")));
@@ -91,7 +93,7 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
   } else if (m.jwks !== undefined || m.jwks_uri !== undefined) {
     fail(`jwks and jwks_uri are only used with private_key_jwt, not ${m.token_endpoint_auth_method}`);
   }
-  if (m.jwks?.keys.some((k) => PRIVATE_JWK_MEMBERS.some((member) => member in k))) fail("jwks must hold public keys only");
+  if (m.jwks?.keys.some((k) => PRIVATE_JWK_MEMBERS.some((member) => Object.hasOwn(k, member)))) fail("jwks must hold public keys only");
 
   // Each URI parses: redirectUriProblem refused any that does not.
   const urls = redirectUris.map((uri) => new URL(uri));
@@ -101,7 +103,7 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
   }
   if (m.scope !== undefined) {
     for (const scope of m.scope.split(" ")) {
-      if (!(scope in scopes) && scope !== "offline_access") fail(`unknown scope: ${scope}`);
+      if (!Object.hasOwn(scopes, scope) && scope !== "offline_access") fail(`unknown scope: ${scope}`);
     }
   }
   const { jwks, jwks_uri, redirect_uris: _r, response_types: _t, application_type: _a, ...rest } = m;
@@ -173,6 +175,9 @@ export function createClientRegistry(
   }
 
   return {
+    /** Whether this id is a client configured up front (`clients`), whose metadata the operator wrote. */
+    isConfigured: (clientId: string): boolean => statics.has(clientId),
+
     /** The client with this id, or undefined. */
     async find(clientId: string): Promise<StoredClient | undefined> {
       if (clientId.length > 2048) return undefined;
@@ -186,10 +191,15 @@ export function createClientRegistry(
     /**
      * Registers a client (RFC 7591 §3.2.1); answers the response body, with the secret and the
      * registration access token (RFC 7592) shown once. Until its first grant, the record expires
-     * after `unusedTtlSeconds`, so abandoned registrations do not pile up.
+     * after `unusedTtlSeconds`, so abandoned registrations do not pile up. `validated` comes from
+     * {@link validateClientMetadata} and the registration policy.
      */
-    async register(input: unknown, managementUri: (clientId: string) => string, unusedTtlSeconds: number): Promise<Record<string, unknown>> {
-      const validated = validateClientMetadata(input, scopes);
+    async register(
+      validated: Omit<ClientMetadata, "client_id">,
+      managementUri: (clientId: string) => string,
+      unusedTtlSeconds: number,
+      machineClient = false,
+    ): Promise<Record<string, unknown>> {
       const clientId = randomToken(16);
       const metadata: ClientMetadata = { ...validated, client_id: clientId, client_id_issued_at: Math.floor(now() / 1000) };
       const secret = hasSecret(metadata) ? randomToken(32) : undefined;
@@ -200,6 +210,7 @@ export function createClientRegistry(
         ...(secret ? { secretHash: await sha256(secret) } : {}),
         registrationTokenHash: await sha256(registrationToken),
         unused: true,
+        ...(machineClient ? { machineClient: true as const } : {}),
       };
       await storage.set(`client:${clientId}`, stored, { ttlSeconds: unusedTtlSeconds });
       return {
@@ -217,9 +228,12 @@ export function createClientRegistry(
       return stored?.registrationTokenHash && timingSafeEqual(presented, stored.registrationTokenHash) ? stored : undefined;
     },
 
-    /** Replaces a registered client's metadata (RFC 7592 §2.2); the id, secret and token stay. */
-    async update(stored: StoredClient, input: unknown, unusedTtlSeconds: number): Promise<ClientMetadata> {
-      const validated = validateClientMetadata(input, scopes);
+    /**
+     * Replaces a registered client's metadata (RFC 7592 §2.2) with validated metadata; the id,
+     * secret and token stay; `machineClient` says whether the new metadata is operator-approved
+     * for machine grants.
+     */
+    async update(stored: StoredClient, validated: Omit<ClientMetadata, "client_id">, unusedTtlSeconds: number, machineClient = false): Promise<ClientMetadata> {
       if (hasSecret(validated as ClientMetadata) !== Boolean(stored.secretHash)) {
         throw new OAuthError("invalid_client_metadata", "token_endpoint_auth_method cannot change between secret and no secret");
       }
@@ -229,7 +243,9 @@ export function createClientRegistry(
         ...(stored.metadata.client_id_issued_at !== undefined ? { client_id_issued_at: stored.metadata.client_id_issued_at } : {}),
         ...(stored.secretHash ? { client_secret_expires_at: 0 } : {}),
       };
-      await storage.set(`client:${metadata.client_id}`, { ...stored, metadata }, stored.unused ? { ttlSeconds: unusedTtlSeconds } : undefined);
+      const { machineClient: _approved, ...kept } = stored;
+      const next: StoredClient = { ...kept, metadata, ...(machineClient ? { machineClient: true as const } : {}) };
+      await storage.set(`client:${metadata.client_id}`, next, stored.unused ? { ttlSeconds: unusedTtlSeconds } : undefined);
       return metadata;
     },
 

@@ -97,7 +97,7 @@ export async function validateAuthorizationRequest(
     scopes = [...new Set(scopeParam.split(" ").filter((s) => s !== ""))];
     for (const scope of scopes) {
       if (!SCOPE_TOKEN.test(scope)) fail("invalid_scope", "scope contains characters outside RFC 6749 §3.3");
-      if (!(scope in ctx.options.scopes) && scope !== "offline_access") fail("invalid_scope", `unknown scope: ${scope}`);
+      if (!Object.hasOwn(ctx.options.scopes, scope) && scope !== "offline_access") fail("invalid_scope", `unknown scope: ${scope}`);
     }
     // A configured client's scope is a limit. A registered one's is what it asked for at first:
     // step-up (MCP 2025-11-25) must be able to go beyond it, and the user consents to each scope.

@@ -125,7 +125,7 @@ async function renderConsent(
       redirectHost: redirect.host || redirect.protocol,
       localhostOnly: loopbackOnly,
       resource: pending.resource,
-      scopes: pending.scopes.map((name) => ({ name, description: ctx.options.scopes[name] ?? (name === "offline_access" ? "Stay signed in" : name) })),
+      scopes: pending.scopes.map((name) => ({ name, description: Object.hasOwn(ctx.options.scopes, name) ? ctx.options.scopes[name]! : name === "offline_access" ? "Stay signed in" : name })),
       ...(extra.user ? { user: { displayName: extra.user.displayName ?? extra.user.subject } } : {}),
       ...(extra.error ? { error: extra.error } : {}),
       ...(extra.username ? { username: extra.username } : {}),

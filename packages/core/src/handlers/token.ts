@@ -1,12 +1,19 @@
-import { authenticateClient, claimedClientId } from "../client-auth/authenticate.js";
+import { authenticateClient, claimedClientId, type AuthenticatedClient } from "../client-auth/authenticate.js";
 import { OAuthError } from "../errors.js";
 import { redeemCode } from "../grants/authorization-code.js";
 import type { RequestMeta, ServerContext } from "../grants/context.js";
 import { issueTokens } from "../grants/issue.js";
 import { redeemRefreshToken, type RefreshRedemption } from "../grants/refresh-token.js";
 import { clientCredentialsGrant } from "../grants/client-credentials.js";
-import { readForm } from "../http/body.js";
+import { readForm, type Params } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
+
+/** How each supported grant type is redeemed. */
+const REDEEMERS = new Map<string, (ctx: ServerContext, client: AuthenticatedClient, params: Params) => Promise<RefreshRedemption>>([
+  ["authorization_code", redeemCode],
+  ["refresh_token", redeemRefreshToken],
+  ["client_credentials", clientCredentialsGrant],
+]);
 
 /** The token endpoint (OAuth 2.1 §3.2): authorization_code with PKCE, refresh_token with rotation, client_credentials. */
 export async function tokenHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
@@ -25,7 +32,7 @@ export async function tokenHandler(request: Request, ctx: ServerContext, meta: R
   if (!client.metadata.grant_types.includes(grantType)) {
     throw new OAuthError("unauthorized_client", `this client may not use ${grantType}`);
   }
-  const redeem = { authorization_code: redeemCode, refresh_token: redeemRefreshToken, client_credentials: clientCredentialsGrant }[grantType];
+  const redeem = REDEEMERS.get(grantType)!;
   const redeemed: RefreshRedemption = await redeem(ctx, client, params);
   const { grant } = redeemed;
   const refresh = redeemed.successor !== undefined ? { reuse: redeemed.successor } : grantType !== "client_credentials";

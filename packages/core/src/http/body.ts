@@ -61,7 +61,10 @@ export const MAX_PARAM_LENGTH = 4096;
  * Longer parameters: an assertion is a JWT; the token of revocation and introspection may be
  * anything at all, and anything unknown is answered as such (RFC 7009 §2.2, RFC 7662 §2.2).
  */
-const LONG_PARAMS: Record<string, number> = { client_assertion: 8192, token: 64 * 1024 };
+const LONG_PARAMS: ReadonlyMap<string, number> = new Map([
+  ["client_assertion", 8192],
+  ["token", 64 * 1024],
+]);
 /** Most parameters in one query string or body. */
 export const MAX_PARAMS = 64;
 
@@ -85,7 +88,7 @@ export class Params {
       const eq = pair.indexOf("=");
       const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
       const value = decodeComponent(eq === -1 ? "" : pair.slice(eq + 1));
-      if (name.length > 128 || value.length > (LONG_PARAMS[name] ?? MAX_PARAM_LENGTH)) {
+      if (name.length > 128 || value.length > (LONG_PARAMS.get(name) ?? MAX_PARAM_LENGTH)) {
         throw new OAuthError("invalid_request", `parameter too long: ${name.slice(0, 40)}`);
       }
       if (this.seen.has(name)) {

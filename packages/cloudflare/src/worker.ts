@@ -36,6 +36,10 @@ export interface PortcullisWorkerOptions<Env> {
  * {@link AuthInfo} to the Worker's own `fetch` as a fourth argument. Other handlers (`scheduled`,
  * `queue`, ...) pass through unchanged. Web APIs only: no `nodejs_compat`.
  *
+ * An exception anywhere in `fetch` (setup, the guard, the Worker's own `fetch`) is reported to the
+ * guard's `onError` (before setup, the message alone to `console.error`) and answered with a bare
+ * `{"error":"server_error"}` 500 with `Cache-Control: no-store`, never the stack.
+ *
  * @example
  * export default withPortcullis(
  *   { fetch: (request, env, ctx, auth) => (auth ? handleMcp(request, auth) : new Response("hello")) },
@@ -60,25 +64,36 @@ export function withPortcullis<Env extends object, W extends PortcullisWorkerHan
   return {
     ...worker,
     async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-      const { server, guard, protect } = setupFor(env);
-      // Cloudflare's edge sets CF-Connecting-IP and overwrites any a client sends: the address for
-      // per-address rate limits.
-      const connection = { remoteAddress: request.headers.get("CF-Connecting-IP") ?? undefined };
-      for (const handler of server ? [server, guard] : [guard]) {
-        const response = await handler.handle(request, connection);
-        if (response) return response;
+      let guard: ResourceGuard | undefined;
+      try {
+        const setup = setupFor(env);
+        guard = setup.guard;
+        // Cloudflare's edge sets CF-Connecting-IP and overwrites any a client sends: the address for
+        // per-address rate limits.
+        const connection = { remoteAddress: request.headers.get("CF-Connecting-IP") ?? undefined };
+        for (const handler of setup.server ? [setup.server, guard] : [guard]) {
+          const response = await handler.handle(request, connection);
+          if (response) return response;
+        }
+        if (!setup.protect(request)) return await worker.fetch(request, env, ctx, undefined);
+        if (request.method === "OPTIONS") return guard.preflight(request);
+        // The token is checked from the headers first; the guard reads the body (through a clone,
+        // within its limit) only once it passed, and only for MCP-aware scopes.
+        const result = await guard.authenticate(request, options.scopes ? { scopes: options.scopes } : {});
+        if (result instanceof Response) return result;
+        const response = await worker.fetch(request, env, ctx, result);
+        const cors = Object.entries(guard.corsHeaders(request));
+        if (cors.length === 0) return response;
+        // A Response from fetch() has immutable headers: copy it before adding ours.
+        const withCors = new Response(response.body, response);
+        for (const [name, value] of cors) withCors.headers.set(name, value);
+        return withCors;
+      } catch (error) {
+        // Never the runtime's error page (a stack trace in development): a bare server_error.
+        if (guard) return guard.serverError(error, request);
+        console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
+        return new Response('{"error":"server_error"}', { status: 500, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
       }
-      if (!protect(request)) return worker.fetch(request, env, ctx, undefined);
-      if (request.method === "OPTIONS") return guard.preflight(request);
-      const result = await guard.authenticate(request, options.scopes ? { scopes: options.scopes } : {});
-      if (result instanceof Response) return result;
-      const response = await worker.fetch(request, env, ctx, result);
-      const cors = Object.entries(guard.corsHeaders(request));
-      if (cors.length === 0) return response;
-      // A Response from fetch() has immutable headers: copy it before adding ours.
-      const withCors = new Response(response.body, response);
-      for (const [name, value] of cors) withCors.headers.set(name, value);
-      return withCors;
     },
   };
 }

@@ -222,6 +222,29 @@ describe("Express adapter", () => {
     expect((await rawRequest(`${app.base}/mcp`, ["Host", host, "Authorization", `Bearer ${access_token}`])).status).toBe(200);
   });
 
+  it("audit #8: a deeply nested body express.json() parsed gets the core's 400, never a 500 from re-serialising it", async () => {
+    const { base } = await start({ parsersFirst: true });
+    const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const body = `{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none","jwks":{"keys":${deep}}}`;
+    const response = await fetch(`${base}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    expect(((await response.json()) as { error: string }).error).toMatch(/^invalid_/);
+  });
+
+  for (const parsersFirst of [false, true]) {
+    it(`audit #10: ${parsersFirst ? "after express.json()" : "without a body parser"}, a 1.1 MB admin_echo call (JSON or text/plain) with a token lacking mcp:admin is refused with 413, never reaching the route`, async () => {
+      const app = await start({ parsersFirst });
+      const { access_token } = await signIn(app);
+      const padded = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_echo" }, pad: "x".repeat(1_100_000) });
+      for (const type of ["application/json", "text/plain"]) {
+        const response = await fetch(`${app.base}/tools`, { method: "POST", headers: { Authorization: `Bearer ${access_token}`, "Content-Type": type }, body: padded });
+        expect(response.status, type).toBe(413);
+        expect(await response.text(), type).not.toContain('"body"');
+      }
+    });
+  }
+
   for (const parsersFirst of [false, true]) {
     it(`reads the JSON-RPC body for MCP-aware scopes${parsersFirst ? " after express.json()" : " and leaves it parsed on req.body"} (RS-403-1)`, async () => {
       const app = await start({ parsersFirst });

@@ -93,6 +93,27 @@ describe("Hono adapter", () => {
   });
 });
 
+describe("Hono adapter: the guard's body read", () => {
+  it("reads the JSON-RPC body a middleware before it already read through c.req, instead of failing on a spent stream", async () => {
+    const { server } = app();
+    const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: server, requiredScopes: ["mcp:tools"], mcp: { tools: { admin_echo: ["mcp:admin"] } } });
+    const hono = new Hono();
+    hono.use(oauthRoutes(server, guard));
+    hono.use(async (c, next) => {
+      if (c.req.method === "POST") await c.req.json();
+      await next();
+    });
+    hono.post("/mcp", bearerAuth(guard), async (c) => c.json({ body: await c.req.json() }));
+    const accessToken = await token(hono, server);
+    const call = (name: string) =>
+      hono.request("/mcp", { method: "POST", headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } }) });
+    expect((await call("admin_echo")).status).toBe(403);
+    const allowed = await call("whoami");
+    expect(allowed.status).toBe(200);
+    expect(((await allowed.json()) as { body: { params: { name: string } } }).body.params.name).toBe("whoami");
+  });
+});
+
 describe("Hono adapter on @hono/node-server", () => {
   const running: Server[] = [];
   afterEach(async () => {

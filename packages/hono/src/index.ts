@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { rawHeaders, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { rawHeaders, readAtMost, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -37,14 +37,27 @@ export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
  * Requires a valid access token: answers the guard's 401/403 challenge itself, or sets
  * `c.get("auth")` and adds CORS headers for allowed browser origins.
  *
+ * Nothing of the body is read before the token passed. A guard with MCP-aware scopes then reads
+ * the JSON-RPC body of a POST through a clone, at most its limit (413 past it, 400 when it is not
+ * JSON), leaving `c.req.raw` readable for the MCP transport. A failure of the guard is reported to
+ * its `onError` and answered with a bare 500.
+ *
  * @example
  * app.all("/mcp", bearerAuth(guard), (c) => transport.handleRequest(c.req.raw, { authInfo: c.get("auth") }));
  */
 export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } = {}): MiddlewareHandler {
   return async (c, next) => {
-    const request = guardRequest(c, guard);
-    if (c.req.method === "OPTIONS") return guard.preflight(request);
-    const result = await guard.authenticate(request, options);
+    const request = guardRequest(c);
+    let result: AuthInfo | Response;
+    try {
+      if (c.req.method === "OPTIONS") return guard.preflight(request);
+      // Through a clone, left readable; or, when a middleware before already read it through
+      // `c.req`, as Hono cached it.
+      const body = (maxBytes: number) => (c.req.raw.bodyUsed ? c.req.text() : readAtMost(c.req.raw.clone().body, maxBytes));
+      result = await guard.authenticate(request, { ...options, body });
+    } catch (error) {
+      return guard.serverError(error, request);
+    }
     if (result instanceof Response) return result;
     c.set("auth", result);
     await next();
@@ -66,10 +79,10 @@ const nodeIncoming = (c: Context): NodeIncoming | undefined => (c.env as { incom
 
 /**
  * On @hono/node-server, the request with its raw headers, so the guard's header reads build no
- * Fetch `Headers`; elsewhere, and when the guard reads the body, the `Request` itself.
+ * Fetch `Headers`; elsewhere the `Request` itself.
  */
-function guardRequest(c: Context, guard: ResourceGuard): GuardRequest {
+function guardRequest(c: Context): GuardRequest {
   const raw = nodeIncoming(c)?.rawHeaders;
-  if (!raw || guard.inspectsBody) return c.req.raw;
+  if (!raw) return c.req.raw;
   return { method: c.req.method, url: c.req.url, headers: rawHeaders(raw) };
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { rawHeaders, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { rawHeaders, readChunksAtMost, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
 
 /** A `node:http` / `node:https` request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -32,18 +32,24 @@ export function toNodeListener(
   const listener = getRequestListener(
     async (request, env) => {
       const incoming = env.incoming as IncomingMessage;
-      // The socket address serves per-address rate limits; forwarded headers are the core's call.
-      const remoteAddress = () => incoming.socket.remoteAddress;
-      const response = await serveOwned(handlers, {
-        path: pathOf(incoming),
-        method: request.method,
-        request: () => request,
-        remoteAddress,
-        body: incoming.readableDidRead ? undefined : { contentLength: incoming.headers["content-length"], chunks: incoming },
-      });
-      if (response) return response;
-      if (!fallback) return server.fetch(request, { remoteAddress: remoteAddress() });
-      await fallback(incoming, env.outgoing as ServerResponse);
+      const outgoing = env.outgoing as ServerResponse;
+      try {
+        // The socket address serves per-address rate limits; forwarded headers are the core's call.
+        const remoteAddress = () => incoming.socket.remoteAddress;
+        const response = await serveOwned(handlers, {
+          path: pathOf(incoming),
+          method: request.method,
+          request: () => request,
+          remoteAddress,
+          body: incoming.readableDidRead ? undefined : { contentLength: incoming.headers["content-length"], chunks: incoming },
+        });
+        if (response) return response;
+        if (!fallback) return await server.fetch(request, { remoteAddress: remoteAddress() });
+        await fallback(incoming, outgoing);
+      } catch (error) {
+        // Not @hono/node-server's answer, which puts the message in the body.
+        fail(error, outgoing);
+      }
       return RESPONSE_ALREADY_SENT;
     },
     { overrideGlobalObjects: false },
@@ -77,12 +83,16 @@ function pathOf(req: IncomingMessage): string {
 /**
  * Requires a valid access token before `listener` runs: answers the guard's 401/403 challenge
  * (and the CORS preflight) itself, or sets `req.auth` (where the MCP SDK's Node
- * `StreamableHTTPServerTransport` reads it) and CORS headers for allowed browser origins. The
- * body stays unread for the listener.
+ * `StreamableHTTPServerTransport` reads it) and CORS headers for allowed browser origins.
+ *
+ * Nothing of the body is read before the token passed. A guard with MCP-aware scopes then reads
+ * the JSON-RPC body of a POST, at most its limit (413 past it, 400 when it is not JSON), and hands
+ * it on parsed as `req.body`; otherwise the body stays unread for the listener. A failure of the
+ * guard or the listener is reported to the guard's `onError` and answered with a bare 500.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  * @example
- * const mcp = withBearerAuth(guard, (req, res) => transport.handleRequest(req, res));
+ * const mcp = withBearerAuth(guard, (req, res) => transport.handleRequest(req, res, req.body));
  */
 export function withBearerAuth(
   guard: ResourceGuard,
@@ -90,65 +100,65 @@ export function withBearerAuth(
   options: { scopes?: string[] } = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
+    // What the guard reads, without building a Fetch Request.
+    const headers = rawHeaders(req.rawHeaders);
+    // Built from the raw headers (reading `req.headers` makes Node build its header object), as
+    // a plain property: a getter here measured slower than building the string every time.
+    const scheme = (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
+    const request: GuardRequest = {
+      method: req.method ?? "GET",
+      url: `${scheme}://${headers.get("Host") ?? authority(req.rawHeaders)}${req.url ?? "/"}`,
+      headers,
+    };
     try {
-      // What the guard reads, without building a Fetch Request.
-      const headers = rawHeaders(req.rawHeaders);
-      // Built from the raw headers (reading `req.headers` makes Node build its header object), as
-      // a plain property: a getter here measured slower than building the string every time.
-      const scheme = (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
-      const request: GuardRequest = {
-        method: req.method ?? "GET",
-        url: `${scheme}://${headers.get("Host") ?? authority(req.rawHeaders)}${req.url ?? "/"}`,
-        headers,
-      };
       if (req.method === "OPTIONS") return await send(guard.preflight(request), res);
-      // A guard with MCP-aware scopes reads the JSON-RPC body: read it once here and hand it on
-      // parsed as `req.body`, since the stream cannot be read twice.
-      const body = guard.inspectsBody && req.method === "POST" ? await readText(req) : undefined;
-      const result = await guard.authenticate(request, body === undefined ? options : { ...options, body });
-      if (result instanceof Response) return await send(result, res);
+      // Called by the guard only once the token passed. The stream reads once: what the guard
+      // read is handed on parsed.
+      let read: Uint8Array | undefined;
+      const body = async (maxBytes: number) => (read = await readChunksAtMost(req, maxBytes));
+      const result = await guard.authenticate(request, { ...options, body });
+      if (result instanceof Response) return await send(result, res, req);
       const cors = guard.corsHeaders(request);
       for (const name in cors) res.setHeader(name, cors[name]!);
       const authenticated = Object.assign(req, { auth: result });
-      if (body !== undefined) Object.assign(authenticated, { body: parseJSON(body) });
+      // The guard answered 400 for anything but UTF-8 JSON, so this parses.
+      if (read !== undefined) Object.assign(authenticated, { body: JSON.parse(new TextDecoder().decode(read)) as unknown });
       await listener(authenticated, res);
     } catch (error) {
-      fail(error, res);
+      const response = guard.serverError(error, request);
+      if (res.headersSent) res.destroy();
+      else await send(response, res, req);
     }
   };
 }
 
-/** Never a stack trace: a listener's or the guard's failure is a bare 500 (or a cut connection once headers went out). */
+/** Never a stack trace: a listener's failure is a bare 500 (or a cut connection once headers went out). */
 function fail(error: unknown, res: ServerResponse): void {
   console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
   if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json", "Cache-Control": "no-store" }).end('{"error":"server_error"}');
   else res.destroy();
 }
 
-async function send(response: Response, res: ServerResponse): Promise<void> {
+/**
+ * Writes a Fetch response. When `req` is given and its body was left part-read (the guard stopped
+ * at its limit), the rest is discarded once the answer is out, as Node does for a body nobody
+ * read, so the connection neither stalls nor buffers it.
+ */
+async function send(response: Response, res: ServerResponse, req?: IncomingMessage): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of response.headers) if (name !== "set-cookie") headers[name] = value;
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
   res.writeHead(response.status, headers);
   res.end(response.body ? new Uint8Array(await response.arrayBuffer()) : undefined);
-}
-
-async function readText(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  if (req?.readableDidRead && !req.readableEnded) {
+    // The guard's reader left a `readable` listener, which would keep `resume()` from flowing.
+    req.removeAllListeners("readable");
+    req.resume();
+  }
 }
 
 /** The verified access token of a request that passed {@link withBearerAuth}, if it did. */
 export function getAuth(req: IncomingMessage): AuthInfo | undefined {
   return (req as Partial<AuthenticatedRequest>).auth;
-}
-
-function parseJSON(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

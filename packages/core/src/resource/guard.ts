@@ -1,7 +1,8 @@
-import { isOAuthError, type OAuthError } from "../errors.js";
+import { isOAuthError, OAuthError } from "../errors.js";
 import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
 import type { HeaderReader } from "../http/raw-headers.js";
 import { jsonResponse } from "../http/responses.js";
+import { readAtMost } from "../lib/stream.js";
 import { canonicalResource, isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
 import { challengeResponse } from "./challenge.js";
@@ -23,9 +24,11 @@ export interface ResourceGuardOptions {
   scopeHierarchy?: Record<string, string[]>;
   /**
    * MCP-aware requirements, on top of `requiredScopes`: scopes per JSON-RPC method and per tool
-   * (for `tools/call`). The guard reads the method and tool name from the JSON-RPC body, so a
-   * call the token may not make gets the 403 challenge before the MCP server sees it. `Mcp-Method`
-   * and `Mcp-Name` headers (MCP 2026-07-28) must agree with the body.
+   * (for `tools/call`). Once the token passed, the guard reads the method and tool name from the
+   * JSON-RPC body of a POST, so a call the token may not make gets the 403 challenge before the
+   * MCP server sees it. It reads at most 1 MB: a longer body is refused with 413, one that is not
+   * UTF-8 JSON with 400, never passed unchecked. `Mcp-Method` and `Mcp-Name` headers
+   * (MCP 2026-07-28) must agree with the body. Names are matched as own keys only.
    */
   mcp?: { methods?: Record<string, string[]>; tools?: Record<string, string[]> };
   /** Scopes advertised in the protected resource metadata. Default: `requiredScopes`. */
@@ -64,15 +67,30 @@ export interface GuardRequest {
   readonly headers: HeaderReader;
 }
 
+/**
+ * Reads the request body for the guard, at most `maxBytes` bytes: the bytes or text, or
+ * `undefined` when the body is longer (answered 413). It may throw an {@link OAuthError} (its
+ * status and error are answered); any other failure is answered 400. Called at most once, and only
+ * after the access token passed.
+ */
+export type BodyReader = (maxBytes: number) => Promise<Uint8Array | string | undefined>;
+
 /** What one call of {@link ResourceGuard.authenticate} requires beyond the guard's defaults. */
 export interface AuthenticateOptions {
   /** Scopes this request needs instead of the guard's `requiredScopes`. */
   scopes?: string[];
   /**
-   * The request body, already read by the adapter. With MCP-aware requirements the guard reads
-   * the JSON-RPC body of a POST: from here, or else by cloning a Fetch `Request`.
+   * With MCP-aware requirements (`mcp`), how the guard gets the JSON-RPC body of a POST: a
+   * {@link BodyReader} it calls only once the token passed (an adapter reads its runtime's stream
+   * there, so nothing is read for a request without a valid token), or the text already read.
+   * Without it, a Fetch `Request` is read through a clone, left readable for the MCP server.
    */
-  body?: string;
+  body?: BodyReader | string;
+  /**
+   * The JSON value a body parser already made of the body (Express's `req.body` after
+   * `express.json()`), read instead of `body`.
+   */
+  parsedBody?: unknown;
 }
 
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -100,7 +118,10 @@ export function createResourceGuard(options: ResourceGuardOptions) {
   const metadataUrl = `${resourceURL.origin}${metadataPath}`;
   const requiredScopes = options.requiredScopes ?? [];
   const implied = impliedScopes(options.scopeHierarchy ?? {});
-  const mcp = options.mcp;
+  // Maps of own entries only: a method or tool named `constructor` or `__proto__` matches nothing.
+  const methodScopes = ownEntries(options.mcp?.methods);
+  const toolScopes = ownEntries(options.mcp?.tools);
+  const inspectsBody = options.mcp !== undefined;
   const check = options.verifier.checkAccessToken?.bind(options.verifier);
   const allowedOrigins = options.allowedOrigins ?? [resourceURL.origin];
   const allowedHosts = resolveAllowedHosts(options.allowedHosts, resourceURL, "allowedHosts");
@@ -204,15 +225,21 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     corsHeaders,
 
     /**
-     * Whether `authenticate` reads the request body (MCP-aware requirements are configured).
-     * Otherwise it reads only the URL and headers, and the body is left for the MCP server.
+     * Whether `authenticate` reads the body of a POST whose token passed (MCP-aware requirements
+     * are configured). Otherwise it reads only the URL and headers, and the body is left for the
+     * MCP server.
      */
-    inspectsBody: mcp !== undefined,
+    inspectsBody,
 
     /**
      * Authenticates a request: answers the verified {@link AuthInfo}, or the `Response` to send
      * (401 with a Bearer challenge, 403 for missing scopes or a disallowed `Origin`). Tokens in
      * the query string are ignored (OAuth 2.1 §5.1). A `Host` outside `allowedHosts` gets 403.
+     *
+     * The token is checked from the headers first: a request without a valid one gets its 401
+     * (naming the route's scopes) with nothing of its body read. Only then, with MCP-aware
+     * requirements, is the JSON-RPC body of a POST read (see {@link AuthenticateOptions.body}):
+     * 413 past 1 MB, 400 when it is not UTF-8 JSON.
      */
     async authenticate(request: GuardRequest, required: AuthenticateOptions = {}): Promise<AuthenticateResult> {
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
@@ -220,12 +247,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       if (origin && !isAllowedOrigin(origin)) {
         return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });
       }
+      // The token first, from the headers alone: nothing of the body is read for a request without one.
       let scopes = required.scopes ?? requiredScopes;
-      if (mcp && request.method === "POST") {
-        const operation = mcpOperation(request, required.body ?? (await bodyOf(request)));
-        if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
-        scopes = union(scopes, ...operation.map(({ method, tool }) => [...(mcp.methods?.[method] ?? []), ...(tool ? (mcp.tools?.[tool] ?? []) : [])]));
-      }
       const header = request.headers.get("Authorization");
       if (!header) return challenge(request, undefined, undefined, scopes);
       const space = header.indexOf(" ");
@@ -251,6 +274,14 @@ export function createResourceGuard(options: ResourceGuardOptions) {
         info = error;
       }
       if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
+      if (inspectsBody && request.method === "POST") {
+        // The requirements depend on the body: what cannot be read whole and parsed is refused, never passed.
+        const body = await jsonBodyOf(request, required);
+        if (!body.ok) return body.error.toResponse({ headers: corsHeaders(request) });
+        const operation = mcpOperation(request, body.value);
+        if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
+        scopes = union(scopes, ...operation.map(({ method, tool }) => [...(methodScopes.get(method) ?? []), ...(tool === undefined ? [] : (toolScopes.get(tool) ?? []))]));
+      }
       let held = heldScopes.get(info.scopes);
       if (!held) {
         held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
@@ -266,6 +297,21 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       }
       return info;
     },
+
+    /**
+     * For adapters: reports a failure of the guard or of the guarded handler to `onError` (by
+     * default the message alone to `console.error`) and answers a bare `server_error` 500 with
+     * `Cache-Control: no-store`, never a message or stack trace.
+     */
+    serverError(error: unknown, request: GuardRequest): Response {
+      try {
+        if (options.onError) options.onError(error, { request });
+        else console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
+      } catch {
+        // A failing error hook changes nothing about the answer.
+      }
+      return jsonResponse({ error: "server_error" }, { status: 500, headers: corsHeaders(request), noStore: true });
+    },
   };
 }
 
@@ -278,57 +324,100 @@ function reportError(error: unknown): void {
 
 const union = (...lists: string[][]): string[] => [...new Set(lists.flat())];
 
+/** A record's own entries as a Map (never an inherited key such as `constructor`). */
+function ownEntries(record: Record<string, string[]> | undefined): Map<string, string[]> {
+  return new Map(record ? Object.entries(record) : []);
+}
+
 /** For each scope, every narrower scope it implies, following the hierarchy transitively. */
 function impliedScopes(hierarchy: Record<string, string[]>): Map<string, string[]> {
+  const direct = ownEntries(hierarchy);
   const closure = new Map<string, string[]>();
-  for (const broad of Object.keys(hierarchy)) {
+  for (const broad of direct.keys()) {
     const seen = new Set<string>();
-    const stack = [...(hierarchy[broad] ?? [])];
+    const stack = [...(direct.get(broad) ?? [])];
     while (stack.length > 0) {
       const scope = stack.pop()!;
       if (seen.has(scope) || scope === broad) continue;
       seen.add(scope);
-      stack.push(...(hierarchy[scope] ?? []));
+      stack.push(...(direct.get(scope) ?? []));
     }
     closure.set(broad, [...seen]);
   }
   return closure;
 }
 
-const MAX_MCP_BODY = 1024 * 1024;
+/** Largest JSON-RPC body the guard reads; a longer one is refused with 413. */
+export const MAX_MCP_BODY = 1024 * 1024;
 
-/** The body of a Fetch `Request` (left readable for the MCP server); a view without one is a bug in its adapter. */
-async function bodyOf(request: GuardRequest): Promise<string | undefined> {
-  if (!("clone" in request) || typeof request.clone !== "function") {
-    throw new TypeError("Portcullis: this guard reads the JSON-RPC body (mcp scopes); pass `body` to authenticate");
+const bodyError = (description: string, status = 400) => ({ ok: false as const, error: new OAuthError("invalid_request", description, { status }) });
+
+/**
+ * The JSON-RPC body of a POST, through one limit whether or not a length is declared, parsed; or
+ * the error to answer when it cannot be read whole (413) or parsed (400).
+ */
+async function jsonBodyOf(request: GuardRequest, required: AuthenticateOptions): Promise<{ ok: true; value: unknown } | { ok: false; error: OAuthError }> {
+  if (required.parsedBody !== undefined) return { ok: true, value: required.parsedBody };
+  let raw: Uint8Array | string | undefined;
+  if (typeof required.body === "string") {
+    raw = required.body;
+  } else {
+    const declared = request.headers.get("Content-Length");
+    if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > MAX_MCP_BODY) return bodyError("request body too large", 413);
+    const read = required.body ?? fetchBodyReader(request);
+    try {
+      raw = await read(MAX_MCP_BODY);
+    } catch (error) {
+      // An OAuthError (of any bundled copy) says what to answer; anything else is a body that could not be read.
+      return isOAuthError(error) ? { ok: false, error } : bodyError("the request body could not be read");
+    }
   }
-  if (Number(request.headers.get("Content-Length") ?? "0") > MAX_MCP_BODY) return undefined;
+  if (raw === undefined) return bodyError("request body too large", 413);
+  let text: string;
+  if (typeof raw === "string") {
+    // At most 3 bytes of UTF-8 per UTF-16 unit: measure only what could be over the limit.
+    if (raw.length * 3 > MAX_MCP_BODY && new TextEncoder().encode(raw).byteLength > MAX_MCP_BODY) return bodyError("request body too large", 413);
+    text = raw;
+  } else {
+    if (raw.byteLength > MAX_MCP_BODY) return bodyError("request body too large", 413);
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      return bodyError("request body is not valid UTF-8");
+    }
+  }
   try {
-    return await (request as Request).clone().text();
+    return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
-    return undefined;
+    return bodyError("request body is not JSON");
   }
 }
 
+/** Reads a Fetch `Request`'s body through a clone, leaving it readable; a view without one is a bug in its adapter. */
+function fetchBodyReader(request: GuardRequest): BodyReader {
+  if (!("clone" in request) || typeof request.clone !== "function") {
+    throw new TypeError("Portcullis: this guard reads the JSON-RPC body (mcp scopes); pass `body` to authenticate");
+  }
+  return (maxBytes) => readAtMost((request as Request).clone().body, maxBytes);
+}
+
+const own = (value: object, key: string): unknown => (Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined);
+
 /**
  * The JSON-RPC operations of an MCP POST (one, or several in a batch), or "mismatch" when the
- * `Mcp-Method` / `Mcp-Name` headers disagree with the body. A body that is not JSON-RPC yields no
- * operation: the MCP server will refuse it itself.
+ * `Mcp-Method` / `Mcp-Name` headers disagree with the body. A message without a method (a
+ * response to the server) is no operation.
  */
-function mcpOperation(request: GuardRequest, text: string | undefined): { method: string; tool?: string }[] | "mismatch" {
-  let body: unknown;
-  try {
-    body = text !== undefined && text.length <= MAX_MCP_BODY ? JSON.parse(text) : undefined;
-  } catch {
-    return [];
+function mcpOperation(request: GuardRequest, body: unknown): { method: string; tool?: string }[] | "mismatch" {
+  const operations: { method: string; tool?: string }[] = [];
+  for (const message of Array.isArray(body) ? body : [body]) {
+    if (typeof message !== "object" || message === null) continue;
+    const method = own(message, "method");
+    if (typeof method !== "string") continue;
+    const params = own(message, "params");
+    const name = method === "tools/call" && typeof params === "object" && params !== null ? own(params, "name") : undefined;
+    operations.push(typeof name === "string" ? { method, tool: name } : { method });
   }
-  const messages = (Array.isArray(body) ? body : [body]).filter(
-    (m): m is { method: string; params?: { name?: unknown } } => typeof m === "object" && m !== null && typeof (m as { method?: unknown }).method === "string",
-  );
-  const operations = messages.map((m) => ({
-    method: m.method,
-    ...(m.method === "tools/call" && typeof m.params?.name === "string" ? { tool: m.params.name } : {}),
-  }));
   const headerMethod = request.headers.get("Mcp-Method");
   const headerName = request.headers.get("Mcp-Name");
   if (headerMethod !== null && (operations.length !== 1 || operations[0]!.method !== headerMethod)) return "mismatch";

@@ -8,10 +8,13 @@ import type { Storage } from "@portcullis/core";
 export function createApp(config: DemoConfig, storage: Storage, runtime: Parameters<typeof createDemoAuth>[2] = {}) {
   const { server, guard } = createDemoAuth(config, storage, runtime);
   const app = express();
-  // Like many existing apps, this one parses bodies for every route; Portcullis works behind that.
-  app.use(express.json(), express.urlencoded());
+  // Portcullis first: its endpoints read the raw request (so a malformed form gets the core's own
+  // 400), and the guard checks the token before anyone reads a body (an upload without a token is
+  // answered 401 unread). With `mcp` scopes the guard reads the JSON-RPC body itself, at most 1 MB,
+  // and leaves it parsed on req.body. The app's parsers come after, for its own routes.
   app.use(oauthRouter(server, guard));
   app.all("/mcp", requireBearerAuth(guard), (req, res) => handleNodeMcpRequest(req, res, req.body));
+  app.use(express.json(), express.urlencoded());
   app.get("/", (_req, res) => {
     res.type("text/plain").send(`Portcullis demo. MCP server at ${config.publicUrl}/mcp\n`);
   });

@@ -33,7 +33,7 @@ const paddedAdminEcho = (size: number) => {
  * server reads, and stops writing as soon as an answer arrives. Answers the status and how much
  * was written by then.
  */
-function chunkedUpload(url: string, total: number, headers: Record<string, string>): Promise<{ status: number; sent: number }> {
+function chunkedUpload(url: string, total: number, headers: Record<string, string>): Promise<{ status: number | "reset"; sent: number }> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
@@ -43,8 +43,12 @@ function chunkedUpload(url: string, total: number, headers: Record<string, strin
       resolve({ status: res.statusCode ?? 0, sent });
       req.destroy();
     });
-    req.on("error", (error) => {
-      if (!answered) reject(error);
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      if (answered) return;
+      answered = true;
+      // A server that answers without reading may reset the connection before its answer is read.
+      if (error.code === "ECONNRESET" || error.code === "EPIPE") resolve({ status: "reset", sent });
+      else reject(error);
     });
     const chunk = Buffer.alloc(64 * 1024, 0x20);
     const pump = () => {
@@ -62,7 +66,7 @@ function chunkedUpload(url: string, total: number, headers: Record<string, strin
  * The exploits of the security audit, tried from outside against a running example over real
  * HTTP. Every one must be refused.
  */
-export function describeAuditExploits(name: string, start: () => Promise<RunningExample>): void {
+export function describeAuditExploits(name: string, start: () => Promise<RunningExample>, quirks: { resetsUnreadUploads?: boolean } = {}): void {
   describe(`Audit exploits over HTTP: ${name}`, () => {
     let example: RunningExample;
     let base: string;
@@ -120,15 +124,15 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       await sized.arrayBuffer();
       expect([400, 403, 413]).toContain(sized.status);
       const chunked = await chunkedUpload(`${base}/mcp`, 1_100_000 + 65_536, { Authorization: `Bearer ${weakToken}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" });
-      expect([400, 403, 413]).toContain(chunked.status);
+      expect(quirks.resetsUnreadUploads ? [400, 403, 413, "reset"] : [400, 403, 413]).toContain(chunked.status);
     });
 
     it("audit #3 and #10: a large chunked body without a token is answered 401 before it is read", async () => {
       for (const contentType of ["application/json", "text/plain"]) {
         const total = 256 * 1024 * 1024;
         const result = await chunkedUpload(`${base}/mcp`, total, { "Content-Type": contentType, Accept: "application/json, text/event-stream" });
-        // 401 from the guard; an app's own body parser mounted first may stop at its limit with 413.
-        expect(contentType === "application/json" ? [401, 413] : [401], contentType).toContain(result.status);
+        // workerd's dev server resets a connection whose upload the Worker left unread.
+        expect(quirks.resetsUnreadUploads ? [401, "reset"] : [401], contentType).toContain(result.status);
         expect(result.sent, contentType).toBeLessThan(total / 4);
       }
     }, 60_000);

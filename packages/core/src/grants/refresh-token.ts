@@ -27,7 +27,7 @@ export interface RefreshRedemption {
   remember?: (tokens: TokenSet) => Promise<void>;
 }
 
-/** What a retry needs: the successor hidden under a pad only the spent token derives. */
+/** What a retry needs: the successor sealed under a key only the spent token derives. */
 interface ReplayRecord {
   successor: string;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { base64url, randomToken, sha256 } from "./crypto.js";
+import { base64url, fillRandom, randomToken, sha256, timingSafeEqual } from "./crypto.js";
 
 const randomBytes = (length: number) => crypto.getRandomValues(new Uint8Array(length));
 
@@ -41,5 +41,30 @@ describe("randomToken()", () => {
     for (let i = 0; i < 2_000; i++) for (const c of randomToken(30)) counts[alphabet.indexOf(c)]!++;
     // 80,000 characters over 64 symbols: 1,250 expected each; far outside would be a broken pool.
     for (const n of counts) expect(n).toBeGreaterThan(1_000);
+  });
+});
+
+describe("fillRandom()", () => {
+  it("fills small and large targets, never with the same bytes twice", () => {
+    const seen = new Set<string>();
+    for (const length of [12, 24, 24, 24, 600]) {
+      const bytes = fillRandom(new Uint8Array(length));
+      expect(bytes).toHaveLength(length);
+      seen.add(base64url(bytes));
+    }
+    expect(seen.size).toBe(5);
+  });
+});
+
+describe("timingSafeEqual()", () => {
+  it("is true only for the same string, whatever differs and wherever", () => {
+    const hash = "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0";
+    expect(timingSafeEqual(hash, hash.slice())).toBe(true);
+    expect(timingSafeEqual("", "")).toBe(true);
+    expect(timingSafeEqual(hash, hash.slice(0, -1))).toBe(false);
+    expect(timingSafeEqual(hash, `x${hash.slice(1)}`)).toBe(false);
+    expect(timingSafeEqual(hash, `${hash.slice(0, -1)}x`)).toBe(false);
+    // Compared as UTF-8 bytes: "é" and "e\u0301" differ.
+    expect(timingSafeEqual("é", "e\u0301")).toBe(false);
   });
 });

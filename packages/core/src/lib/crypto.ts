@@ -1,3 +1,4 @@
+import { equalBytes } from "@noble/ciphers/utils.js";
 import { sha256Digest } from "./sha256.js";
 
 const encoder = new TextEncoder();
@@ -24,23 +25,38 @@ export function base64url(bytes: Uint8Array): string {
 
 // getRandomValues costs microseconds per call in Node whatever the size, and a request draws
 // several tokens, so they come from a pool filled 4 KiB at a time (as Node's randomUUID does).
-// Each byte is handed out once and zeroed once encoded.
+// Each byte is handed out once and zeroed once copied or encoded.
 const POOL_BYTES = 4096;
 const pool = new Uint8Array(POOL_BYTES);
 let poolOffset = POOL_BYTES;
 
-/** A random opaque value with `bytes` of entropy, base64url encoded. */
-export function randomToken(bytes = 32): string {
-  if (bytes > POOL_BYTES / 8) return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+/** Draws `bytes` unused bytes from the pool (a view the caller must use and zero at once). */
+function draw(bytes: number): Uint8Array {
   if (poolOffset + bytes > POOL_BYTES) {
     crypto.getRandomValues(pool);
     poolOffset = 0;
   }
   const drawn = pool.subarray(poolOffset, poolOffset + bytes);
   poolOffset += bytes;
+  return drawn;
+}
+
+/** A random opaque value with `bytes` of entropy, base64url encoded. */
+export function randomToken(bytes = 32): string {
+  if (bytes > POOL_BYTES / 8) return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+  const drawn = draw(bytes);
   const token = base64url(drawn);
   drawn.fill(0);
   return token;
+}
+
+/** Fills `target` with random bytes (from the pool when small), such as a nonce. */
+export function fillRandom<T extends Uint8Array>(target: T): T {
+  if (target.length > POOL_BYTES / 8) return crypto.getRandomValues(target);
+  const drawn = draw(target.length);
+  target.set(drawn);
+  drawn.fill(0);
+  return target;
 }
 
 /**
@@ -52,14 +68,10 @@ export async function sha256(value: string): Promise<string> {
 }
 
 /**
- * Compares two strings in time that depends only on their lengths. Callers compare hashes of equal
- * length, so the length check reveals nothing about a secret.
+ * Compares two strings in time that depends only on their lengths (their UTF-8 bytes, through
+ * @noble/ciphers' `equalBytes`). Callers compare hashes of equal length, so the length check
+ * reveals nothing about a secret.
  */
 export function timingSafeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  if (x.length !== y.length) return false;
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
-  return diff === 0;
+  return equalBytes(encoder.encode(a), encoder.encode(b));
 }

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { sha256Digest } from "./sha256.js";
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const webDigest = async (bytes: Uint8Array<ArrayBuffer>) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 const randomBytes = (length: number) => crypto.getRandomValues(new Uint8Array(length));
 
+// Known answers pin the wrapper (string encoding, output shape); the algorithm is @noble/hashes'.
 describe("SHA-256 (FIPS 180-4)", () => {
   // FIPS 180-4 examples (NIST CSRC "SHA256.pdf", "SHA2_Additional.pdf").
   it.each([
@@ -28,35 +28,10 @@ describe("SHA-256 (FIPS 180-4)", () => {
     expect(hex(sha256Digest("a".repeat(1_000_000)))).toBe("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   });
 
-  it("hashes a string as its UTF-8 bytes, astral code points included", async () => {
+  it("hashes a string as its UTF-8 bytes, astral code points included", () => {
     const text = "héllo wörld 🙂 ünïcødé";
     expect(hex(sha256Digest(text))).toBe("6153df2a3eb0e4ba489cc41a44f25e67cd72dc378720054f4caca8262c5468f0");
     expect(sha256Digest(text)).toEqual(sha256Digest(new TextEncoder().encode(text)));
-  });
-
-  it("agrees with WebCrypto at every padding boundary and across many blocks", async () => {
-    for (const length of [1, 55, 56, 57, 63, 64, 65, 111, 119, 120, 127, 128, 129, 1_000, 4_096, 10_007]) {
-      const input = randomBytes(length);
-      expect(hex(sha256Digest(input)), `length ${length}: ${hex(input)}`).toBe(hex(await webDigest(input)));
-    }
-  });
-
-  it("agrees with WebCrypto over random inputs of random lengths (0 to 300 bytes)", async () => {
-    for (let i = 0; i < 400; i++) {
-      const input = randomBytes(Math.floor(Math.random() * 301));
-      expect(hex(sha256Digest(input)), hex(input)).toBe(hex(await webDigest(input)));
-    }
-  });
-
-  it("agrees with WebCrypto over random strings of any code points", async () => {
-    for (let i = 0; i < 200; i++) {
-      const points = Array.from({ length: Math.floor(Math.random() * 100) }, () => {
-        const p = Math.floor(Math.random() * 0x110000);
-        return p >= 0xd800 && p <= 0xdfff ? 0x41 : p;
-      });
-      const text = String.fromCodePoint(...points);
-      expect(hex(sha256Digest(text)), JSON.stringify(text)).toBe(hex(await webDigest(new TextEncoder().encode(text))));
-    }
   });
 
   it("does not alter its input and returns a fresh array each call", () => {

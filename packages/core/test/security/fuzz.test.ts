@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createTestServer, ISSUER, RESOURCE } from "../helpers.js";
+import { bounded as boundedAnswer, budget, checkAnswer, fuzzInput, fuzzTimeout, knownHoles, toRequest, type FuzzInput } from "./fuzz/harness.js";
+import { createFuzzTarget, REACHED_APP, REACHED_MCP } from "./fuzz/target.js";
 
 const PATHS = [
   "/authorize",
@@ -146,4 +148,31 @@ describe("Property: no input breaks the resource guard (issue 6)", () => {
       { numRuns: 300 },
     );
   });
+});
+
+describe("Property: every endpoint through the Fetch core keeps its promises (issue 13)", async () => {
+  const origin = "https://as.test";
+  const t = createFuzzTarget(origin);
+  const validToken = await t.mint();
+  const context = t.context(validToken);
+  // The app of the adapter suites: Portcullis first, then the guarded /mcp, then the app itself.
+  const app = async (request: Request): Promise<Response> => {
+    const owned = (await t.server.handle(request)) ?? (await t.guard.handle(request));
+    if (owned) return owned;
+    if (new URL(request.url).pathname !== "/mcp") return Response.json(REACHED_APP);
+    const result = await t.guard.authenticate(request);
+    return result instanceof Response ? result : Response.json(REACHED_MCP);
+  };
+  const check = async (input: FuzzInput) => {
+    const request = toRequest(origin, input);
+    if (request === undefined) return;
+    const response = await boundedAnswer(app(request));
+    checkAnswer(context, input, { status: response.status, headers: response.headers, body: await boundedAnswer(response.text()) });
+  };
+
+  it.each(knownHoles(validToken))("%s", async (_title, input) => check(input));
+
+  it("answers hostile requests (paths, prototype keys, repeated parameters, deep JSON, padded bodies) without a 5xx, an unguarded pass, a token, a code or an open redirect", async () => {
+    await fc.assert(fc.asyncProperty(fuzzInput({ host: "as.test", validToken }), check), budget("fetch core", 300));
+  }, fuzzTimeout());
 });

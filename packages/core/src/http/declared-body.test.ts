@@ -66,4 +66,19 @@ describe("Bodies an adapter reads before the core (ConnectionInfo.body)", () => 
     expect((await serveOwned([t.server, t.guard], input("/jwks.json", "GET", untouched, "10")))!.status).toBe(200);
     expect(built).toEqual([false, true]);
   });
+
+  it("serveOwned answers a Host that forms no URL with 400, never a 500 (Express builds its URL from the Host header)", async () => {
+    const t = createTestServer();
+    for (const host of ["127.0.0.1:1.evil.test", "a b", "127.0.0.1:99999", "[::1"]) {
+      const response = (await serveOwned([t.server, t.guard], {
+        path: "/.well-known/oauth-authorization-server",
+        method: "GET",
+        request: () => new Request(`http://${host}/.well-known/oauth-authorization-server`),
+        remoteAddress: () => "127.0.0.1",
+      }))!;
+      expect(response.status, host).toBe(400);
+      expect(response.headers.get("Cache-Control")).toBe("no-store");
+      expect(await response.json()).toMatchObject({ error: "invalid_request" });
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import type { Handles } from "../types.js";
 import { readDeclaredBody } from "./body.js";
+import { jsonResponse } from "./responses.js";
 
 /** What an adapter knows of a request, for {@link serveOwned}. */
 export interface OwnedRequest {
@@ -19,13 +20,21 @@ export interface OwnedRequest {
  * when none does, so the framework's next handler runs. Builds no `Request` for a path no handler
  * owns, and reads the body of a POST or PUT a handler surely serves straight from the runtime's
  * stream when its `Content-Length` is declared and within the core's limit (no Fetch body stream).
+ * A request whose `Host` and target form no URL (the `Request` cannot be built) is a 400.
  */
 export async function serveOwned(handlers: readonly Handles[], input: OwnedRequest): Promise<Response | undefined> {
   const owned = handlers.map((handler) => handler.owns?.(input.path));
   if (owned.every((answer) => answer === false)) return undefined;
   const readsBody = input.body !== undefined && owned.includes(true) && (input.method === "POST" || input.method === "PUT");
   const body = readsBody ? await readDeclaredBody(input.body!.contentLength, input.body!.chunks) : undefined;
-  const request = input.request(body === undefined);
+  let request: Request;
+  try {
+    request = input.request(body === undefined);
+  } catch (error) {
+    // A Host (or target) that forms no URL: the client's mistake, whatever the framework let through.
+    if (!(error instanceof TypeError)) throw error;
+    return jsonResponse({ error: "invalid_request", error_description: "the request's Host and target do not form a URL" }, { status: 400, noStore: true });
+  }
   const connection = {
     get remoteAddress() {
       return input.remoteAddress();

@@ -123,7 +123,7 @@ async function exchange(url: string, c: Case) {
 export function describeAdapterContract(
   name: string,
   start: () => Promise<RunningAdapter>,
-  /** workerd resets the connection of a request whose body the Worker left unread, mid-upload: the answer may be lost with it. */
+  /** workerd resets the connection of a request whose body the Worker left (partly) unread, mid-upload: the answer may be lost with it. */
   quirks: { resetsUnreadUploads?: boolean } = {},
 ): void {
   describe(`Adapter contract: ${name}`, () => {
@@ -141,7 +141,7 @@ export function describeAdapterContract(
       const expected = await summary(await reference(new Request(`${adapter.url}${c.path}`, requestInit(c))));
       const actual = await exchange(adapter.url, c);
       // The connection was reset with the body unread: the refusal went unheard, nothing was read.
-      if (quirks.resetsUnreadUploads && actual.status === 0 && expected.status === 401) return;
+      if (quirks.resetsUnreadUploads && actual.status === 0 && (expected.status === 401 || expected.status === 413)) return expect(actual.reached).toBe(false);
       expect(STACK.test(actual.text), actual.text.slice(0, 300)).toBe(false);
       expect({ status: actual.status, error: actual.error, reached: actual.reached }).toEqual({ status: expected.status, error: expected.error, reached: expected.reached });
     });
@@ -150,6 +150,8 @@ export function describeAdapterContract(
       for (const c of CONTRACT_CASES.filter((c) => c.name.includes("padded past the limit"))) {
         const actual = await exchange(adapter.url, c);
         expect(actual.reached, c.name).toBe(false);
+        // On workerd the refusal may be lost with the reset of the unread rest of the upload.
+        if (quirks.resetsUnreadUploads && actual.status === 0) continue;
         expect(actual.status, c.name).toBe(413);
       }
     });

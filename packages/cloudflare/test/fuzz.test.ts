@@ -1,9 +1,8 @@
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import fc from "fast-check";
 import type { Miniflare } from "miniflare";
-import { afterAll, beforeAll, describe, it } from "vitest";
-import { budget, checkOverSocket, fuzzInput, fuzzTimeout, knownHoles, type FuzzInput, type PropertyContext } from "../../core/test/security/fuzz/harness.js";
+import { afterAll, beforeAll } from "vitest";
+import { describeSocketProperties, type FuzzInput, type PropertyContext } from "../../core/test/security/fuzz/harness.js";
 import { REDIRECT_URIS } from "../../core/test/security/fuzz/target.js";
 import { bundle, startWorkerd } from "./workerd.js";
 
@@ -51,16 +50,4 @@ afterAll(async () => {
   await mf?.dispose();
 });
 
-describe("Property: every endpoint through withPortcullis in workerd keeps its promises (issue 13)", () => {
-  it.each(knownHoles("TOKEN"))("%s", async (_title, input) => {
-    const withToken = { ...input, headers: input.headers.map(([n, v]): [string, string] => [n, v.replace("TOKEN", validToken)]) };
-    await checkOverSocket(port, context, forWorkerd(withToken), mayDrop);
-  });
-
-  it("answers hostile requests without a 5xx, an unguarded pass, a token, a code or an open redirect", async () => {
-    await fc.assert(
-      fc.asyncProperty(fuzzInput({ host: `127.0.0.1:${port}`, validToken }), (input) => checkOverSocket(port, context, forWorkerd(input), mayDrop)),
-      budget("workerd", 100),
-    );
-  }, fuzzTimeout());
-});
+describeSocketProperties("withPortcullis in workerd", async () => ({ port, validToken, context, close: async () => {} }), { name: "workerd", runs: 100 }, { prepare: forWorkerd, mayDrop });

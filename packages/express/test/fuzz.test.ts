@@ -1,9 +1,7 @@
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type ErrorRequestHandler } from "express";
-import fc from "fast-check";
-import { afterAll, beforeAll, describe, it } from "vitest";
-import { budget, checkOverSocket, fuzzInput, fuzzTimeout, knownHoles, type PropertyContext } from "../../core/test/security/fuzz/harness.js";
+import { describeSocketProperties } from "../../core/test/security/fuzz/harness.js";
 import { createFuzzTarget, REACHED_APP, REACHED_MCP } from "../../core/test/security/fuzz/target.js";
 import { oauthRouter, requireBearerAuth } from "../src/index.js";
 
@@ -33,30 +31,12 @@ async function start(parsersFirst: boolean) {
   app.use(onError);
   http.on("request", app);
   const validToken = await t.mint();
-  return { http, port, validToken, context: t.context(validToken) };
+  return { port, validToken, context: t.context(validToken), close: () => new Promise<void>((resolve) => http.close(() => resolve())) };
 }
 
 for (const parsersFirst of [true, false]) {
-  describe(`Property: every endpoint through Express ${parsersFirst ? "after express.json()" : "without a body parser"} on a socket keeps its promises (issue 13)`, () => {
-    let http: Server;
-    let port: number;
-    let validToken: string;
-    let context: PropertyContext;
-    beforeAll(async () => {
-      ({ http, port, validToken, context } = await start(parsersFirst));
-    });
-    afterAll(() => new Promise<void>((resolve) => http.close(() => resolve())));
-
-    it.each(knownHoles("TOKEN"))("%s", async (_title, input) => {
-      const withToken = { ...input, headers: input.headers.map(([n, v]): [string, string] => [n, v.replace("TOKEN", validToken)]) };
-      await checkOverSocket(port, context, withToken);
-    });
-
-    it("answers hostile requests without a 5xx, an unguarded pass, a token, a code or an open redirect", async () => {
-      await fc.assert(
-        fc.asyncProperty(fuzzInput({ host: `127.0.0.1:${port}`, validToken }), (input) => checkOverSocket(port, context, input)),
-        budget(`express${parsersFirst ? " after express.json()" : ""}`, 100),
-      );
-    }, fuzzTimeout());
+  describeSocketProperties(`Express ${parsersFirst ? "after express.json()" : "without a body parser"} on a socket`, () => start(parsersFirst), {
+    name: `express${parsersFirst ? " after express.json()" : ""}`,
+    runs: 100,
   });
 }

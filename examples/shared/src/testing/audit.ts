@@ -22,6 +22,13 @@ async function connectionCounter() {
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
+/** An authorization request with PKCE (a fixed challenge: no code is ever redeemed here). */
+const authorizeURL = (base: string, params: Record<string, string>) => {
+  const url = new URL(`${base}/authorize`);
+  url.search = new URLSearchParams({ response_type: "code", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", state: "s", ...params }).toString();
+  return url;
+};
+
 /** An MCP `tools/call` of `admin_echo`, padded with whitespace to `size` bytes. */
 const paddedAdminEcho = (size: number) => {
   const call = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_echo", arguments: { text: "hi" } } });
@@ -138,16 +145,7 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
     }, 60_000);
 
     it("audit #4: prototype keys as scopes, tool names and registered scopes are plain unknown values", async () => {
-      const url = new URL(`${base}/authorize`);
-      url.search = new URLSearchParams({
-        response_type: "code",
-        client_id: client.clientId,
-        redirect_uri: client.redirectUri,
-        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        code_challenge_method: "S256",
-        scope: "toString",
-        state: "s",
-      }).toString();
+      const url = authorizeURL(base, { client_id: client.clientId, redirect_uri: client.redirectUri, scope: "toString" });
       const authorizeResponse = await fetch(url, { redirect: "manual" });
       expect(authorizeResponse.status).toBeLessThan(500);
       if (authorizeResponse.status === 302) expect(new URL(authorizeResponse.headers.get("Location")!).searchParams.get("error")).toBe("invalid_scope");
@@ -198,15 +196,7 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       const listener = await connectionCounter();
       try {
         for (const clientId of [`https://localhost:${listener.port}/client.json`, `https://127.0.0.1:${listener.port}/client.json`, `https://[::ffff:127.0.0.1]:${listener.port}/client.json`, "https://metadata.google.internal/client.json"]) {
-          const url = new URL(`${base}/authorize`);
-          url.search = new URLSearchParams({
-            response_type: "code",
-            client_id: clientId,
-            redirect_uri: "http://127.0.0.1:1/cb",
-            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            code_challenge_method: "S256",
-            state: "s",
-          }).toString();
+          const url = authorizeURL(base, { client_id: clientId, redirect_uri: "http://127.0.0.1:1/cb" });
           const response = await fetch(url, { redirect: "manual" });
           await response.arrayBuffer();
           expect(response.status, clientId).toBe(400);
@@ -239,16 +229,7 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
     });
 
     it("audit #9: 20 parallel wrong passwords are judged at most 5 times", async () => {
-      const url = new URL(`${base}/authorize`);
-      url.search = new URLSearchParams({
-        response_type: "code",
-        client_id: client.clientId,
-        redirect_uri: client.redirectUri,
-        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        code_challenge_method: "S256",
-        scope: "mcp:tools",
-        state: "s",
-      }).toString();
+      const url = authorizeURL(base, { client_id: client.clientId, redirect_uri: client.redirectUri, scope: "mcp:tools" });
       const page = await fetch(url, { redirect: "manual" });
       const html = await page.text();
       const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";

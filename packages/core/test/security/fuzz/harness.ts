@@ -3,8 +3,8 @@
 // (and FUZZ_SEED to replay a run) for a long run with a random, printed seed.
 import { connect } from "node:net";
 import fc from "fast-check";
-import { expect } from "vitest";
-import type { FuzzInput } from "./inputs.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fuzzInput, knownHoles, type FuzzInput } from "./inputs.js";
 
 export { fuzzInput, knownHoles, type FuzzInput } from "./inputs.js";
 
@@ -252,4 +252,47 @@ export async function checkOverSocket(port: number, context: PropertyContext, in
     return;
   }
   checkAnswer(context, input, answer);
+}
+
+/** An adapter serving the fuzz target on a real port. */
+export interface SocketTarget {
+  port: number;
+  validToken: string;
+  context: PropertyContext;
+  close(): Promise<void>;
+}
+
+/**
+ * The two socket properties every adapter keeps: each known hole, and `runs` random hostile
+ * requests. `prepare` shapes an input to what the runtime lets through at all; `mayDrop` says
+ * when a dropped connection is an acceptable answer.
+ */
+export function describeSocketProperties(
+  title: string,
+  start: () => Promise<SocketTarget>,
+  runs: { name: string; runs: number },
+  options: { prepare?: (input: FuzzInput) => FuzzInput; mayDrop?: (input: FuzzInput) => boolean } = {},
+): void {
+  const prepare = options.prepare ?? ((input: FuzzInput) => input);
+  describe(`Property: every endpoint through ${title} keeps its promises (issue 13)`, () => {
+    let target: SocketTarget;
+    beforeAll(async () => {
+      target = await start();
+    }, 60_000);
+    afterAll(() => target?.close());
+
+    it.each(knownHoles("TOKEN"))("%s", async (_title, input) => {
+      const withToken = { ...input, headers: input.headers.map(([n, v]): [string, string] => [n, v.replace("TOKEN", target.validToken)]) };
+      await checkOverSocket(target.port, target.context, prepare(withToken), options.mayDrop);
+    });
+
+    it("answers hostile requests without a 5xx, an unguarded pass, a token, a code or an open redirect", async () => {
+      await fc.assert(
+        fc.asyncProperty(fuzzInput({ host: `127.0.0.1:${target.port}`, validToken: target.validToken }), (input) =>
+          checkOverSocket(target.port, target.context, prepare(input), options.mayDrop),
+        ),
+        budget(runs.name, runs.runs),
+      );
+    }, fuzzTimeout());
+  });
 }

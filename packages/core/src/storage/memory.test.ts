@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { createTestServer, form, ISSUER } from "../../test/helpers.js";
+import { createClock, createTestServer, form, ISSUER } from "../../test/helpers.js";
 import { runStorageContract } from "./contract.js";
 import { createMemoryStore, MemoryStoreFullError } from "./memory.js";
 import { namespacedStore } from "./namespaced.js";
@@ -129,8 +129,12 @@ describe("Memory store eviction of single-use records", () => {
   it("audit #12: a replayed client assertion stays refused after 400 requests try to evict its record", async () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+    // One clock for server and store: the rate-limit window (and so its counter key) cannot roll
+    // over between the first call and the replay, which would need a new entry in a full store.
+    const clock = createClock();
     const t = createTestServer({
-      storage: createMemoryStore({ maxEntries: 200 }),
+      now: clock.now,
+      storage: createMemoryStore({ maxEntries: 200, now: clock.now }),
       clients: [{ client_id: "machine", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, scope: "mcp:tools" }],
     });
     const now = Math.floor(Date.now() / 1000);

@@ -49,19 +49,19 @@ const SNIPPET_ENV = {
 /** @type {{ name: string, ok: boolean, ms: number, detail?: string }[]} */
 const results = [];
 
-/** Runs one step; a failure is recorded with its output and the run goes on. Answers the step's value, or undefined. */
+/** Runs one step; a failure is recorded with its output and the run goes on. Answers whether it passed. */
 async function step(name, fn) {
   const t0 = Date.now();
   try {
-    const value = await fn();
+    await fn();
     results.push({ name, ok: true, ms: Date.now() - t0 });
     console.log(`PASS  ${name}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    return value ?? true;
+    return true;
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     results.push({ name, ok: false, ms: Date.now() - t0, detail });
     console.log(`FAIL  ${name}  (${((Date.now() - t0) / 1000).toFixed(1)} s)\n${indent(detail)}`);
-    return undefined;
+    return false;
   }
 }
 
@@ -288,15 +288,18 @@ async function npmNodedir() {
   return nodedir && nodedir !== "undefined" && nodedir !== "null" ? { npm_config_nodedir: nodedir } : {};
 }
 
-async function checkConsumer(manager) {
+/** Installs a consumer; answers its directory, or undefined when the install failed. */
+async function installConsumer(manager) {
   const dir = join(work, `consumer-${manager}`);
   writeConsumer(dir, manager);
   const install =
     manager === "npm"
       ? () => run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, timeoutMs: 300_000 })
       : async () => run(join(BIN, "pnpm"), ["install", "--config.confirmModulesPurge=false", "--reporter=append-only"], { cwd: dir, env: { CI: "true", ...(await npmNodedir()) }, timeoutMs: 300_000 });
-  if (!(await step(`${manager}: install the tarballs into ${dir}`, install))) return;
+  return (await step(`${manager}: install the tarballs into ${dir}`, install)) ? dir : undefined;
+}
 
+async function checkConsumer(manager, dir) {
   for (const entry of entryPoints()) {
     await step(`${manager}: import ${entry}`, async () => {
       // The testing kit's peer is vitest, which a production consumer has not installed: resolve it only.
@@ -317,8 +320,11 @@ async function checkConsumer(manager) {
     await run(process.execPath, ["--input-type=module", "-e", code], { cwd: dir, timeoutMs: 30_000 });
   });
 
-  const typed = await step(`${manager}: typecheck the snippets, module nodenext`, () => run(process.execPath, [TSC, "-p", "tsconfig.nodenext.json"], { cwd: dir }));
-  await step(`${manager}: typecheck the snippets, moduleResolution bundler`, () => run(process.execPath, [TSC, "-p", "tsconfig.bundler.json"], { cwd: dir }));
+  // nodenext also emits the JavaScript the run steps start.
+  const [typed] = await Promise.all([
+    step(`${manager}: typecheck the snippets, module nodenext`, () => run(process.execPath, [TSC, "-p", "tsconfig.nodenext.json"], { cwd: dir })),
+    step(`${manager}: typecheck the snippets, moduleResolution bundler`, () => run(process.execPath, [TSC, "-p", "tsconfig.bundler.json"], { cwd: dir })),
+  ]);
   if (!typed) return;
 
   for (const snippet of snippets) {
@@ -444,8 +450,10 @@ async function probeServer(base, origin, exited) {
   if (!challenge.includes("resource_metadata=")) fail(`/mcp 401 without resource_metadata in WWW-Authenticate: ${challenge}`);
 }
 
-if (!args.includes("--skip-npm")) await checkConsumer("npm");
-if (!args.includes("--skip-pnpm")) await checkConsumer("pnpm");
+// Both installs at once: most of their time is better-sqlite3's install, one process each.
+const managers = ["npm", "pnpm"].filter((manager) => !args.includes(`--skip-${manager}`));
+const installed = await Promise.all(managers.map((manager) => installConsumer(manager)));
+for (const [i, manager] of managers.entries()) if (installed[i]) await checkConsumer(manager, installed[i]);
 
 // ---------------------------------------------------------------------------------------------
 

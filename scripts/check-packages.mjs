@@ -16,11 +16,12 @@
 // `types` (typechecked only). Every snippet gets PORT, PUBLIC_URL, DEMO_PASSWORD, REPORT_SECRET
 // and REGISTRATION_TOKEN in its environment.
 //
-// Options: --keep (leave the temporary directory), --skip-pnpm, --skip-npm.
+// Options: --keep (leave the temporary directory), --skip-pnpm, --skip-npm, --tarballs=<dir>
+// (check tarballs packed before instead of packing).
 // Exit status 1 when any step failed.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { builtinModules, createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -143,15 +144,24 @@ console.log(`check:packages: ${packages.length} packages, working in ${work}\n`)
 
 /** @type {Map<string, { file: string, dir: string, manifest: any }>} */
 const tarballs = new Map();
-for (const { dir, manifest } of packages) {
-  await step(`pack ${manifest.name}`, async () => {
-    const output = await run("npm", ["pack", "--pack-destination", tarballDir, "--json", "--foreground-scripts=false"], { cwd: join(ROOT, dir) });
-    const json = output.slice(output.indexOf("\n[") + 1 || output.indexOf("["));
-    const [info] = JSON.parse(json);
-    const file = join(tarballDir, info.filename);
-    tarballs.set(manifest.name, { file, dir, manifest, files: info.files.map((f) => f.path) });
+// `--tarballs=<dir>` checks tarballs packed before (named as npm pack names them) instead of packing.
+const given = args.find((a) => a.startsWith("--tarballs="))?.slice("--tarballs=".length);
+for (const { dir, manifest: source } of packages) {
+  await step(`pack ${source.name}`, async () => {
+    let file;
+    if (given) {
+      file = join(given, `${source.name.replace(/^@/, "").replace("/", "-")}-${source.version}.tgz`);
+      if (!existsSync(file)) fail(`no ${file}`);
+    } else {
+      const output = await run("npm", ["pack", "--pack-destination", tarballDir, "--json", "--foreground-scripts=false"], { cwd: join(ROOT, dir) });
+      const [info] = JSON.parse(output.slice(output.indexOf("\n[") + 1 || output.indexOf("[")));
+      file = join(tarballDir, info.filename);
+    }
+    // What the registry would serve: the manifest and the file list inside the tarball.
+    const manifest = JSON.parse(await run("tar", ["-xzf", file, "-O", "package/package.json"]));
+    const shipped = new Set((await run("tar", ["-tzf", file])).split("\n").filter(Boolean).map((path) => path.replace(/^package\//, "")));
+    tarballs.set(source.name, { file, dir, manifest });
     // Every exports target must be in the tarball (publint says so too, with less context).
-    const shipped = new Set(info.files.map((f) => f.path.replace(/^\.\//, "")));
     const missing = exportTargets(manifest.exports).filter((target) => !target.includes("*") && !shipped.has(target.replace(/^\.\//, "")));
     if (missing.length) fail(`exports point at files the tarball lacks: ${missing.join(", ")}`);
   });
@@ -161,6 +171,29 @@ function exportTargets(exports) {
   if (typeof exports === "string") return [exports];
   if (!exports || typeof exports !== "object") return [];
   return Object.values(exports).flatMap(exportTargets);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every bare import of the shipped JavaScript and declarations is declared. pnpm's default layout
+// still lets a package reach what another package brought (its hidden hoisting under
+// node_modules/.pnpm), so an install alone does not catch every undeclared dependency.
+
+for (const [name, { file, manifest }] of tarballs) {
+  await step(`declared imports ${name}`, async () => {
+    const listing = await run("tar", ["-xzf", file, "-O", "--wildcards", "package/dist/*.js", "package/dist/*.d.ts"], { timeoutMs: 30_000 }).catch((error) => fail(`cannot read dist/ from the tarball: ${error.message}`));
+    const declared = new Set(Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies, ...manifest.optionalDependencies }));
+    const used = new Set();
+    const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/g;
+    for (const [, specifier] of listing.matchAll(SPECIFIER)) {
+      if (specifier.startsWith("node:") || specifier.startsWith("cloudflare:") || builtinModules.includes(specifier)) continue;
+      const parts = specifier.split("/");
+      used.add(specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]);
+    }
+    used.delete(name);
+    const missing = [...used].filter((dependency) => !declared.has(dependency));
+    if (missing.length) fail(`imported but not declared in dependencies or peerDependencies: ${missing.join(", ")}`);
+    if (used.size === 0 && !listing.includes("export")) fail("found no JavaScript or declarations in dist/");
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

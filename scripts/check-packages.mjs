@@ -33,6 +33,9 @@ const keep = args.includes("--keep");
 const requireFromRoot = createRequire(join(ROOT, "package.json"));
 const BIN = join(ROOT, "node_modules", ".bin");
 const TSC = requireFromRoot.resolve("typescript/bin/tsc");
+// pnpm's current major, fetched from the npm registry by npx (as a devDependency its lockfile
+// entry names platform packages a partial registry mirror lacks, which breaks `npm ci`).
+const PNPM = "pnpm@12";
 const started = Date.now();
 
 /** Registry packages the snippets use, besides the @portcullis tarballs; ranges from this repo's manifests. */
@@ -328,7 +331,7 @@ async function installConsumer(manager) {
   const install =
     manager === "npm"
       ? () => run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, timeoutMs: 300_000 })
-      : async () => run(join(BIN, "pnpm"), ["install", "--config.confirmModulesPurge=false", "--reporter=append-only"], { cwd: dir, env: { CI: "true", ...(await npmNodedir()) }, timeoutMs: 300_000 });
+      : async () => run("npx", ["--yes", PNPM, "install", "--config.confirmModulesPurge=false", "--reporter=append-only"], { cwd: dir, env: { CI: "true", ...(await npmNodedir()) }, timeoutMs: 300_000 });
   return (await step(`${manager}: install the tarballs into ${dir}`, install)) ? dir : undefined;
 }
 

@@ -6,8 +6,8 @@
 // fails there even when hoisting hides it), and in each one imports every entry, typechecks the
 // README snippets with `module: nodenext` and with `moduleResolution: bundler`, and runs them:
 // each adapter's server answers metadata 200, registration 201 and a 401 with `resource_metadata`
-// on /mcp; the Worker snippet runs in workerd (Miniflare); script snippets run to completion and
-// print what the README says they print.
+// on /mcp; the Worker snippet runs in workerd (Miniflare); script snippets run offline (no fetch,
+// no socket) to completion and print what the README says they print.
 //
 // The snippets come from the READMEs themselves, so docs cannot drift from code: a fenced ```ts
 // block preceded by `<!-- check:packages KIND -->` is checked, where KIND is `hono`, `express`,
@@ -372,8 +372,20 @@ async function checkConsumer(manager, dir) {
   }
 }
 
+/**
+ * Loaded before a script snippet: scripts run offline (the Fetch core answers `new Request(...)`
+ * in process), so any outbound fetch or socket fails the snippet.
+ */
+const NO_NETWORK = `
+import net from "node:net";
+const refuse = (what) => { throw new Error("check:packages: a script snippet used the network (" + what + ")"); };
+globalThis.fetch = async (input) => refuse("fetch " + String(input instanceof Request ? input.url : input));
+net.Socket.prototype.connect = function () { refuse("socket"); };
+`;
+
 async function runScript(dir, snippet) {
-  const output = await run(process.execPath, [join("build", `${snippet.id}${snippet.out}`)], { cwd: dir, env: SNIPPET_ENV, timeoutMs: 30_000 });
+  writeFileSync(join(dir, "no-network.mjs"), NO_NETWORK);
+  const output = await run(process.execPath, ["--import", "./no-network.mjs", join("build", `${snippet.id}${snippet.out}`)], { cwd: dir, env: SNIPPET_ENV, timeoutMs: 30_000 });
   if (snippet.expect !== undefined && !output.includes(snippet.expect)) fail(`expected output containing ${JSON.stringify(snippet.expect)}, got:\n${output}`);
 }
 

@@ -2,6 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
 import type { DurableObjectNamespaceLike, DurableObjectState } from "./workers.js";
 
+/**
+ * `DurableObject` from `cloudflare:workers`, typed with this package's structural shapes, so the
+ * published declarations import nothing from the Workers runtime: a project type-checks against
+ * this package without `@cloudflare/workers-types` or `wrangler types`. At run time the class
+ * below extends the real `DurableObject`, which RPC needs.
+ */
+const DurableObjectBase = DurableObject as unknown as abstract new (
+  ctx: DurableObjectState,
+  env: unknown,
+) => { readonly ctx: DurableObjectState; readonly env: unknown };
+
 /** Rows deleted per sweep, so one alarm never runs long. */
 const SWEEP_BATCH = 5_000;
 
@@ -22,7 +33,7 @@ interface Row {
  * @example
  * export { PortcullisStorageObject } from "@portcullis/cloudflare";
  */
-export class PortcullisStorageObject extends DurableObject {
+export class PortcullisStorageObject extends DurableObjectBase {
   /** When the cleanup alarm is set, or null; mirrored in memory so writes need not await getAlarm. */
   private alarmAt: number | null = null;
   /** Expired rows are swept at most this often; reads never return them in between. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createClient } from "redis";
 import { afterAll } from "vitest";
-import { runConcurrencySuite } from "@portcullis/core/storage/concurrency";
+import { runConcurrencySuite } from "@portcullis/core/testing";
 import { createRedisStore } from "./index.js";
 import { REDIS_URL, redisSkipReason } from "../test/availability.js";
 

@@ -3,7 +3,7 @@ import { createServer, type Socket } from "node:net";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Storage } from "@portcullis/core";
-import { runStorageContract } from "@portcullis/core/storage/contract";
+import { runStorageContract } from "@portcullis/core/testing";
 import { createRedisStore } from "./index.js";
 import { REDIS_URL, redisSkipReason } from "../test/availability.js";
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
-import { runConcurrencySuite } from "@portcullis/core/storage/concurrency";
+import { runConcurrencySuite } from "@portcullis/core/testing";
 import { createSqliteStore } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-sqlite-race-"));

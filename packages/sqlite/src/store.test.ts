@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import type { Storage } from "@portcullis/core";
-import { runStorageContract } from "@portcullis/core/storage/contract";
+import { runStorageContract } from "@portcullis/core/testing";
 import { createSqliteStore } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-sqlite-"));

@@ -1,4 +1,4 @@
-import { runConcurrencySuite } from "./concurrency.js";
+import { runConcurrencySuite } from "../testing/index.js";
 import { createMemoryStore } from "./memory.js";
 
 runConcurrencySuite("memory", { open: async () => createMemoryStore() });

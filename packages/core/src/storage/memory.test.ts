@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { createClock, createTestServer, form, ISSUER } from "../../test/helpers.js";
-import { runStorageContract } from "./contract.js";
+import { runStorageContract } from "../testing/index.js";
 import { createMemoryStore, MemoryStoreFullError } from "./memory.js";
 import { namespacedStore } from "./namespaced.js";
 import { isDisposable } from "./retention.js";

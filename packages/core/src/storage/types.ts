@@ -30,7 +30,7 @@ export interface StorageEntry<T = unknown> {
  * Keys are compared and listed in Unicode code point order. A value of `undefined`, or a TTL
  * that is not a finite positive number, is a `TypeError`.
  *
- * Stores run the shared contract suite in `@portcullis/core/storage/contract`.
+ * Stores run the shared contract suite in `@portcullis/core/testing` (`runStorageContract`).
  */
 export interface Storage {
   /** The value under `key`, or `undefined` when absent or expired. */

@@ -24,8 +24,8 @@ import { createMemoryStore } from "../../src/storage/memory.js";
 /**
  * One regression test per bug class our peers shipped (PEERS.md §4), titled with the advisory or
  * change it regresses. Classes covered elsewhere: #7 and #11 (src/grants/refresh-retry.test.ts,
- * src/storage/concurrency.ts), #8 (src/clients/cimd.test.ts), #16 (src/http/dns-rebinding.test.ts),
- * #18 (src/http/request-limits.test.ts), #22 (src/storage/concurrency.ts, B21), #23
+ * src/testing/concurrency.ts), #8 (src/clients/cimd.test.ts), #16 (src/http/dns-rebinding.test.ts),
+ * #18 (src/http/request-limits.test.ts), #22 (src/testing/concurrency.ts, B21), #23
  * (src/http/rate-limit.test.ts). Not applicable: #20 (no proxy mode), #26 (no upstream IdP client).
  */
 describe("Peer regressions (PEERS.md §4)", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createAuthorizationServer } from "../server.js";
 import { createResourceGuard } from "../resource/guard.js";
-import type { Storage } from "./types.js";
+import type { Storage } from "../storage/types.js";
 
 /** How the concurrency suite opens the store under test. */
 export interface ConcurrencyHarness {

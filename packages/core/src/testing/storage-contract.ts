@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { Storage } from "./types.js";
+import type { Storage } from "../storage/types.js";
 import { createAuthorizationServer } from "../server.js";
 import { createResourceGuard } from "../resource/guard.js";
 

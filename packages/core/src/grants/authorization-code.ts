@@ -2,7 +2,7 @@ import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { base64url, randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { sha256Digest } from "../lib/sha256.js";
-import { canonicalResource } from "../lib/url.js";
+import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { User } from "../types.js";
 import type { ServerContext } from "./context.js";
@@ -72,10 +72,7 @@ export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient
   if (!timingSafeEqual(challenge, record.codeChallenge)) throw invalidGrant("pkce_mismatch");
   const redirectUri = params.get("redirect_uri");
   if (redirectUri !== undefined && redirectUri !== record.redirectUri) throw invalidGrant("redirect_uri_mismatch");
-  const resource = params.get("resource");
-  if (resource !== undefined && canonicalResource(resource) !== record.resource) {
-    throw new OAuthError("invalid_target", "resource differs from the one authorized");
-  }
+  bindResource(params.get("resource"), { authorized: record.resource });
   if ((await ctx.options.storage.consume(liveKey(hash))) === undefined) {
     if (!record.redeemed) throw invalidGrant("code_expired_or_raced");
     // A valid second redemption: revoke what the first one issued (OAuth 2.1 §4.1.3).

@@ -2,7 +2,7 @@ import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256 } from "../lib/crypto.js";
 import { hideToken, revealToken } from "../lib/pad.js";
-import { canonicalResource } from "../lib/url.js";
+import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { ServerContext } from "./context.js";
 import { findGrant, revokeGrant, type Grant } from "./grant-store.js";
@@ -59,10 +59,7 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
   if (scopes.some((s) => !record.scopes.includes(s))) {
     throw new OAuthError("invalid_scope", "requested scope exceeds the original grant");
   }
-  const resource = params.get("resource");
-  if (resource !== undefined && canonicalResource(resource) !== grant.resource) {
-    throw new OAuthError("invalid_target", "resource differs from the one authorized");
-  }
+  bindResource(params.get("resource"), { authorized: grant.resource });
   const spent = await storage.consume<RefreshRecord>(refreshKey(hash));
   if (!spent) throw invalidGrant("token_raced");
   const spentRecord: SpentRecord = { ...spent, spentAt: ctx.options.now(), asked };

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jose";
 import { OAuthError } from "../errors.js";
 import { fetchPublicJSON } from "../clients/outbound.js";
-import type { ServerContext } from "../grants/context.js";
+import type { ServerContext } from "../context.js";
 import type { ClientMetadata } from "../types.js";
 import { keys as storageKeys } from "../storage/keys.js";
 

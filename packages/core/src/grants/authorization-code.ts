@@ -5,8 +5,8 @@ import { sha256Digest } from "../lib/sha256.js";
 import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { User } from "../types.js";
-import type { ServerContext } from "./context.js";
-import { createGrant, revokeGrant, type Grant } from "./grant-store.js";
+import type { ServerContext } from "../context.js";
+import { createGrant, revokeGrant, type Grant } from "../tokens/grant-store.js";
 import type { PendingAuthorization } from "./authorization-request.js";
 import { keys } from "../storage/keys.js";
 

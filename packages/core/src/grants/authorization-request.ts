@@ -3,7 +3,7 @@ import type { Params } from "../http/body.js";
 import { bindResource, verifySingleResource } from "../lib/resource.js";
 import { redirectUriMatches } from "../clients/redirect-uri.js";
 import type { ClientMetadata } from "../types.js";
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
 
 /** An authorization request that passed validation and waits for the user. */
 export interface PendingAuthorization {

@@ -3,8 +3,8 @@ import type { Params } from "../http/body.js";
 import { randomToken } from "../lib/crypto.js";
 import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
-import type { ServerContext } from "./context.js";
-import { createGrant, type Grant } from "./grant-store.js";
+import type { ServerContext } from "../context.js";
+import { createGrant, type Grant } from "../tokens/grant-store.js";
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 

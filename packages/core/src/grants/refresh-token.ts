@@ -4,9 +4,9 @@ import { sha256 } from "../lib/crypto.js";
 import { hideToken, revealToken } from "../lib/pad.js";
 import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
-import type { ServerContext } from "./context.js";
-import { findGrant, revokeGrant, type Grant } from "./grant-store.js";
-import type { RefreshRecord, TokenSet } from "./issue.js";
+import type { ServerContext } from "../context.js";
+import { findGrant, revokeGrant, type Grant } from "../tokens/grant-store.js";
+import type { RefreshRecord, TokenSet } from "../tokens/issue.js";
 import { keys } from "../storage/keys.js";
 
 /** A rotated-out refresh token: who held it, when it was spent, and what the spending request asked. */

@@ -1,5 +1,5 @@
 import { OAuthError } from "../errors.js";
-import type { RequestMeta, ServerContext } from "../grants/context.js";
+import type { RequestMeta, ServerContext } from "../context.js";
 import { issueCode } from "../grants/authorization-code.js";
 import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization } from "../grants/authorization-request.js";
 import { queryParams, readForm, type Params } from "../http/body.js";

@@ -1,8 +1,8 @@
 import { authenticateClient, claimedClientId, type AuthenticatedClient } from "../client-auth/authenticate.js";
 import { OAuthError } from "../errors.js";
 import { redeemCode } from "../grants/authorization-code.js";
-import type { RequestMeta, ServerContext } from "../grants/context.js";
-import { issueTokens } from "../grants/issue.js";
+import type { RequestMeta, ServerContext } from "../context.js";
+import { issueTokens } from "../tokens/issue.js";
 import { redeemRefreshToken, type RefreshRedemption } from "../grants/refresh-token.js";
 import { clientCredentialsGrant } from "../grants/client-credentials.js";
 import { readForm, type Params } from "../http/body.js";

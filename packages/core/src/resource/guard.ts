@@ -1,5 +1,5 @@
 import { isOAuthError, OAuthError } from "../errors.js";
-import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
+import { isAllowedHost, resolveAllowedHosts } from "../http/host.js";
 import type { HeaderReader } from "../http/raw-headers.js";
 import { jsonResponse } from "../http/responses.js";
 import { readAtMost } from "../lib/stream.js";

@@ -1,7 +1,7 @@
 import { isOAuthError } from "../errors.js";
 import { sha256 } from "../lib/crypto.js";
 import type { VerifiedClaims } from "../resource/jwt-verifier.js";
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
 import { findGrant, type Grant } from "./grant-store.js";
 import type { RefreshRecord } from "./issue.js";
 import { keys } from "../storage/keys.js";

@@ -1,4 +1,4 @@
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
 import { keys } from "../storage/keys.js";
 
 /** A user's authorization of one client for one resource and a set of scopes. */

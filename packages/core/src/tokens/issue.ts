@@ -1,7 +1,7 @@
 import { randomToken, sha256 } from "../lib/crypto.js";
-import { issueAccessToken } from "../tokens/access-token.js";
+import { issueAccessToken } from "./access-token.js";
 import type { ClientMetadata } from "../types.js";
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
 import type { Grant } from "./grant-store.js";
 import { keys } from "../storage/keys.js";
 
@@ -20,7 +20,6 @@ export interface TokenSet {
   scope?: string;
   refresh_token?: string;
 }
-
 
 /**
  * Issues an access token for `scopes` of a grant and, for clients that may refresh, a new refresh

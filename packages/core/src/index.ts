@@ -3,7 +3,7 @@ export type { AuthorizationServer, GrantInfo } from "./server.js";
 export { namespacedStore } from "./storage/namespaced.js";
 export { serveOwned } from "./http/serve.js";
 export type { OwnedRequest } from "./http/serve.js";
-export type { ConnectionInfo } from "./http/client.js";
+export type { ConnectionInfo } from "./http/peer.js";
 export type { RateLimitOptions } from "./http/rate-limit.js";
 export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, RegistrationContext, RegistrationDecision, StaticClient } from "./options.js";
 export type { ClientMetadataDocumentOptions } from "./clients/cimd.js";

@@ -8,7 +8,8 @@ import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
 import type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
 import type { OutboundOptions } from "./clients/outbound.js";
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from "./http/rate-limit.js";
-import { resolveAllowedHosts, type ClientAddressOptions, type ConnectionInfo } from "./http/client.js";
+import { resolveAllowedHosts } from "./http/host.js";
+import type { ConnectionInfo, PeerAddressOptions } from "./http/peer.js";
 
 /** How the built-in login page checks a user. */
 export interface LoginOptions {
@@ -196,7 +197,7 @@ export interface ResolvedOptions {
   grantCacheSeconds: number;
   refreshTokenReuseIntervalSeconds: number;
   rateLimit: ResolvedRateLimit | false;
-  clientAddress: ClientAddressOptions;
+  clientAddress: PeerAddressOptions;
   allowedHosts: string[] | "*";
   authorizationCodeTtlSeconds: number;
   authorizationRequestTtlSeconds: number;

@@ -3,6 +3,7 @@ import { randomToken, sha256 } from "../lib/crypto.js";
 import { parseIPv4, parseIPv6 } from "../lib/ip.js";
 import type { Storage } from "../storage/types.js";
 import type { RateLimitedEndpoint, ServerEvent } from "../types.js";
+import { keys } from "../storage/keys.js";
 
 /**
  * Rate limits of the authorization server: fixed windows counted in the configured store
@@ -96,7 +97,7 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
     const t = now();
     const index = Math.floor(t / windowMs);
     const left = Math.max(1, Math.ceil(((index + 1) * windowMs - t) / 1000));
-    const count = await storage.increment(`ratelimit:${key}:${index}`, { ttlSeconds: left });
+    const count = await storage.increment(keys.rateLimit(key, index), { ttlSeconds: left });
     return count > limit ? left : undefined;
   };
   const loginId = async (username: string, ip: string | undefined) =>
@@ -152,8 +153,8 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
       const open = { finish: async () => {} };
       if (!settings) return open;
       const id = await loginId(username, ip);
-      const key = `login-lock:${id}`;
-      const attempts = (round: string) => `login-attempts:${id}:${round}`;
+      const key = keys.loginLock(id);
+      const attempts = (round: string) => keys.loginAttempts(id, round);
       const { maxFailures, maxLockoutSeconds } = settings.login;
       const memory = Math.max(1, maxLockoutSeconds * 4);
       const lock = (await storage.get<LoginLock>(key)) ?? { generation: 0, round: "0", allowance: maxFailures, until: 0 };

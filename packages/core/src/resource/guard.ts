@@ -1,9 +1,10 @@
 import { isOAuthError, OAuthError } from "../errors.js";
-import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
+import { isAllowedHost, resolveAllowedHosts } from "../http/host.js";
 import type { HeaderReader } from "../http/raw-headers.js";
 import { jsonResponse } from "../http/responses.js";
 import { readAtMost } from "../lib/stream.js";
-import { canonicalResource, isPlainPath, pathOf } from "../lib/url.js";
+import { configuredResource } from "../lib/resource.js";
+import { isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
 import { challengeResponse } from "./challenge.js";
 
@@ -109,8 +110,7 @@ const CORS_EXPOSE_HEADERS = "WWW-Authenticate, MCP-Protocol-Version, Mcp-Session
  * if (result instanceof Response) return result;
  */
 export function createResourceGuard(options: ResourceGuardOptions) {
-  const resource = canonicalResource(options.resource);
-  if (!resource) throw new TypeError("Portcullis: resource must be an absolute http(s) URL without fragment");
+  const resource = configuredResource(options.resource);
   if (options.authorizationServers.length === 0) throw new TypeError("Portcullis: authorizationServers must not be empty");
   const resourceURL = new URL(resource);
   const resourcePath = resourceURL.pathname === "/" ? "" : resourceURL.pathname.replace(/\/$/, "");

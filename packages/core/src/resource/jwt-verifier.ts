@@ -1,7 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import { OAuthError } from "../errors.js";
 import type { AuthInfo } from "../types.js";
-import { canonicalResource } from "../lib/url.js";
+import { isAudience, tokenAudiences } from "../lib/resource.js";
 
 /** Options of {@link createJWTVerifier}. */
 export interface JWTVerifierOptions {
@@ -135,10 +135,7 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
       remember(failures, token, { until: nowMs + 60_000, error: answer });
       return answer;
     }
-    const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud])
-      .map((aud) => (typeof aud === "string" ? canonicalResource(aud) : undefined))
-      .filter((aud): aud is string => aud !== undefined);
-    const entry = { claims, audiences };
+    const entry = { claims, audiences: tokenAudiences(claims.aud) };
     remember(cache, token, entry);
     return entry;
   };
@@ -152,7 +149,7 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
     async check(token: string, resource?: string): Promise<VerifiedClaims | OAuthError> {
       const entry = await entryFor(token);
       if (entry instanceof OAuthError) return entry;
-      if (resource !== undefined && !entry.audiences.includes(resource)) return wrongAudience;
+      if (resource !== undefined && !isAudience(entry.audiences, resource)) return wrongAudience;
       return entry.claims;
     },
     /** Like {@link check}, throwing the error instead. */

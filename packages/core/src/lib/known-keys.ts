@@ -30,15 +30,20 @@ export function verifyKnownKeys(value: unknown, spec: KeySpec, path = ""): void 
   }
 }
 
-/** The known key nearest to `key` by edit distance (case-insensitive), if it is near enough to be a typo. */
+/**
+ * The known key nearest to `key` by edit distance (case-insensitive), if it is near enough to be a
+ * typo; else a known key that `key` begins (`clockTolerance` for `clockToleranceSeconds`).
+ */
 export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const typed = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    const distance = editDistance(typed, candidate.toLowerCase());
     if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+  if (bestDistance <= Math.max(2, Math.floor(key.length / 3))) return best;
+  return typed.length >= 4 ? known.find((candidate) => candidate.toLowerCase().startsWith(typed)) : undefined;
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */

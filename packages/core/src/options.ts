@@ -32,7 +32,6 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
 const int = (min = 1, max?: number) => z.optional(max === undefined ? z.int().check(z.gte(min)) : z.int().check(z.gte(min), z.lte(max)));
 const strings = () => z.optional(z.array(z.string()));
-const hostPatterns = () => z.optional(z.array(z.string()));
 
 /** Every default, in one place. */
 export const DEFAULTS = {
@@ -46,6 +45,7 @@ export const DEFAULTS = {
   trustProxy: 0,
   serviceName: "Portcullis",
   unusedClientTtlSeconds: 86_400,
+  metadataDocuments: { minCacheSeconds: 60, maxCacheSeconds: 86_400 },
   rateLimit: {
     windowSeconds: 60,
     perIp: { token: 600, register: 60, authorize: 300, login: 60 },
@@ -133,13 +133,13 @@ const outboundShape = {
   /** @deprecated Give `outbound: false` instead. `false`: never fetch a URL a client chose. */
   enabled: z.optional(z.boolean()),
   /** Only hosts matching one of these (`client.example` or `*.example`) are fetched. Default: any public host. */
-  allowedFetchHosts: hostPatterns(),
+  allowedFetchHosts: strings(),
   /** Hosts never fetched (`evil.example` or `*.evil.example`). */
-  deniedFetchHosts: hostPatterns(),
+  deniedFetchHosts: strings(),
   /** @deprecated The older name of `allowedFetchHosts` (not the server's `Host` allow-list, `allowedHosts`). */
-  allowedHosts: hostPatterns(),
+  allowedHosts: strings(),
   /** @deprecated The older name of `deniedFetchHosts`. */
-  deniedHosts: hostPatterns(),
+  deniedHosts: strings(),
   /**
    * Resolves a host name to its addresses; any special-purpose address refuses the host before a
    * connection. Default: `node:dns` where the runtime has it (Node); none on Workers.
@@ -428,7 +428,7 @@ function resolveOutbound(o: AuthorizationServerOptions): { outbound: OutboundPol
     if (name in current) throw new TypeError(`Portcullis: give ${name} once, under outbound (clientMetadataDocuments.${name} is the older place)`);
   }
   const outbound: OutboundPolicy = { ...legacy, ...current, enabled: isOn(o.outbound) };
-  const { minCacheSeconds, maxCacheSeconds } = documentsInput;
+  const { minCacheSeconds = DEFAULTS.metadataDocuments.minCacheSeconds, maxCacheSeconds = DEFAULTS.metadataDocuments.maxCacheSeconds } = documentsInput;
   const documents = { ...outbound, minCacheSeconds, maxCacheSeconds, enabled: isOn(o.clientMetadataDocuments) && outbound.enabled !== false };
   return { outbound, documents };
 }

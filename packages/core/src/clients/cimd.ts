@@ -11,15 +11,15 @@ import { redirectUriProblem } from "./redirect-uri.js";
  */
 export interface MetadataDocumentPolicy extends OutboundPolicy {
   enabled?: boolean;
-  minCacheSeconds?: number | undefined;
-  maxCacheSeconds?: number | undefined;
+  minCacheSeconds: number;
+  maxCacheSeconds: number;
 }
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const URL_MEMBERS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
 
 /** Whether a `client_id` names a metadata document rather than a registered client. */
-export function isMetadataDocumentClientId(clientId: string, options: MetadataDocumentPolicy): boolean {
+export function isMetadataDocumentClientId(clientId: string, options: OutboundPolicy): boolean {
   return clientId.startsWith("https://") || (options.allowInsecureLoopback === true && clientId.startsWith("http://"));
 }
 
@@ -27,7 +27,7 @@ export function isMetadataDocumentClientId(clientId: string, options: MetadataDo
  * Checks a client ID URL before anything is fetched (CIMD §3): https, a path, no userinfo,
  * fragment or dot segments, and a host the outbound policy allows ({@link checkOutboundURL}).
  */
-export function verifyClientIdURL(clientId: string, options: MetadataDocumentPolicy): URL {
+export function verifyClientIdURL(clientId: string, options: OutboundPolicy): URL {
   const refuse = (why: string): never => {
     throw new OAuthError("invalid_client", `client metadata document URL refused: ${why}`, { status: 400, reason: "cimd_url_invalid" });
   };
@@ -52,8 +52,7 @@ export function verifyClientIdURL(clientId: string, options: MetadataDocumentPol
 
 /** How long a fetched document may be cached: its `max-age` within bounds; `no-store` still gets the floor. */
 function cacheSeconds(response: Response, options: MetadataDocumentPolicy): number {
-  const min = options.minCacheSeconds ?? 60;
-  const max = options.maxCacheSeconds ?? 86_400;
+  const { minCacheSeconds: min, maxCacheSeconds: max } = options;
   const match = /(?:^|,)\s*max-age\s*=\s*(\d+)/i.exec(response.headers.get("Cache-Control") ?? "");
   const wanted = match ? Number(match[1]) : 300;
   return Math.min(max, Math.max(min, wanted));

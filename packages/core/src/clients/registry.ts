@@ -124,7 +124,7 @@ export function createClientRegistry(
   configured: StaticClient[],
   scopes: Record<string, string>,
   now: () => number,
-  documents: MetadataDocumentPolicy = {},
+  documents: MetadataDocumentPolicy,
 ) {
   const inFlight = new Map<string, Promise<StoredClient>>();
   /** A metadata document client: from the cache while fresh, else fetched once however many ask. */

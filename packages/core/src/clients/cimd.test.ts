@@ -49,8 +49,10 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
   it("advertises client_id_metadata_document_supported, and not when turned off (AS-MD-9)", async () => {
     const on = setup(() => json(validDoc()));
     expect(on.server.metadata().client_id_metadata_document_supported).toBe(true);
-    const off = createTestServer({ clientMetadataDocuments: { enabled: false } });
+    const off = createTestServer({ clientMetadataDocuments: false });
     expect(off.server.metadata().client_id_metadata_document_supported).toBeUndefined();
+    const offAsBefore = createTestServer({ clientMetadataDocuments: { enabled: false } });
+    expect(offAsBefore.server.metadata().client_id_metadata_document_supported).toBeUndefined();
   });
 
   it("fetches the document, accepts a loopback redirect on another port, and shows the document host on consent (AS-CIMD-7, AS-CIMD-11)", async () => {
@@ -224,7 +226,7 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
   });
 
   it("applies the host allow-list before any fetch (AS-CIMD-12)", async () => {
-    const t = setup(() => json(validDoc()), { allowedHosts: ["*.trusted.test"] });
+    const t = setup(() => json(validDoc()), { allowedFetchHosts: ["*.trusted.test"] });
     expect((await authorize(t, DOC_URL)).status).toBe(400);
     expect(t.docs.requests).toEqual([]);
   });

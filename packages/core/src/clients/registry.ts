@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { englishMessages } from "../lib/zod-messages.js";
 import { OAuthError } from "../errors.js";
 import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { isLoopbackHost, parseURL } from "../lib/url.js";
@@ -6,7 +7,7 @@ import type { StaticClient } from "../options.js";
 import type { Storage } from "../storage/types.js";
 import type { ClientMetadata, StoredClient } from "../types.js";
 import { redirectUriProblem } from "./redirect-uri.js";
-import { fetchClientMetadataDocument, isMetadataDocumentClientId, type ClientMetadataDocumentOptions } from "./cimd.js";
+import { fetchClientMetadataDocument, isMetadataDocumentClientId, type MetadataDocumentPolicy } from "./cimd.js";
 import { keys } from "../storage/keys.js";
 
 const AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
@@ -64,7 +65,7 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
     const problem = redirectUriProblem(uri);
     if (problem) throw new OAuthError("invalid_redirect_uri", problem);
   }
-  const parsed = registrationSchema.safeParse(raw);
+  const parsed = registrationSchema.safeParse(raw, englishMessages);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join(".");
@@ -124,7 +125,7 @@ export function createClientRegistry(
   configured: StaticClient[],
   scopes: Record<string, string>,
   now: () => number,
-  documents: ClientMetadataDocumentOptions = {},
+  documents: MetadataDocumentPolicy,
 ) {
   const inFlight = new Map<string, Promise<StoredClient>>();
   /** A metadata document client: from the cache while fresh, else fetched once however many ask. */

@@ -235,7 +235,10 @@ export async function fetchPublicJSON(
 ): Promise<{ body: unknown; response: Response }> {
   const { loopbackException } = checkOutboundURL(url, options);
   const maxBytes = options.maxBytes ?? defaults.maxBytes ?? 5120;
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 5000);
+  // A timer of our own rather than AbortSignal.timeout: cleared once settled, and driven by a test's fake clock.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("fetch timed out", "TimeoutError")), options.timeoutMs ?? 5000);
+  const signal = controller.signal;
   let onAbort: () => void = () => {};
   const deadline = new Promise<never>((_, reject) => {
     onAbort = () => reject(new OutboundError("fetch timed out"));
@@ -265,6 +268,7 @@ export async function fetchPublicJSON(
     if (error instanceof OutboundError) throw error;
     throw new OutboundError(signal.aborted ? "fetch timed out" : "fetch failed", error);
   } finally {
+    clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
   }
 }

@@ -2,7 +2,6 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, t
 import { OAuthError } from "../errors.js";
 import type { AuthInfo } from "../types.js";
 import { isAudience, tokenAudiences } from "../lib/resource.js";
-import { canonicalResource } from "../lib/url.js";
 import { verifyKnownKeys, type KeySpec } from "../lib/known-keys.js";
 
 /** Options of {@link createJWTVerifier}. */

@@ -58,6 +58,7 @@ function remoteStore(name: string): Storage {
 const names = new WeakMap<Storage, string>();
 let counter = 0;
 
+// The object reads workerd's clock, so the suite waits out its TTLs in real time.
 runStorageContract("Durable Object (workerd)", {
   async open() {
     const name = `contract-${++counter}-${crypto.randomUUID()}`;

@@ -3,11 +3,18 @@ export type { AuthorizationServer, GrantInfo } from "./server.js";
 export { namespacedStore } from "./storage/namespaced.js";
 export { serveOwned } from "./http/serve.js";
 export type { OwnedRequest } from "./http/serve.js";
-export type { ConnectionInfo } from "./http/client.js";
-export type { RateLimitOptions } from "./http/rate-limit.js";
-export type { AuthorizationServerOptions, DynamicRegistrationOptions, LoginOptions, RegistrationContext, RegistrationDecision, StaticClient } from "./options.js";
-export type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
-export type { OutboundOptions } from "./clients/outbound.js";
+export type { ConnectionInfo } from "./http/peer.js";
+export type {
+  AuthorizationServerOptions,
+  ClientMetadataDocumentOptions,
+  DynamicRegistrationOptions,
+  LoginOptions,
+  OutboundOptions,
+  RateLimitOptions,
+  RegistrationContext,
+  RegistrationDecision,
+  StaticClient,
+} from "./options.js";
 export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse, rawHeaders, MAX_MCP_BODY, readAtMost, readChunksAtMost } from "./resource/index.js";
 export type { AuthenticateOptions, AuthenticateResult, BodyReader, Challenge, GuardRequest, HeaderReader, JWTVerifierOptions, ResourceGuard, ResourceGuardOptions } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";

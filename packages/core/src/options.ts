@@ -1,22 +1,69 @@
+/**
+ * The options of {@link createAuthorizationServer}, described once: each member is a key of the
+ * zod schema below, its TSDoc written on that key (editors show it through the inferred types,
+ * `AuthorizationServerOptions` and the `*Options` it nests), its defaults in {@link DEFAULTS}, and
+ * {@link resolveOptions} the one place they are applied.
+ *
+ * Conventions:
+ * - On/off: a feature that can be turned off takes `false` to turn it off and an object to
+ *   configure it; omitted (or `true`) it is on with its defaults. So `dynamicRegistration`,
+ *   `clientMetadataDocuments`, `outbound` and `rateLimit`. The older `{ enabled: false }` of
+ *   `clientMetadataDocuments` and `outbound` still works.
+ * - Strict: a key the schema does not know, at any depth, is a TypeError naming its path and the
+ *   closest known key. Records whose keys are the app's own (`scopes`) and client metadata
+ *   (`clients`, open to every RFC 7591 member) are not checked that way.
+ * - Hosts: `allowedHosts` is the `Host` header allow-list (DNS rebinding); the hosts this server
+ *   may fetch from are `outbound.allowedFetchHosts` and `outbound.deniedFetchHosts`.
+ */
 import * as z from "zod/mini";
-import { useEnglishMessages } from "./lib/zod-messages.js";
+import { englishMessages } from "./lib/zod-messages.js";
+import { verifyKnownKeys, type KeySpec } from "./lib/known-keys.js";
 import type { Storage } from "./storage/types.js";
 import { withStorageErrors } from "./storage/guarded.js";
 import { namespacedStore } from "./storage/namespaced.js";
 import type { ClientMetadata, ServerEvent, User } from "./types.js";
 import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
-import type { ClientMetadataDocumentOptions } from "./clients/cimd.js";
-import type { OutboundOptions } from "./clients/outbound.js";
-import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from "./http/rate-limit.js";
-import { resolveAllowedHosts, type ClientAddressOptions, type ConnectionInfo } from "./http/client.js";
+import type { MetadataDocumentPolicy } from "./clients/cimd.js";
+import type { OutboundPolicy } from "./clients/outbound.js";
+import type { ResolvedRateLimit } from "./http/rate-limit.js";
+import { resolveAllowedHosts } from "./http/host.js";
+import type { ConnectionInfo } from "./http/peer.js";
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
+const int = (min = 1, max?: number) => z.optional(max === undefined ? z.int().check(z.gte(min)) : z.int().check(z.gte(min), z.lte(max)));
+const strings = () => z.optional(z.array(z.string()));
+
+/** Every default, in one place. */
+export const DEFAULTS = {
+  accessTokenTtlSeconds: 3600,
+  refreshTokenTtlSeconds: 30 * 86_400,
+  refreshTokenReuseIntervalSeconds: 30,
+  grantCacheSeconds: 2,
+  authorizationCodeTtlSeconds: 60,
+  authorizationRequestTtlSeconds: 600,
+  clockToleranceSeconds: 30,
+  trustProxy: 0,
+  serviceName: "Portcullis",
+  unusedClientTtlSeconds: 86_400,
+  metadataDocuments: { minCacheSeconds: 60, maxCacheSeconds: 86_400 },
+  rateLimit: {
+    windowSeconds: 60,
+    perIp: { token: 600, register: 60, authorize: 300, login: 60 },
+    perClient: { token: 6000, authorize: 3000 },
+    login: { maxFailures: 5, lockoutSeconds: 30, maxLockoutSeconds: 900 },
+  },
+} as const;
+
+const loginSchema = z.object({
+  /** Checks a username and password; answers the user, or null when they do not match. */
+  verifyPassword: fn<(input: { username: string; password: string; request: Request }) => Promise<User | null>>(),
+  /** Finds a user already signed in to the app (its own session cookie); they then only consent. */
+  currentUser: fn<(request: Request) => Promise<User | null>>(),
+});
 
 /** How the built-in login page checks a user. */
-export interface LoginOptions {
-  /** Checks a username and password; answers the user, or null when they do not match. */
-  verifyPassword?(input: { username: string; password: string; request: Request }): Promise<User | null>;
-  /** Finds a user already signed in to the app (its own session cookie); they then only consent. */
-  currentUser?(request: Request): Promise<User | null>;
-}
+export interface LoginOptions extends z.input<typeof loginSchema> {}
 
 /** A client known from configuration rather than registration. */
 export interface StaticClient extends Partial<Omit<ClientMetadata, "client_id">> {
@@ -24,6 +71,13 @@ export interface StaticClient extends Partial<Omit<ClientMetadata, "client_id">>
   /** The secret of a confidential client; kept only as its SHA-256. */
   client_secret?: string;
 }
+
+/** Client metadata is open (any RFC 7591 member): only what the server relies on is checked here. */
+const staticClientSchema = z.looseObject({
+  client_id: z.string().check(z.minLength(1)),
+  redirect_uris: strings(),
+  client_secret: z.optional(z.string().check(z.minLength(16, "client_secret must have at least 16 characters"))),
+}) as unknown as z.ZodMiniType<StaticClient, StaticClient>;
 
 /** What a {@link DynamicRegistrationOptions.policy} is told about a registration. */
 export interface RegistrationContext {
@@ -45,275 +99,358 @@ export type RegistrationDecision =
   | { allow: true; metadata?: Record<string, unknown>; machineClient?: boolean }
   | { allow: false; reason: string };
 
-/** Options of dynamic client registration. */
-export interface DynamicRegistrationOptions {
+const dynamicRegistrationSchema = z.object({
   /**
    * Closed registration: `POST /register` needs `Authorization: Bearer <initial access token>`
    * (RFC 7591 §3). A string is compared in constant time; a function decides.
    */
-  initialAccessToken?: string | ((token: string, request: Request) => boolean | Promise<boolean>);
+  initialAccessToken: z.optional(
+    z.union([
+      z.string().check(z.minLength(16, "initialAccessToken must have at least 16 characters")),
+      z.custom<(token: string, request: Request) => boolean | Promise<boolean>>((value) => typeof value === "function"),
+    ]),
+  ),
   /**
    * Lets a registration that carries a valid initial access token create a machine client (the
-   * `client_credentials` grant). Without this, or without a {@link policy} that approves it,
+   * `client_credentials` grant). Without this, or without a `policy` that approves it,
    * registration only creates clients for user-delegated grants (`authorization_code`,
    * `refresh_token`). Needs `initialAccessToken`. Default false.
    */
-  allowMachineClients?: boolean;
+  allowMachineClients: z.optional(z.boolean()),
   /**
    * Decides each registration and RFC 7592 update after its metadata is validated (defaults
    * filled in): refuse it, change it, or approve a machine client. An `allow` without
    * `machineClient: true` keeps the default rule (user-delegated grants only).
    */
-  policy?: (metadata: Omit<ClientMetadata, "client_id">, context: RegistrationContext) => RegistrationDecision | Promise<RegistrationDecision>;
+  policy: fn<(metadata: Omit<ClientMetadata, "client_id">, context: RegistrationContext) => RegistrationDecision | Promise<RegistrationDecision>>(),
   /** A registered client never used for a grant is forgotten after this long. Default 86,400. */
-  unusedClientTtlSeconds?: number;
-}
+  unusedClientTtlSeconds: int(),
+});
 
-/** Options of {@link createAuthorizationServer}. */
-export interface AuthorizationServerOptions {
+/** Options of dynamic client registration. */
+export interface DynamicRegistrationOptions extends z.input<typeof dynamicRegistrationSchema> {}
+
+const outboundShape = {
+  /** @deprecated Give `outbound: false` instead. `false`: never fetch a URL a client chose. */
+  enabled: z.optional(z.boolean()),
+  /** Only hosts matching one of these (`client.example` or `*.example`) are fetched. Default: any public host. */
+  allowedFetchHosts: strings(),
+  /** Hosts never fetched (`evil.example` or `*.evil.example`). */
+  deniedFetchHosts: strings(),
+  /** @deprecated The older name of `allowedFetchHosts` (not the server's `Host` allow-list, `allowedHosts`). */
+  allowedHosts: strings(),
+  /** @deprecated The older name of `deniedFetchHosts`. */
+  deniedHosts: strings(),
+  /**
+   * Resolves a host name to its addresses; any special-purpose address refuses the host before a
+   * connection. Default: `node:dns` where the runtime has it (Node); none on Workers.
+   */
+  resolveHost: fn<(hostname: string) => Promise<string[]>>(),
+  /**
+   * The fetch to use, for a proxy or tests. Default: on Node, `node:https` connecting to the
+   * checked addresses; elsewhere the global `fetch`. A fetch given here connects wherever its own
+   * DNS answers, so a host whose answer changes between the check and the connection is a
+   * residual risk that `allowedFetchHosts` closes.
+   */
+  fetch: fn<(request: Request) => Promise<Response>>(),
+  /** Largest response body read, in bytes. Default 5,120 for a metadata document, 65,536 for a key set; when given, it bounds both. */
+  maxBytes: int(1, 1_000_000),
+  /** Whole-exchange time limit, resolution included. Default 5,000 ms. */
+  timeoutMs: int(1, 60_000),
+  /** Development only: also fetch the loopback hosts (`localhost`, `127.0.0.1`, `[::1]`), over `http://` too. */
+  allowInsecureLoopback: z.optional(z.boolean()),
+};
+const outboundSchema = z.object(outboundShape);
+
+/**
+ * The outbound policy: how the server fetches URLs that clients choose (a client ID metadata
+ * document, a client's `jwks_uri`). Every such fetch goes through one function, and the defaults
+ * are safe with no option given:
+ *
+ * - https only, no userinfo; `http://` only for the loopback hosts and only with
+ *   `allowInsecureLoopback` (development);
+ * - IP literals in a special-purpose block of the IANA registries (loopback, private, link-local,
+ *   metadata 169.254.169.254, NAT64, IPv4-mapped, ...) are refused, and so are the special-use
+ *   names `localhost`, `*.localhost`, `*.local`, `*.internal`, `*.home.arpa`, `*.localdomain`,
+ *   `*.invalid`, `*.onion`, `*.alt`, `*.lan`, `*.home`, `*.corp`, `*.intranet`, `*.private` and
+ *   every single-label name, with or without a resolver;
+ * - a host name is resolved and refused when any of its addresses is special: with
+ *   `resolveHost`, or by default on Node (and runtimes with `process.getBuiltinModule`) through
+ *   `node:dns`. On Node, with no `fetch` given, the connection is made to the very addresses that
+ *   were checked (no second lookup, so no DNS rebinding between check and connect). Where no
+ *   resolver exists (Workers, browsers) only the name rules above apply;
+ * - redirects are never followed (only a 200 counts), the body is read up to `maxBytes`, and the
+ *   whole exchange, resolution included, ends within `timeoutMs` even when the peer stalls.
+ */
+export interface OutboundOptions extends z.input<typeof outboundSchema> {}
+
+const documentsSchema = z.object({
+  ...outboundShape,
+  /**
+   * @deprecated Give `clientMetadataDocuments: false` instead. `false` turns metadata documents
+   * off (a URL `client_id` is then an unknown client).
+   */
+  enabled: z.optional(z.boolean()),
+  /** Bounds on how long a document is cached, whatever its `Cache-Control` says. Default 60 s .. 86,400 s; 300 s without one. */
+  minCacheSeconds: int(),
+  /** See `minCacheSeconds`. */
+  maxCacheSeconds: int(),
+});
+
+/**
+ * Options for Client ID Metadata Documents (CIMD), on by default. The members shared with
+ * {@link OutboundOptions} (`fetch`, `resolveHost`, `allowedFetchHosts`, `deniedFetchHosts`,
+ * `maxBytes`, `timeoutMs`, `allowInsecureLoopback`) are still accepted here, from before the
+ * outbound policy covered more than metadata documents: given here, they apply to every outbound
+ * fetch (a client's `jwks_uri` too), exactly as under the server's `outbound` option, which is
+ * where new code should give them.
+ */
+export interface ClientMetadataDocumentOptions extends z.input<typeof documentsSchema> {}
+
+const rateLimitSchema = z.object({
+  /** Length of a counting window. Default 60. */
+  windowSeconds: int(1, 86_400),
+  /**
+   * Requests per window from one client address (IPv6 counted per /64). Defaults: token 600,
+   * register 60, authorize 300, login 60. Needs a client address (see `clientIp`/`trustProxy`);
+   * without one, only the other limits apply.
+   */
+  perIp: z.optional(z.partialRecord(z.enum(["token", "register", "authorize", "login"]), z.int().check(z.gte(1)))),
+  /**
+   * Requests per window naming one `client_id`. At the authorization endpoint they are counted
+   * whoever sends them; at the token endpoint per client and calling address (the client is only
+   * claimed when the limit is checked, so one caller must not spend another's allowance). Only
+   * requests the per-address limit admitted are counted here. Defaults: token 6000, authorize
+   * 3000: generous, as one metadata-document client may serve every user.
+   */
+  perClient: z.optional(z.partialRecord(z.enum(["token", "authorize"]), z.int().check(z.gte(1)))),
+  /**
+   * Sign-in lockout on the built-in page, per username and client address: after `maxFailures`
+   * wrong passwords the pair waits `lockoutSeconds`; then one password at a time is checked, each
+   * failure doubling the wait up to `maxLockoutSeconds`. Attempts are counted before the password
+   * is checked, so parallel attempts are no way around it. Defaults 5, 30, 900.
+   */
+  login: z.optional(z.object({ maxFailures: int(), lockoutSeconds: int(), maxLockoutSeconds: int() })),
+});
+
+/**
+ * Rate limits of the authorization server: fixed windows counted in the configured store
+ * (`increment`), so they hold across instances. Every limit is per window of `windowSeconds`.
+ */
+export interface RateLimitOptions extends z.input<typeof rateLimitSchema> {}
+
+const schema = z.object({
   /** The issuer identifier, e.g. `https://auth.example.com`; endpoints live under it. */
-  issuer: string;
+  issuer: z.string(),
   /** The protected resource(s) tokens may be issued for, e.g. `https://mcp.example.com/mcp`. */
-  resource: string | string[];
+  resource: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
   /** Scopes offered, with the description shown on the consent page. */
-  scopes: Record<string, string>;
+  scopes: z.record(z.string().check(z.regex(SCOPE_TOKEN, "scope names use RFC 6749 §3.3 characters")), z.string()),
   /** Scopes granted when a client asks for none. Default: none. */
-  defaultScopes?: string[];
+  defaultScopes: strings(),
   /**
    * The scopes a machine token (the `client_credentials` grant) may carry, for clients the
    * operator approved. Default: none, so such a token carries no scope. A configured client
    * (`clients`) with a `scope` of its own is limited to that instead; a registered client's
    * `scope` narrows this list, never widens it.
    */
-  machineScopes?: string[];
-  storage: Storage;
+  machineScopes: strings(),
+  /** Where clients, grants, codes and keys are kept: a `Storage` (memory, SQLite, Redis, Durable Object). */
+  storage: z.custom<Storage>(
+    (value) => typeof value === "object" && value !== null && typeof (value as Storage).consume === "function",
+    "storage must implement the Storage port",
+  ),
   /**
    * Prefix for every key this server writes, so issuers sharing a store stay apart. Default:
    * the issuer's path (`/tenant1` -> `/tenant1:`), none for an issuer at the origin root. Give one
    * when issuers on different hosts share a store.
    */
-  storageNamespace?: string;
+  storageNamespace: z.optional(z.string().check(z.maxLength(200))),
   /**
    * MCP 2025-03-26 compatibility for an issuer with a path that is co-hosted with the MCP server:
    * also serve its metadata at the origin root and `/authorize`, `/token`, `/register` there,
    * where clients of that revision look. At most one issuer per origin may do this.
    */
-  serveAtOriginRoot?: boolean;
+  serveAtOriginRoot: z.optional(z.boolean()),
   /** The built-in login and consent page. */
-  login?: LoginOptions;
+  login: z.optional(loginSchema),
   /**
    * The app's own sign-in UI: a valid authorization request is redirected here with
    * `?request_id=...`; the app finishes with `completeAuthorization` or `denyAuthorization`.
    */
-  interactionUrl?: string;
+  interactionUrl: z.optional(z.string()),
   /** Clients configured up front. */
-  clients?: StaticClient[];
+  clients: z.optional(z.array(staticClientSchema)),
   /**
    * Dynamic client registration (RFC 7591) and its management API (RFC 7592). Default: on, open,
    * for clients of user-delegated grants only (machine clients need an operator: see
    * {@link DynamicRegistrationOptions.allowMachineClients} and {@link DynamicRegistrationOptions.policy}).
    * `false` turns it off; an object tunes it.
    */
-  dynamicRegistration?: boolean | DynamicRegistrationOptions;
+  dynamicRegistration: z.optional(z.union([z.boolean(), dynamicRegistrationSchema])),
   /**
    * Client ID Metadata Documents: an https URL as `client_id`, fetched under the `outbound`
-   * policy. On by default; `{ enabled: false }` turns it off.
+   * policy. On by default; `false` turns it off; an object tunes its cache.
    */
-  clientMetadataDocuments?: ClientMetadataDocumentOptions;
+  clientMetadataDocuments: z.optional(z.union([z.boolean(), documentsSchema])),
   /**
    * The policy for every fetch of a URL a client chose (metadata documents, `jwks_uri`): https
    * only, special-purpose addresses and names refused (checked by DNS on Node by default), host
    * allow/deny lists, no redirects, size and time limits. Safe with no option given; see
-   * {@link OutboundOptions}. `{ enabled: false }` turns all such fetches off.
+   * {@link OutboundOptions}. `false` turns all such fetches off.
    */
-  outbound?: OutboundOptions;
-  accessTokenTtlSeconds?: number;
-  refreshTokenTtlSeconds?: number;
+  outbound: z.optional(z.union([z.boolean(), outboundSchema])),
+  /** Lifetime of an access token. Default 3600, at most 86,400. */
+  accessTokenTtlSeconds: int(1, 86_400),
+  /** Lifetime of a refresh token (each rotation starts it again). Default 30 days. */
+  refreshTokenTtlSeconds: int(),
   /**
    * A client that lost the response to a refresh may send the same request again within this
    * many seconds and get the same response; any other reuse of a spent refresh token revokes the
    * grant. 0 turns the retry off. Default 30, at most 300.
    */
-  refreshTokenReuseIntervalSeconds?: number;
-  /** Rate limits and the sign-in lockout, counted in `storage`; `false` turns them off. */
-  rateLimit?: RateLimitOptions | false;
+  refreshTokenReuseIntervalSeconds: int(0, 300),
+  /** Rate limits and the sign-in lockout, counted in `storage`; `false` turns them off; an object tunes them. */
+  rateLimit: z.optional(z.union([z.boolean(), rateLimitSchema])),
   /**
    * The client address of a request, for per-address rate limits. Default: the socket address
    * an adapter passes (`handle(request, { remoteAddress })`), or the `X-Forwarded-For` entry
    * `trustProxy` hops away. Forwarded headers are never trusted by default.
    */
-  clientIp?: (request: Request, connection: ConnectionInfo) => string | undefined;
+  clientIp: fn<(request: Request, connection: ConnectionInfo) => string | undefined>(),
   /** How many reverse proxies in front of the server append to `X-Forwarded-For`. Default 0. */
-  trustProxy?: number;
+  trustProxy: int(0, 20),
   /**
    * `Host` values this server answers (`name` or `name:port`); any other gets 403, against DNS
    * rebinding. Default: for a loopback issuer, `localhost`, `127.0.0.1` and `[::1]`; otherwise
-   * `"*"` (every host).
+   * `"*"` (every host). (The hosts the server may fetch from are `outbound.allowedFetchHosts`.)
    */
-  allowedHosts?: string[] | "*";
+  allowedHosts: z.optional(z.union([z.literal("*"), z.array(z.string())])),
   /**
    * How long an instance trusts that a grant it has seen live still is, before asking the store
    * again when verifying its access tokens. Revocation on this instance takes effect at once; on
    * other instances sharing the store, within this interval. 0 asks every time. Default 2.
    */
-  grantCacheSeconds?: number;
-  /** At most 600 (OAuth 2.1 §4.1.2). Default 60. */
-  authorizationCodeTtlSeconds?: number;
+  grantCacheSeconds: int(0, 60),
+  /** Lifetime of an authorization code. Default 60, at most 600 (OAuth 2.1 §4.1.2). */
+  authorizationCodeTtlSeconds: int(1, 600),
   /** How long a pending authorization request waits for the user. Default 600. */
-  authorizationRequestTtlSeconds?: number;
+  authorizationRequestTtlSeconds: int(1, 3600),
   /** Tolerance for `iat`/`nbf`/`exp` when verifying tokens. Default 30. */
-  clockToleranceSeconds?: number;
+  clockToleranceSeconds: int(0, 300),
   /** Allows an `http:` issuer on a non-loopback host (never do this in production). */
-  allowInsecureHttp?: boolean;
+  allowInsecureHttp: z.optional(z.boolean()),
   /** Shown in page titles. Default "Portcullis". */
-  serviceName?: string;
+  serviceName: z.optional(z.string()),
   /** Clock in milliseconds, for tests. */
-  now?: () => number;
-  onEvent?: (event: ServerEvent) => void;
+  now: fn<() => number>(),
+  /** Told of each security-relevant event (sign-ins, grants, revocations, refused clients). */
+  onEvent: fn<(event: ServerEvent) => void>(),
   /** Unexpected failures (answered as 500 server_error) and the internal reason of protocol errors. */
-  onError?: (error: unknown, context: { request?: Request; reason?: string }) => void;
-}
+  onError: fn<(error: unknown, context: { request?: Request; reason?: string }) => void>(),
+});
+
+/** Options of {@link createAuthorizationServer}. */
+export interface AuthorizationServerOptions extends z.input<typeof schema> {}
 
 /** Options after validation and defaults. */
-export interface ResolvedOptions {
-  issuer: string;
-  issuerPath: string;
-  serveAtOriginRoot: boolean;
-  resources: string[];
-  scopes: Record<string, string>;
-  defaultScopes: string[];
-  machineScopes: string[];
-  storage: Storage;
-  login: LoginOptions | undefined;
-  interactionUrl: string | undefined;
-  clients: StaticClient[];
-  dynamicRegistration: (DynamicRegistrationOptions & { unusedClientTtlSeconds: number }) | false;
-  /** The CIMD switch and cache bounds, with the whole outbound policy merged in. */
-  clientMetadataDocuments: ClientMetadataDocumentOptions & { enabled: boolean };
-  outbound: OutboundOptions;
-  accessTokenTtlSeconds: number;
-  refreshTokenTtlSeconds: number;
-  grantCacheSeconds: number;
-  refreshTokenReuseIntervalSeconds: number;
-  rateLimit: ResolvedRateLimit | false;
-  clientAddress: ClientAddressOptions;
-  allowedHosts: string[] | "*";
-  authorizationCodeTtlSeconds: number;
-  authorizationRequestTtlSeconds: number;
-  clockToleranceSeconds: number;
-  secureCookies: boolean;
-  serviceName: string;
-  now: () => number;
-  onEvent: (event: ServerEvent) => void;
-  onError: (error: unknown, context: { request?: Request; reason?: string }) => void;
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;
+
+/** The keys each level of the options may hold, read from the schema. */
+const SERVER_KEYS = keySpecOf(schema as unknown as SchemaType) ?? {};
+
+/** What {@link keySpecOf} reads of a zod schema's definition. */
+interface SchemaType {
+  _zod: {
+    def: {
+      type: string;
+      innerType?: SchemaType;
+      options?: readonly SchemaType[];
+      shape?: Record<string, SchemaType>;
+      catchall?: unknown;
+      keyType?: SchemaType;
+      entries?: Record<string, unknown>;
+    };
+  };
 }
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
-const int = (min = 1, max?: number) => z.optional(max === undefined ? z.int().check(z.gte(min)) : z.int().check(z.gte(min), z.lte(max)));
-const strings = () => z.optional(z.array(z.string()));
+/** The key spec of a schema: its object shapes and enum-keyed records, through optionals and unions. */
+function keySpecOf(type: SchemaType): KeySpec | null {
+  const def = type._zod.def;
+  if (def.innerType) return keySpecOf(def.innerType);
+  if (def.type === "union") {
+    const specs = def.options!.map(keySpecOf).filter((spec): spec is KeySpec => spec !== null);
+    return specs.length === 0 ? null : Object.assign({}, ...specs);
+  }
+  // A loose object (client metadata) is open: its keys are not ours to check.
+  if (def.type === "object" && def.shape && def.catchall === undefined) {
+    return Object.fromEntries(Object.entries(def.shape).map(([key, value]) => [key, keySpecOf(value)]));
+  }
+  if (def.type === "record" && def.keyType?._zod.def.type === "enum") {
+    return Object.fromEntries(Object.keys(def.keyType._zod.def.entries ?? {}).map((key) => [key, null]));
+  }
+  return null;
+}
 
-const outboundShape = {
-  enabled: z.optional(z.boolean()),
-  fetch: fn<(request: Request) => Promise<Response>>(),
-  resolveHost: fn<(hostname: string) => Promise<string[]>>(),
-  maxBytes: int(1, 1_000_000),
-  timeoutMs: int(1, 60_000),
-  allowedHosts: strings(),
-  deniedHosts: strings(),
-  allowInsecureLoopback: z.optional(z.boolean()),
-};
+type OutboundInput = OutboundOptions & { minCacheSeconds?: number; maxCacheSeconds?: number };
+
+/** One outbound member given under its current name or its older one, never both. */
+function renamed(o: OutboundInput, current: "allowedFetchHosts" | "deniedFetchHosts", old: "allowedHosts" | "deniedHosts", where: string): string[] | undefined {
+  if (o[current] !== undefined && o[old] !== undefined) throw new TypeError(`Portcullis: give ${where}.${current} only (${old} is its older name)`);
+  return o[current] ?? o[old];
+}
+
+/** An outbound policy object with the older names read and the on/off switch left out. */
+function outboundMembers(input: OutboundInput, where: string): OutboundPolicy {
+  const { enabled: _enabled, allowedHosts: _allowed, deniedHosts: _denied, minCacheSeconds: _min, maxCacheSeconds: _max, ...rest } = input;
+  const policy: OutboundPolicy = { ...rest };
+  const allowedFetchHosts = renamed(input, "allowedFetchHosts", "allowedHosts", where);
+  const deniedFetchHosts = renamed(input, "deniedFetchHosts", "deniedHosts", where);
+  if (allowedFetchHosts !== undefined) policy.allowedFetchHosts = allowedFetchHosts;
+  if (deniedFetchHosts !== undefined) policy.deniedFetchHosts = deniedFetchHosts;
+  for (const key of Object.keys(policy) as (keyof OutboundPolicy)[]) if (policy[key] === undefined) delete policy[key];
+  return policy;
+}
+
+/** A feature switch: `false` (or the older `{ enabled: false }`) is off; omitted, `true` or an object is on. */
+const isOn = (value: boolean | { enabled?: boolean } | undefined): boolean => value !== false && (typeof value !== "object" || value.enabled !== false);
 
 /**
  * The outbound policy: `outbound`, plus the policy members still accepted under
  * `clientMetadataDocuments` (its `enabled` stays the CIMD switch). A member given in both places
  * is a TypeError rather than a silent choice.
  */
-function resolveOutbound(o: AuthorizationServerOptions): { outbound: OutboundOptions; documents: ResolvedOptions["clientMetadataDocuments"] } {
-  const { enabled, minCacheSeconds, maxCacheSeconds, ...legacy } = o.clientMetadataDocuments ?? {};
-  for (const [name, value] of Object.entries(legacy)) {
-    if (value !== undefined && o.outbound?.[name as keyof OutboundOptions] !== undefined) {
-      throw new TypeError(`Portcullis: give ${name} once, under outbound (clientMetadataDocuments.${name} is the older place)`);
-    }
+function resolveOutbound(o: AuthorizationServerOptions): { outbound: OutboundPolicy; documents: MetadataDocumentPolicy } {
+  const documentsInput = typeof o.clientMetadataDocuments === "object" ? o.clientMetadataDocuments : {};
+  const outboundInput = typeof o.outbound === "object" ? o.outbound : {};
+  const legacy = outboundMembers(documentsInput, "clientMetadataDocuments");
+  const current = outboundMembers(outboundInput, "outbound");
+  for (const name of Object.keys(legacy)) {
+    if (name in current) throw new TypeError(`Portcullis: give ${name} once, under outbound (clientMetadataDocuments.${name} is the older place)`);
   }
-  const outbound: OutboundOptions = { ...legacy, ...o.outbound, enabled: o.outbound?.enabled ?? true };
-  const documents = { ...outbound, minCacheSeconds, maxCacheSeconds, enabled: enabled !== false && outbound.enabled !== false };
+  const outbound: OutboundPolicy = { ...legacy, ...current, enabled: isOn(o.outbound) };
+  const { minCacheSeconds = DEFAULTS.metadataDocuments.minCacheSeconds, maxCacheSeconds = DEFAULTS.metadataDocuments.maxCacheSeconds } = documentsInput;
+  const documents = { ...outbound, minCacheSeconds, maxCacheSeconds, enabled: isOn(o.clientMetadataDocuments) && outbound.enabled !== false };
   return { outbound, documents };
 }
 
-const schema = z.object({
-  issuer: z.string(),
-  resource: z.union([z.string(), z.array(z.string()).check(z.minLength(1))]),
-  scopes: z.record(z.string().check(z.regex(SCOPE_TOKEN, "scope names use RFC 6749 §3.3 characters")), z.string()),
-  defaultScopes: strings(),
-  machineScopes: strings(),
-  storageNamespace: z.optional(z.string().check(z.maxLength(200))),
-  serveAtOriginRoot: z.optional(z.boolean()),
-  storage: z.custom<Storage>(
-    (value) => typeof value === "object" && value !== null && typeof (value as Storage).consume === "function",
-    "storage must implement the Storage port",
-  ),
-  login: z.optional(z.object({ verifyPassword: fn<LoginOptions["verifyPassword"]>(), currentUser: fn<LoginOptions["currentUser"]>() })),
-  interactionUrl: z.optional(z.string()),
-  clients: z.optional(
-    z.array(
-      z.looseObject({
-        client_id: z.string().check(z.minLength(1)),
-        redirect_uris: strings(),
-        client_secret: z.optional(z.string().check(z.minLength(16, "client_secret must have at least 16 characters"))),
-      }),
-    ),
-  ),
-  dynamicRegistration: z.optional(
-    z.union([
-      z.boolean(),
-      z.object({
-        initialAccessToken: z.optional(
-          z.union([
-            z.string().check(z.minLength(16, "initialAccessToken must have at least 16 characters")),
-            z.custom<(t: string, r: Request) => boolean>((value) => typeof value === "function"),
-          ]),
-        ),
-        allowMachineClients: z.optional(z.boolean()),
-        policy: fn<DynamicRegistrationOptions["policy"]>(),
-        unusedClientTtlSeconds: int(),
-      }),
-    ]),
-  ),
-  clientMetadataDocuments: z.optional(z.object({ ...outboundShape, minCacheSeconds: int(), maxCacheSeconds: int() })),
-  outbound: z.optional(z.object(outboundShape)),
-  accessTokenTtlSeconds: int(1, 86_400),
-  grantCacheSeconds: int(0, 60),
-  refreshTokenTtlSeconds: int(),
-  refreshTokenReuseIntervalSeconds: int(0, 300),
-  rateLimit: z.optional(
-    z.union([
-      z.literal(false),
-      z.object({
-        windowSeconds: int(1, 86_400),
-        perIp: z.optional(z.partialRecord(z.enum(["token", "register", "authorize", "login"]), z.int().check(z.gte(1)))),
-        perClient: z.optional(z.partialRecord(z.enum(["token", "authorize"]), z.int().check(z.gte(1)))),
-        login: z.optional(z.object({ maxFailures: int(), lockoutSeconds: int(), maxLockoutSeconds: int() })),
-      }),
-    ]),
-  ),
-  clientIp: fn<(request: Request, connection: ConnectionInfo) => string | undefined>(),
-  trustProxy: int(0, 20),
-  allowedHosts: z.optional(z.union([z.literal("*"), z.array(z.string())])),
-  authorizationCodeTtlSeconds: int(1, 600),
-  authorizationRequestTtlSeconds: int(1, 3600),
-  clockToleranceSeconds: int(0, 300),
-  allowInsecureHttp: z.optional(z.boolean()),
-  serviceName: z.optional(z.string()),
-  now: fn<() => number>(),
-  onEvent: fn<(event: ServerEvent) => void>(),
-  onError: fn<ResolvedOptions["onError"]>(),
-});
+/** Rate limit settings after defaults, or false when turned off. */
+function resolveRateLimit(input: boolean | RateLimitOptions | undefined): ResolvedRateLimit | false {
+  if (input === false) return false;
+  const given = typeof input === "object" ? input : {};
+  const d = DEFAULTS.rateLimit;
+  return {
+    windowSeconds: given.windowSeconds ?? d.windowSeconds,
+    perIp: { ...d.perIp, ...given.perIp },
+    perClient: { ...d.perClient, ...given.perClient },
+    login: { ...d.login, ...given.login },
+  };
+}
 
 /** Validates options once, at construction; misuse is a TypeError, never an HTTP response. */
-export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptions {
-  useEnglishMessages();
-  const parsed = schema.safeParse(input);
+export function resolveOptions(input: AuthorizationServerOptions) {
+  verifyKnownKeys(input, SERVER_KEYS);
+  const parsed = schema.safeParse(input, englishMessages);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new TypeError(`Portcullis: invalid option ${issue.path.join(".") || "(root)"}: ${issue.message}`);
@@ -347,7 +484,7 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     throw new TypeError("Portcullis: configure login (the built-in page) or interactionUrl (your own UI)");
   }
   const path = issuerURL.pathname === "/" ? "" : issuerURL.pathname;
-  const registration = o.dynamicRegistration === undefined || o.dynamicRegistration === true ? {} : o.dynamicRegistration;
+  const registration: DynamicRegistrationOptions | false = o.dynamicRegistration === false ? false : typeof o.dynamicRegistration === "object" ? o.dynamicRegistration : {};
   const { outbound, documents } = resolveOutbound(o);
   if (registration && registration.allowMachineClients && registration.initialAccessToken === undefined) {
     throw new TypeError("Portcullis: dynamicRegistration.allowMachineClients needs initialAccessToken");
@@ -364,21 +501,22 @@ export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptio
     login: o.login,
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],
-    dynamicRegistration: registration === false ? false : { ...registration, unusedClientTtlSeconds: registration.unusedClientTtlSeconds ?? 86_400 },
+    dynamicRegistration: registration === false ? (false as const) : { ...registration, unusedClientTtlSeconds: registration.unusedClientTtlSeconds ?? DEFAULTS.unusedClientTtlSeconds },
+    /** The CIMD switch and cache bounds, with the whole outbound policy merged in. */
     clientMetadataDocuments: documents,
     outbound,
-    accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? 3600,
-    refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? 30 * 86_400,
-    grantCacheSeconds: o.grantCacheSeconds ?? 2,
-    refreshTokenReuseIntervalSeconds: o.refreshTokenReuseIntervalSeconds ?? 30,
+    accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? DEFAULTS.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds,
+    grantCacheSeconds: o.grantCacheSeconds ?? DEFAULTS.grantCacheSeconds,
+    refreshTokenReuseIntervalSeconds: o.refreshTokenReuseIntervalSeconds ?? DEFAULTS.refreshTokenReuseIntervalSeconds,
     rateLimit: resolveRateLimit(o.rateLimit),
-    clientAddress: { clientIp: o.clientIp, trustProxy: o.trustProxy ?? 0 },
+    clientAddress: { clientIp: o.clientIp, trustProxy: o.trustProxy ?? DEFAULTS.trustProxy },
     allowedHosts: resolveAllowedHosts(o.allowedHosts, issuerURL, "allowedHosts"),
-    authorizationCodeTtlSeconds: o.authorizationCodeTtlSeconds ?? 60,
-    authorizationRequestTtlSeconds: o.authorizationRequestTtlSeconds ?? 600,
-    clockToleranceSeconds: o.clockToleranceSeconds ?? 30,
+    authorizationCodeTtlSeconds: o.authorizationCodeTtlSeconds ?? DEFAULTS.authorizationCodeTtlSeconds,
+    authorizationRequestTtlSeconds: o.authorizationRequestTtlSeconds ?? DEFAULTS.authorizationRequestTtlSeconds,
+    clockToleranceSeconds: o.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
     secureCookies: !insecure,
-    serviceName: o.serviceName ?? "Portcullis",
+    serviceName: o.serviceName ?? DEFAULTS.serviceName,
     now: o.now ?? Date.now,
     onEvent: o.onEvent ?? (() => {}),
     onError: o.onError ?? defaultOnError,

@@ -1,7 +1,7 @@
 import { createClientRegistry } from "./clients/registry.js";
 import { isOAuthError, OAuthError } from "./errors.js";
-import type { RequestMeta, ServerContext } from "./grants/context.js";
-import { findGrant, isGrantLive, listGrants, revokeGrant, type Grant } from "./grants/grant-store.js";
+import type { RequestMeta, ServerContext } from "./context.js";
+import { findGrant, isGrantLive, listGrants, revokeGrant, type Grant } from "./tokens/grant-store.js";
 import {
   authorizeHandler,
   completeAuthorization,
@@ -16,7 +16,8 @@ import { revokeHandler } from "./handlers/revoke.js";
 import { tokenHandler } from "./handlers/token.js";
 import { errorPage } from "./handlers/pages.js";
 import { rememberBody } from "./http/body.js";
-import { clientAddress, isAllowedHost, type ConnectionInfo } from "./http/client.js";
+import { isAllowedHost } from "./http/host.js";
+import { peerAddress, type ConnectionInfo } from "./http/peer.js";
 import { createRateLimiter } from "./http/rate-limit.js";
 import { oversizedRequestStatus } from "./http/request-limits.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
@@ -193,7 +194,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
     if (request.method === "OPTIONS") return route.cors ? publicPreflightResponse() : methodNotAllowedResponse(route.methods);
     if (!route.methods.includes(request.method)) return methodNotAllowedResponse(route.methods);
     if (connection.body !== undefined) rememberBody(request, connection.body);
-    const response = await run(request, route, { ip: clientAddress(request, connection, options.clientAddress) });
+    const response = await run(request, route, { ip: peerAddress(request, connection, options.clientAddress) });
     return route.cors ? withPublicCors(request, response) : response;
   };
 

@@ -30,6 +30,7 @@ afterAll(async () => {
   await raw.close();
 });
 
+// Redis keeps the time (PX expiries on the server), so the suite waits out its TTLs in real time.
 runStorageContract("redis", {
   skipReason,
   async open() {

@@ -17,16 +17,17 @@ const freshPath = () => join(dir, `store-${++files}.db`);
 const paths = new WeakMap<Storage, string>();
 
 runStorageContract("sqlite", {
-  async open() {
+  usesClock: true,
+  async open(clock) {
     const path = freshPath();
-    const store = createSqliteStore({ path });
+    const store = createSqliteStore({ path, now: clock.now });
     paths.set(store, path);
     return store;
   },
-  async reopen(store) {
+  async reopen(store, clock) {
     const path = paths.get(store)!;
     await store.close?.();
-    return createSqliteStore({ path });
+    return createSqliteStore({ path, now: clock.now });
   },
 });
 

@@ -1,7 +1,7 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
-import type { ServerContext } from "../grants/context.js";
+import type { ServerContext } from "../context.js";
 import { assertionIssuer, JWT_BEARER, verifyClientAssertion } from "./private-key-jwt.js";
 import type { ClientMetadata } from "../types.js";
 

@@ -224,12 +224,13 @@ describe("jwks_uri fetches go through the outbound policy", () => {
   });
 
   it.each([
-    ["outbound.allowedHosts", { outbound: { allowedHosts: ["*.trusted.example"] } }],
-    ["outbound.deniedHosts", { outbound: { deniedHosts: ["keys.example.com"] } }],
-    ["clientMetadataDocuments.allowedHosts", { clientMetadataDocuments: { allowedHosts: ["*.trusted.example"] } }],
-    ["clientMetadataDocuments.deniedHosts", { clientMetadataDocuments: { deniedHosts: ["*.example.com"] } }],
-    ["a deny list matched through a trailing dot", { outbound: { deniedHosts: ["keys.example.com"] } }, "https://keys.example.com./jwks.json"],
-    ["outbound.enabled: false", { outbound: { enabled: false } }],
+    ["outbound.allowedFetchHosts", { outbound: { allowedFetchHosts: ["*.trusted.example"] } }],
+    ["outbound.deniedFetchHosts", { outbound: { deniedFetchHosts: ["keys.example.com"] } }],
+    ["outbound.allowedHosts (the older name)", { outbound: { allowedHosts: ["*.trusted.example"] } }],
+    ["clientMetadataDocuments.allowedFetchHosts", { clientMetadataDocuments: { allowedFetchHosts: ["*.trusted.example"] } }],
+    ["clientMetadataDocuments.deniedFetchHosts", { clientMetadataDocuments: { deniedFetchHosts: ["*.example.com"] } }],
+    ["a deny list matched through a trailing dot", { outbound: { deniedFetchHosts: ["keys.example.com"] } }, "https://keys.example.com./jwks.json"],
+    ["outbound.enabled: false (the older off switch)", { outbound: { enabled: false } }],
   ])("audit #5: %s applies to jwks_uri: refused without a fetch", async (_, policy, uri = "https://keys.example.com/jwks.json") => {
     const outbound = recordingFetch(() => Response.json({ keys: [] }));
     const global = vi.fn(async () => Response.json({ keys: [] }));

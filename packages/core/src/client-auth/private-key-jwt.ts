@@ -1,8 +1,9 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jose";
 import { OAuthError } from "../errors.js";
 import { fetchPublicJSON } from "../clients/outbound.js";
-import type { ServerContext } from "../grants/context.js";
+import type { ServerContext } from "../context.js";
 import type { ClientMetadata } from "../types.js";
+import { keys as storageKeys } from "../storage/keys.js";
 
 export const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
@@ -24,7 +25,7 @@ export function assertionIssuer(assertion: string): string | undefined {
 async function clientKeys(ctx: ServerContext, client: ClientMetadata): Promise<JSONWebKeySet> {
   if (client.jwks) return client.jwks as unknown as JSONWebKeySet;
   if (!client.jwks_uri) throw invalid("no_client_keys");
-  const cacheKey = `client-jwks:${client.jwks_uri}`;
+  const cacheKey = storageKeys.clientJWKS(client.jwks_uri);
   const cached = await ctx.options.storage.get<JSONWebKeySet>(cacheKey);
   if (cached) return cached;
   let body: unknown;
@@ -67,7 +68,7 @@ export async function verifyClientAssertion(ctx: ServerContext, client: ClientMe
   const remaining = payload.exp! - nowSeconds;
   if (remaining > MAX_ASSERTION_LIFETIME_SECONDS) throw invalid("assertion_lifetime_too_long");
   if (typeof payload.jti !== "string" || payload.jti.length === 0 || payload.jti.length > 256) throw invalid("assertion_jti_invalid");
-  const fresh = await options.storage.setIfAbsent(`assertion-jti:${client.client_id}:${payload.jti}`, 1, {
+  const fresh = await options.storage.setIfAbsent(storageKeys.assertionJTI(client.client_id, payload.jti), 1, {
     ttlSeconds: Math.max(1, remaining + options.clockToleranceSeconds),
   });
   if (!fresh) throw invalid("assertion_replayed");

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { authorizationUrl, createTestServer, readConsentPage, RESOURCE, USER } from "../../test/helpers.js";
 import { connectionRecorder } from "../../test/listener.js";
 
@@ -49,8 +49,10 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
   it("advertises client_id_metadata_document_supported, and not when turned off (AS-MD-9)", async () => {
     const on = setup(() => json(validDoc()));
     expect(on.server.metadata().client_id_metadata_document_supported).toBe(true);
-    const off = createTestServer({ clientMetadataDocuments: { enabled: false } });
+    const off = createTestServer({ clientMetadataDocuments: false });
     expect(off.server.metadata().client_id_metadata_document_supported).toBeUndefined();
+    const offAsBefore = createTestServer({ clientMetadataDocuments: { enabled: false } });
+    expect(offAsBefore.server.metadata().client_id_metadata_document_supported).toBeUndefined();
   });
 
   it("fetches the document, accepts a loopback redirect on another port, and shows the document host on consent (AS-CIMD-7, AS-CIMD-11)", async () => {
@@ -154,23 +156,38 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
     expect((await authorize(t, DOC_URL)).status).toBe(400);
   });
 
-  it("aborts a document server that never finishes, within the timeout (AS-CIMD-4)", async () => {
-    const t = setup(
-      () =>
-        new Response(
-          new ReadableStream({
-            start(controller) {
-              controller.enqueue(new TextEncoder().encode("{"));
-            },
-          }),
-          { status: 200 },
-        ),
-      { timeoutMs: 200 },
-    );
-    // The stand-in ignores the signal, as a stalled socket would not; the reader must still give up.
-    const response = await Promise.race([authorize(t, DOC_URL), new Promise<string>((r) => setTimeout(() => r("hung"), 3000))]);
-    expect(response).not.toBe("hung");
-    expect((response as Response).status).toBe(400);
+  it("aborts a document server that never finishes at the timeout, not before (AS-CIMD-4)", async () => {
+    // The clock is the test's: the deadline fires when the test moves time, never by the machine's speed.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      let requested!: () => void;
+      const fetched = new Promise<void>((resolve) => (requested = resolve));
+      const t = setup(
+        () => {
+          requested();
+          // The stand-in ignores the signal, as a stalled socket would not; the reader must still give up.
+          return new Response(
+            new ReadableStream({
+              start(controller) {
+                controller.enqueue(new TextEncoder().encode("{"));
+              },
+            }),
+            { status: 200 },
+          );
+        },
+        { timeoutMs: 200 },
+      );
+      let answer: Response | undefined;
+      const answered = authorize(t, DOC_URL).then((response) => (answer = response));
+      await fetched;
+      await vi.advanceTimersByTimeAsync(199);
+      expect(answer).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      await answered;
+      expect(answer!.status).toBe(400);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it.each([
@@ -190,6 +207,23 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
     const response = await authorize(t, DOC_URL);
     expect(response.status).toBe(400);
     expect(response.headers.get("Location")).toBeNull();
+  });
+
+  it("never treats a document that declares private_key_jwt as a public client: no code, and client_id alone gets invalid_client (AS-CIMD-9)", async () => {
+    // Portcullis does not authenticate metadata-document clients by assertion: it refuses the
+    // document instead, so a key-bound client can never be used without its key.
+    const jwks = { keys: [{ kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] };
+    const t = setup(() => json(validDoc({ token_endpoint_auth_method: "private_key_jwt", jwks })));
+    const page = await authorize(t, DOC_URL);
+    expect(page.status).toBe(400);
+    expect(page.headers.get("Location")).toBeNull();
+    const token = await t.fetch("https://as.test/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "authorization_code", code: "nope", code_verifier: "v".repeat(43), client_id: DOC_URL, redirect_uri: "http://127.0.0.1:3000/callback" }),
+    });
+    expect(token.status).toBe(401);
+    expect(((await token.json()) as { error: string }).error).toBe("invalid_client");
   });
 
   it("rejects a body that is a JSON array (AS-CIMD-5)", async () => {
@@ -224,7 +258,7 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
   });
 
   it("applies the host allow-list before any fetch (AS-CIMD-12)", async () => {
-    const t = setup(() => json(validDoc()), { allowedHosts: ["*.trusted.test"] });
+    const t = setup(() => json(validDoc()), { allowedFetchHosts: ["*.trusted.test"] });
     expect((await authorize(t, DOC_URL)).status).toBe(400);
     expect(t.docs.requests).toEqual([]);
   });

@@ -1,33 +1,25 @@
 import { OAuthError } from "../errors.js";
-import { checkOutboundURL, fetchPublicJSON, OutboundError, type OutboundOptions } from "./outbound.js";
+import { checkOutboundURL, fetchPublicJSON, OutboundError, type OutboundPolicy } from "./outbound.js";
+import type { ClientMetadataDocumentOptions } from "../options.js";
 import { parseURL } from "../lib/url.js";
 import type { ClientMetadata } from "../types.js";
 import { redirectUriProblem } from "./redirect-uri.js";
 
 /**
- * Options for Client ID Metadata Documents (CIMD), on by default. The members shared with
- * {@link OutboundOptions} (`fetch`, `resolveHost`, `allowedHosts`, `deniedHosts`, `maxBytes`,
- * `timeoutMs`, `allowInsecureLoopback`) are still accepted here, from before the outbound policy
- * covered more than metadata documents: given here, they apply to every outbound fetch (a
- * client's `jwks_uri` too), exactly as under the server's `outbound` option, which is where new
- * code should give them.
+ * The metadata document settings after resolution: the switch, the cache bounds
+ * ({@link ClientMetadataDocumentOptions}), and the whole outbound policy.
  */
-export interface ClientMetadataDocumentOptions extends OutboundOptions {
-  /**
-   * `false` turns metadata documents off (a URL `client_id` is then an unknown client). Default
-   * true. `outbound: { enabled: false }` turns off every fetch of a client-chosen URL.
-   */
+export interface MetadataDocumentPolicy extends OutboundPolicy {
   enabled?: boolean;
-  /** Bounds on how long a document is cached, whatever its `Cache-Control` says. Default 60 s .. 86,400 s; 300 s without one. */
-  minCacheSeconds?: number;
-  maxCacheSeconds?: number;
+  minCacheSeconds: number;
+  maxCacheSeconds: number;
 }
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const URL_MEMBERS = ["client_uri", "logo_uri", "tos_uri", "policy_uri"] as const;
 
 /** Whether a `client_id` names a metadata document rather than a registered client. */
-export function isMetadataDocumentClientId(clientId: string, options: ClientMetadataDocumentOptions): boolean {
+export function isMetadataDocumentClientId(clientId: string, options: OutboundPolicy): boolean {
   return clientId.startsWith("https://") || (options.allowInsecureLoopback === true && clientId.startsWith("http://"));
 }
 
@@ -35,7 +27,7 @@ export function isMetadataDocumentClientId(clientId: string, options: ClientMeta
  * Checks a client ID URL before anything is fetched (CIMD §3): https, a path, no userinfo,
  * fragment or dot segments, and a host the outbound policy allows ({@link checkOutboundURL}).
  */
-export function verifyClientIdURL(clientId: string, options: ClientMetadataDocumentOptions): URL {
+export function verifyClientIdURL(clientId: string, options: OutboundPolicy): URL {
   const refuse = (why: string): never => {
     throw new OAuthError("invalid_client", `client metadata document URL refused: ${why}`, { status: 400, reason: "cimd_url_invalid" });
   };
@@ -59,9 +51,8 @@ export function verifyClientIdURL(clientId: string, options: ClientMetadataDocum
 }
 
 /** How long a fetched document may be cached: its `max-age` within bounds; `no-store` still gets the floor. */
-function cacheSeconds(response: Response, options: ClientMetadataDocumentOptions): number {
-  const min = options.minCacheSeconds ?? 60;
-  const max = options.maxCacheSeconds ?? 86_400;
+function cacheSeconds(response: Response, options: MetadataDocumentPolicy): number {
+  const { minCacheSeconds: min, maxCacheSeconds: max } = options;
   const match = /(?:^|,)\s*max-age\s*=\s*(\d+)/i.exec(response.headers.get("Cache-Control") ?? "");
   const wanted = match ? Number(match[1]) : 300;
   return Math.min(max, Math.max(min, wanted));
@@ -76,7 +67,7 @@ function cacheSeconds(response: Response, options: ClientMetadataDocumentOptions
  */
 export async function fetchClientMetadataDocument(
   clientId: string,
-  options: ClientMetadataDocumentOptions,
+  options: MetadataDocumentPolicy,
 ): Promise<{ metadata: ClientMetadata; ttlSeconds: number }> {
   const url = verifyClientIdURL(clientId, options);
   const refuse = (why: string, cause?: unknown): never => {

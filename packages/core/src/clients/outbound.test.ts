@@ -180,11 +180,11 @@ describe("checkOutboundURL: the policy before any connection", () => {
     expect(checkOutboundURL(new URL("http://localhost:3000/doc.json"), DEV)).toEqual({ loopbackException: true });
     expect(checkOutboundURL(new URL("https://[::1]:3000/doc.json"), DEV)).toEqual({ loopbackException: true });
     expect(() => checkOutboundURL(new URL("http://10.0.0.1/doc.json"), DEV)).toThrow("https");
-    expect(() => checkOutboundURL(new URL("http://localhost:3000/doc.json"), { ...DEV, allowedHosts: ["docs.example.com"] })).toThrow("not allowed");
+    expect(() => checkOutboundURL(new URL("http://localhost:3000/doc.json"), { ...DEV, allowedFetchHosts: ["docs.example.com"] })).toThrow("not allowed");
   });
 
   it("matches host lists case-insensitively, with or without the trailing dot, and *. for subdomains only", () => {
-    const policy = { allowedHosts: ["*.Example.com"], deniedHosts: ["bad.example.com."] };
+    const policy = { allowedFetchHosts: ["*.Example.com"], deniedFetchHosts: ["bad.example.com."] };
     expect(() => checkOutboundURL(new URL("https://docs.example.com./x"), policy)).not.toThrow();
     expect(() => checkOutboundURL(new URL("https://example.com/x"), policy)).toThrow("not allowed");
     expect(() => checkOutboundURL(new URL("https://evilexample.com/x"), policy)).toThrow("not allowed");
@@ -198,12 +198,19 @@ describe("checkOutboundURL: the policy before any connection", () => {
 
 describe("Where the outbound policy is configured", () => {
   it("takes it under outbound, or under clientMetadataDocuments as before, but a member given in both places is a TypeError", () => {
-    expect(() => createTestServer({ outbound: { allowedHosts: ["a.example"] }, clientMetadataDocuments: { deniedHosts: ["b.example"] } })).not.toThrow();
-    expect(() => createTestServer({ outbound: { allowedHosts: ["a.example"] }, clientMetadataDocuments: { allowedHosts: ["b.example"] } })).toThrow(TypeError);
+    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { deniedFetchHosts: ["b.example"] } })).not.toThrow();
+    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { allowedFetchHosts: ["b.example"] } })).toThrow(TypeError);
+    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { allowedHosts: ["b.example"] } })).toThrow(TypeError);
     expect(() => createTestServer({ outbound: { timeoutMs: 0 } })).toThrow(/outbound\.timeoutMs/);
   });
 
-  it("outbound.enabled: false also turns metadata documents off", () => {
+  it("takes the fetch host lists under their older names too, but not under both names at once", () => {
+    expect(() => createTestServer({ outbound: { allowedHosts: ["a.example"], deniedHosts: ["b.example"] } })).not.toThrow();
+    expect(() => createTestServer({ outbound: { allowedHosts: ["a.example"], allowedFetchHosts: ["a.example"] } })).toThrow(/allowedFetchHosts/);
+  });
+
+  it("outbound: false (or the older { enabled: false }) also turns metadata documents off", () => {
+    expect(createTestServer({ outbound: false }).server.metadata().client_id_metadata_document_supported).toBeUndefined();
     expect(createTestServer({ outbound: { enabled: false } }).server.metadata().client_id_metadata_document_supported).toBeUndefined();
     expect(createTestServer().server.metadata().client_id_metadata_document_supported).toBe(true);
   });

@@ -1,53 +1,13 @@
 import { isIPLiteral, specialBlockOf } from "../lib/ip.js";
 import { isLoopbackHost } from "../lib/url.js";
 import { readAtMost } from "../lib/stream.js";
+import type { OutboundOptions } from "../options.js";
 
 /**
- * The outbound policy: how the server fetches URLs that clients choose (a client ID metadata
- * document, a client's `jwks_uri`). Every such fetch goes through {@link fetchPublicJSON}, and
- * the defaults are safe with no option given:
- *
- * - https only, no userinfo; `http://` only for the loopback hosts and only with
- *   `allowInsecureLoopback` (development);
- * - IP literals in a special-purpose block of the IANA registries (loopback, private, link-local,
- *   metadata 169.254.169.254, NAT64, IPv4-mapped, ...) are refused, and so are the special-use
- *   names `localhost`, `*.localhost`, `*.local`, `*.internal`, `*.home.arpa`, `*.localdomain`,
- *   `*.invalid`, `*.onion`, `*.alt`, `*.lan`, `*.home`, `*.corp`, `*.intranet`, `*.private` and
- *   every single-label name, with or without a resolver;
- * - a host name is resolved and refused when any of its addresses is special: with
- *   `resolveHost`, or by default on Node (and runtimes with `process.getBuiltinModule`) through
- *   `node:dns`. On Node, with no `fetch` given, the connection is made to the very addresses that
- *   were checked (no second lookup, so no DNS rebinding between check and connect). Where no
- *   resolver exists (Workers, browsers) only the name rules above apply;
- * - redirects are never followed (only a 200 counts), the body is read up to `maxBytes`, and the
- *   whole exchange, resolution included, ends within `timeoutMs` even when the peer stalls.
+ * The outbound policy after resolution: the `outbound` option ({@link OutboundOptions}, where
+ * each member and the safe defaults are described), older names read, with its on/off switch.
  */
-export interface OutboundOptions {
-  /** `false`: never fetch a URL a client chose (no metadata documents, no `jwks_uri`). Default true. */
-  enabled?: boolean;
-  /** Only hosts matching one of these (`client.example` or `*.example`) are fetched. Default: any public host. */
-  allowedHosts?: string[];
-  /** Hosts never fetched (`evil.example` or `*.evil.example`). */
-  deniedHosts?: string[];
-  /**
-   * Resolves a host name to its addresses; any special-purpose address refuses the host before a
-   * connection. Default: `node:dns` where the runtime has it (Node); none on Workers.
-   */
-  resolveHost?: (hostname: string) => Promise<string[]>;
-  /**
-   * The fetch to use, for a proxy or tests. Default: on Node, `node:https` connecting to the
-   * checked addresses; elsewhere the global `fetch`. A fetch given here connects wherever its own
-   * DNS answers, so a host whose answer changes between the check and the connection is a
-   * residual risk that `allowedHosts` closes.
-   */
-  fetch?: (request: Request) => Promise<Response>;
-  /** Largest response body read, in bytes. Default 5,120 for a metadata document, 65,536 for a key set; when given, it bounds both. */
-  maxBytes?: number;
-  /** Whole-exchange time limit, resolution included. Default 5,000 ms. */
-  timeoutMs?: number;
-  /** Development only: also fetch the loopback hosts (`localhost`, `127.0.0.1`, `[::1]`), over `http://` too. */
-  allowInsecureLoopback?: boolean;
-}
+export type OutboundPolicy = Omit<OutboundOptions, "allowedHosts" | "deniedHosts">;
 
 /** Why an outbound fetch was refused or failed; the message is safe to log, never sent to clients. */
 export class OutboundError extends Error {
@@ -75,15 +35,15 @@ export function hostMatches(hostname: string, pattern: string): boolean {
  * http when allowed), no userinfo, allowed and not denied, no special IP literal or special-use
  * name. Throws {@link OutboundError}; answers whether the loopback development exception applies.
  */
-export function checkOutboundURL(url: URL, options: OutboundOptions): { loopbackException: boolean } {
+export function checkOutboundURL(url: URL, options: OutboundPolicy): { loopbackException: boolean } {
   if (options.enabled === false) throw new OutboundError("outbound fetches are turned off");
   const loopbackException = options.allowInsecureLoopback === true && isLoopbackHost(url);
   if (url.protocol !== "https:" && !(loopbackException && url.protocol === "http:")) throw new OutboundError("must use https");
   if (url.username || url.password) throw new OutboundError("must not contain userinfo");
   const host = normalHost(url.hostname);
   if (host === "") throw new OutboundError("has no host");
-  if (options.deniedHosts?.some((p) => hostMatches(host, p))) throw new OutboundError("host is denied by policy");
-  if (options.allowedHosts && !options.allowedHosts.some((p) => hostMatches(host, p))) throw new OutboundError("host is not allowed by policy");
+  if (options.deniedFetchHosts?.some((p) => hostMatches(host, p))) throw new OutboundError("host is denied by policy");
+  if (options.allowedFetchHosts && !options.allowedFetchHosts.some((p) => hostMatches(host, p))) throw new OutboundError("host is not allowed by policy");
   if (loopbackException) return { loopbackException };
   if (isIPLiteral(url.hostname)) {
     const block = specialBlockOf(url.hostname);
@@ -123,7 +83,7 @@ function defaultResolver(): ((hostname: string) => Promise<string[]>) | undefine
 }
 
 /** Resolves a host and refuses it unless every address is public; answers the addresses, or undefined without a resolver. */
-async function resolvePublic(hostname: string, options: OutboundOptions): Promise<string[] | undefined> {
+async function resolvePublic(hostname: string, options: OutboundPolicy): Promise<string[] | undefined> {
   const resolve = options.resolveHost ?? defaultResolver();
   if (!resolve) return undefined;
   let addresses: string[];
@@ -263,19 +223,22 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
 }
 
 /**
- * GETs JSON from a URL a client chose, under the outbound policy ({@link OutboundOptions}):
+ * GETs JSON from a URL a client chose, under the outbound policy ({@link OutboundPolicy}):
  * checked before anything else, resolved and checked again by address, fetched without following
  * redirects (only a 200 counts), at most `maxBytes` read, all within `timeoutMs` even when the
  * fetch, the resolver or the body stream ignores the abort signal. Throws {@link OutboundError}.
  */
 export async function fetchPublicJSON(
   url: URL,
-  options: OutboundOptions,
+  options: OutboundPolicy,
   defaults: { maxBytes?: number } = {},
 ): Promise<{ body: unknown; response: Response }> {
   const { loopbackException } = checkOutboundURL(url, options);
   const maxBytes = options.maxBytes ?? defaults.maxBytes ?? 5120;
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 5000);
+  // A timer of our own rather than AbortSignal.timeout: cleared once settled, and driven by a test's fake clock.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("fetch timed out", "TimeoutError")), options.timeoutMs ?? 5000);
+  const signal = controller.signal;
   let onAbort: () => void = () => {};
   const deadline = new Promise<never>((_, reject) => {
     onAbort = () => reject(new OutboundError("fetch timed out"));
@@ -305,6 +268,7 @@ export async function fetchPublicJSON(
     if (error instanceof OutboundError) throw error;
     throw new OutboundError(signal.aborted ? "fetch timed out" : "fetch failed", error);
   } finally {
+    clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
   }
 }

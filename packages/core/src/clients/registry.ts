@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { englishMessages } from "../lib/zod-messages.js";
 import { OAuthError } from "../errors.js";
 import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { isLoopbackHost, parseURL } from "../lib/url.js";
@@ -6,7 +7,8 @@ import type { StaticClient } from "../options.js";
 import type { Storage } from "../storage/types.js";
 import type { ClientMetadata, StoredClient } from "../types.js";
 import { redirectUriProblem } from "./redirect-uri.js";
-import { fetchClientMetadataDocument, isMetadataDocumentClientId, type ClientMetadataDocumentOptions } from "./cimd.js";
+import { fetchClientMetadataDocument, isMetadataDocumentClientId, type MetadataDocumentPolicy } from "./cimd.js";
+import { keys } from "../storage/keys.js";
 
 const AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"];
@@ -63,7 +65,7 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
     const problem = redirectUriProblem(uri);
     if (problem) throw new OAuthError("invalid_redirect_uri", problem);
   }
-  const parsed = registrationSchema.safeParse(raw);
+  const parsed = registrationSchema.safeParse(raw, englishMessages);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join(".");
@@ -123,12 +125,12 @@ export function createClientRegistry(
   configured: StaticClient[],
   scopes: Record<string, string>,
   now: () => number,
-  documents: ClientMetadataDocumentOptions = {},
+  documents: MetadataDocumentPolicy,
 ) {
   const inFlight = new Map<string, Promise<StoredClient>>();
   /** A metadata document client: from the cache while fresh, else fetched once however many ask. */
   const fromDocument = async (clientId: string): Promise<StoredClient> => {
-    const cached = await storage.get<StoredClient>(`cimd:${clientId}`);
+    const cached = await storage.get<StoredClient>(keys.clientMetadataDocument(clientId));
     if (cached) return cached;
     let pending = inFlight.get(clientId);
     if (!pending) {
@@ -136,7 +138,7 @@ export function createClientRegistry(
         const { metadata, ttlSeconds } = await fetchClientMetadataDocument(clientId, documents);
         const stored: StoredClient = { metadata, source: "metadata_document" };
         // Only valid documents are cached; failures are fetched afresh next time (CIMD §4.4).
-        await storage.set(`cimd:${clientId}`, stored, { ttlSeconds });
+        await storage.set(keys.clientMetadataDocument(clientId), stored, { ttlSeconds });
         return stored;
       })().finally(() => inFlight.delete(clientId));
       inFlight.set(clientId, pending);
@@ -185,7 +187,7 @@ export function createClientRegistry(
       if (configuredClient) return configuredClient;
       // A configured https:// id is looked up above and never fetched (CIMD §6); generated ids never start with https://.
       if (documents.enabled !== false && isMetadataDocumentClientId(clientId, documents)) return fromDocument(clientId);
-      return storage.get<StoredClient>(`client:${clientId}`);
+      return storage.get<StoredClient>(keys.client(clientId));
     },
 
     /**
@@ -212,7 +214,7 @@ export function createClientRegistry(
         unused: true,
         ...(machineClient ? { machineClient: true as const } : {}),
       };
-      await storage.set(`client:${clientId}`, stored, { ttlSeconds: unusedTtlSeconds });
+      await storage.set(keys.client(clientId), stored, { ttlSeconds: unusedTtlSeconds });
       return {
         ...metadata,
         ...(secret ? { client_secret: secret } : {}),
@@ -223,7 +225,7 @@ export function createClientRegistry(
 
     /** The registered client whose RFC 7592 registration access token this is, or undefined. */
     async findByRegistrationToken(clientId: string, token: string): Promise<StoredClient | undefined> {
-      const stored = clientId.length <= 64 ? await storage.get<StoredClient>(`client:${clientId}`) : undefined;
+      const stored = clientId.length <= 64 ? await storage.get<StoredClient>(keys.client(clientId)) : undefined;
       const presented = await sha256(token);
       return stored?.registrationTokenHash && timingSafeEqual(presented, stored.registrationTokenHash) ? stored : undefined;
     },
@@ -245,21 +247,21 @@ export function createClientRegistry(
       };
       const { machineClient: _approved, ...kept } = stored;
       const next: StoredClient = { ...kept, metadata, ...(machineClient ? { machineClient: true as const } : {}) };
-      await storage.set(`client:${metadata.client_id}`, next, stored.unused ? { ttlSeconds: unusedTtlSeconds } : undefined);
+      await storage.set(keys.client(metadata.client_id), next, stored.unused ? { ttlSeconds: unusedTtlSeconds } : undefined);
       return metadata;
     },
 
     /** Forgets a registered client (RFC 7592 §2.3). */
     async remove(clientId: string): Promise<void> {
-      await storage.delete(`client:${clientId}`);
+      await storage.delete(keys.client(clientId));
     },
 
     /** Keeps a registered client for good once it has been used for a grant. */
     async markUsed(clientId: string): Promise<void> {
-      const stored = await storage.get<StoredClient>(`client:${clientId}`);
+      const stored = await storage.get<StoredClient>(keys.client(clientId));
       if (!stored?.unused) return;
       const { unused: _unused, ...kept } = stored;
-      await storage.set(`client:${clientId}`, kept);
+      await storage.set(keys.client(clientId), kept);
     },
   };
 }

@@ -2,12 +2,13 @@ import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { base64url, randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { sha256Digest } from "../lib/sha256.js";
-import { canonicalResource } from "../lib/url.js";
+import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { User } from "../types.js";
-import type { ServerContext } from "./context.js";
-import { createGrant, revokeGrant, type Grant } from "./grant-store.js";
+import type { ServerContext } from "../context.js";
+import { createGrant, revokeGrant, type Grant } from "../tokens/grant-store.js";
 import type { PendingAuthorization } from "./authorization-request.js";
+import { keys } from "../storage/keys.js";
 
 /** An issued authorization code, stored under its SHA-256. */
 interface CodeRecord {
@@ -24,8 +25,6 @@ interface CodeRecord {
 
 // The record outlives the code so a replay can still be recognised and its grant revoked; the
 // live marker is what a redemption consumes, so only one redemption ever wins.
-const codeKey = (hash: string) => `code:${hash}`;
-const liveKey = (hash: string) => `code-live:${hash}`;
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /** Issues a single-use code for an approved request. */
@@ -43,8 +42,8 @@ export async function issueCode(ctx: ServerContext, pending: PendingAuthorizatio
     grantId: randomToken(16),
     ...(user.claims ? { claims: user.claims } : {}),
   };
-  await ctx.options.storage.set(codeKey(hash), record, { ttlSeconds: ttl + 600 });
-  await ctx.options.storage.set(liveKey(hash), 1, { ttlSeconds: ttl });
+  await ctx.options.storage.set(keys.code(hash), record, { ttlSeconds: ttl + 600 });
+  await ctx.options.storage.set(keys.liveCode(hash), 1, { ttlSeconds: ttl });
   ctx.options.onEvent({ type: "code.issued", clientId: pending.clientId, subject: user.subject, grantId: record.grantId });
   return code;
 }
@@ -64,7 +63,7 @@ export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient
   if (!VERIFIER.test(verifier)) throw new OAuthError("invalid_grant", "code_verifier is malformed", { reason: "verifier_malformed" });
   if (code.length > 512) throw invalidGrant("code_malformed");
   const hash = await sha256(code);
-  const record = await ctx.options.storage.get<CodeRecord>(codeKey(hash));
+  const record = await ctx.options.storage.get<CodeRecord>(keys.code(hash));
   if (!record) throw invalidGrant("code_unknown");
   if (record.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
   // S256 (RFC 7636 §4.6); the verifier is ASCII, checked above, so its UTF-8 bytes are its ASCII bytes.
@@ -72,11 +71,8 @@ export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient
   if (!timingSafeEqual(challenge, record.codeChallenge)) throw invalidGrant("pkce_mismatch");
   const redirectUri = params.get("redirect_uri");
   if (redirectUri !== undefined && redirectUri !== record.redirectUri) throw invalidGrant("redirect_uri_mismatch");
-  const resource = params.get("resource");
-  if (resource !== undefined && canonicalResource(resource) !== record.resource) {
-    throw new OAuthError("invalid_target", "resource differs from the one authorized");
-  }
-  if ((await ctx.options.storage.consume(liveKey(hash))) === undefined) {
+  bindResource(params.get("resource"), { authorized: record.resource });
+  if ((await ctx.options.storage.consume(keys.liveCode(hash))) === undefined) {
     if (!record.redeemed) throw invalidGrant("code_expired_or_raced");
     // A valid second redemption: revoke what the first one issued (OAuth 2.1 §4.1.3).
     await revokeGrant(ctx, record.grantId, record.clientId, "code_replayed");
@@ -94,6 +90,6 @@ export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient
   };
   if (!(await createGrant(ctx, grant))) throw invalidGrant("grant_revoked_by_replay");
   await ctx.clients.markUsed(grant.clientId);
-  await ctx.options.storage.set(codeKey(hash), { ...record, redeemed: true }, { ttlSeconds: 600 });
+  await ctx.options.storage.set(keys.code(hash), { ...record, redeemed: true }, { ttlSeconds: 600 });
   return { grant, scopes: grant.scopes };
 }

@@ -1,9 +1,9 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
-import { canonicalResource } from "../lib/url.js";
+import { bindResource, verifySingleResource } from "../lib/resource.js";
 import { redirectUriMatches } from "../clients/redirect-uri.js";
 import type { ClientMetadata } from "../types.js";
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
 
 /** An authorization request that passed validation and waits for the user. */
 export interface PendingAuthorization {
@@ -73,8 +73,16 @@ export async function validateAuthorizationRequest(
   const fail = (code: OAuthError["code"], description: string): never => {
     throw new RedirectableError(new OAuthError(code, description), redirectUri, rawState);
   };
-  // Several resources are valid RFC 8707 syntax, but this profile grants one audience per token.
-  if (params.repeated.includes("resource")) fail("invalid_target", "only one resource may be requested");
+  // A check whose OAuthError goes back to the client as an error redirect.
+  const redirected = <T>(check: () => T): T => {
+    try {
+      return check();
+    } catch (error) {
+      if (error instanceof OAuthError) fail(error.code, error.description ?? error.code);
+      throw error;
+    }
+  };
+  redirected(() => verifySingleResource(params.repeated));
   if (params.repeated.length > 0) fail("invalid_request", `parameter repeated: ${params.repeated[0]}`);
   const responseType = params.get("response_type");
   if (responseType === undefined) fail("invalid_request", "response_type is missing");
@@ -107,13 +115,7 @@ export async function validateAuthorizationRequest(
     }
   }
 
-  let resource = "";
-  try {
-    resource = resolveResource(ctx, params.get("resource"));
-  } catch (error) {
-    if (error instanceof OAuthError) fail(error.code, error.description ?? error.code);
-    throw error;
-  }
+  const resource = redirected(() => bindResource(params.get("resource"), { protects: ctx.options.resources }));
 
   return {
     client,
@@ -123,19 +125,4 @@ export async function validateAuthorizationRequest(
     resource,
     codeChallenge: codeChallenge!,
   };
-}
-
-/**
- * The audience a token will be bound to (RFC 8707): the requested resource, canonicalised, if this
- * server protects it; without one, the single configured resource. Never none.
- */
-export function resolveResource(ctx: ServerContext, requested: string | undefined): string {
-  const { resources } = ctx.options;
-  if (requested === undefined) {
-    if (resources.length !== 1) throw new OAuthError("invalid_target", "resource is required: this server protects several resources");
-    return resources[0]!;
-  }
-  const canonical = canonicalResource(requested);
-  if (!canonical || !resources.includes(canonical)) throw new OAuthError("invalid_target", "unknown or malformed resource");
-  return canonical;
 }

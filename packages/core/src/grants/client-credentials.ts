@@ -1,10 +1,10 @@
 import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { randomToken } from "../lib/crypto.js";
+import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
-import type { ServerContext } from "./context.js";
-import { createGrant, type Grant } from "./grant-store.js";
-import { resolveResource } from "./authorization-request.js";
+import type { ServerContext } from "../context.js";
+import { createGrant, type Grant } from "../tokens/grant-store.js";
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -39,7 +39,7 @@ export async function clientCredentialsGrant(ctx: ServerContext, client: Authent
     if (!SCOPE_TOKEN.test(scope) || !Object.hasOwn(options.scopes, scope)) throw new OAuthError("invalid_scope", `unknown scope: ${scope}`);
     if (!permitted.has(scope)) throw new OAuthError("invalid_scope", `scope not allowed for this machine client: ${scope}`);
   }
-  const resource = resolveResource(ctx, params.get("resource"));
+  const resource = bindResource(params.get("resource"), { protects: options.resources });
   const grant: Grant = {
     id: randomToken(16),
     clientId: client.metadata.client_id,

@@ -2,11 +2,12 @@ import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256 } from "../lib/crypto.js";
 import { hideToken, revealToken } from "../lib/pad.js";
-import { canonicalResource } from "../lib/url.js";
+import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
-import type { ServerContext } from "./context.js";
-import { findGrant, revokeGrant, type Grant } from "./grant-store.js";
-import { refreshKey, spentRefreshKey, type RefreshRecord, type TokenSet } from "./issue.js";
+import type { ServerContext } from "../context.js";
+import { findGrant, revokeGrant, type Grant } from "../tokens/grant-store.js";
+import type { RefreshRecord, TokenSet } from "../tokens/issue.js";
+import { keys } from "../storage/keys.js";
 
 /** A rotated-out refresh token: who held it, when it was spent, and what the spending request asked. */
 interface SpentRecord extends RefreshRecord {
@@ -33,7 +34,6 @@ interface ReplayRecord {
 }
 
 // The retry record lives only for the reuse interval, under a key of its own.
-const replayKey = (hash: string) => `refresh-replay:${hash}`;
 
 const invalidGrant = (reason: string) => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", { reason });
 
@@ -50,7 +50,7 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
   const hash = await sha256(token);
   const { storage } = ctx.options;
   const asked = askedOf(params);
-  const record = await storage.get<RefreshRecord>(refreshKey(hash));
+  const record = await storage.get<RefreshRecord>(keys.refreshToken(hash));
   if (!record) return reuse(ctx, client, token, hash, asked);
   if (record.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
   const grant = await findGrant(ctx, record.grantId);
@@ -59,14 +59,11 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
   if (scopes.some((s) => !record.scopes.includes(s))) {
     throw new OAuthError("invalid_scope", "requested scope exceeds the original grant");
   }
-  const resource = params.get("resource");
-  if (resource !== undefined && canonicalResource(resource) !== grant.resource) {
-    throw new OAuthError("invalid_target", "resource differs from the one authorized");
-  }
-  const spent = await storage.consume<RefreshRecord>(refreshKey(hash));
+  bindResource(params.get("resource"), { authorized: grant.resource });
+  const spent = await storage.consume<RefreshRecord>(keys.refreshToken(hash));
   if (!spent) throw invalidGrant("token_raced");
   const spentRecord: SpentRecord = { ...spent, spentAt: ctx.options.now(), asked };
-  await storage.set(spentRefreshKey(hash), spentRecord, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  await storage.set(keys.spentRefreshToken(hash), spentRecord, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
   const interval = ctx.options.refreshTokenReuseIntervalSeconds;
   if (interval === 0) return { grant, scopes };
   return {
@@ -76,7 +73,7 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
       const successor = tokens.refresh_token === undefined ? undefined : hideToken(token, tokens.refresh_token);
       if (successor === undefined) return;
       const record: ReplayRecord = { successor };
-      await storage.set(replayKey(hash), record, { ttlSeconds: interval });
+      await storage.set(keys.refreshReplay(hash), record, { ttlSeconds: interval });
     },
   };
 }
@@ -100,18 +97,18 @@ function askedOf(params: Params): NonNullable<SpentRecord["asked"]> {
  */
 async function reuse(ctx: ServerContext, client: AuthenticatedClient, token: string, hash: string, asked: SpentRecord["asked"]): Promise<RefreshRedemption> {
   const { storage, now, refreshTokenReuseIntervalSeconds: interval } = ctx.options;
-  const spent = await storage.get<SpentRecord>(spentRefreshKey(hash));
+  const spent = await storage.get<SpentRecord>(keys.spentRefreshToken(hash));
   if (!spent) throw invalidGrant("token_unknown");
   if (spent.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
   const retry = spent.spentAt !== undefined && now() - spent.spentAt < interval * 1000 && sameRequest(spent.asked, asked);
   if (retry) {
-    const replay = await storage.get<ReplayRecord>(replayKey(hash));
+    const replay = await storage.get<ReplayRecord>(keys.refreshReplay(hash));
     if (!replay) throw invalidGrant("token_raced");
     const grant = await findGrant(ctx, spent.grantId);
     if (!grant) throw invalidGrant("grant_revoked");
     // The revealed value is trusted only as the key of a live refresh record: its successor unused.
     const successor = revealToken(token, replay.successor);
-    if (successor !== undefined && (await storage.get(refreshKey(await sha256(successor)))) !== undefined) {
+    if (successor !== undefined && (await storage.get(keys.refreshToken(await sha256(successor)))) !== undefined) {
       // A retry is the same request, so it asks for the scopes the spending request asked for.
       return { grant, scopes: scopesAsked(spent, asked), successor };
     }

@@ -164,7 +164,7 @@ describe("Authorization endpoint: errors shown as a page (OAuth 2.1 §4.1.2.1)",
     }
   });
 
-  it("has no CORS on the authorization endpoint: OPTIONS and a GET with Origin get no ACAO (AS-AUTHZ-15)", async () => {
+  it("has no CORS on the authorization endpoint: OPTIONS and a GET with Origin get no ACAO (AS-AUTHZ-15, X-CORS-3)", async () => {
     const t = createTestServer();
     const { url } = await authorizationUrl({});
     const preflight = await t.fetch(url, { method: "OPTIONS", headers: { Origin: "https://app.test", "Access-Control-Request-Method": "GET" } });

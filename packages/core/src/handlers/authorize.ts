@@ -1,5 +1,5 @@
 import { OAuthError } from "../errors.js";
-import type { RequestMeta, ServerContext } from "../grants/context.js";
+import type { RequestMeta, ServerContext } from "../context.js";
 import { issueCode } from "../grants/authorization-code.js";
 import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization } from "../grants/authorization-request.js";
 import { queryParams, readForm, type Params } from "../http/body.js";
@@ -9,8 +9,8 @@ import { isLoopbackHost, withQuery } from "../lib/url.js";
 import type { User } from "../types.js";
 import { endpointPaths } from "./metadata.js";
 import { consentPage, errorPage } from "./pages.js";
+import { keys } from "../storage/keys.js";
 
-const pendingKey = (id: string) => `authreq:${id}`;
 
 /** The cookie that binds a consent form to the browser that opened it. */
 function browserCookieName(ctx: ServerContext): string {
@@ -80,7 +80,7 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
     browserHash: await sha256(browser!),
     createdAt: ctx.options.now(),
   };
-  await ctx.options.storage.set(pendingKey(pending.id), pending, { ttlSeconds: ctx.options.authorizationRequestTtlSeconds });
+  await ctx.options.storage.set(keys.pendingAuthorization(pending.id), pending, { ttlSeconds: ctx.options.authorizationRequestTtlSeconds });
   ctx.options.onEvent({ type: "authorization.requested", clientId: client.client_id });
 
   if (ctx.options.interactionUrl) {
@@ -151,7 +151,7 @@ export async function consentHandler(request: Request, ctx: ServerContext, meta:
   }
   await ctx.limiter.check("login", { ip: meta.ip });
   const id = form.get("request_id") ?? "";
-  const pending = id.length <= 64 ? await ctx.options.storage.get<PendingAuthorization>(pendingKey(id)) : undefined;
+  const pending = id.length <= 64 ? await ctx.options.storage.get<PendingAuthorization>(keys.pendingAuthorization(id)) : undefined;
   if (!pending) return errorPage(serviceName, "This sign-in request has expired or was already used.");
   const csrf = form.get("csrf_token") ?? "";
   const browser = readCookie(request, browserCookieName(ctx)) ?? "";
@@ -200,7 +200,7 @@ export async function completeAuthorization(
   status: 302 | 303 = 302,
 ): Promise<Response> {
   if (typeof user?.subject !== "string" || user.subject === "") throw new TypeError("Portcullis: completeAuthorization needs a user with a subject");
-  const pending = await ctx.options.storage.consume<PendingAuthorization>(pendingKey(requestId));
+  const pending = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(requestId));
   if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
   // The app may grant fewer scopes than asked (OAuth 2.1 §1.4.1), never more.
   const granted = scopes ? pending.scopes.filter((s) => scopes.includes(s)) : pending.scopes;
@@ -210,7 +210,7 @@ export async function completeAuthorization(
 
 /** Ends a pending authorization with `error=access_denied`. */
 export async function denyAuthorization(ctx: ServerContext, requestId: string, status: 302 | 303 = 302): Promise<Response> {
-  const pending = await ctx.options.storage.consume<PendingAuthorization>(pendingKey(requestId));
+  const pending = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(requestId));
   if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
   ctx.options.onEvent({ type: "authorization.denied", clientId: pending.clientId });
   return authorizationResponse(ctx, pending.redirectUri, { error: "access_denied", error_description: "the user denied the request", state: pending.state }, status);
@@ -218,7 +218,7 @@ export async function denyAuthorization(ctx: ServerContext, requestId: string, s
 
 /** What an app's own UI may show about a pending request. */
 export async function describeAuthorization(ctx: ServerContext, requestId: string) {
-  const pending = await ctx.options.storage.get<PendingAuthorization>(pendingKey(requestId));
+  const pending = await ctx.options.storage.get<PendingAuthorization>(keys.pendingAuthorization(requestId));
   if (!pending) return undefined;
   const client = await ctx.clients.find(pending.clientId);
   return {

@@ -1,7 +1,7 @@
 import { authenticateClient } from "../client-auth/authenticate.js";
 import { OAuthError } from "../errors.js";
-import type { ServerContext } from "../grants/context.js";
-import { findTokenGrant } from "../grants/lookup.js";
+import type { ServerContext } from "../context.js";
+import { findTokenGrant } from "../tokens/lookup.js";
 import { readForm } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createTestServer, ISSUER } from "../../test/helpers.js";
+import { createTestServer, ISSUER, RESOURCE } from "../../test/helpers.js";
 
 const OAUTH_METADATA = `${ISSUER}/.well-known/oauth-authorization-server`;
 const OIDC_METADATA = `${ISSUER}/.well-known/openid-configuration`;
@@ -103,6 +103,49 @@ describe("Authorization server metadata (RFC 8414)", () => {
     const t = createTestServer();
     const response = await t.fetch(OAUTH_METADATA, { method: "HEAD" });
     expect(response.status).toBe(200);
+  });
+});
+
+describe("MCP 2025-03-26 compatibility: a co-hosted issuer with a path served at the origin root", () => {
+  const TENANT = "https://mcp.test/tenant1";
+  const ROOT_METADATA = "https://mcp.test/.well-known/oauth-authorization-server";
+  const register = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }) };
+
+  it("serves the metadata at the origin root with the same issuer, and aliases /authorize, /token and /register there (AS-MD-14)", async () => {
+    const { server, fetch } = createTestServer({ issuer: TENANT, serveAtOriginRoot: true });
+    const root = await fetch(ROOT_METADATA);
+    expect(root.status).toBe(200);
+    const body = (await root.json()) as Record<string, unknown>;
+    expect(body.issuer).toBe(TENANT);
+    expect(body).toEqual(server.metadata());
+    const authorize = await fetch(`https://mcp.test/authorize?response_type=code&client_id=pub&code_challenge=${"a".repeat(43)}&code_challenge_method=S256&resource=${encodeURIComponent(RESOURCE)}`);
+    expect(authorize.status).toBe(200); // the sign-in page, as at the issuer's own /authorize
+    const token = await fetch("https://mcp.test/token", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=authorization_code&code=nope&client_id=pub" });
+    expect(token.status).toBe(400); // the token endpoint's OAuth error, not a 404
+    expect(((await token.json()) as { error: string }).error).toBe("invalid_request");
+    expect((await fetch("https://mcp.test/register", register)).status).toBe(201);
+  });
+
+  it("serves nothing at the origin root unless asked (AS-MD-14)", async () => {
+    const { fetch } = createTestServer({ issuer: TENANT });
+    expect((await fetch(ROOT_METADATA)).status).toBe(404);
+    expect((await fetch("https://mcp.test/register", register)).status).toBe(404);
+    expect((await fetch(`${TENANT}/.well-known/oauth-authorization-server`)).status).toBe(404);
+    expect((await fetch(`https://mcp.test/.well-known/oauth-authorization-server/tenant1`)).status).toBe(200);
+  });
+});
+
+describe("Transport security", () => {
+  it("refuses a plain-http issuer on a non-loopback host at construction by default, allowing only loopback for development (X-TLS-1)", () => {
+    for (const issuer of ["http://as.test", "http://203.0.113.5:8080", "http://[2001:db8::1]"]) {
+      expect(() => createTestServer({ issuer }), issuer).toThrow(TypeError);
+    }
+    for (const issuer of ["http://localhost:8787", "http://127.0.0.1:8787", "http://[::1]:8787"]) {
+      const { server } = createTestServer({ issuer });
+      expect(server.metadata().token_endpoint).toBe(`${issuer}/token`);
+    }
+    // The opt-out is explicit, never a default.
+    expect(createTestServer({ issuer: "http://as.test", allowInsecureHttp: true }).server.issuer).toBe("http://as.test");
   });
 });
 

@@ -1,6 +1,6 @@
 import { OAuthError } from "../errors.js";
-import type { RequestMeta, ServerContext } from "../grants/context.js";
-import { listGrants, revokeGrant } from "../grants/grant-store.js";
+import type { RequestMeta, ServerContext } from "../context.js";
+import { listGrants, revokeGrant } from "../tokens/grant-store.js";
 import { mediaType, readBody } from "../http/body.js";
 import { jsonResponse } from "../http/responses.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";

@@ -1,8 +1,8 @@
 import { authenticateClient } from "../client-auth/authenticate.js";
 import { OAuthError } from "../errors.js";
-import type { ServerContext } from "../grants/context.js";
-import { findTokenGrant } from "../grants/lookup.js";
-import { revokeGrant } from "../grants/grant-store.js";
+import type { ServerContext } from "../context.js";
+import { findTokenGrant } from "../tokens/lookup.js";
+import { revokeGrant } from "../tokens/grant-store.js";
 import { readForm } from "../http/body.js";
 
 /**

@@ -1,11 +1,12 @@
 import { authenticateClient, claimedClientId, type AuthenticatedClient } from "../client-auth/authenticate.js";
 import { OAuthError } from "../errors.js";
 import { redeemCode } from "../grants/authorization-code.js";
-import type { RequestMeta, ServerContext } from "../grants/context.js";
-import { issueTokens } from "../grants/issue.js";
+import type { RequestMeta, ServerContext } from "../context.js";
+import { issueTokens } from "../tokens/issue.js";
 import { redeemRefreshToken, type RefreshRedemption } from "../grants/refresh-token.js";
 import { clientCredentialsGrant } from "../grants/client-credentials.js";
 import { readForm, type Params } from "../http/body.js";
+import { verifySingleResource } from "../lib/resource.js";
 import { jsonResponse } from "../http/responses.js";
 
 /** How each supported grant type is redeemed. */
@@ -20,8 +21,7 @@ export async function tokenHandler(request: Request, ctx: ServerContext, meta: R
   const params = await readForm(request);
   // Counted before authentication, so guessing secrets is limited too.
   await ctx.limiter.check("token", { ip: meta.ip, clientId: claimedClientId(request, params) });
-  // Several resources are valid RFC 8707 syntax, but this profile grants one audience per token.
-  if (params.repeated.includes("resource")) throw new OAuthError("invalid_target", "only one resource may be requested");
+  verifySingleResource(params.repeated);
   params.assertNotRepeated();
   const client = await authenticateClient(request, params, ctx);
   const grantType = params.get("grant_type");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   authorizationUrl,
+  CONF_SECRET,
   createClock,
   createTestServer,
   ISSUER,
@@ -39,6 +40,31 @@ describe("Rate limits (issue 6; PEERS #23)", () => {
     expect(limited.headers.get("Cache-Control")).toBe("no-store");
     expect(await limited.json()).toMatchObject({ error: "temporarily_unavailable" });
     expect(t.events).toContainEqual({ type: "rate_limited", endpoint: "token", limit: "ip", clientId: "pub", ip: "203.0.113.7", retryAfterSeconds: 60 });
+  });
+
+  it("stops guessing a client secret: failures answer the same whether the client exists, then 429 (AS-TOKEN-14)", async () => {
+    const t = limitedServer({ rateLimit: { perIp: { token: 100 }, perClient: { token: 4 } } });
+    const fetch = t.from("203.0.113.9");
+    const guess = (clientId: string, secret: string) =>
+      fetch(`${ISSUER}/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${clientId}:${secret}`)}` },
+        body: new URLSearchParams({ grant_type: "authorization_code", code: "nope", code_verifier: "v".repeat(43) }),
+      });
+    const answers: { status: number; body: string; challenge: string | null }[] = [];
+    for (const clientId of ["conf", "no-such-client"]) {
+      const response = await guess(clientId, `wrong-${clientId}`);
+      answers.push({ status: response.status, body: await response.text(), challenge: response.headers.get("WWW-Authenticate") });
+    }
+    expect(answers[0]!.status).toBe(401);
+    expect(JSON.parse(answers[0]!.body)).toMatchObject({ error: "invalid_client" });
+    expect(answers[1]).toEqual(answers[0]);
+    for (let i = 1; i < 4; i++) expect((await guess("conf", `wrong-${i}`)).status).toBe(401);
+    const limited = await guess("conf", "wrong-5");
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
+    // Past the limit even the right secret waits: a guess that happens to be right is not confirmed.
+    expect((await guess("conf", CONF_SECRET)).status).toBe(429);
   });
 
   it("never shares a bucket: another address, and another client, still get through (PEERS #23)", async () => {

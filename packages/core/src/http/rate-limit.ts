@@ -3,53 +3,15 @@ import { randomToken, sha256 } from "../lib/crypto.js";
 import { parseIPv4, parseIPv6 } from "../lib/ip.js";
 import type { Storage } from "../storage/types.js";
 import type { RateLimitedEndpoint, ServerEvent } from "../types.js";
+import { keys } from "../storage/keys.js";
+import type { RateLimitOptions } from "../options.js";
 
-/**
- * Rate limits of the authorization server: fixed windows counted in the configured store
- * (`increment`), so they hold across instances. Every limit is per window of `windowSeconds`.
- */
-export interface RateLimitOptions {
-  /** Length of a counting window. Default 60. */
-  windowSeconds?: number;
-  /**
-   * Requests per window from one client address (IPv6 counted per /64). Defaults: token 600,
-   * register 60, authorize 300, login 60. Needs a client address (see `clientIp`/`trustProxy`);
-   * without one, only the other limits apply.
-   */
-  perIp?: Partial<Record<RateLimitedEndpoint, number>>;
-  /**
-   * Requests per window naming one `client_id`. At the authorization endpoint they are counted
-   * whoever sends them; at the token endpoint per client and calling address (the client is only
-   * claimed when the limit is checked, so one caller must not spend another's allowance). Only
-   * requests the per-address limit admitted are counted here. Defaults: token 6000, authorize
-   * 3000: generous, as one metadata-document client may serve every user.
-   */
-  perClient?: Partial<Record<"token" | "authorize", number>>;
-  /**
-   * Sign-in lockout on the built-in page, per username and client address: after `maxFailures`
-   * wrong passwords the pair waits `lockoutSeconds`; then one password at a time is checked, each
-   * failure doubling the wait up to `maxLockoutSeconds`. Attempts are counted before the password
-   * is checked, so parallel attempts are no way around it. Defaults 5, 30, 900.
-   */
-  login?: { maxFailures?: number; lockoutSeconds?: number; maxLockoutSeconds?: number };
-}
-
-/** Rate limit settings after defaults, or false when turned off. */
+/** Rate limit settings after defaults ({@link RateLimitOptions}), or false when turned off. */
 export interface ResolvedRateLimit {
   windowSeconds: number;
   perIp: Record<RateLimitedEndpoint, number>;
   perClient: Record<"token" | "authorize", number>;
   login: { maxFailures: number; lockoutSeconds: number; maxLockoutSeconds: number };
-}
-
-export function resolveRateLimit(input: RateLimitOptions | false | undefined): ResolvedRateLimit | false {
-  if (input === false) return false;
-  return {
-    windowSeconds: input?.windowSeconds ?? 60,
-    perIp: { token: 600, register: 60, authorize: 300, login: 60, ...input?.perIp },
-    perClient: { token: 6000, authorize: 3000, ...input?.perClient },
-    login: { maxFailures: 5, lockoutSeconds: 30, maxLockoutSeconds: 900, ...input?.login },
-  };
 }
 
 /** Who a request comes from, as far as rate limits care. */
@@ -96,7 +58,7 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
     const t = now();
     const index = Math.floor(t / windowMs);
     const left = Math.max(1, Math.ceil(((index + 1) * windowMs - t) / 1000));
-    const count = await storage.increment(`ratelimit:${key}:${index}`, { ttlSeconds: left });
+    const count = await storage.increment(keys.rateLimit(key, index), { ttlSeconds: left });
     return count > limit ? left : undefined;
   };
   const loginId = async (username: string, ip: string | undefined) =>
@@ -152,8 +114,8 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
       const open = { finish: async () => {} };
       if (!settings) return open;
       const id = await loginId(username, ip);
-      const key = `login-lock:${id}`;
-      const attempts = (round: string) => `login-attempts:${id}:${round}`;
+      const key = keys.loginLock(id);
+      const attempts = (round: string) => keys.loginAttempts(id, round);
       const { maxFailures, maxLockoutSeconds } = settings.login;
       const memory = Math.max(1, maxLockoutSeconds * 4);
       const lock = (await storage.get<LoginLock>(key)) ?? { generation: 0, round: "0", allowance: maxFailures, until: 0 };

@@ -1,14 +1,8 @@
-import { config } from "zod/mini";
 import { en } from "zod/locales";
-
-let configured = false;
 
 /**
  * zod/mini keeps bundles small by leaving messages out; option TypeErrors and registration errors
- * should still say what is wrong. Called when a server is created, before anything is validated.
+ * should still say what is wrong. Passed to each parse (`schema.safeParse(value, englishMessages)`)
+ * rather than set in zod's global config, so an app's own zod setup is left as it was.
  */
-export function useEnglishMessages(): void {
-  if (configured) return;
-  configured = true;
-  config(en());
-}
+export const englishMessages = { error: en().localeError };

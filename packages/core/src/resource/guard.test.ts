@@ -173,6 +173,19 @@ describe("401 challenge (RFC 6750 §3, RFC 9728 §5.1)", () => {
     expect(params).not.toHaveProperty("error");
   });
 
+  it("supports no form-body token: access_token in the body alone is no credential, 401 without error, and the body is left unread (RS-401-8)", async () => {
+    const t = createTestServer();
+    const { body } = await obtainTokens(t.fetch);
+    const request = new Request(RESOURCE, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ access_token: body.access_token! }),
+    });
+    const { params } = await challengeOf(await t.guard.authenticate(request), 401);
+    expect(params).not.toHaveProperty("error");
+    expect(request.bodyUsed).toBe(false);
+  });
+
   it("writes each attribute once as a quoted string, parseable by a strict parser (RS-401-9)", async () => {
     const t = createTestServer();
     const { body } = await obtainTokens(t.fetch, { scope: "files:read" });

@@ -1,9 +1,11 @@
 import { isOAuthError, OAuthError } from "../errors.js";
-import { isAllowedHost, resolveAllowedHosts } from "../http/client.js";
+import { isAllowedHost, resolveAllowedHosts } from "../http/host.js";
 import type { HeaderReader } from "../http/raw-headers.js";
 import { jsonResponse } from "../http/responses.js";
+import { verifyKnownKeys, type KeySpec } from "../lib/known-keys.js";
 import { readAtMost } from "../lib/stream.js";
-import { canonicalResource, isPlainPath, pathOf } from "../lib/url.js";
+import { configuredResource } from "../lib/resource.js";
+import { isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
 import { challengeResponse } from "./challenge.js";
 
@@ -51,6 +53,42 @@ export interface ResourceGuardOptions {
    * otherwise `"*"` (every host).
    */
   allowedHosts?: string[] | "*";
+}
+
+/** The keys of {@link ResourceGuardOptions}: scope maps (`scopeHierarchy`, `mcp.methods`, `mcp.tools`) are the app's own records. */
+const GUARD_KEYS = {
+  resource: null,
+  authorizationServers: null,
+  verifier: null,
+  requiredScopes: null,
+  scopeHierarchy: null,
+  mcp: { methods: null, tools: null },
+  scopesSupported: null,
+  resourceName: null,
+  resourceDocumentation: null,
+  onError: null,
+  allowedOrigins: null,
+  allowedHosts: null,
+} satisfies Record<keyof ResourceGuardOptions, KeySpec | null>;
+
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((entry) => typeof entry === "string");
+
+/** Misconfiguration is a TypeError at construction that names the option and what it takes. */
+function verifyGuardOptions(options: ResourceGuardOptions): void {
+  if (typeof options !== "object" || options === null) throw new TypeError("Portcullis: createResourceGuard takes an options object ({ resource, authorizationServers, verifier })");
+  verifyKnownKeys(options, GUARD_KEYS);
+  if (typeof options.resource !== "string") throw new TypeError("Portcullis: resource is required: this server's canonical URL, e.g. \"https://mcp.example.com/mcp\"");
+  if (!isStringList(options.authorizationServers) || options.authorizationServers.length === 0) {
+    throw new TypeError("Portcullis: authorizationServers is required: a non-empty list of the issuers whose tokens are accepted, e.g. [\"https://auth.example.com\"]");
+  }
+  const verifier = options.verifier as Partial<TokenVerifier> | undefined;
+  if (typeof verifier !== "object" || verifier === null || (typeof verifier.verifyAccessToken !== "function" && typeof verifier.checkAccessToken !== "function")) {
+    throw new TypeError("Portcullis: verifier is required: the authorization server itself, or jwtTokenVerifier({ issuer, jwks }) for a separate one");
+  }
+  for (const name of ["requiredScopes", "scopesSupported"] as const) {
+    if (options[name] !== undefined && !isStringList(options[name])) throw new TypeError(`Portcullis: ${name} must be a list of scope names`);
+  }
+  if (options.onError !== undefined && typeof options.onError !== "function") throw new TypeError("Portcullis: onError must be a function");
 }
 
 /** The result of {@link ResourceGuard.authenticate}. */
@@ -109,9 +147,8 @@ const CORS_EXPOSE_HEADERS = "WWW-Authenticate, MCP-Protocol-Version, Mcp-Session
  * if (result instanceof Response) return result;
  */
 export function createResourceGuard(options: ResourceGuardOptions) {
-  const resource = canonicalResource(options.resource);
-  if (!resource) throw new TypeError("Portcullis: resource must be an absolute http(s) URL without fragment");
-  if (options.authorizationServers.length === 0) throw new TypeError("Portcullis: authorizationServers must not be empty");
+  verifyGuardOptions(options);
+  const resource = configuredResource(options.resource);
   const resourceURL = new URL(resource);
   const resourcePath = resourceURL.pathname === "/" ? "" : resourceURL.pathname.replace(/\/$/, "");
   const metadataPath = `/.well-known/oauth-protected-resource${resourcePath}`;

@@ -11,6 +11,7 @@ import {
   RESOURCE,
 } from "../../test/helpers.js";
 import { createMemoryStore } from "../storage/memory.js";
+import { createResourceGuard } from "./guard.js";
 import { jwtTokenVerifier } from "./jwt-verifier.js";
 
 const b64 = (value: unknown) => btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
@@ -181,6 +182,30 @@ describe("jwtTokenVerifier for a separate resource server", () => {
     await expect(verifier.verifyAccessToken(await f.sign({ ...f.valid, iss: "https://evil.test" }), { resource: RESOURCE })).rejects.toMatchObject({
       code: "invalid_token",
     });
+  });
+
+  it("never passes the inbound access token upstream: the verifier's own JWKS fetch carries neither it nor any Authorization (RS-TOK-5)", async () => {
+    const f = await forgery();
+    const upstream: Request[] = [];
+    vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      upstream.push(request.clone());
+      return f.t.server.fetch(request);
+    });
+    const guard = createResourceGuard({
+      resource: RESOURCE,
+      authorizationServers: [ISSUER],
+      verifier: jwtTokenVerifier({ issuer: ISSUER, jwks: new URL(`${ISSUER}/jwks.json`), now: f.clock.now }),
+    });
+    const inbound = resourceRequest(f.accessToken);
+    expect(await guard.authenticate(inbound)).toMatchObject({ clientId: "pub", token: f.accessToken });
+    expect(upstream.map((r) => r.url)).toEqual([`${ISSUER}/jwks.json`]);
+    for (const request of upstream) {
+      expect(request.headers.get("Authorization")).toBeNull();
+      expect(request.url).not.toContain(f.accessToken);
+      for (const [name, value] of request.headers) expect(value, name).not.toContain(f.accessToken);
+      expect(await request.text()).not.toContain(f.accessToken);
+    }
   });
 
   it("refuses symmetric or none algorithms in its configuration with a TypeError", () => {

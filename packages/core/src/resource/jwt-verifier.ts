@@ -1,7 +1,8 @@
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import { OAuthError } from "../errors.js";
 import type { AuthInfo } from "../types.js";
-import { canonicalResource } from "../lib/url.js";
+import { isAudience, tokenAudiences } from "../lib/resource.js";
+import { verifyKnownKeys, type KeySpec } from "../lib/known-keys.js";
 
 /** Options of {@link createJWTVerifier}. */
 export interface JWTVerifierOptions {
@@ -35,6 +36,36 @@ export interface VerifiedClaims extends JWTPayload {
 const REQUIRED = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"];
 const ASYMMETRIC = new Set(["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]);
 
+const VERIFIER_KEYS = {
+  issuer: null,
+  jwks: null,
+  algorithms: null,
+  clockToleranceSeconds: null,
+  maxLifetimeSeconds: null,
+  cacheSize: null,
+  now: null,
+} satisfies Record<keyof JWTVerifierOptions, KeySpec | null>;
+
+/** Misconfiguration is a TypeError at construction that names the option and what it takes. */
+function verifyVerifierOptions(options: JWTVerifierOptions): void {
+  if (typeof options !== "object" || options === null) throw new TypeError("Portcullis: a JWT verifier takes an options object ({ issuer, jwks })");
+  verifyKnownKeys(options, VERIFIER_KEYS);
+  if (typeof options.issuer !== "string" || options.issuer === "") {
+    throw new TypeError("Portcullis: issuer is required: the issuer identifier tokens must carry as `iss`, e.g. \"https://auth.example.com\"");
+  }
+  if (!(options.jwks instanceof URL) && typeof options.jwks !== "function") {
+    throw new TypeError("Portcullis: jwks is required: the issuer's jwks_uri as a URL (new URL(\"https://auth.example.com/jwks\")), or a function answering the key set");
+  }
+  for (const name of ["clockToleranceSeconds", "maxLifetimeSeconds", "cacheSize"] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isInteger(value) || value < (name === "clockToleranceSeconds" ? 0 : 1))) {
+      throw new TypeError(`Portcullis: ${name} must be a ${name === "clockToleranceSeconds" ? "non-negative" : "positive"} integer`);
+    }
+  }
+  if (options.algorithms !== undefined && !Array.isArray(options.algorithms)) throw new TypeError("Portcullis: algorithms must be a list, e.g. [\"ES256\"]");
+  if (options.now !== undefined && typeof options.now !== "function") throw new TypeError("Portcullis: now must be a function answering milliseconds");
+}
+
 /**
  * Verifies RFC 9068 JWT access tokens: signature by the issuer's key (algorithm allow-list),
  * `typ: at+jwt`, issuer, expiry with bounded skew, required claims, and the audience.
@@ -45,6 +76,7 @@ const ASYMMETRIC = new Set(["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS25
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
 export function createJWTVerifier(options: JWTVerifierOptions) {
+  verifyVerifierOptions(options);
   const algorithms = options.algorithms ?? ["ES256", "EdDSA"];
   for (const alg of algorithms) {
     if (!ASYMMETRIC.has(alg)) throw new TypeError(`Portcullis: algorithm ${alg} is not an allowed asymmetric algorithm`);
@@ -135,10 +167,7 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
       remember(failures, token, { until: nowMs + 60_000, error: answer });
       return answer;
     }
-    const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud])
-      .map((aud) => (typeof aud === "string" ? canonicalResource(aud) : undefined))
-      .filter((aud): aud is string => aud !== undefined);
-    const entry = { claims, audiences };
+    const entry = { claims, audiences: tokenAudiences(claims.aud) };
     remember(cache, token, entry);
     return entry;
   };
@@ -152,7 +181,7 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
     async check(token: string, resource?: string): Promise<VerifiedClaims | OAuthError> {
       const entry = await entryFor(token);
       if (entry instanceof OAuthError) return entry;
-      if (resource !== undefined && !entry.audiences.includes(resource)) return wrongAudience;
+      if (resource !== undefined && !isAudience(entry.audiences, resource)) return wrongAudience;
       return entry.claims;
     },
     /** Like {@link check}, throwing the error instead. */

@@ -6,7 +6,7 @@ import { createMemoryStore, MemoryStoreFullError } from "./memory.js";
 import { namespacedStore } from "./namespaced.js";
 import { isDisposable } from "./retention.js";
 
-runStorageContract("memory", { open: async () => createMemoryStore() });
+runStorageContract("memory", { open: async (clock) => createMemoryStore({ now: clock.now }), usesClock: true });
 
 const cache = { disposable: true } as const;
 

@@ -5,10 +5,10 @@
  *
  * @example
  * import { runConcurrencySuite, runStorageContract } from "@portcullis/core/testing";
- * runStorageContract("my store", { open: async () => createMyStore() });
+ * runStorageContract("my store", { open: async (clock) => createMyStore({ now: clock.now }), usesClock: true });
  * runConcurrencySuite("my store", { open: async () => createMyStore() });
  */
 export { runStorageContract } from "./storage-contract.js";
-export type { StoreHarness } from "./storage-contract.js";
+export type { ContractClock, StoreHarness } from "./storage-contract.js";
 export { runConcurrencySuite } from "./concurrency.js";
 export type { ConcurrencyHarness } from "./concurrency.js";

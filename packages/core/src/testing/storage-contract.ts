@@ -1,14 +1,31 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Storage } from "../storage/types.js";
 import { createAuthorizationServer } from "../server.js";
 import { createResourceGuard } from "../resource/guard.js";
 
+/**
+ * The suite's clock, in milliseconds: it starts at the real time for each test and moves only
+ * when the suite moves it. A store that takes a clock option reads it as its `now`.
+ */
+export interface ContractClock {
+  now(): number;
+}
+
 /** How the contract suite opens the store under test. */
 export interface StoreHarness {
-  /** Opens a fresh, empty store (a new file, a new key prefix, ...). */
-  open(): Promise<Storage>;
-  /** Durable stores only: closes `store` and opens the same data again, as after a restart. */
-  reopen?(store: Storage): Promise<Storage>;
+  /**
+   * Opens a fresh, empty store (a new file, a new key prefix, ...). With {@link usesClock}, the
+   * store reads the time from `clock` (e.g. `createMemoryStore({ now: clock.now })`).
+   */
+  open(clock: ContractClock): Promise<Storage>;
+  /** Durable stores only: closes `store` and opens the same data again, as after a restart, on the same `clock`. */
+  reopen?(store: Storage, clock: ContractClock): Promise<Storage>;
+  /**
+   * Whether the stores {@link open} makes read the time from the suite's clock. Then the suite
+   * moves the clock past a TTL at once; otherwise (a store whose server keeps the time, such as
+   * Redis's `PX` expiries) it waits out each TTL in real time, about 1.2 s each. Default false.
+   */
+  usesClock?: boolean;
   /** When set, the suite is skipped and this reason printed (a service that is truly absent). */
   skipReason?: string;
 }
@@ -25,11 +42,21 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
   }
   describe.skipIf(Boolean(harness.skipReason))(`Storage contract: ${name}`, () => {
     const opened: Storage[] = [];
+    let time = Date.now();
+    const clock: ContractClock = { now: () => time };
+    /** Lets `ms` pass for the store: on the suite's clock, or in real time for a store that keeps its own. */
+    const pass = async (ms: number) => {
+      if (harness.usesClock) time += ms;
+      else await sleep(ms);
+    };
     const open = async () => {
-      const store = await harness.open();
+      const store = await harness.open(clock);
       opened.push(store);
       return store;
     };
+    beforeEach(() => {
+      time = Date.now();
+    });
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((store) => store.close?.()));
     });
@@ -61,7 +88,7 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       await store.set("long", 2, { ttlSeconds: 60 });
       await store.set("forever", 3);
       expect(await store.get("short")).toBe(1);
-      await sleep(1200);
+      await pass(1200);
       expect(await store.get("short")).toBeUndefined();
       expect(await store.consume("short")).toBeUndefined();
       expect(await store.list("short")).toEqual([]);
@@ -92,7 +119,7 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       expect(results.filter(Boolean)).toHaveLength(1);
       const winner = results.indexOf(true);
       expect(await store.get("jti")).toBe(winner);
-      await sleep(1200);
+      await pass(1200);
       expect(await store.setIfAbsent("jti", "again", { ttlSeconds: 60 })).toBe(true);
       expect(await store.get("jti")).toBe("again");
     });
@@ -109,7 +136,7 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       const store = await open();
       const counts = await Promise.all(Array.from({ length: 30 }, () => store.increment("rate", { ttlSeconds: 1 })));
       expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
-      await sleep(1200);
+      await pass(1200);
       expect(await store.increment("rate", { ttlSeconds: 1 })).toBe(1);
     });
 
@@ -120,7 +147,7 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       await store.set("user:alice:grant:3", "g3", { ttlSeconds: 1 });
       await store.set("user:alicex:grant:9", "other");
       await store.set("user:bob:grant:1", "b1");
-      await sleep(1200);
+      await pass(1200);
       expect(await store.list("user:alice:")).toEqual([
         { key: "user:alice:grant:1", value: "g1" },
         { key: "user:alice:grant:2", value: "g2" },
@@ -212,16 +239,16 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
     });
 
     it.skipIf(!harness.reopen)("keeps values and TTLs across a reopen", async () => {
-      const store = await harness.open();
+      const store = await harness.open(clock);
       await store.set("durable", { grant: "g" });
       await store.set("expiring", 1, { ttlSeconds: 1 });
       await store.increment("counter", { ttlSeconds: 60 });
-      const again = await harness.reopen!(store);
+      const again = await harness.reopen!(store, clock);
       opened.push(again);
       expect(await again.get("durable")).toEqual({ grant: "g" });
       expect(await again.get("expiring")).toBe(1);
       expect(await again.increment("counter", { ttlSeconds: 60 })).toBe(2);
-      await sleep(1200);
+      await pass(1200);
       expect(await again.get("expiring")).toBeUndefined();
     });
   });

@@ -1,6 +1,7 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Storage } from "../storage/types.js";
 import { randomToken } from "../lib/crypto.js";
+import { keys as storageKeys } from "../storage/keys.js";
 
 /** The signing algorithms Portcullis issues access tokens with. */
 export type SigningAlgorithm = "ES256" | "EdDSA";
@@ -20,8 +21,6 @@ export interface SigningKey {
   privateKey: CryptoKey;
 }
 
-const KEYS = "keys:signing";
-
 /**
  * Loads the signing keys from storage, creating the first one when there is none. Keys live in
  * storage so a restart, or another instance sharing the store, signs and verifies with the same
@@ -31,14 +30,14 @@ export function createKeyManager(storage: Storage, alg: SigningAlgorithm, now: (
   let loaded: Promise<{ signing: SigningKey; jwks: { keys: JWK[] } }> | undefined;
 
   const load = async () => {
-    let keys = await storage.get<StoredKey[]>(KEYS);
+    let keys = await storage.get<StoredKey[]>(storageKeys.signingKeys());
     if (!keys || keys.length === 0) {
       const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
       const kid = randomToken(12);
       const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
       const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };
       const fresh: StoredKey[] = [{ kid, alg, privateJwk, publicJwk, createdAt: now() }];
-      if (!(await storage.setIfAbsent(KEYS, fresh))) keys = await storage.get<StoredKey[]>(KEYS);
+      if (!(await storage.setIfAbsent(storageKeys.signingKeys(), fresh))) keys = await storage.get<StoredKey[]>(storageKeys.signingKeys());
       else keys = fresh;
     }
     const current = keys!.at(-1)!;

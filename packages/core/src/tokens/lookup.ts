@@ -1,9 +1,10 @@
 import { isOAuthError } from "../errors.js";
 import { sha256 } from "../lib/crypto.js";
 import type { VerifiedClaims } from "../resource/jwt-verifier.js";
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
 import { findGrant, type Grant } from "./grant-store.js";
-import { refreshKey, type RefreshRecord } from "./issue.js";
+import type { RefreshRecord } from "./issue.js";
+import { keys } from "../storage/keys.js";
 
 /** A live token of this server and its grant. */
 export type FoundToken =
@@ -24,7 +25,7 @@ export async function findTokenGrant(ctx: ServerContext, token: string): Promise
     const grant = typeof claims.gid === "string" ? await findGrant(ctx, claims.gid) : undefined;
     return grant ? { kind: "access_token", grant, claims } : undefined;
   }
-  const record = await ctx.options.storage.get<RefreshRecord>(refreshKey(await sha256(token)));
+  const record = await ctx.options.storage.get<RefreshRecord>(keys.refreshToken(await sha256(token)));
   const grant = record ? await findGrant(ctx, record.grantId) : undefined;
   return grant && record ? { kind: "refresh_token", grant, record } : undefined;
 }

@@ -1,4 +1,5 @@
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
+import { keys } from "../storage/keys.js";
 
 /** A user's authorization of one client for one resource and a set of scopes. */
 export interface Grant {
@@ -12,29 +13,24 @@ export interface Grant {
   revoked?: true;
 }
 
-const key = (id: string) => `grant:${id}`;
-
 /**
  * Creates a grant unless it was revoked first (a replayed code may revoke a grant before the
  * winning exchange writes it). Answers false when the grant is already revoked.
  */
 export async function createGrant(ctx: ServerContext, grant: Grant, ttlSeconds = ctx.options.refreshTokenTtlSeconds): Promise<boolean> {
   const { storage } = ctx.options;
-  if (!(await storage.setIfAbsent(key(grant.id), grant, { ttlSeconds }))) return false;
+  if (!(await storage.setIfAbsent(keys.grant(grant.id), grant, { ttlSeconds }))) return false;
   // Indexes for grant management: a user's grants, a client's grants.
   await Promise.all([
-    storage.set(userIndex(grant.subject, grant.id), grant.clientId, { ttlSeconds }),
-    storage.set(clientIndex(grant.clientId, grant.id), grant.subject, { ttlSeconds }),
+    storage.set(keys.userGrant(grant.subject, grant.id), grant.clientId, { ttlSeconds }),
+    storage.set(keys.clientGrant(grant.clientId, grant.id), grant.subject, { ttlSeconds }),
   ]);
   return true;
 }
 
-const userIndex = (subject: string, id: string) => `grants-by-user:${subject}:${id}`;
-const clientIndex = (clientId: string, id: string) => `grants-by-client:${clientId}:${id}`;
-
 /** The live grants of a user or of a client. */
 export async function listGrants(ctx: ServerContext, owner: { subject: string } | { clientId: string }): Promise<Grant[]> {
-  const prefix = "subject" in owner ? `grants-by-user:${owner.subject}:` : `grants-by-client:${owner.clientId}:`;
+  const prefix = "subject" in owner ? keys.userGrants(owner.subject) : keys.clientGrants(owner.clientId);
   const entries = await ctx.options.storage.list(prefix, { limit: 10_000 });
   const grants = await Promise.all(entries.map((e) => findGrant(ctx, e.key.slice(prefix.length))));
   return grants.filter((g): g is Grant => g !== undefined);
@@ -42,7 +38,7 @@ export async function listGrants(ctx: ServerContext, owner: { subject: string } 
 
 /** The live grant, or undefined when it is unknown, expired or revoked. */
 export async function findGrant(ctx: ServerContext, id: string): Promise<Grant | undefined> {
-  const grant = await ctx.options.storage.get<Grant>(key(id));
+  const grant = await ctx.options.storage.get<Grant>(keys.grant(id));
   return grant && !grant.revoked ? grant : undefined;
 }
 
@@ -52,9 +48,9 @@ export async function findGrant(ctx: ServerContext, id: string): Promise<Grant |
  */
 export async function revokeGrant(ctx: ServerContext, id: string, clientId: string, reason: string): Promise<void> {
   ctx.liveGrants.delete(id);
-  const existing = await ctx.options.storage.get<Grant>(key(id));
+  const existing = await ctx.options.storage.get<Grant>(keys.grant(id));
   if (existing?.revoked) return;
-  await ctx.options.storage.set(key(id), { ...(existing ?? { id }), revoked: true }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  await ctx.options.storage.set(keys.grant(id), { ...(existing ?? { id }), revoked: true }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
   ctx.options.onEvent({ type: "grant.revoked", clientId, grantId: id, reason });
 }
 

@@ -1,8 +1,9 @@
 import { randomToken, sha256 } from "../lib/crypto.js";
-import { issueAccessToken } from "../tokens/access-token.js";
+import { issueAccessToken } from "./access-token.js";
 import type { ClientMetadata } from "../types.js";
-import type { ServerContext } from "./context.js";
+import type { ServerContext } from "../context.js";
 import type { Grant } from "./grant-store.js";
+import { keys } from "../storage/keys.js";
 
 /** A refresh token record, stored under the token's SHA-256. */
 export interface RefreshRecord {
@@ -19,9 +20,6 @@ export interface TokenSet {
   scope?: string;
   refresh_token?: string;
 }
-
-export const refreshKey = (hash: string) => `refresh:${hash}`;
-export const spentRefreshKey = (hash: string) => `refresh-spent:${hash}`;
 
 /**
  * Issues an access token for `scopes` of a grant and, for clients that may refresh, a new refresh
@@ -58,7 +56,7 @@ export async function issueTokens(
     const refresh = randomToken(32);
     const remaining = Math.floor((grant.createdAt + options.refreshTokenTtlSeconds * 1000 - now) / 1000);
     const record: RefreshRecord = { grantId: grant.id, clientId: grant.clientId, scopes: grant.scopes };
-    await options.storage.set(refreshKey(await sha256(refresh)), record, { ttlSeconds: Math.max(1, remaining) });
+    await options.storage.set(keys.refreshToken(await sha256(refresh)), record, { ttlSeconds: Math.max(1, remaining) });
     set.refresh_token = refresh;
   }
   return set;

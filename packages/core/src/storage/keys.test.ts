@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { keys, kindOfKey } from "./keys.js";
+import { isDisposable } from "./retention.js";
+
+describe("storage keys", () => {
+  it("keep the strings existing SQLite, Redis and Durable Object data is stored under", () => {
+    expect([
+      keys.client("c1"),
+      keys.clientMetadataDocument("https://c.test/id"),
+      keys.clientJWKS("https://c.test/jwks"),
+      keys.assertionJTI("c1", "j1"),
+      keys.pendingAuthorization("r1"),
+      keys.code("h1"),
+      keys.liveCode("h1"),
+      keys.grant("g1"),
+      keys.userGrants("alice"),
+      keys.userGrant("alice", "g1"),
+      keys.clientGrants("c1"),
+      keys.clientGrant("c1", "g1"),
+      keys.refreshToken("h1"),
+      keys.spentRefreshToken("h1"),
+      keys.refreshReplay("h1"),
+      keys.signingKeys(),
+      keys.rateLimit("token:ip:1.2.3.4", 7),
+      keys.loginLock("u1"),
+      keys.loginAttempts("u1", "0"),
+    ]).toEqual([
+      "client:c1",
+      "cimd:https://c.test/id",
+      "client-jwks:https://c.test/jwks",
+      "assertion-jti:c1:j1",
+      "authreq:r1",
+      "code:h1",
+      "code-live:h1",
+      "grant:g1",
+      "grants-by-user:alice:",
+      "grants-by-user:alice:g1",
+      "grants-by-client:c1:",
+      "grants-by-client:c1:g1",
+      "refresh:h1",
+      "refresh-spent:h1",
+      "refresh-replay:h1",
+      "keys:signing",
+      "ratelimit:token:ip:1.2.3.4:7",
+      "login-lock:u1",
+      "login-attempts:u1:0",
+    ]);
+  });
+
+  it("name the kind of record each key holds, and none for a key the server does not build", () => {
+    expect(kindOfKey(keys.client("c1"))).toBe("client");
+    expect(kindOfKey(keys.clientJWKS("https://c.test/jwks"))).toBe("clientJWKS");
+    expect(kindOfKey(keys.liveCode("h"))).toBe("liveCode");
+    expect(kindOfKey(keys.code("h"))).toBe("code");
+    expect(kindOfKey(keys.userGrant("s", "g"))).toBe("userGrants");
+    expect(kindOfKey(keys.grant("g"))).toBe("grant");
+    expect(kindOfKey(keys.spentRefreshToken("h"))).toBe("spentRefreshToken");
+    expect(kindOfKey("race:1")).toBeUndefined();
+  });
+
+  it("classify retention by the same definitions", () => {
+    expect(isDisposable(keys.pendingAuthorization("r"), {})).toBe(true);
+    expect(isDisposable(keys.client("c1"), { unused: true })).toBe(true);
+    expect(isDisposable(keys.client("c1"), {})).toBe(false);
+    expect(isDisposable(keys.assertionJTI("c1", "j"), {})).toBe(false);
+    expect(isDisposable("unknown:x", {})).toBe(false);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Every key the authorization server stores a record under, before any namespace prefix: one
+ * prefix per kind of record, and one function per key. The strings are a storage format: data
+ * already in SQLite, Redis or a Durable Object is found by them, so an existing one never changes.
+ * No prefix starts another, so a key's kind is the one prefix it starts with ({@link kindOfKey}).
+ */
+const PREFIXES = {
+  /** A registered client (dynamic registration), by `client_id`. */
+  client: "client:",
+  /** A fetched client metadata document (CIMD), by its URL. */
+  clientMetadataDocument: "cimd:",
+  /** A fetched client JWK set (`private_key_jwt`), by its URL. */
+  clientJWKS: "client-jwks:",
+  /** A spent client assertion's `jti`, per client. */
+  assertionJTI: "assertion-jti:",
+  /** An authorization request waiting for the user. */
+  pendingAuthorization: "authreq:",
+  /** An authorization code, by its hash. */
+  code: "code:",
+  /** The marker a code's single redemption consumes, by the code's hash. */
+  liveCode: "code-live:",
+  /** A grant, by its id. */
+  grant: "grant:",
+  /** The index of a user's grants. */
+  userGrants: "grants-by-user:",
+  /** The index of a client's grants. */
+  clientGrants: "grants-by-client:",
+  /** A live refresh token, by its hash. */
+  refreshToken: "refresh:",
+  /** A spent refresh token, by its hash, to detect reuse. */
+  spentRefreshToken: "refresh-spent:",
+  /** The response a retried refresh gets again, by the spent token's hash. */
+  refreshReplay: "refresh-replay:",
+  /** The signing key set. */
+  signingKeys: "keys:",
+  /** A rate-limit counter for one window. */
+  rateLimit: "ratelimit:",
+  /** A username and address's sign-in lockout. */
+  loginLock: "login-lock:",
+  /** A username and address's sign-in attempts in one round. */
+  loginAttempts: "login-attempts:",
+} as const;
+
+/** The kinds of record the authorization server stores. */
+export type KeyKind = keyof typeof PREFIXES;
+
+/** The storage keys, one function per kind of record. */
+export const keys = {
+  client: (clientId: string) => `${PREFIXES.client}${clientId}`,
+  clientMetadataDocument: (url: string) => `${PREFIXES.clientMetadataDocument}${url}`,
+  clientJWKS: (jwksUri: string) => `${PREFIXES.clientJWKS}${jwksUri}`,
+  assertionJTI: (clientId: string, jti: string) => `${PREFIXES.assertionJTI}${clientId}:${jti}`,
+  pendingAuthorization: (id: string) => `${PREFIXES.pendingAuthorization}${id}`,
+  code: (hash: string) => `${PREFIXES.code}${hash}`,
+  liveCode: (hash: string) => `${PREFIXES.liveCode}${hash}`,
+  grant: (id: string) => `${PREFIXES.grant}${id}`,
+  /** The prefix listing a user's grants; each entry's key is it followed by the grant id. */
+  userGrants: (subject: string) => `${PREFIXES.userGrants}${subject}:`,
+  userGrant: (subject: string, grantId: string) => `${PREFIXES.userGrants}${subject}:${grantId}`,
+  /** The prefix listing a client's grants; each entry's key is it followed by the grant id. */
+  clientGrants: (clientId: string) => `${PREFIXES.clientGrants}${clientId}:`,
+  clientGrant: (clientId: string, grantId: string) => `${PREFIXES.clientGrants}${clientId}:${grantId}`,
+  refreshToken: (hash: string) => `${PREFIXES.refreshToken}${hash}`,
+  spentRefreshToken: (hash: string) => `${PREFIXES.spentRefreshToken}${hash}`,
+  refreshReplay: (hash: string) => `${PREFIXES.refreshReplay}${hash}`,
+  signingKeys: () => `${PREFIXES.signingKeys}signing`,
+  rateLimit: (counter: string, window: number) => `${PREFIXES.rateLimit}${counter}:${window}`,
+  loginLock: (id: string) => `${PREFIXES.loginLock}${id}`,
+  loginAttempts: (id: string, round: string) => `${PREFIXES.loginAttempts}${id}:${round}`,
+};
+
+const KINDS = Object.entries(PREFIXES) as [KeyKind, string][];
+
+/** The kind of record a key (without namespace prefix) names, or undefined for a key the server does not build. */
+export function kindOfKey(key: string): KeyKind | undefined {
+  for (const [kind, prefix] of KINDS) if (key.startsWith(prefix)) return kind;
+  return undefined;
+}

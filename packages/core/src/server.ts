@@ -345,55 +345,35 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
   };
 
   return {
-    /** The issuer identifier. */
     issuer: options.issuer,
-    /** The resources tokens are issued for. */
     resources: options.resources,
-    /** The RFC 8414 metadata document. */
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
     handle,
-    /**
-     * Whether {@link handle} serves a request for `path` (its path, without the query), so an
-     * adapter builds no `Request` for the app's own paths: true, it answers a `Response`; false,
-     * it answers `undefined`; `undefined` for a path not in plain form (dot segments,
-     * percent-escapes), which `handle` decides on the parsed URL.
-     */
     owns: (path: string): boolean | undefined => (isPlainPath(path) ? routeFor(path) !== undefined : undefined),
-    /** Like {@link handle}, with a 404 for paths the server does not own. */
     async fetch(request: Request, connection?: ConnectionInfo): Promise<Response> {
       return (await handle(request, connection)) ?? jsonResponse({ error: "not_found" }, { status: 404 });
     },
 
-    /**
-     * Verifies an access token for a resource: signature, `typ`, issuer, expiry, audience, and
-     * that its grant has not been revoked. Throws `OAuthError("invalid_token")` otherwise.
-     */
     async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
       const result = await checkAccessToken(token, resource);
       if (result instanceof OAuthError) throw result;
       return result;
     },
 
-    /** Like {@link verifyAccessToken}, answering the error rather than throwing it (the guard's hot path). */
     checkAccessToken: (token: string, { resource }: { resource: string }) => checkAccessToken(token, resource),
 
-    /** The live grants of a user (`{ subject }`) or of a client (`{ clientId }`), for account pages and admin tools. */
     listGrants: async (owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]> =>
       (await listGrants(ctx, owner)).map(({ claims: _claims, revoked: _revoked, ...info }) => info),
 
-    /** Revokes one grant (its access and refresh tokens) or every grant of a user or client; answers how many. */
     async revokeGrants(which: { grantId: string } | { subject: string } | { clientId: string }): Promise<number> {
       const grants = "grantId" in which ? [await findGrant(ctx, which.grantId)].filter((g): g is Grant => g !== undefined) : await listGrants(ctx, which);
       for (const grant of grants) await revokeGrant(ctx, grant.id, grant.clientId, "revoked_by_app");
       return grants.length;
     },
 
-    /** For an app's own UI: what a pending authorization request asks for. */
     getAuthorizationRequest: (requestId: string) => describeAuthorization(ctx, requestId),
-    /** For an app's own UI: approve a pending request for a signed-in user (optionally with fewer scopes). */
     completeAuthorization: (requestId: string, user: User, grant: { scopes?: string[] } = {}) =>
       completeAuthorization(ctx, requestId, user, grant.scopes),
-    /** For an app's own UI: deny a pending request. */
     denyAuthorization: (requestId: string) => denyAuthorization(ctx, requestId),
   };
 }

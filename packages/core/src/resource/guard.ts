@@ -195,7 +195,8 @@ export interface ResourceGuard {
    * The CORS preflight answer for the protected route.
    *
    * @param request The `OPTIONS` request.
-   * @returns 204 with the CORS headers, or 403 for an origin outside `allowedOrigins`.
+   * @returns 204 with the CORS headers, or 403 for an origin outside `allowedOrigins` or a
+   *   `Host` outside `allowedHosts`.
    */
   preflight(request: GuardRequest): Response;
   /**
@@ -308,14 +309,10 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
     );
 
   return {
-    /** The canonical resource URL. */
     resource,
-    /** Where the protected resource metadata is served. */
     metadataUrl,
-    /** The RFC 9728 metadata document. */
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
 
-    /** The metadata as a response (CORS `*`: it is public). */
     metadataResponse(): Response {
       return new Response(metadataBody, {
         headers: {
@@ -326,13 +323,8 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       });
     },
 
-    /** Whether {@link handle} serves a request for `path` (as the authorization server's `owns` answers). */
     owns: (path: string): boolean | undefined => (isPlainPath(path) ? path === metadataPath || path === "/.well-known/oauth-protected-resource" : undefined),
 
-    /**
-     * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,
-     * and their CORS preflight. Answers `undefined` for any other request.
-     */
     async handle(request: Request): Promise<Response | undefined> {
       const pathname = pathOf(request.url);
       if (pathname !== metadataPath && pathname !== "/.well-known/oauth-protected-resource") return undefined;
@@ -354,7 +346,6 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       return this.metadataResponse();
     },
 
-    /** The CORS preflight answer for the protected route, or a 403 for a disallowed origin. */
     preflight(request: GuardRequest): Response {
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
@@ -370,26 +361,10 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       });
     },
 
-    /** CORS headers to add to the protected route's own responses. */
     corsHeaders,
 
-    /**
-     * Whether `authenticate` reads the body of a POST whose token passed (MCP-aware requirements
-     * are configured). Otherwise it reads only the URL and headers, and the body is left for the
-     * MCP server.
-     */
     inspectsBody,
 
-    /**
-     * Authenticates a request: answers the verified {@link AuthInfo}, or the `Response` to send
-     * (401 with a Bearer challenge, 403 for missing scopes or a disallowed `Origin`). Tokens in
-     * the query string are ignored (OAuth 2.1 §5.1). A `Host` outside `allowedHosts` gets 403.
-     *
-     * The token is checked from the headers first: a request without a valid one gets its 401
-     * (naming the route's scopes) with nothing of its body read. Only then, with MCP-aware
-     * requirements, is the JSON-RPC body of a POST read (see {@link AuthenticateOptions.body}):
-     * 413 past 1 MB, 400 when it is not UTF-8 JSON.
-     */
     async authenticate(request: GuardRequest, required: AuthenticateOptions = {}): Promise<AuthenticateResult> {
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
@@ -447,11 +422,6 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       return info;
     },
 
-    /**
-     * For adapters: reports a failure of the guard or of the guarded handler to `onError` (by
-     * default the message alone to `console.error`) and answers a bare `server_error` 500 with
-     * `Cache-Control: no-store`, never a message or stack trace.
-     */
     serverError(error: unknown, request: GuardRequest): Response {
       try {
         if (options.onError) options.onError(error, { request });

@@ -81,9 +81,7 @@ export function createKeyManager(storage: Storage, alg: SigningAlgorithm, now: (
   };
 
   return {
-    /** The key new tokens are signed with. */
     signingKey: async () => (await get()).signing,
-    /** The public keys, as served at `jwks_uri`. */
     jwks: async () => (await get()).jwks,
   };
 }

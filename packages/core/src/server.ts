@@ -8,6 +8,7 @@ import {
   consentHandler,
   denyAuthorization,
   describeAuthorization,
+  type AuthorizationRequestInfo,
 } from "./handlers/authorize.js";
 import { introspectHandler } from "./handlers/introspect.js";
 import { authorizationServerMetadata, endpointPaths, openIdConfiguration } from "./handlers/metadata.js";
@@ -26,7 +27,7 @@ import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
 import { createKeyManager } from "./tokens/keys.js";
-import type { AuthInfo, User } from "./types.js";
+import type { AuthInfo, TokenVerifier, User } from "./types.js";
 
 /** Where RFC 8414 and OIDC discovery documents live, with the issuer's path appended. */
 const METADATA_PREFIXES = ["/.well-known/oauth-authorization-server/", "/.well-known/openid-configuration/"];
@@ -40,6 +41,151 @@ interface Route {
   cors: boolean;
   /** Render failures as an HTML page rather than JSON (browser-facing endpoints). */
   page?: boolean;
+}
+
+/**
+ * An OAuth 2.1 authorization server for MCP: one `fetch` for every endpoint (metadata,
+ * authorize, token, register, revoke, introspect, JWKS), the token verifier its resource guard
+ * uses, and the calls an app's own sign-in UI and account pages need. Made by
+ * {@link createAuthorizationServer}.
+ */
+export interface AuthorizationServer extends TokenVerifier {
+  /** The issuer identifier (RFC 8414 `issuer`), as configured. */
+  readonly issuer: string;
+  /** The canonical URIs of the resources tokens are issued for (the `resource` option). */
+  readonly resources: string[];
+  /**
+   * The RFC 8414 authorization server metadata document.
+   *
+   * @returns A fresh copy of the document, safe to change.
+   */
+  metadata(): Record<string, unknown>;
+  /**
+   * Serves the endpoints this server owns.
+   *
+   * @param request The request.
+   * @param connection What the adapter knows of the connection: the peer address, and the
+   *   body when it has already read it.
+   * @returns The response, or `undefined` for any path the server does not own, so an adapter
+   *   can hand the request to the next handler. Failures are answered as OAuth errors (or an
+   *   error page on browser-facing endpoints), never thrown.
+   *
+   * @example
+   * ```ts
+   * const response = await server.handle(request);
+   * if (response) return response;
+   * return next(request);
+   * ```
+   */
+  handle(request: Request, connection?: ConnectionInfo): Promise<Response | undefined>;
+  /**
+   * Whether {@link AuthorizationServer.handle} serves a request for `path`, so an adapter builds
+   * no `Request` for the app's own paths.
+   *
+   * @param path The request's path, without the query.
+   * @returns `true` when `handle` answers a `Response`, `false` when it answers `undefined`, and
+   *   `undefined` for a path not in plain form (dot segments, percent-escapes), which `handle`
+   *   decides on the parsed URL.
+   */
+  owns(path: string): boolean | undefined;
+  /**
+   * Like {@link AuthorizationServer.handle}, with a 404 for paths the server does not own.
+   *
+   * @param request The request.
+   * @param connection What the adapter knows of the connection.
+   * @returns The response.
+   *
+   * @example
+   * ```ts
+   * export default { fetch: server.fetch };
+   * ```
+   */
+  fetch(request: Request, connection?: ConnectionInfo): Promise<Response>;
+  /**
+   * Verifies an access token for a resource: signature, `typ`, issuer, expiry, audience, and
+   * that its grant has not been revoked.
+   *
+   * @param token The access token.
+   * @param options.resource The canonical URI of the resource the token must be meant for.
+   * @returns The token's {@link AuthInfo} (frozen; one object per token).
+   * @throws {OAuthError} `invalid_token` when the token is invalid, expired, meant for another
+   *   resource, or its grant was revoked.
+   *
+   * @example
+   * ```ts
+   * const auth = await server.verifyAccessToken(token, { resource: "https://mcp.example.com/mcp" });
+   * console.log(auth.clientId, auth.scopes);
+   * ```
+   */
+  verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo>;
+  /**
+   * Like {@link AuthorizationServer.verifyAccessToken}, answering the error rather than throwing
+   * it (the guard's hot path).
+   *
+   * @param token The access token.
+   * @param options.resource The canonical URI of the resource the token must be meant for.
+   * @returns The token's {@link AuthInfo}, or the `OAuthError("invalid_token")` to answer with.
+   */
+  checkAccessToken(token: string, options: { resource: string }): Promise<AuthInfo | OAuthError>;
+  /**
+   * The live grants of a user or of a client, for account pages and admin tools.
+   *
+   * @param owner `{ subject }` for a user's grants, `{ clientId }` for a client's.
+   * @returns The grants, without their token claims.
+   *
+   * @example
+   * ```ts
+   * const grants = await server.listGrants({ subject: user.id });
+   * ```
+   */
+  listGrants(owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]>;
+  /**
+   * Revokes one grant (its access and refresh tokens), or every grant of a user or of a client.
+   *
+   * @param which `{ grantId }` for one grant, `{ subject }` or `{ clientId }` for all of theirs.
+   * @returns How many grants were revoked.
+   *
+   * @example
+   * ```ts
+   * await server.revokeGrants({ grantId: grant.id });
+   * ```
+   */
+  revokeGrants(which: { grantId: string } | { subject: string } | { clientId: string }): Promise<number>;
+  /**
+   * For an app's own sign-in UI: what a pending authorization request asks for.
+   *
+   * @param requestId The `request_id` the server passed to the app's own page (`interactionUrl`).
+   * @returns The request, or `undefined` when it is unknown or has expired.
+   */
+  getAuthorizationRequest(requestId: string): Promise<AuthorizationRequestInfo | undefined>;
+  /**
+   * For an app's own sign-in UI: approves a pending request for a signed-in user. The request is
+   * used up.
+   *
+   * @param requestId The pending request's id.
+   * @param user The signed-in user.
+   * @param grant `scopes`: grant only these of the requested scopes (by default all of them).
+   * @returns The redirect to the client with the authorization code, or an error page when the
+   *   request has expired or was already used.
+   * @throws {TypeError} When `user` has no `subject`.
+   *
+   * @example
+   * ```ts
+   * app.post("/login", async (c) => {
+   *   const user = await signIn(c);
+   *   return server.completeAuthorization(c.req.query("request_id")!, { subject: user.id });
+   * });
+   * ```
+   */
+  completeAuthorization(requestId: string, user: User, grant?: { scopes?: string[] }): Promise<Response>;
+  /**
+   * For an app's own sign-in UI: denies a pending request. The request is used up.
+   *
+   * @param requestId The pending request's id.
+   * @returns The redirect to the client with `error=access_denied`, or an error page when the
+   *   request has expired or was already used.
+   */
+  denyAuthorization(requestId: string): Promise<Response>;
 }
 
 /**
@@ -57,7 +203,7 @@ interface Route {
  * });
  * export default { fetch: server.fetch };
  */
-export function createAuthorizationServer(input: AuthorizationServerOptions) {
+export function createAuthorizationServer(input: AuthorizationServerOptions): AuthorizationServer {
   const options = resolveOptions(input);
   const keys = createKeyManager(options.storage, "ES256", options.now);
   const verifier = createJWTVerifier({
@@ -199,64 +345,43 @@ export function createAuthorizationServer(input: AuthorizationServerOptions) {
   };
 
   return {
-    /** The issuer identifier. */
     issuer: options.issuer,
-    /** The resources tokens are issued for. */
     resources: options.resources,
-    /** The RFC 8414 metadata document. */
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
     handle,
-    /**
-     * Whether {@link handle} serves a request for `path` (its path, without the query), so an
-     * adapter builds no `Request` for the app's own paths: true, it answers a `Response`; false,
-     * it answers `undefined`; `undefined` for a path not in plain form (dot segments,
-     * percent-escapes), which `handle` decides on the parsed URL.
-     */
     owns: (path: string): boolean | undefined => (isPlainPath(path) ? routeFor(path) !== undefined : undefined),
-    /** Like {@link handle}, with a 404 for paths the server does not own. */
     async fetch(request: Request, connection?: ConnectionInfo): Promise<Response> {
       return (await handle(request, connection)) ?? jsonResponse({ error: "not_found" }, { status: 404 });
     },
 
-    /**
-     * Verifies an access token for a resource: signature, `typ`, issuer, expiry, audience, and
-     * that its grant has not been revoked. Throws `OAuthError("invalid_token")` otherwise.
-     */
     async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
       const result = await checkAccessToken(token, resource);
       if (result instanceof OAuthError) throw result;
       return result;
     },
 
-    /** Like {@link verifyAccessToken}, answering the error rather than throwing it (the guard's hot path). */
     checkAccessToken: (token: string, { resource }: { resource: string }) => checkAccessToken(token, resource),
 
-    /** The live grants of a user (`{ subject }`) or of a client (`{ clientId }`), for account pages and admin tools. */
     listGrants: async (owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]> =>
       (await listGrants(ctx, owner)).map(({ claims: _claims, revoked: _revoked, ...info }) => info),
 
-    /** Revokes one grant (its access and refresh tokens) or every grant of a user or client; answers how many. */
     async revokeGrants(which: { grantId: string } | { subject: string } | { clientId: string }): Promise<number> {
       const grants = "grantId" in which ? [await findGrant(ctx, which.grantId)].filter((g): g is Grant => g !== undefined) : await listGrants(ctx, which);
       for (const grant of grants) await revokeGrant(ctx, grant.id, grant.clientId, "revoked_by_app");
       return grants.length;
     },
 
-    /** For an app's own UI: what a pending authorization request asks for. */
     getAuthorizationRequest: (requestId: string) => describeAuthorization(ctx, requestId),
-    /** For an app's own UI: approve a pending request for a signed-in user (optionally with fewer scopes). */
     completeAuthorization: (requestId: string, user: User, grant: { scopes?: string[] } = {}) =>
       completeAuthorization(ctx, requestId, user, grant.scopes),
-    /** For an app's own UI: deny a pending request. */
     denyAuthorization: (requestId: string) => denyAuthorization(ctx, requestId),
   };
 }
 
+export type { AuthorizationRequestInfo };
+
 /** A live grant: one user's authorization of one client, for one resource and a set of scopes. */
 export type GrantInfo = Omit<Grant, "claims" | "revoked">;
-
-/** An authorization server. */
-export type AuthorizationServer = ReturnType<typeof createAuthorizationServer>;
 
 function freezeAuthInfo(info: AuthInfo): AuthInfo {
   Object.freeze(info.scopes);

@@ -119,14 +119,104 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
   };
 }
 
-/** Finds clients, configured or registered, and registers new ones. */
+/**
+ * The authorization server's clients: those configured up front (`clients`), those registered
+ * dynamically (RFC 7591, managed per RFC 7592), and those identified by a client ID metadata
+ * document URL (fetched and cached).
+ *
+ * @internal Used by the server's handlers; not part of the public API.
+ */
+export interface ClientRegistry {
+  /**
+   * Whether this id is a client configured up front (`clients`), whose metadata the operator wrote.
+   *
+   * @param clientId The client id.
+   */
+  isConfigured(clientId: string): boolean;
+  /**
+   * Finds a client by id: a configured one, a metadata document client (fetched, or from the
+   * cache while fresh), or a registered one from storage.
+   *
+   * @param clientId The client id (ids over 2048 characters are never found).
+   * @returns The client, or `undefined` when there is none.
+   * @throws When a metadata document cannot be fetched or is invalid (an error the caller maps
+   *   to `invalid_client`), or when the storage throws.
+   *
+   * @example
+   * ```ts
+   * const client = await registry.find(params.client_id);
+   * if (!client) throw new OAuthError("invalid_client", "unknown client");
+   * ```
+   */
+  find(clientId: string): Promise<StoredClient | undefined>;
+  /**
+   * Registers a client (RFC 7591 §3.2.1). Until its first grant, the record expires after
+   * `unusedTtlSeconds`, so abandoned registrations do not pile up.
+   *
+   * @param validated Metadata from {@link validateClientMetadata}, after the registration policy.
+   * @param managementUri The RFC 7592 client configuration endpoint for a client id.
+   * @param unusedTtlSeconds How long the record lives before its first grant.
+   * @param machineClient Whether the registration policy approved machine grants for it.
+   * @returns The response body: the metadata with the new `client_id`, the secret (if any) and
+   *   the registration access token (RFC 7592), each shown this once.
+   */
+  register(
+    validated: Omit<ClientMetadata, "client_id">,
+    managementUri: (clientId: string) => string,
+    unusedTtlSeconds: number,
+    machineClient?: boolean,
+  ): Promise<Record<string, unknown>>;
+  /**
+   * Finds a registered client by its RFC 7592 registration access token.
+   *
+   * @param clientId The client id from the configuration endpoint's path.
+   * @param token The registration access token presented (compared in constant time).
+   * @returns The client, or `undefined` when the id or token does not match.
+   */
+  findByRegistrationToken(clientId: string, token: string): Promise<StoredClient | undefined>;
+  /**
+   * Replaces a registered client's metadata (RFC 7592 §2.2); the id, secret and token stay.
+   *
+   * @param stored The client, as found by {@link ClientRegistry.findByRegistrationToken}.
+   * @param validated The new metadata, validated and approved by the registration policy.
+   * @param unusedTtlSeconds How long a not yet used record keeps living.
+   * @param machineClient Whether the new metadata is operator-approved for machine grants.
+   * @returns The client's new metadata.
+   * @throws {OAuthError} `invalid_client_metadata` when the update would switch between a
+   *   secret and no secret.
+   */
+  update(stored: StoredClient, validated: Omit<ClientMetadata, "client_id">, unusedTtlSeconds: number, machineClient?: boolean): Promise<ClientMetadata>;
+  /**
+   * Forgets a registered client (RFC 7592 §2.3).
+   *
+   * @param clientId The client id.
+   */
+  remove(clientId: string): Promise<void>;
+  /**
+   * Keeps a registered client for good once it has been used for a grant (clears the expiry of
+   * an unused registration).
+   *
+   * @param clientId The client id.
+   */
+  markUsed(clientId: string): Promise<void>;
+}
+
+/**
+ * Finds clients, configured or registered, and registers new ones.
+ *
+ * @param storage Where registered clients and cached metadata documents live.
+ * @param configured The clients configured up front; validated here (a `TypeError` if invalid).
+ * @param scopes The scopes the server offers, by name.
+ * @param now The clock, in epoch milliseconds.
+ * @param documents The metadata document policy (turned off with `enabled: false`).
+ */
 export function createClientRegistry(
   storage: Storage,
   configured: StaticClient[],
   scopes: Record<string, string>,
   now: () => number,
   documents: MetadataDocumentPolicy,
-) {
+): ClientRegistry {
   const inFlight = new Map<string, Promise<StoredClient>>();
   /** A metadata document client: from the cache while fresh, else fetched once however many ask. */
   const fromDocument = async (clientId: string): Promise<StoredClient> => {
@@ -177,10 +267,8 @@ export function createClientRegistry(
   }
 
   return {
-    /** Whether this id is a client configured up front (`clients`), whose metadata the operator wrote. */
     isConfigured: (clientId: string): boolean => statics.has(clientId),
 
-    /** The client with this id, or undefined. */
     async find(clientId: string): Promise<StoredClient | undefined> {
       if (clientId.length > 2048) return undefined;
       const configuredClient = statics.get(clientId);
@@ -190,12 +278,6 @@ export function createClientRegistry(
       return storage.get<StoredClient>(keys.client(clientId));
     },
 
-    /**
-     * Registers a client (RFC 7591 §3.2.1); answers the response body, with the secret and the
-     * registration access token (RFC 7592) shown once. Until its first grant, the record expires
-     * after `unusedTtlSeconds`, so abandoned registrations do not pile up. `validated` comes from
-     * {@link validateClientMetadata} and the registration policy.
-     */
     async register(
       validated: Omit<ClientMetadata, "client_id">,
       managementUri: (clientId: string) => string,
@@ -223,18 +305,12 @@ export function createClientRegistry(
       };
     },
 
-    /** The registered client whose RFC 7592 registration access token this is, or undefined. */
     async findByRegistrationToken(clientId: string, token: string): Promise<StoredClient | undefined> {
       const stored = clientId.length <= 64 ? await storage.get<StoredClient>(keys.client(clientId)) : undefined;
       const presented = await sha256(token);
       return stored?.registrationTokenHash && timingSafeEqual(presented, stored.registrationTokenHash) ? stored : undefined;
     },
 
-    /**
-     * Replaces a registered client's metadata (RFC 7592 §2.2) with validated metadata; the id,
-     * secret and token stay; `machineClient` says whether the new metadata is operator-approved
-     * for machine grants.
-     */
     async update(stored: StoredClient, validated: Omit<ClientMetadata, "client_id">, unusedTtlSeconds: number, machineClient = false): Promise<ClientMetadata> {
       if (hasSecret(validated as ClientMetadata) !== Boolean(stored.secretHash)) {
         throw new OAuthError("invalid_client_metadata", "token_endpoint_auth_method cannot change between secret and no secret");
@@ -251,12 +327,10 @@ export function createClientRegistry(
       return metadata;
     },
 
-    /** Forgets a registered client (RFC 7592 §2.3). */
     async remove(clientId: string): Promise<void> {
       await storage.delete(keys.client(clientId));
     },
 
-    /** Keeps a registered client for good once it has been used for a grant. */
     async markUsed(clientId: string): Promise<void> {
       const stored = await storage.get<StoredClient>(keys.client(clientId));
       if (!stored?.unused) return;
@@ -270,5 +344,3 @@ export function createClientRegistry(
 function hasSecret(metadata: Pick<ClientMetadata, "token_endpoint_auth_method">): boolean {
   return metadata.token_endpoint_auth_method === "client_secret_basic" || metadata.token_endpoint_auth_method === "client_secret_post";
 }
-
-export type ClientRegistry = ReturnType<typeof createClientRegistry>;

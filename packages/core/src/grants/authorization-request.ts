@@ -39,6 +39,16 @@ const CHALLENGE = /^[A-Za-z0-9\-_]{43}$/;
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const MAX_STATE = 4096;
 
+/** An authorization request that passed {@link validateAuthorizationRequest}. */
+export interface ValidatedAuthorizationRequest {
+  client: ClientMetadata;
+  redirectUri: string;
+  state?: string;
+  scopes: string[];
+  resource: string;
+  codeChallenge: string;
+}
+
 /**
  * Validates an authorization request (OAuth 2.1 §4.1.1) in the order that decides where errors
  * go: the client and redirect URI first (errors are thrown as `OAuthError`, shown as a page),
@@ -47,7 +57,7 @@ const MAX_STATE = 4096;
 export async function validateAuthorizationRequest(
   ctx: ServerContext,
   params: Params,
-): Promise<{ client: ClientMetadata; redirectUri: string; state?: string; scopes: string[]; resource: string; codeChallenge: string }> {
+): Promise<ValidatedAuthorizationRequest> {
   params.assertNotRepeated(["client_id", "redirect_uri"]);
   const clientId = params.get("client_id");
   if (!clientId) throw new OAuthError("invalid_request", "client_id is missing");

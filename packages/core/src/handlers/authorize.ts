@@ -1,7 +1,7 @@
 import { OAuthError } from "../errors.js";
 import type { RequestMeta, ServerContext } from "../context.js";
 import { issueCode } from "../grants/authorization-code.js";
-import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization } from "../grants/authorization-request.js";
+import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization, type ValidatedAuthorizationRequest } from "../grants/authorization-request.js";
 import { queryParams, readForm, type Params } from "../http/body.js";
 import { redirectResponse } from "../http/responses.js";
 import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
@@ -43,7 +43,7 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
     throw error;
   }
   await ctx.limiter.check("authorize", { ip: meta.ip, clientId: params.get("client_id") });
-  let request_: Awaited<ReturnType<typeof validateAuthorizationRequest>>;
+  let request_: ValidatedAuthorizationRequest;
   try {
     request_ = await validateAuthorizationRequest(ctx, params);
   } catch (error) {
@@ -216,8 +216,24 @@ export async function denyAuthorization(ctx: ServerContext, requestId: string, s
   return authorizationResponse(ctx, pending.redirectUri, { error: "access_denied", error_description: "the user denied the request", state: pending.state }, status);
 }
 
+/** What an app's own UI may show about a pending authorization request. */
+export interface AuthorizationRequestInfo {
+  /** The pending request's id, passed to the app's own page (`interactionUrl`) as `request_id`. */
+  requestId: string;
+  /** The client asking. */
+  clientId: string;
+  /** The client's `client_name`, when it has one (client-supplied: show it as untrusted text). */
+  clientName: string | undefined;
+  /** Where the user is sent back to. */
+  redirectUri: string;
+  /** The scopes requested (after defaults). */
+  scopes: string[];
+  /** The resource the token would be for (RFC 8707). */
+  resource: string;
+}
+
 /** What an app's own UI may show about a pending request. */
-export async function describeAuthorization(ctx: ServerContext, requestId: string) {
+export async function describeAuthorization(ctx: ServerContext, requestId: string): Promise<AuthorizationRequestInfo | undefined> {
   const pending = await ctx.options.storage.get<PendingAuthorization>(keys.pendingAuthorization(requestId));
   if (!pending) return undefined;
   const client = await ctx.clients.find(pending.clientId);

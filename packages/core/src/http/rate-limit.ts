@@ -50,8 +50,82 @@ export function addressKey(address: string | undefined): string | undefined {
   return `${groups.join(":")}::/64`;
 }
 
-/** Rate limits and the sign-in lockout, counted in `storage`. */
-export function createRateLimiter(settings: ResolvedRateLimit | false, storage: Storage, now: () => number, onEvent: (event: ServerEvent) => void) {
+/** A password check begun by {@link RateLimiter.beginLogin}: call `finish` with its outcome. */
+export interface LoginAttempt {
+  /**
+   * Records the outcome of the password check.
+   *
+   * @param ok `true` when the password was right (clears the lockout), `false` when it was wrong
+   *   (a failure), `undefined` when the check itself threw (hands the turn back).
+   */
+  finish(ok: boolean | undefined): Promise<void>;
+}
+
+/**
+ * Rate limits per endpoint (per client address and per client) and the sign-in lockout of the
+ * built-in login page, counted in storage so that instances sharing a store share the counts.
+ *
+ * @internal Used by the server's handlers; configured through {@link RateLimitOptions}, not
+ * part of the public API.
+ */
+export interface RateLimiter {
+  /** Whether any limits apply (`rateLimit` is not `false`). */
+  readonly enabled: boolean;
+  /**
+   * Counts a request; throws a 429 {@link OAuthError} when the client address or the client is
+   * over its limit. The address is counted first and alone: a request its limit refuses is not
+   * counted against the client, whose allowance other callers share. A request the client limit
+   * refuses still counts against its own address. At the token endpoint the client is counted
+   * per calling address as well, so one caller cannot spend another's allowance for the same
+   * (public) client.
+   *
+   * @param endpoint The endpoint the request is for.
+   * @param requester The caller's address and, when known, its client id.
+   * @throws {OAuthError} `temporarily_unavailable` with status 429 and `Retry-After` when over a
+   *   limit (reason `rate_limited`); emits a `rate_limited` event first.
+   */
+  check(endpoint: RateLimitedEndpoint, requester: Requester): Promise<void>;
+  /**
+   * Starts a password check on the built-in page for a username and address. The attempt is
+   * counted before the password is looked at (one atomic `increment`), and judged by the count
+   * that increment returned, so parallel attempts cannot all read "not locked" and all be
+   * checked: of N at once exactly the allowance is judged. The first round allows
+   * `maxFailures` attempts; once they have all failed the pair is locked out for
+   * `lockoutSeconds`, and after each wait one more attempt is judged, each failure doubling the
+   * wait up to `maxLockoutSeconds`.
+   *
+   * @param username The name typed on the page (compared case- and Unicode-insensitively).
+   * @param ip The caller's address.
+   * @param clientId The client the sign-in is for (reported in the `rate_limited` event).
+   * @returns `{ wait }` (seconds) when the password must not be checked, or a
+   *   {@link LoginAttempt} whose `finish` records the outcome.
+   *
+   * @example
+   * ```ts
+   * const attempt = await limiter.beginLogin(username, ip, clientId);
+   * if ("wait" in attempt) return tooManyAttempts(attempt.wait);
+   * let user;
+   * try {
+   *   user = await verifyPassword({ username, password, request });
+   * } catch (error) {
+   *   await attempt.finish(undefined); // the check failed: hand the turn back
+   *   throw error;
+   * }
+   * await attempt.finish(Boolean(user));
+   * ```
+   */
+  beginLogin(username: string, ip: string | undefined, clientId: string): Promise<{ wait: number } | LoginAttempt>;
+}
+
+/**
+ * Rate limits and the sign-in lockout, counted in `storage`.
+ *
+ * @param settings The resolved limits, or `false` for none.
+ * @param storage Where the counters live.
+ * @param now The clock, in epoch milliseconds.
+ * @param onEvent Receives a `rate_limited` event for each refusal.
+ */
+export function createRateLimiter(settings: ResolvedRateLimit | false, storage: Storage, now: () => number, onEvent: (event: ServerEvent) => void): RateLimiter {
   const hit = async (key: string, limit: number): Promise<number | undefined> => {
     if (!settings) return undefined;
     const windowMs = settings.windowSeconds * 1000;
@@ -72,14 +146,6 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
   return {
     enabled: settings !== false,
 
-    /**
-     * Counts a request; throws a 429 {@link OAuthError} when the client address or the client is
-     * over its limit. The address is counted first and alone: a request its limit refuses is not
-     * counted against the client, whose allowance other callers share. A request the client limit
-     * refuses still counts against its own address. At the token endpoint the client is counted
-     * per calling address as well, so one caller cannot spend another's allowance for the same
-     * (public) client.
-     */
     async check(endpoint: RateLimitedEndpoint, requester: Requester): Promise<void> {
       if (!settings) return;
       const ip = addressKey(requester.ip);
@@ -97,20 +163,7 @@ export function createRateLimiter(settings: ResolvedRateLimit | false, storage: 
       if (byClient !== undefined) refuse("client", byClient);
     },
 
-    /**
-     * Starts a password check on the built-in page for a username and address. The attempt is
-     * counted before the password is looked at (one atomic `increment`), and judged by the count
-     * that increment returned, so parallel attempts cannot all read "not locked" and all be
-     * checked: of N at once exactly the allowance is judged. The first round allows
-     * `maxFailures` attempts; once they have all failed the pair is locked out for
-     * `lockoutSeconds`, and after each wait one more attempt is judged, each failure doubling the
-     * wait up to `maxLockoutSeconds`.
-     *
-     * Answers `{ wait }` (seconds) when the password must not be checked, or a handle whose
-     * `finish` records the outcome: `true` clears the pair, `false` is a failure, `undefined`
-     * says the check itself failed (it threw) and hands the turn back.
-     */
-    async beginLogin(username: string, ip: string | undefined, clientId: string): Promise<{ wait: number } | { finish(ok: boolean | undefined): Promise<void> }> {
+    async beginLogin(username: string, ip: string | undefined, clientId: string): Promise<{ wait: number } | LoginAttempt> {
       const open = { finish: async () => {} };
       if (!settings) return open;
       const id = await loginId(username, ip);
@@ -161,5 +214,3 @@ interface LoginLock {
   allowance: number;
   until: number;
 }
-
-export type RateLimiter = ReturnType<typeof createRateLimiter>;

@@ -137,16 +137,129 @@ const CORS_ALLOW_HEADERS = "Authorization, Content-Type, MCP-Protocol-Version, M
 const CORS_EXPOSE_HEADERS = "WWW-Authenticate, MCP-Protocol-Version, Mcp-Session-Id";
 
 /**
+ * Guards an MCP server (or any protected resource): authenticates requests by their bearer
+ * token, serves the RFC 9728 protected resource metadata, and answers CORS. Made by
+ * {@link createResourceGuard}; the framework adapters wrap it.
+ *
+ * @example
+ * ```ts
+ * const guard = createResourceGuard({
+ *   resource: "https://mcp.example.com/mcp",
+ *   authorizationServers: ["https://auth.example.com"],
+ *   verifier: jwtTokenVerifier({ issuer: "https://auth.example.com", jwks: new URL("https://auth.example.com/jwks") }),
+ *   requiredScopes: ["mcp:tools"],
+ * });
+ * ```
+ */
+export interface ResourceGuard {
+  /** The canonical resource URL (the `resource` option, canonicalised). */
+  readonly resource: string;
+  /** Where the protected resource metadata is served: the resource's path suffixed to `/.well-known/oauth-protected-resource`. */
+  readonly metadataUrl: string;
+  /**
+   * The RFC 9728 protected resource metadata document.
+   *
+   * @returns A fresh copy of the document, safe to change.
+   */
+  metadata(): Record<string, unknown>;
+  /**
+   * The metadata as a response (CORS `*`: it is public).
+   *
+   * @returns A 200 JSON response.
+   */
+  metadataResponse(): Response;
+  /**
+   * Whether {@link ResourceGuard.handle} serves a request for `path` (as the authorization
+   * server's `owns` answers).
+   *
+   * @param path The request's path.
+   * @returns `true` for the metadata paths, `false` for any other plain path, `undefined` for a
+   *   path that is not plain (dot segments, encoded slashes), which the guard does not judge.
+   */
+  owns(path: string): boolean | undefined;
+  /**
+   * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,
+   * and their CORS preflight.
+   *
+   * @param request The request.
+   * @returns The response, or `undefined` for any other request (the caller handles it).
+   *
+   * @example
+   * ```ts
+   * const served = await guard.handle(request);
+   * if (served) return served;
+   * ```
+   */
+  handle(request: Request): Promise<Response | undefined>;
+  /**
+   * The CORS preflight answer for the protected route.
+   *
+   * @param request The `OPTIONS` request.
+   * @returns 204 with the CORS headers, or 403 for an origin outside `allowedOrigins` or a
+   *   `Host` outside `allowedHosts`.
+   */
+  preflight(request: GuardRequest): Response;
+  /**
+   * CORS headers to add to the protected route's own responses.
+   *
+   * @param request The request.
+   * @returns The headers, or none when the request has no allowed `Origin`.
+   */
+  corsHeaders(request: GuardRequest): Record<string, string>;
+  /**
+   * Whether `authenticate` reads the body of a POST whose token passed (MCP-aware requirements
+   * are configured). Otherwise it reads only the URL and headers, and the body is left for the
+   * MCP server.
+   */
+  readonly inspectsBody: boolean;
+  /**
+   * Authenticates a request. Tokens in the query string are ignored (OAuth 2.1 §5.1). A `Host`
+   * outside `allowedHosts` gets 403.
+   *
+   * The token is checked from the headers first: a request without a valid one gets its 401
+   * (naming the route's scopes) with nothing of its body read. Only then, with MCP-aware
+   * requirements, is the JSON-RPC body of a POST read (see {@link AuthenticateOptions.body}):
+   * 413 past 1 MB, 400 when it is not UTF-8 JSON.
+   *
+   * @param request The request (a Fetch `Request`, or an adapter's lighter {@link GuardRequest}).
+   * @param required What this request needs beyond the guard's defaults.
+   * @returns The verified {@link AuthInfo}, or the `Response` to send: 401 with a Bearer
+   *   challenge, 403 for missing scopes or a disallowed `Origin` or `Host`, 503 when the
+   *   verifier fails (reported to `onError`). Never throws for a bad request.
+   *
+   * @example
+   * ```ts
+   * const result = await guard.authenticate(request);
+   * if (result instanceof Response) return result;
+   * return mcpHandler(request, { authInfo: result });
+   * ```
+   */
+  authenticate(request: GuardRequest, required?: AuthenticateOptions): Promise<AuthenticateResult>;
+  /**
+   * For adapters: reports a failure of the guard or of the guarded handler to `onError` (by
+   * default the message alone to `console.error`) and answers a bare `server_error` 500 with
+   * `Cache-Control: no-store`, never a message or stack trace.
+   *
+   * @param error What was thrown.
+   * @param request The request being served (for the CORS headers and `onError`).
+   * @returns The 500 response.
+   */
+  serverError(error: unknown, request: GuardRequest): Response;
+}
+
+/**
  * Guards a protected resource: serves its RFC 9728 metadata and turns a request into a verified
  * {@link AuthInfo} or the exact 401/403 challenge an MCP client expects.
  *
+ * @param options The resource, the accepted authorization servers, the verifier and the policy.
+ * @throws {TypeError} When an option is missing, unknown or malformed; the message names it.
  * @see https://www.rfc-editor.org/rfc/rfc9728
  * @example
  * const guard = createResourceGuard({ resource: "https://mcp.example.com/mcp", authorizationServers: [issuer], verifier: server });
  * const result = await guard.authenticate(request);
  * if (result instanceof Response) return result;
  */
-export function createResourceGuard(options: ResourceGuardOptions) {
+export function createResourceGuard(options: ResourceGuardOptions): ResourceGuard {
   verifyGuardOptions(options);
   const resource = configuredResource(options.resource);
   const resourceURL = new URL(resource);
@@ -196,14 +309,10 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     );
 
   return {
-    /** The canonical resource URL. */
     resource,
-    /** Where the protected resource metadata is served. */
     metadataUrl,
-    /** The RFC 9728 metadata document. */
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
 
-    /** The metadata as a response (CORS `*`: it is public). */
     metadataResponse(): Response {
       return new Response(metadataBody, {
         headers: {
@@ -214,13 +323,8 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       });
     },
 
-    /** Whether {@link handle} serves a request for `path` (as the authorization server's `owns` answers). */
     owns: (path: string): boolean | undefined => (isPlainPath(path) ? path === metadataPath || path === "/.well-known/oauth-protected-resource" : undefined),
 
-    /**
-     * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,
-     * and their CORS preflight. Answers `undefined` for any other request.
-     */
     async handle(request: Request): Promise<Response | undefined> {
       const pathname = pathOf(request.url);
       if (pathname !== metadataPath && pathname !== "/.well-known/oauth-protected-resource") return undefined;
@@ -242,7 +346,6 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       return this.metadataResponse();
     },
 
-    /** The CORS preflight answer for the protected route, or a 403 for a disallowed origin. */
     preflight(request: GuardRequest): Response {
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
@@ -258,26 +361,10 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       });
     },
 
-    /** CORS headers to add to the protected route's own responses. */
     corsHeaders,
 
-    /**
-     * Whether `authenticate` reads the body of a POST whose token passed (MCP-aware requirements
-     * are configured). Otherwise it reads only the URL and headers, and the body is left for the
-     * MCP server.
-     */
     inspectsBody,
 
-    /**
-     * Authenticates a request: answers the verified {@link AuthInfo}, or the `Response` to send
-     * (401 with a Bearer challenge, 403 for missing scopes or a disallowed `Origin`). Tokens in
-     * the query string are ignored (OAuth 2.1 §5.1). A `Host` outside `allowedHosts` gets 403.
-     *
-     * The token is checked from the headers first: a request without a valid one gets its 401
-     * (naming the route's scopes) with nothing of its body read. Only then, with MCP-aware
-     * requirements, is the JSON-RPC body of a POST read (see {@link AuthenticateOptions.body}):
-     * 413 past 1 MB, 400 when it is not UTF-8 JSON.
-     */
     async authenticate(request: GuardRequest, required: AuthenticateOptions = {}): Promise<AuthenticateResult> {
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       const origin = request.headers.get("Origin");
@@ -335,11 +422,6 @@ export function createResourceGuard(options: ResourceGuardOptions) {
       return info;
     },
 
-    /**
-     * For adapters: reports a failure of the guard or of the guarded handler to `onError` (by
-     * default the message alone to `console.error`) and answers a bare `server_error` 500 with
-     * `Cache-Control: no-store`, never a message or stack trace.
-     */
     serverError(error: unknown, request: GuardRequest): Response {
       try {
         if (options.onError) options.onError(error, { request });
@@ -351,9 +433,6 @@ export function createResourceGuard(options: ResourceGuardOptions) {
     },
   };
 }
-
-/** A resource guard. */
-export type ResourceGuard = ReturnType<typeof createResourceGuard>;
 
 function reportError(error: unknown): void {
   console.error("[portcullis] token verification failed", error instanceof Error ? error.message : error);

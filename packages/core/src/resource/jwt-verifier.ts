@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { OAuthError } from "../errors.js";
 import type { AuthInfo } from "../types.js";
 import { isAudience, tokenAudiences } from "../lib/resource.js";
@@ -67,6 +67,56 @@ function verifyVerifierOptions(options: JWTVerifierOptions): void {
 }
 
 /**
+ * Verifies RFC 9068 JWT access tokens for one issuer, caching verified tokens (until they
+ * expire) and failed ones (for a minute). Made by {@link createJWTVerifier}.
+ */
+export interface JWTVerifier {
+  /**
+   * Checks `token` for `resource` without throwing for a bad token: verifies the signature
+   * (against the allowed algorithms), `typ: at+jwt`, the issuer, expiry with the clock
+   * tolerance, the required claims and their types, and that `resource` is one of its audiences.
+   * Without `resource`, any audience is accepted (the issuer inspecting its own tokens).
+   *
+   * @param token The access token, as sent after `Bearer `.
+   * @param resource The canonical URI of the protected resource the token must be meant for.
+   * @returns The token's claims, or the `OAuthError("invalid_token")` to answer with; its
+   *   `reason` says why (`audience_mismatch`, `claims_invalid`, or jose's `ERR_*` code).
+   * @throws When the keys cannot be loaded (e.g. the `jwks_uri` is unreachable): not the
+   *   token's fault, so not answered as `invalid_token`.
+   *
+   * @example
+   * ```ts
+   * const verifier = createJWTVerifier({ issuer: "https://auth.example.com", jwks: new URL("https://auth.example.com/jwks") });
+   * const result = await verifier.check(token, "https://mcp.example.com/mcp");
+   * if (result instanceof OAuthError) console.log("refused:", result.reason);
+   * else console.log(result.sub, result.scope);
+   * ```
+   */
+  check(token: string, resource?: string): Promise<VerifiedClaims | OAuthError>;
+  /**
+   * Like {@link JWTVerifier.check}, throwing the error instead.
+   *
+   * @param token The access token, as sent after `Bearer `.
+   * @param resource The canonical URI of the protected resource the token must be meant for.
+   * @returns The token's verified claims.
+   * @throws {OAuthError} `invalid_token` when the token is invalid, expired or meant for
+   *   another resource.
+   *
+   * @example
+   * ```ts
+   * const claims = await verifier.verify(token, "https://mcp.example.com/mcp");
+   * ```
+   */
+  verify(token: string, resource?: string): Promise<VerifiedClaims>;
+  /**
+   * Forgets a cached verified token, so the next check verifies it again (after revocation).
+   *
+   * @param token The access token to drop from the cache.
+   */
+  forget(token: string): void;
+}
+
+/**
  * Verifies RFC 9068 JWT access tokens: signature by the issuer's key (algorithm allow-list),
  * `typ: at+jwt`, issuer, expiry with bounded skew, required claims, and the audience.
  *
@@ -75,7 +125,7 @@ function verifyVerifierOptions(options: JWTVerifierOptions): void {
  *
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
-export function createJWTVerifier(options: JWTVerifierOptions) {
+export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
   verifyVerifierOptions(options);
   const algorithms = options.algorithms ?? ["ES256", "EdDSA"];
   for (const alg of algorithms) {
@@ -98,7 +148,7 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
     map.set(key, value);
   };
 
-  let keySet: ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRemoteJWKSet> | undefined;
+  let keySet: JWTVerifyGetKey | undefined;
   const source = options.jwks;
   const keys = async () => {
     if (source instanceof URL) return (keySet ??= createRemoteJWKSet(source));
@@ -173,31 +223,22 @@ export function createJWTVerifier(options: JWTVerifierOptions) {
   };
 
   return {
-    /**
-     * Checks `token` for `resource`: answers its claims, or the `OAuthError("invalid_token")` to
-     * send, without throwing. Without `resource`, any audience is accepted (the issuer inspecting
-     * its own tokens).
-     */
     async check(token: string, resource?: string): Promise<VerifiedClaims | OAuthError> {
       const entry = await entryFor(token);
       if (entry instanceof OAuthError) return entry;
       if (resource !== undefined && !isAudience(entry.audiences, resource)) return wrongAudience;
       return entry.claims;
     },
-    /** Like {@link check}, throwing the error instead. */
     async verify(token: string, resource?: string): Promise<VerifiedClaims> {
       const result = await this.check(token, resource);
       if (result instanceof OAuthError) throw result;
       return result;
     },
-    /** Forgets a cached token (after revocation). */
     forget(token: string): void {
       cache.delete(token);
     },
   };
 }
-
-export type JWTVerifier = ReturnType<typeof createJWTVerifier>;
 
 /** The `AuthInfo` for verified claims. */
 export function authInfoFromClaims(token: string, claims: VerifiedClaims, resource: string): AuthInfo {

@@ -22,11 +22,38 @@ export interface SigningKey {
 }
 
 /**
+ * The authorization server's signing keys, loaded once from storage and cached.
+ *
+ * @internal Used by the server's token issuer and JWKS endpoint; not part of the public API.
+ */
+export interface KeyManager {
+  /**
+   * The key new access tokens are signed with (the newest stored key). The first call loads the
+   * keys from storage, creating one when there is none; a failed load is retried on the next call.
+   *
+   * @returns The key id, algorithm and private key.
+   * @throws Whatever the storage throws while loading or creating the keys.
+   */
+  signingKey(): Promise<SigningKey>;
+  /**
+   * The public keys, as served at `jwks_uri`.
+   *
+   * @returns A JWK Set (RFC 7517 §5) of every stored key's public half, with `kid`, `alg` and `use: "sig"`.
+   * @throws Whatever the storage throws while loading or creating the keys.
+   */
+  jwks(): Promise<{ keys: JWK[] }>;
+}
+
+/**
  * Loads the signing keys from storage, creating the first one when there is none. Keys live in
  * storage so a restart, or another instance sharing the store, signs and verifies with the same
  * keys. Concurrent first starts agree through `setIfAbsent`.
+ *
+ * @param storage Where the keys are kept.
+ * @param alg The algorithm of a key created here.
+ * @param now The clock, in epoch milliseconds.
  */
-export function createKeyManager(storage: Storage, alg: SigningAlgorithm, now: () => number) {
+export function createKeyManager(storage: Storage, alg: SigningAlgorithm, now: () => number): KeyManager {
   let loaded: Promise<{ signing: SigningKey; jwks: { keys: JWK[] } }> | undefined;
 
   const load = async () => {
@@ -54,11 +81,7 @@ export function createKeyManager(storage: Storage, alg: SigningAlgorithm, now: (
   };
 
   return {
-    /** The key new tokens are signed with. */
     signingKey: async () => (await get()).signing,
-    /** The public keys, as served at `jwks_uri`. */
     jwks: async () => (await get()).jwks,
   };
 }
-
-export type KeyManager = ReturnType<typeof createKeyManager>;

@@ -68,7 +68,8 @@ export function requireBearerAuth(guard: ResourceGuard, options: { scopes?: stri
     let result: AuthInfo | Response;
     try {
       if (req.method === "OPTIONS") return await send(guard.preflight(request), res, req);
-      result = await guard.authenticate(request, { ...options, ...bodyForGuard(req) });
+      // A body reader only where the guard may read one: the hot path allocates nothing more.
+      result = await guard.authenticate(request, guard.inspectsBody && req.method === "POST" ? { ...options, ...bodyForGuard(req) } : options);
     } catch (error) {
       return await send(guard.serverError(error, request), res, req);
     }

@@ -54,7 +54,7 @@ export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } 
       // Through a clone, left readable; or, when a middleware before already read it through
       // `c.req`, as Hono cached it.
       const body = (maxBytes: number) => (c.req.raw.bodyUsed ? c.req.text() : readAtMost(c.req.raw.clone().body, maxBytes));
-      result = await guard.authenticate(request, { ...options, body });
+      result = await guard.authenticate(request, guard.inspectsBody && c.req.method === "POST" ? { ...options, body } : options);
     } catch (error) {
       return guard.serverError(error, request);
     }

@@ -116,7 +116,7 @@ export function withBearerAuth(
       // read is handed on parsed.
       let read: Uint8Array | undefined;
       const body = async (maxBytes: number) => (read = await readChunksAtMost(req, maxBytes));
-      const result = await guard.authenticate(request, { ...options, body });
+      const result = await guard.authenticate(request, guard.inspectsBody && req.method === "POST" ? { ...options, body } : options);
       if (result instanceof Response) return await send(result, res, req);
       const cors = guard.corsHeaders(request);
       for (const name in cors) res.setHeader(name, cors[name]!);

@@ -19,7 +19,7 @@ export type {
 export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse, rawHeaders, MAX_MCP_BODY, readAtMost, readChunksAtMost } from "./resource/index.js";
 export type { AuthenticateOptions, AuthenticateResult, BodyReader, Challenge, GuardRequest, HeaderReader, JWTVerifier, JWTVerifierOptions, ProtectResult, ResourceGuard, ResourceGuardOptions, VerifiedClaims } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";
-export type { OAuthErrorCode } from "./errors.js";
+export type { OAuthErrorCode, ReasonCode } from "./errors.js";
 export { createMemoryStore, MemoryStoreFullError } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";
 export type { SetOptions, Storage, StorageEntry } from "./storage/types.js";

@@ -10,3 +10,4 @@ export { authInfoFromClaims, createJWTVerifier, jwtTokenVerifier } from "./jwt-v
 export type { JWTVerifier, JWTVerifierOptions, VerifiedClaims } from "./jwt-verifier.js";
 export type { AuthInfo, TokenVerifier } from "../types.js";
 export { OAuthError, isOAuthError } from "../errors.js";
+export type { OAuthErrorCode, ReasonCode } from "../errors.js";

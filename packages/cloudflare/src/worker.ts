@@ -76,13 +76,12 @@ export function withPortcullis<Env extends object, W extends PortcullisWorkerHan
           if (response) return response;
         }
         if (!setup.protect(request)) return await worker.fetch(request, env, ctx, undefined);
-        if (request.method === "OPTIONS") return guard.preflight(request);
         // The token is checked from the headers first; the guard reads the body (through a clone,
         // within its limit) only once it passed, and only for MCP-aware scopes.
-        const result = await guard.authenticate(request, options.scopes ? { scopes: options.scopes } : {});
-        if (result instanceof Response) return result;
-        const response = await worker.fetch(request, env, ctx, result);
-        const cors = Object.entries(guard.corsHeaders(request));
+        const result = await guard.protect(request, options.scopes ? { scopes: options.scopes } : {});
+        if (!result.ok) return result.response;
+        const response = await worker.fetch(request, env, ctx, result.auth);
+        const cors = Object.entries(result.headers);
         if (cors.length === 0) return response;
         // A Response from fetch() has immutable headers: copy it before adding ours.
         const withCors = new Response(response.body, response);

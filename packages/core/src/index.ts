@@ -2,6 +2,7 @@ export { createAuthorizationServer } from "./server.js";
 export type { AuthorizationRequestInfo, AuthorizationServer, GrantInfo } from "./server.js";
 export { namespacedStore } from "./storage/namespaced.js";
 export { serveOwned } from "./http/serve.js";
+export { MAX_JSON_DEPTH } from "./lib/json.js";
 export type { OwnedRequest } from "./http/serve.js";
 export type { ConnectionInfo } from "./http/peer.js";
 export type {
@@ -16,9 +17,9 @@ export type {
   StaticClient,
 } from "./options.js";
 export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse, rawHeaders, MAX_MCP_BODY, readAtMost, readChunksAtMost } from "./resource/index.js";
-export type { AuthenticateOptions, AuthenticateResult, BodyReader, Challenge, GuardRequest, HeaderReader, JWTVerifier, JWTVerifierOptions, ResourceGuard, ResourceGuardOptions, VerifiedClaims } from "./resource/index.js";
+export type { AuthenticateOptions, AuthenticateResult, BodyReader, Challenge, GuardRequest, HeaderReader, JWTVerifier, JWTVerifierOptions, ProtectResult, ResourceGuard, ResourceGuardOptions, VerifiedClaims } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";
-export type { OAuthErrorCode } from "./errors.js";
+export type { OAuthErrorCode, ReasonCode } from "./errors.js";
 export { createMemoryStore, MemoryStoreFullError } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";
 export type { SetOptions, Storage, StorageEntry } from "./storage/types.js";

@@ -22,6 +22,7 @@ import type { Storage } from "./storage/types.js";
 import { withStorageErrors } from "./storage/guarded.js";
 import { namespacedStore } from "./storage/namespaced.js";
 import type { ClientMetadata, ServerEvent, User } from "./types.js";
+import type { ReasonCode } from "./errors.js";
 import { canonicalResource, isLoopbackHost, parseURL } from "./lib/url.js";
 import type { MetadataDocumentPolicy } from "./clients/cimd.js";
 import type { OutboundPolicy } from "./clients/outbound.js";
@@ -346,8 +347,8 @@ const schema = z.object({
   now: fn<() => number>(),
   /** Told of each security-relevant event (sign-ins, grants, revocations, refused clients). */
   onEvent: fn<(event: ServerEvent) => void>(),
-  /** Unexpected failures (answered as 500 server_error) and the internal reason of protocol errors. */
-  onError: fn<(error: unknown, context: { request?: Request; reason?: string }) => void>(),
+  /** Unexpected failures (answered as 500 server_error) and the internal reason of protocol errors (`context.reason`, a {@link ReasonCode}). */
+  onError: fn<(error: unknown, context: { request?: Request; reason?: ReasonCode }) => void>(),
 });
 
 /** Options of {@link createAuthorizationServer}. */
@@ -523,7 +524,7 @@ export function resolveOptions(input: AuthorizationServerOptions) {
   };
 }
 
-function defaultOnError(error: unknown, context: { reason?: string }): void {
+function defaultOnError(error: unknown, context: { reason?: ReasonCode }): void {
   if (context.reason) return;
   console.error("[portcullis] unexpected error", error instanceof Error ? error.message : error);
 }

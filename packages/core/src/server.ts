@@ -300,7 +300,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     }
   };
 
-  const revoked = new OAuthError("invalid_token", "the access token has been revoked", { reason: "grant_revoked" });
+  const revoked = OAuthError.because("token_revoked", "the access token has been revoked");
   // One AuthInfo per verified token, built once and frozen so no handler can change it for the next.
   const infos = new WeakMap<object, AuthInfo>();
   const checkAccessToken = async (token: string, resource: string): Promise<AuthInfo | OAuthError> => {

@@ -1,4 +1,4 @@
-import type { OAuthError } from "./errors.js";
+import type { OAuthError, ReasonCode } from "./errors.js";
 
 /**
  * What a verified access token says, shaped like the MCP SDK's `AuthInfo` so it can be handed to
@@ -92,7 +92,8 @@ export type ServerEvent =
   | { type: "grant.revoked"; clientId: string; grantId: string; reason: string }
   | { type: "replay.detected"; clientId: string; grantId: string; kind: "code" | "refresh_token" }
   | { type: "login.failed"; clientId: string }
-  | { type: "client_auth.failed"; clientId: string | undefined; reason: string }
+  /** A request refused `invalid_client`: `reason` is its {@link ReasonCode}, or `invalid_client` when it carries none (an app's own refusal). */
+  | { type: "client_auth.failed"; clientId: string | undefined; reason: ReasonCode | "invalid_client" }
   /** A request refused with 429 by a rate limit or a sign-in lockout. */
   | { type: "rate_limited"; endpoint: RateLimitedEndpoint; limit: "ip" | "client" | "lockout"; clientId?: string; ip?: string; retryAfterSeconds: number };
 

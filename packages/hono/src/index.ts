@@ -48,21 +48,14 @@ export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
 export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } = {}): MiddlewareHandler {
   return async (c, next) => {
     const request = guardRequest(c);
-    let result: AuthInfo | Response;
-    try {
-      if (c.req.method === "OPTIONS") return guard.preflight(request);
-      // Through a clone, left readable; or, when a middleware before already read it through
-      // `c.req`, as Hono cached it.
-      const body = (maxBytes: number) => (c.req.raw.bodyUsed ? c.req.text() : readAtMost(c.req.raw.clone().body, maxBytes));
-      result = await guard.authenticate(request, guard.inspectsBody && c.req.method === "POST" ? { ...options, body } : options);
-    } catch (error) {
-      return guard.serverError(error, request);
-    }
-    if (result instanceof Response) return result;
-    c.set("auth", result);
+    // Through a clone, left readable; or, when a middleware before already read it through
+    // `c.req`, as Hono cached it.
+    const body = (maxBytes: number) => (c.req.raw.bodyUsed ? c.req.text() : readAtMost(c.req.raw.clone().body, maxBytes));
+    const result = await guard.protect(request, guard.inspectsBody && c.req.method === "POST" ? { ...options, body } : options);
+    if (!result.ok) return result.response;
+    c.set("auth", result.auth);
     await next();
-    const cors = guard.corsHeaders(request);
-    for (const name in cors) c.res.headers.set(name, cors[name]!);
+    for (const name in result.headers) c.res.headers.set(name, result.headers[name]!);
   };
 }
 

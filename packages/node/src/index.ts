@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { rawHeaders, readChunksAtMost, serveOwned, type AuthInfo, type GuardRequest, type Handles, type ResourceGuard } from "@portcullis/core";
+import { serveOwned, type AuthInfo, type Handles, type ResourceGuard } from "@portcullis/core";
+import { nodeBodyReader, nodeGuardRequest, sendResponse } from "@portcullis/core/node";
 
 /** A `node:http` / `node:https` request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -67,12 +68,6 @@ export function toNodeListener(
   };
 }
 
-/** An HTTP/2 request's `:authority` pseudo-header, which stands for `Host`. */
-function authority(raw: string[]): string {
-  const at = raw.indexOf(":authority");
-  return at !== -1 && at % 2 === 0 ? (raw[at + 1] ?? "") : "";
-}
-
 /** The path of a request's target, without its query. */
 function pathOf(req: IncomingMessage): string {
   const target = req.url ?? "/";
@@ -101,33 +96,17 @@ export function withBearerAuth(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     // What the guard reads, without building a Fetch Request.
-    const headers = rawHeaders(req.rawHeaders);
-    // Built from the raw headers (reading `req.headers` makes Node build its header object), as
-    // a plain property: a getter here measured slower than building the string every time.
-    const scheme = (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http";
-    const request: GuardRequest = {
-      method: req.method ?? "GET",
-      url: `${scheme}://${headers.get("Host") ?? authority(req.rawHeaders)}${req.url ?? "/"}`,
-      headers,
-    };
+    const request = nodeGuardRequest(req);
+    // A body reader only where the guard may read one: the hot path allocates nothing more.
+    const result = await guard.protect(request, guard.inspectsBody && req.method === "POST" ? { ...options, body: nodeBodyReader(req) } : options);
+    if (!result.ok) return sendResponse(result.response, res, req);
+    for (const name in result.headers) res.setHeader(name, result.headers[name]!);
     try {
-      if (req.method === "OPTIONS") return await send(guard.preflight(request), res);
-      // Called by the guard only once the token passed. The stream reads once: what the guard
-      // read is handed on parsed.
-      let read: Uint8Array | undefined;
-      const body = async (maxBytes: number) => (read = await readChunksAtMost(req, maxBytes));
-      const result = await guard.authenticate(request, guard.inspectsBody && req.method === "POST" ? { ...options, body } : options);
-      if (result instanceof Response) return await send(result, res, req);
-      const cors = guard.corsHeaders(request);
-      for (const name in cors) res.setHeader(name, cors[name]!);
-      const authenticated = Object.assign(req, { auth: result });
-      // The guard answered 400 for anything but UTF-8 JSON, so this parses.
-      if (read !== undefined) Object.assign(authenticated, { body: JSON.parse(new TextDecoder().decode(read)) as unknown });
-      await listener(authenticated, res);
+      await listener(Object.assign(req, { auth: result.auth }), res);
     } catch (error) {
       const response = guard.serverError(error, request);
       if (res.headersSent) res.destroy();
-      else await send(response, res, req);
+      else await sendResponse(response, res, req);
     }
   };
 }
@@ -137,25 +116,6 @@ function fail(error: unknown, res: ServerResponse): void {
   console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
   if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json", "Cache-Control": "no-store" }).end('{"error":"server_error"}');
   else res.destroy();
-}
-
-/**
- * Writes a Fetch response. When `req` is given and its body was left part-read (the guard stopped
- * at its limit), the rest is discarded once the answer is out, as Node does for a body nobody
- * read, so the connection neither stalls nor buffers it.
- */
-async function send(response: Response, res: ServerResponse, req?: IncomingMessage): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of response.headers) if (name !== "set-cookie") headers[name] = value;
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) headers["set-cookie"] = cookies;
-  res.writeHead(response.status, headers);
-  res.end(response.body ? new Uint8Array(await response.arrayBuffer()) : undefined);
-  if (req?.readableDidRead && !req.readableEnded) {
-    // The guard's reader left a `readable` listener, which would keep `resume()` from flowing.
-    req.removeAllListeners("readable");
-    req.resume();
-  }
 }
 
 /** The verified access token of a request that passed {@link withBearerAuth}, if it did. */

@@ -1,4 +1,4 @@
-import { OAuthError } from "../errors.js";
+import { OAuthError, type ReasonCode } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
 import type { ServerContext } from "../context.js";
@@ -13,8 +13,8 @@ export interface AuthenticatedClient {
 
 const BASIC_CHALLENGE = { "WWW-Authenticate": 'Basic realm="token", charset="UTF-8"' };
 
-function invalidClient(reason: string, basic: boolean): OAuthError {
-  return new OAuthError("invalid_client", "client authentication failed", { reason, ...(basic ? { headers: BASIC_CHALLENGE } : {}) });
+function invalidClient(reason: ReasonCode, basic: boolean): OAuthError {
+  return OAuthError.because(reason, "client authentication failed", basic ? { headers: BASIC_CHALLENGE } : {});
 }
 
 /** Decodes `Authorization: Basic` credentials, form-urlencoded before base64 (OAuth 2.1 §2.4.1). */
@@ -93,7 +93,7 @@ export async function authenticateClient(request: Request, params: Params, ctx: 
     clientId = params.get("client_id");
     method = "none";
   }
-  if (!clientId) throw new OAuthError("invalid_client", "client authentication failed", { reason: "client_id_missing", ...(isBasic ? { headers: BASIC_CHALLENGE } : {}) });
+  if (!clientId) throw invalidClient("client_id_missing", isBasic);
   // A metadata document that cannot be fetched or is invalid is an unknown client here.
   const client = await ctx.clients.find(clientId).catch((error: unknown) => {
     if (error instanceof OAuthError && error.code === "invalid_client") return undefined;

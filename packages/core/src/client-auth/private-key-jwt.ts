@@ -1,5 +1,5 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jose";
-import { OAuthError } from "../errors.js";
+import { OAuthError, type ReasonCode } from "../errors.js";
 import { fetchPublicJSON } from "../clients/outbound.js";
 import type { ServerContext } from "../context.js";
 import type { ClientMetadata } from "../types.js";
@@ -10,7 +10,7 @@ const ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS3
 /** An assertion may live at most this long; it bounds how long its `jti` must be remembered. */
 const MAX_ASSERTION_LIFETIME_SECONDS = 600;
 
-const invalid = (reason: string) => new OAuthError("invalid_client", "client authentication failed", { reason });
+const invalid = (reason: ReasonCode, cause?: unknown) => OAuthError.because(reason, "client authentication failed", { cause });
 
 /** The `iss` of an unverified assertion: who claims to be authenticating. */
 export function assertionIssuer(assertion: string): string | undefined {
@@ -33,7 +33,7 @@ async function clientKeys(ctx: ServerContext, client: ClientMetadata): Promise<J
     // A URL the client chose: fetched under the server's outbound policy, like a metadata document.
     ({ body } = await fetchPublicJSON(new URL(client.jwks_uri), ctx.options.outbound, { maxBytes: 64 * 1024 }));
   } catch (error) {
-    throw invalid(`jwks_uri_unavailable: ${(error as Error).message}`);
+    throw invalid("jwks_uri_unavailable", error);
   }
   const keys = (body as { keys?: unknown }).keys;
   if (!Array.isArray(keys)) throw invalid("jwks_uri_not_a_key_set");
@@ -62,7 +62,7 @@ export async function verifyClientAssertion(ctx: ServerContext, client: ClientMe
       requiredClaims: ["exp", "jti"],
     }));
   } catch (error) {
-    throw invalid(`assertion_invalid: ${(error as { code?: string }).code ?? "jwt"}`);
+    throw invalid("assertion_invalid", error);
   }
   const nowSeconds = Math.floor(options.now() / 1000);
   const remaining = payload.exp! - nowSeconds;

@@ -29,7 +29,7 @@ export function isMetadataDocumentClientId(clientId: string, options: OutboundPo
  */
 export function verifyClientIdURL(clientId: string, options: OutboundPolicy): URL {
   const refuse = (why: string): never => {
-    throw new OAuthError("invalid_client", `client metadata document URL refused: ${why}`, { status: 400, reason: "cimd_url_invalid" });
+    throw OAuthError.because("cimd_url_invalid", `client metadata document URL refused: ${why}`);
   };
   if (clientId.length > 2048) refuse("too long");
   if (/[\x00-\x20\x7F\\#]/.test(clientId)) refuse("contains a fragment, whitespace or control characters");
@@ -71,10 +71,7 @@ export async function fetchClientMetadataDocument(
 ): Promise<{ metadata: ClientMetadata; ttlSeconds: number }> {
   const url = verifyClientIdURL(clientId, options);
   const refuse = (why: string, cause?: unknown): never => {
-    throw new OAuthError("invalid_client", `client metadata document rejected: ${why}`, {
-      status: 400,
-      reason: `cimd_${why.replace(/\W+/g, "_")}${cause instanceof Error ? `: ${cause.message}` : ""}`,
-    });
+    throw OAuthError.because(cause === undefined ? "cimd_document_invalid" : "cimd_fetch_failed", `client metadata document rejected: ${why}`, { cause });
   };
   let fetched: { body: unknown; response: Response };
   try {

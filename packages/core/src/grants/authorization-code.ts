@@ -1,4 +1,4 @@
-import { OAuthError } from "../errors.js";
+import { OAuthError, type ReasonCode } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { base64url, randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { sha256Digest } from "../lib/sha256.js";
@@ -48,7 +48,7 @@ export async function issueCode(ctx: ServerContext, pending: PendingAuthorizatio
   return code;
 }
 
-const invalidGrant = (reason: string) => new OAuthError("invalid_grant", "the authorization code is invalid, expired or already used", { reason });
+const invalidGrant = (reason: ReasonCode) => OAuthError.because(reason, "the authorization code is invalid, expired or already used");
 
 /**
  * Redeems a code (OAuth 2.1 §4.1.3): bound to the client, the redirect URI and the PKCE
@@ -60,7 +60,7 @@ export async function redeemCode(ctx: ServerContext, client: AuthenticatedClient
   if (!code) throw new OAuthError("invalid_request", "code is missing");
   const verifier = params.get("code_verifier");
   if (!verifier) throw new OAuthError("invalid_request", "code_verifier is missing");
-  if (!VERIFIER.test(verifier)) throw new OAuthError("invalid_grant", "code_verifier is malformed", { reason: "verifier_malformed" });
+  if (!VERIFIER.test(verifier)) throw OAuthError.because("verifier_malformed", "code_verifier is malformed");
   if (code.length > 512) throw invalidGrant("code_malformed");
   const hash = await sha256(code);
   const record = await ctx.options.storage.get<CodeRecord>(keys.code(hash));

@@ -62,7 +62,7 @@ export async function validateAuthorizationRequest(
   const clientId = params.get("client_id");
   if (!clientId) throw new OAuthError("invalid_request", "client_id is missing");
   const stored = await ctx.clients.find(clientId);
-  if (!stored) throw new OAuthError("invalid_client", "unknown client", { status: 400, reason: "client_unknown" });
+  if (!stored) throw OAuthError.because("client_unknown", "unknown client", { status: 400 });
   const client = stored.metadata;
   const requested = params.get("redirect_uri");
   let redirectUri: string;
@@ -71,7 +71,7 @@ export async function validateAuthorizationRequest(
     redirectUri = client.redirect_uris[0]!;
   } else {
     if (!client.redirect_uris.some((registered) => redirectUriMatches(registered, requested))) {
-      throw new OAuthError("invalid_request", "redirect_uri does not match a registered redirect URI", { reason: "redirect_uri_mismatch" });
+      throw OAuthError.because("redirect_uri_unregistered", "redirect_uri does not match a registered redirect URI");
     }
     redirectUri = requested;
   }

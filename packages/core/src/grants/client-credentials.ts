@@ -23,7 +23,7 @@ export async function clientCredentialsGrant(ctx: ServerContext, client: Authent
   const configured = ctx.clients.isConfigured(client.metadata.client_id);
   // A registered client needs the operator's approval on record (see dynamicRegistration).
   if (!configured && (await ctx.clients.find(client.metadata.client_id))?.machineClient !== true) {
-    throw new OAuthError("unauthorized_client", "this client is not approved for client_credentials", { reason: "machine_client_not_approved" });
+    throw OAuthError.because("machine_client_not_approved", "this client is not approved for client_credentials");
   }
   const registered = client.metadata.scope?.split(" ").filter(Boolean);
   const permitted = new Set(

@@ -1,4 +1,4 @@
-import { OAuthError } from "../errors.js";
+import { OAuthError, type ReasonCode } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256 } from "../lib/crypto.js";
 import { hideToken, revealToken } from "../lib/pad.js";
@@ -35,7 +35,7 @@ interface ReplayRecord {
 
 // The retry record lives only for the reuse interval, under a key of its own.
 
-const invalidGrant = (reason: string) => new OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked", { reason });
+const invalidGrant = (reason: ReasonCode) => OAuthError.because(reason, "the refresh token is invalid, expired or revoked");
 
 /**
  * Redeems a refresh token (OAuth 2.1 §4.3) and rotates it: the presented token is spent. A client
@@ -46,7 +46,7 @@ const invalidGrant = (reason: string) => new OAuthError("invalid_grant", "the re
 export async function redeemRefreshToken(ctx: ServerContext, client: AuthenticatedClient, params: Params): Promise<RefreshRedemption> {
   const token = params.get("refresh_token");
   if (!token) throw new OAuthError("invalid_request", "refresh_token is missing");
-  if (token.length > 512) throw invalidGrant("token_malformed");
+  if (token.length > 512) throw invalidGrant("refresh_token_malformed");
   const hash = await sha256(token);
   const { storage } = ctx.options;
   const asked = askedOf(params);
@@ -61,7 +61,7 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
   }
   bindResource(params.get("resource"), { authorized: grant.resource });
   const spent = await storage.consume<RefreshRecord>(keys.refreshToken(hash));
-  if (!spent) throw invalidGrant("token_raced");
+  if (!spent) throw invalidGrant("refresh_token_raced");
   const spentRecord: SpentRecord = { ...spent, spentAt: ctx.options.now(), asked };
   await storage.set(keys.spentRefreshToken(hash), spentRecord, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
   const interval = ctx.options.refreshTokenReuseIntervalSeconds;
@@ -98,12 +98,12 @@ function askedOf(params: Params): NonNullable<SpentRecord["asked"]> {
 async function reuse(ctx: ServerContext, client: AuthenticatedClient, token: string, hash: string, asked: SpentRecord["asked"]): Promise<RefreshRedemption> {
   const { storage, now, refreshTokenReuseIntervalSeconds: interval } = ctx.options;
   const spent = await storage.get<SpentRecord>(keys.spentRefreshToken(hash));
-  if (!spent) throw invalidGrant("token_unknown");
+  if (!spent) throw invalidGrant("refresh_token_unknown");
   if (spent.clientId !== client.metadata.client_id) throw invalidGrant("client_mismatch");
   const retry = spent.spentAt !== undefined && now() - spent.spentAt < interval * 1000 && sameRequest(spent.asked, asked);
   if (retry) {
     const replay = await storage.get<ReplayRecord>(keys.refreshReplay(hash));
-    if (!replay) throw invalidGrant("token_raced");
+    if (!replay) throw invalidGrant("refresh_token_raced");
     const grant = await findGrant(ctx, spent.grantId);
     if (!grant) throw invalidGrant("grant_revoked");
     // The revealed value is trusted only as the key of a live refresh record: its successor unused.
@@ -115,7 +115,7 @@ async function reuse(ctx: ServerContext, client: AuthenticatedClient, token: str
   }
   await revokeGrant(ctx, spent.grantId, spent.clientId, "refresh_token_reused");
   ctx.options.onEvent({ type: "replay.detected", clientId: spent.clientId, grantId: spent.grantId, kind: "refresh_token" });
-  throw invalidGrant("token_reused");
+  throw invalidGrant("refresh_token_reused");
 }
 
 function sameRequest(a: SpentRecord["asked"], b: SpentRecord["asked"]): boolean {

@@ -14,7 +14,7 @@ export async function introspectHandler(request: Request, ctx: ServerContext): P
   params.assertNotRepeated();
   const client = await authenticateClient(request, params, ctx);
   if (client.method === "none") {
-    throw new OAuthError("invalid_client", "introspection requires an authenticated confidential client", { reason: "public_client" });
+    throw OAuthError.because("public_client", "introspection requires an authenticated confidential client");
   }
   const token = params.get("token");
   if (!token) throw new OAuthError("invalid_request", "token is missing");

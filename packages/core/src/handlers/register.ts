@@ -1,4 +1,4 @@
-import { OAuthError } from "../errors.js";
+import { OAuthError, type ReasonCode } from "../errors.js";
 import type { RequestMeta, ServerContext } from "../context.js";
 import { listGrants, revokeGrant } from "../tokens/grant-store.js";
 import { mediaType, readBody } from "../http/body.js";
@@ -29,8 +29,8 @@ function bearer(request: Request): string | undefined {
   return match?.[1];
 }
 
-const invalidToken = (reason: string) =>
-  new OAuthError("invalid_token", "a valid access token is required", { reason, headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' } });
+const invalidToken = (reason: ReasonCode) =>
+  OAuthError.because(reason, "a valid access token is required", { headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' } });
 
 const managementUri = (ctx: ServerContext) => (clientId: string) =>
   `${new URL(ctx.options.issuer).origin}${endpointPaths(ctx.options).register}/${encodeURIComponent(clientId)}`;

@@ -25,11 +25,7 @@ export interface Requester {
  * (RFC 6749 §4.1.2.1), the closest the RFCs offer; the status says what happened.
  */
 export function rateLimitedError(retryAfterSeconds: number, description = "too many requests; try again later"): OAuthError {
-  return new OAuthError("temporarily_unavailable", description, {
-    status: 429,
-    reason: "rate_limited",
-    headers: { "Retry-After": String(retryAfterSeconds) },
-  });
+  return OAuthError.because("rate_limited", description, { headers: { "Retry-After": String(retryAfterSeconds) } });
 }
 
 /**

@@ -95,6 +95,12 @@ function verifyGuardOptions(options: ResourceGuardOptions): void {
 export type AuthenticateResult = AuthInfo | Response;
 
 /**
+ * The result of {@link ResourceGuard.protect}: the request may go on, with its verified token and
+ * the CORS headers to add to the route's own response; or the guard's answer, to send as is.
+ */
+export type ProtectResult = { ok: true; auth: AuthInfo; headers: Record<string, string> } | { ok: false; response: Response };
+
+/**
  * What the guard reads of a request: a Fetch `Request` is one. An adapter may pass a lighter
  * view (for Node, `rawHeaders(req.rawHeaders)` as `headers`) so the hot path builds no `Request`.
  */
@@ -236,6 +242,28 @@ export interface ResourceGuard {
    */
   authenticate(request: GuardRequest, required?: AuthenticateOptions): Promise<AuthenticateResult>;
   /**
+   * The whole bearer check of a protected route, for adapters: the CORS preflight for `OPTIONS`
+   * ({@link ResourceGuard.preflight}), otherwise {@link ResourceGuard.authenticate} and, when the
+   * token passed, the CORS headers ({@link ResourceGuard.corsHeaders}). An exception in any of it
+   * is answered by {@link ResourceGuard.serverError}.
+   *
+   * @param request The request (a Fetch `Request`, or an adapter's lighter {@link GuardRequest}).
+   * @param required What this request needs beyond the guard's defaults.
+   * @returns `{ ok: true, auth, headers }` to go on to the route, adding `headers` to its response;
+   *   or `{ ok: false, response }` to send instead: the preflight, the challenge, or a 500. Never
+   *   throws.
+   *
+   * @example
+   * ```ts
+   * const result = await guard.protect(request);
+   * if (!result.ok) return result.response;
+   * const response = await mcpHandler(request, { authInfo: result.auth });
+   * for (const [name, value] of Object.entries(result.headers)) response.headers.set(name, value);
+   * return response;
+   * ```
+   */
+  protect(request: GuardRequest, required?: AuthenticateOptions): Promise<ProtectResult>;
+  /**
    * For adapters: reports a failure of the guard or of the guarded handler to `onError` (by
    * default the message alone to `console.error`) and answers a bare `server_error` 500 with
    * `Cache-Control: no-store`, never a message or stack trace.
@@ -308,7 +336,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       corsHeaders(request),
     );
 
-  return {
+  const guard: ResourceGuard = {
     resource,
     metadataUrl,
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
@@ -422,6 +450,17 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       return info;
     },
 
+    async protect(request: GuardRequest, required?: AuthenticateOptions): Promise<ProtectResult> {
+      try {
+        if (request.method === "OPTIONS") return { ok: false, response: guard.preflight(request) };
+        const result = await guard.authenticate(request, required);
+        if (result instanceof Response) return { ok: false, response: result };
+        return { ok: true, auth: result, headers: corsHeaders(request) };
+      } catch (error) {
+        return { ok: false, response: guard.serverError(error, request) };
+      }
+    },
+
     serverError(error: unknown, request: GuardRequest): Response {
       try {
         if (options.onError) options.onError(error, { request });
@@ -432,6 +471,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       return jsonResponse({ error: "server_error" }, { status: 500, headers: corsHeaders(request), noStore: true });
     },
   };
+  return guard;
 }
 
 function reportError(error: unknown): void {

@@ -1,7 +1,7 @@
 export { createResourceGuard } from "./guard.js";
 export { MAX_MCP_BODY } from "./guard.js";
 export { readAtMost, readChunksAtMost } from "../lib/stream.js";
-export type { AuthenticateOptions, AuthenticateResult, BodyReader, GuardRequest, ResourceGuard, ResourceGuardOptions } from "./guard.js";
+export type { AuthenticateOptions, AuthenticateResult, BodyReader, GuardRequest, ProtectResult, ResourceGuard, ResourceGuardOptions } from "./guard.js";
 export { rawHeaders } from "../http/raw-headers.js";
 export type { HeaderReader } from "../http/raw-headers.js";
 export { bearerChallenge, challengeResponse } from "./challenge.js";
@@ -10,3 +10,4 @@ export { authInfoFromClaims, createJWTVerifier, jwtTokenVerifier } from "./jwt-v
 export type { JWTVerifier, JWTVerifierOptions, VerifiedClaims } from "./jwt-verifier.js";
 export type { AuthInfo, TokenVerifier } from "../types.js";
 export { OAuthError, isOAuthError } from "../errors.js";
+export type { OAuthErrorCode, ReasonCode } from "../errors.js";

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { OAuthError } from "../errors.js";
+import { OAuthError, type ReasonCode } from "../errors.js";
 import type { AuthInfo } from "../types.js";
 import { isAudience, tokenAudiences } from "../lib/resource.js";
 import { verifyKnownKeys, type KeySpec } from "../lib/known-keys.js";
@@ -80,7 +80,8 @@ export interface JWTVerifier {
    * @param token The access token, as sent after `Bearer `.
    * @param resource The canonical URI of the protected resource the token must be meant for.
    * @returns The token's claims, or the `OAuthError("invalid_token")` to answer with; its
-   *   `reason` says why (`audience_mismatch`, `claims_invalid`, or jose's `ERR_*` code).
+   *   `reason` says why (a {@link ReasonCode}: `token_expired`, `signature_invalid`, `key_unknown`,
+   *   `issuer_mismatch`, `audience_mismatch`, `claims_invalid`, ...) and `cause` holds jose's error.
    * @throws When the keys cannot be loaded (e.g. the `jwks_uri` is unreachable): not the
    *   token's fault, so not answered as `invalid_token`.
    *
@@ -177,7 +178,7 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
       throw error;
     }
   };
-  const wrongAudience = new OAuthError("invalid_token", "the access token is not meant for this resource", { reason: "audience_mismatch" });
+  const wrongAudience = OAuthError.because("audience_mismatch", "the access token is not meant for this resource");
 
   /** The verified entry for a token, or the error to answer with; never throws for a bad token. */
   const entryFor = async (token: string): Promise<{ claims: VerifiedClaims; audiences: string[] } | OAuthError> => {
@@ -201,7 +202,7 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
       // remembered; anything else (the key store unreachable) is not the token's fault.
       const code = (error as { code?: unknown }).code;
       if (typeof code !== "string" || !code.startsWith("ERR_")) throw error;
-      const answer = new OAuthError("invalid_token", "the access token is invalid or expired", { reason: code });
+      const answer = OAuthError.because(joseReason(error as { code: string; claim?: unknown }), "the access token is invalid or expired", { cause: error });
       remember(failures, token, { until: nowMs + 60_000, error: answer });
       return answer;
     }
@@ -213,7 +214,7 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
       claims.exp > nowSeconds + maxLifetime ||
       claims.iat > nowSeconds + tolerance
     ) {
-      const answer = new OAuthError("invalid_token", "the access token is invalid or expired", { reason: "claims_invalid" });
+      const answer = OAuthError.because("claims_invalid", "the access token is invalid or expired");
       remember(failures, token, { until: nowMs + 60_000, error: answer });
       return answer;
     }
@@ -277,4 +278,26 @@ export function jwtTokenVerifier(options: JWTVerifierOptions) {
       return result;
     },
   };
+}
+
+/** The stable reason for one of jose's verdicts on a token (its `ERR_*` code, and the claim it names). */
+function joseReason(error: { code: string; claim?: unknown }): ReasonCode {
+  switch (error.code) {
+    case "ERR_JWT_EXPIRED":
+      return "token_expired";
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return "signature_invalid";
+    case "ERR_JWKS_NO_MATCHING_KEY":
+    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
+      return "key_unknown";
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return "algorithm_not_allowed";
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+      if (error.claim === "iss") return "issuer_mismatch";
+      if (error.claim === "aud") return "audience_mismatch";
+      if (error.claim === "nbf") return "token_not_yet_valid";
+      return "claims_invalid";
+    default:
+      return "token_malformed";
+  }
 }

@@ -32,6 +32,7 @@ export function verifyClientIdURL(clientId: string, options: OutboundPolicy): UR
     throw new OAuthError("invalid_client", `client metadata document URL refused: ${why}`, { status: 400, reason: "cimd_url_invalid" });
   };
   if (clientId.length > 2048) refuse("too long");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (/[\x00-\x20\x7F\\#]/.test(clientId)) refuse("contains a fragment, whitespace or control characters");
   const url = parseURL(clientId);
   if (!url) return refuse("not a URL");

@@ -149,6 +149,8 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       const authorizeResponse = await fetch(url, { redirect: "manual" });
       expect(authorizeResponse.status).toBeLessThan(500);
       if (authorizeResponse.status === 302) expect(new URL(authorizeResponse.headers.get("Location")!).searchParams.get("error")).toBe("invalid_scope");
+      // An openly registered client gets its errors through a page with a link (AS-AUTHZ-21).
+      else expect(await authorizeResponse.text()).toMatch(/data-continue href="[^"]*error=invalid_scope/);
       for (const tool of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
         const call = await mcpPost(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } }), { Authorization: `Bearer ${weakToken}` });
         await call.arrayBuffer();

@@ -154,7 +154,12 @@ const CORS_EXPOSE_HEADERS = "WWW-Authenticate, MCP-Protocol-Version, Mcp-Session
 export interface ResourceGuard {
   /** The canonical resource URL (the `resource` option, canonicalised). */
   readonly resource: string;
-  /** Where the protected resource metadata is served: the resource's path suffixed to `/.well-known/oauth-protected-resource`. */
+  /**
+   * Where the protected resource metadata is served: the resource's path suffixed to
+   * `/.well-known/oauth-protected-resource` (RFC 9728 §3.1). Only a resource at the origin root
+   * is described at the root well-known URL: the one document there cannot speak for several
+   * resources sharing the origin, so a guard for `/mcp` leaves it to the app (RS-PRM-4).
+   */
   readonly metadataUrl: string;
   /**
    * The RFC 9728 protected resource metadata document.
@@ -173,13 +178,13 @@ export interface ResourceGuard {
    * server's `owns` answers).
    *
    * @param path The request's path.
-   * @returns `true` for the metadata paths, `false` for any other plain path, `undefined` for a
+   * @returns `true` for the metadata path, `false` for any other plain path, `undefined` for a
    *   path that is not plain (dot segments, encoded slashes), which the guard does not judge.
    */
   owns(path: string): boolean | undefined;
   /**
-   * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,
-   * and their CORS preflight.
+   * Serves what the guard owns: the metadata at its well-known URL ({@link ResourceGuard.metadataUrl}),
+   * and its CORS preflight.
    *
    * @param request The request.
    * @returns The response, or `undefined` for any other request (the caller handles it).
@@ -323,11 +328,11 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       });
     },
 
-    owns: (path: string): boolean | undefined => (isPlainPath(path) ? path === metadataPath || path === "/.well-known/oauth-protected-resource" : undefined),
+    // The root well-known URL is the metadata path of a resource at the origin root, and of no other.
+    owns: (path: string): boolean | undefined => (isPlainPath(path) ? path === metadataPath : undefined),
 
     async handle(request: Request): Promise<Response | undefined> {
-      const pathname = pathOf(request.url);
-      if (pathname !== metadataPath && pathname !== "/.well-known/oauth-protected-resource") return undefined;
+      if (pathOf(request.url) !== metadataPath) return undefined;
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       if (request.method === "OPTIONS") {
         return new Response(null, {

@@ -8,6 +8,7 @@ import { configuredResource } from "../lib/resource.js";
 import { isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
 import { challengeResponse } from "./challenge.js";
+import { createSessionCheck, verifySessionBindingOptions, type SessionBindingOptions } from "./session-binding.js";
 
 /** Options of {@link createResourceGuard}. */
 export interface ResourceGuardOptions {
@@ -53,6 +54,20 @@ export interface ResourceGuardOptions {
    * otherwise `"*"` (every host).
    */
   allowedHosts?: string[] | "*";
+  /**
+   * Binds each MCP session to its user: the first valid token that sends an `Mcp-Session-Id`
+   * (minted by a stateful Streamable HTTP server) makes its subject and client the session's
+   * owners, and a later request with that id and anyone else's token gets 404 `Session not found`,
+   * as for an unknown session, without reaching the MCP server (MCP Security Best Practices
+   * §Session Hijacking). A 404 rather than a 403: it says nothing of whether the session exists,
+   * and an MCP client answers it by starting a session of its own.
+   *
+   * On by default, remembered in a memory store of this process, which is where a stateful MCP
+   * server keeps its sessions too; give `storage` (the app's shared store) when one session is
+   * served by several instances. It costs one hash and one store read per request carrying the
+   * header, nothing for a stateless server. `false` turns it off.
+   */
+  sessionBinding?: false | SessionBindingOptions;
 }
 
 /** The keys of {@link ResourceGuardOptions}: scope maps (`scopeHierarchy`, `mcp.methods`, `mcp.tools`) are the app's own records. */
@@ -69,6 +84,7 @@ const GUARD_KEYS = {
   onError: null,
   allowedOrigins: null,
   allowedHosts: null,
+  sessionBinding: { storage: null, ttlSeconds: null },
 } satisfies Record<keyof ResourceGuardOptions, KeySpec | null>;
 
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((entry) => typeof entry === "string");
@@ -89,6 +105,7 @@ function verifyGuardOptions(options: ResourceGuardOptions): void {
     if (options[name] !== undefined && !isStringList(options[name])) throw new TypeError(`Portcullis: ${name} must be a list of scope names`);
   }
   if (options.onError !== undefined && typeof options.onError !== "function") throw new TypeError("Portcullis: onError must be a function");
+  verifySessionBindingOptions(options.sessionBinding);
 }
 
 /** The result of {@link ResourceGuard.authenticate}. */
@@ -283,6 +300,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
   /** Each token's scopes with those they imply, kept as long as the verifier keeps its `AuthInfo`. */
   const heldScopes = new WeakMap<readonly string[], Set<string>>();
   const hostRefused = () => jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
+  const sessionOwner = createSessionCheck(options.sessionBinding);
 
   const metadata: Record<string, unknown> = {
     resource,
@@ -403,6 +421,21 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
         info = error;
       }
       if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
+      const sessionId = sessionOwner ? request.headers.get("Mcp-Session-Id") : null;
+      if (sessionId !== null) {
+        let owner: "owner" | "other";
+        try {
+          owner = await sessionOwner!(sessionId, resource, info);
+        } catch (error) {
+          // Never fail open: the session's owner could not be checked right now.
+          (options.onError ?? reportError)(error, { request });
+          return jsonResponse(
+            { error: "server_error", error_description: "the session could not be checked right now" },
+            { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
+          );
+        }
+        if (owner === "other") return sessionNotFound(corsHeaders(request));
+      }
       if (inspectsBody && request.method === "POST") {
         // The requirements depend on the body: what cannot be read whole and parsed is refused, never passed.
         const body = await jsonBodyOf(request, required);
@@ -437,6 +470,11 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       return jsonResponse({ error: "server_error" }, { status: 500, headers: corsHeaders(request), noStore: true });
     },
   };
+}
+
+/** What a stateful MCP server answers for a session it does not know (Streamable HTTP §Session Management). */
+function sessionNotFound(headers: Record<string, string>): Response {
+  return jsonResponse({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, { status: 404, headers, noStore: true });
 }
 
 function reportError(error: unknown): void {

@@ -64,7 +64,7 @@ export interface ResourceGuardOptions {
    *
    * On by default, remembered in a memory store of this process, which is where a stateful MCP
    * server keeps its sessions too; give `storage` (the app's shared store) when one session is
-   * served by several instances. It costs one hash and one store read per request carrying the
+   * served by several instances or Worker isolates (`createDurableObjectStore` on Cloudflare). It costs one hash and one store read per request carrying the
    * header, nothing for a stateless server. `false` turns it off.
    */
   sessionBinding?: false | SessionBindingOptions;

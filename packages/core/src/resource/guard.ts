@@ -64,8 +64,9 @@ export interface ResourceGuardOptions {
    *
    * On by default, remembered in a memory store of this process, which is where a stateful MCP
    * server keeps its sessions too; give `storage` (the app's shared store) when one session is
-   * served by several instances or Worker isolates (`createDurableObjectStore` on Cloudflare). It costs one hash and one store read per request carrying the
-   * header, nothing for a stateless server. `false` turns it off.
+   * served by several instances or Worker isolates (`createDurableObjectStore` on Cloudflare).
+   * It costs one hash and one store read per request carrying the header, nothing for a
+   * stateless server. `false` turns it off.
    */
   sessionBinding?: false | SessionBindingOptions;
 }
@@ -331,6 +332,23 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       corsHeaders(request),
     );
 
+  /** For a request in an MCP session someone else opened: the 404 of an unknown session (RS-TOK-6). */
+  const sessionRefusal = async (request: GuardRequest, info: AuthInfo): Promise<Response | undefined> => {
+    const sessionId = sessionOwner ? request.headers.get("Mcp-Session-Id") : null;
+    if (sessionId === null) return undefined;
+    try {
+      if ((await sessionOwner!(sessionId, resource, info)) === "owner") return undefined;
+    } catch (error) {
+      // Never fail open: the session's owner could not be checked right now.
+      (options.onError ?? reportError)(error, { request });
+      return jsonResponse(
+        { error: "server_error", error_description: "the session could not be checked right now" },
+        { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
+      );
+    }
+    return jsonResponse({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, { status: 404, headers: corsHeaders(request), noStore: true });
+  };
+
   return {
     resource,
     metadataUrl,
@@ -421,21 +439,8 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
         info = error;
       }
       if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
-      const sessionId = sessionOwner ? request.headers.get("Mcp-Session-Id") : null;
-      if (sessionId !== null) {
-        let owner: "owner" | "other";
-        try {
-          owner = await sessionOwner!(sessionId, resource, info);
-        } catch (error) {
-          // Never fail open: the session's owner could not be checked right now.
-          (options.onError ?? reportError)(error, { request });
-          return jsonResponse(
-            { error: "server_error", error_description: "the session could not be checked right now" },
-            { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
-          );
-        }
-        if (owner === "other") return sessionNotFound(corsHeaders(request));
-      }
+      const foreignSession = await sessionRefusal(request, info);
+      if (foreignSession) return foreignSession;
       if (inspectsBody && request.method === "POST") {
         // The requirements depend on the body: what cannot be read whole and parsed is refused, never passed.
         const body = await jsonBodyOf(request, required);
@@ -470,11 +475,6 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       return jsonResponse({ error: "server_error" }, { status: 500, headers: corsHeaders(request), noStore: true });
     },
   };
-}
-
-/** What a stateful MCP server answers for a session it does not know (Streamable HTTP §Session Management). */
-function sessionNotFound(headers: Record<string, string>): Response {
-  return jsonResponse({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, { status: 404, headers, noStore: true });
 }
 
 function reportError(error: unknown): void {

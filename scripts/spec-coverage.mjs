@@ -21,7 +21,7 @@
 // warning.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
@@ -37,10 +37,7 @@ const args = process.argv.slice(2);
  */
 const PENDING = {
   // Behaviour Portcullis does not have yet.
-  "AS-AUTHZ-21": "no trust policy yet: error responses to an untrusted (DCR, CIMD) client are plain 302s, not an interstitial page",
-  "RS-PRM-4": "two guards on one origin both serve the root document, each naming its own resource: needs a rule for composing guards",
   "RS-TOK-3": "opaque tokens: Portcullis issues and verifies JWT access tokens and ships no introspection verifier",
-  "RS-TOK-6": "server-minted handles: Portcullis mints none on the resource side and the demo MCP server is stateless",
   // Roles Portcullis does not play yet.
   ...Object.fromEntries(
     [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`PX-${n}`, "proxy of a third-party AS: lands with federation"]),

@@ -117,8 +117,7 @@ export async function startServer(
     const timer = setTimeout(() => reject(new Error(`${script} was not ready within ${timeoutSeconds} s\n${stderr}`)), timeoutSeconds * 1000);
     child.stdout.on("data", (d: Buffer) => {
       buffer += d.toString();
-      let newline: number;
-      while ((newline = buffer.indexOf("\n")) !== -1) {
+      for (let newline = buffer.indexOf("\n"); newline !== -1; newline = buffer.indexOf("\n")) {
         const ready = parseReady(buffer.slice(0, newline));
         buffer = buffer.slice(newline + 1);
         if (ready) {

@@ -120,7 +120,7 @@ function wrkScript(spec: RequestSpec): string {
     `    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status, e.connect, e.read, e.write, e.timeout))`,
     `end`,
   );
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 async function createAutocannon(): Promise<LoadGenerator> {
@@ -134,7 +134,10 @@ async function createAutocannon(): Promise<LoadGenerator> {
       const rotate = spec.rotate;
       if (rotate) {
         let list = items.get(rotate.file);
-        if (!list) items.set(rotate.file, (list = readFileSync(rotate.file, "utf8").split("\n").filter(Boolean)));
+        if (!list) {
+          list = readFileSync(rotate.file, "utf8").split("\n").filter(Boolean);
+          items.set(rotate.file, list);
+        }
         const lines = list;
         options.requests = [
           {

@@ -36,7 +36,7 @@ const adapters = (["express", "node"] as const).filter((a) => existsSync(join(RO
 const WORKER_DIR = join(ROOT, "examples", "cloudflare-worker");
 const hasWorker = existsSync(join(WORKER_DIR, "src", "build.ts"));
 const load = await createLoadGenerator(prefer);
-const log = (line: string) => process.stderr.write(line + "\n");
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const all = scenarios(settings, { redis, adapters: [...adapters], worker: hasWorker });
 const selected = only ? all.filter((s) => only.includes(s.id) || (s.kind === "ops" && only.some((o) => o.startsWith("jose")))) : all;
@@ -83,10 +83,10 @@ const report: Report = {
 mkdirSync(outDir, { recursive: true });
 const stamp = startedAt.toISOString().replaceAll(":", "-").replace(/\..*/, "");
 const md = markdown(report);
-writeFileSync(join(outDir, `${quick ? "quick-" : ""}${stamp}.json`), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(join(outDir, `${quick ? "quick-" : ""}${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
 // latest.* is the last full run, the one the README quotes; partial and quick runs go elsewhere.
 const name = quick ? "quick" : only ? "partial" : "latest";
-writeFileSync(join(outDir, `${name}.json`), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(outDir, `${name}.md`), md);
 process.stdout.write(md);
 process.exit(results.some((r) => r.error) ? 1 : 0);

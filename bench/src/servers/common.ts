@@ -156,7 +156,7 @@ export async function writeLines(name: string, items: string[]): Promise<string>
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
   const path = join(tmpdir(), `portcullis-bench-${process.pid}-${name}.txt`);
-  await writeFile(path, items.join("\n") + "\n");
+  await writeFile(path, `${items.join("\n")}\n`);
   onStop(() => rm(path, { force: true }));
   return path;
 }

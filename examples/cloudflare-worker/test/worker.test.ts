@@ -126,12 +126,12 @@ describe("Worker endpoints in workerd", () => {
     expect(((await oidc.json()) as { issuer: string }).issuer).toBe(ISSUER);
   });
 
-  it("serves protected resource metadata (RFC 9728) at the path-suffixed and the root URL", async () => {
-    for (const path of ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]) {
-      const response = await workerFetch(`${ISSUER}${path}`);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ resource: RESOURCE, authorization_servers: [ISSUER], scopes_supported: ["mcp:tools"] });
-    }
+  it("serves protected resource metadata (RFC 9728) at the path-suffixed URL, and leaves the root one to the app (RS-PRM-4)", async () => {
+    const response = await workerFetch(`${ISSUER}/.well-known/oauth-protected-resource/mcp`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ resource: RESOURCE, authorization_servers: [ISSUER], scopes_supported: ["mcp:tools"] });
+    const root = await workerFetch(`${ISSUER}/.well-known/oauth-protected-resource`);
+    expect(root.status).toBe(404);
   });
 
   it("serves the same signing key from the Durable Object on every request", async () => {
@@ -156,14 +156,16 @@ describe("Worker endpoints in workerd", () => {
     expect(((await bad.json()) as { error: string }).error).toMatch(/^invalid_(redirect_uri|client_metadata)$/);
   });
 
-  it("refuses an authorization request without PKCE before showing the sign-in page", async () => {
+  it("refuses an authorization request without PKCE before showing the sign-in page, through a page for an openly registered client (AS-AUTHZ-21)", async () => {
     const as = await discover();
     const { client } = await register(as, { token_endpoint_auth_method: "none" });
     const url = new URL(`${ISSUER}/authorize`);
     url.search = new URLSearchParams({ response_type: "code", client_id: client.client_id, redirect_uri: REDIRECT_URI, state: "s" }).toString();
     const response = await workerFetch(url);
-    expect(response.status).toBe(302);
-    const location = new URL(response.headers.get("Location")!);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Location")).toBeNull();
+    const href = /data-continue href="([^"]*)"/.exec(await response.text())?.[1];
+    const location = new URL(href!.replaceAll("&#38;", "&"));
     expect(location.searchParams.get("error")).toBe("invalid_request");
     expect(location.searchParams.get("iss")).toBe(ISSUER);
   });

@@ -46,6 +46,7 @@ export const DEFAULTS = {
   clockToleranceSeconds: 30,
   trustProxy: 0,
   serviceName: "Portcullis",
+  untrustedClientErrors: "interstitial",
   unusedClientTtlSeconds: 86_400,
   metadataDocuments: { minCacheSeconds: 60, maxCacheSeconds: 86_400 },
   rateLimit: {
@@ -283,6 +284,18 @@ const schema = z.object({
   /** Clients configured up front. */
   clients: z.optional(z.array(staticClientSchema)),
   /**
+   * How the authorization endpoint returns an error (`invalid_scope`, `invalid_request`,
+   * `login_required`, ...) to a client nobody vouched for: one created by open registration or
+   * known by its metadata document, whose redirect URI anyone may have chosen.
+   * `"interstitial"` (default) answers a page that names the client and the host it would send
+   * the user to, with a link to go on; `"redirect"` sends the error straight back with a 302.
+   * The default keeps the endpoint from being an open redirector for whoever registers a client
+   * (OAuth 2.1 §7.12.2). Configured clients and clients registered with an initial access token
+   * always get the redirect, and so does a user's own Deny on the consent page: the user chose
+   * it on a page that names where it returns.
+   */
+  untrustedClientErrors: z.optional(z.enum(["interstitial", "redirect"])),
+  /**
    * Dynamic client registration (RFC 7591) and its management API (RFC 7592). Default: on, open,
    * for clients of user-delegated grants only (machine clients need an operator: see
    * {@link DynamicRegistrationOptions.allowMachineClients} and {@link DynamicRegistrationOptions.policy}).
@@ -502,6 +515,7 @@ export function resolveOptions(input: AuthorizationServerOptions) {
     login: o.login,
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],
+    untrustedClientErrors: o.untrustedClientErrors ?? DEFAULTS.untrustedClientErrors,
     dynamicRegistration: registration === false ? (false as const) : { ...registration, unusedClientTtlSeconds: registration.unusedClientTtlSeconds ?? DEFAULTS.unusedClientTtlSeconds },
     /** The CIMD switch and cache bounds, with the whole outbound policy merged in. */
     clientMetadataDocuments: documents,

@@ -76,6 +76,11 @@ export interface StoredClient {
    * (`client_credentials`); without it such a grant is refused.
    */
   machineClient?: true;
+  /**
+   * A registered client whose registration presented an initial access token: an operator
+   * vouched for it, so its redirect URIs are trusted like a configured client's.
+   */
+  vetted?: true;
 }
 
 /** An audit or metrics event. Never carries a token, code or secret. */

@@ -32,7 +32,7 @@ const authorizeURL = (base: string, params: Record<string, string>) => {
 /** An MCP `tools/call` of `admin_echo`, padded with whitespace to `size` bytes. */
 const paddedAdminEcho = (size: number) => {
   const call = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_echo", arguments: { text: "hi" } } });
-  return call.slice(0, -1) + " ".repeat(Math.max(0, size - call.length)) + "}";
+  return `${call.slice(0, -1)}${" ".repeat(Math.max(0, size - call.length))}}`;
 };
 
 /**
@@ -149,6 +149,8 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       const authorizeResponse = await fetch(url, { redirect: "manual" });
       expect(authorizeResponse.status).toBeLessThan(500);
       if (authorizeResponse.status === 302) expect(new URL(authorizeResponse.headers.get("Location")!).searchParams.get("error")).toBe("invalid_scope");
+      // An openly registered client gets its errors through a page with a link (AS-AUTHZ-21).
+      else expect(await authorizeResponse.text()).toMatch(/data-continue href="[^"]*error=invalid_scope/);
       for (const tool of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
         const call = await mcpPost(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } }), { Authorization: `Bearer ${weakToken}` });
         await call.arrayBuffer();
@@ -218,7 +220,7 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
     });
 
     it("audit #8: a registration nested 20,000 levels deep is a 400, not a storage error", async () => {
-      for (const jwks of ["[".repeat(20_000) + "]".repeat(20_000), '{"keys":[' + '{"a":'.repeat(9_000) + "1" + "}".repeat(9_000) + "]}"]) {
+      for (const jwks of ["[".repeat(20_000) + "]".repeat(20_000), `{"keys":[${'{"a":'.repeat(9_000)}1${"}".repeat(9_000)}]}`]) {
         const response = await fetch(`${base}/register`, {
           method: "POST",
           headers: { "Content-Type": "application/json" },

@@ -163,7 +163,11 @@ describe("jwks_uri fetches go through the outbound policy", () => {
   /** An outbound fetch stand-in that records every URL it is asked for. */
   function recordingFetch(respond: () => Response = () => new Response("{}", { status: 404 })) {
     const urls: string[] = [];
-    return { urls, fetch: async (request: Request) => (urls.push(request.url), respond()) };
+    const fetch = async (request: Request) => {
+      urls.push(request.url);
+      return respond();
+    };
+    return { urls, fetch };
   }
 
   it("fetches the key set of a jwks_uri on a public host and issues a token", async () => {

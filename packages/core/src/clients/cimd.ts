@@ -32,6 +32,7 @@ export function verifyClientIdURL(clientId: string, options: OutboundPolicy): UR
     throw OAuthError.because("cimd_url_invalid", `client metadata document URL refused: ${why}`);
   };
   if (clientId.length > 2048) refuse("too long");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (/[\x00-\x20\x7F\\#]/.test(clientId)) refuse("contains a fragment, whitespace or control characters");
   const url = parseURL(clientId);
   if (!url) return refuse("not a URL");

@@ -4,6 +4,7 @@ import { isLoopbackHost, parseURL } from "../lib/url.js";
 export function redirectUriProblem(raw: string): string | undefined {
   if (raw.length > 2000) return "redirect URI too long";
   // Raw-string rules first: the URL parser would silently strip or fix these.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (/[\x00-\x20\x7F\\]/.test(raw)) return "redirect URI contains whitespace, control characters or a backslash";
   if (raw.includes("#")) return "redirect URI must not contain a fragment";
   const url = parseURL(raw);
@@ -35,6 +36,7 @@ export function redirectUriMatches(registered: string, requested: string): boole
   const a = parseURL(registered);
   const b = parseURL(requested);
   if (!a || !b || !isLoopbackHost(a) || a.hostname !== b.hostname) return false;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (requested.includes("@") || requested.includes("#") || /[\x00-\x20\x7F\\]/.test(requested)) return false;
   // The port must be written as a plain number in range; the URL parser has checked the range.
   const port = /^http:\/\/(?:\[[^\]]+\]|[^/:?]+)(?::(\d{1,5}))?(?=[/?]|$)/.exec(requested);

@@ -120,6 +120,16 @@ export function validateClientMetadata(input: unknown, scopes: Record<string, st
 }
 
 /**
+ * Whether the server may send a client's users straight to its redirect URIs: a configured client,
+ * or one registered with an initial access token. A client anyone could create (open
+ * registration, a metadata document) is not, and errors for it go through a page
+ * (`untrustedClientErrors`, OAuth 2.1 §7.12.2).
+ */
+export function isTrustedClient(client: StoredClient): boolean {
+  return client.source === "configuration" || client.vetted === true;
+}
+
+/**
  * The authorization server's clients: those configured up front (`clients`), those registered
  * dynamically (RFC 7591, managed per RFC 7592), and those identified by a client ID metadata
  * document URL (fetched and cached).
@@ -157,6 +167,8 @@ export interface ClientRegistry {
    * @param managementUri The RFC 7592 client configuration endpoint for a client id.
    * @param unusedTtlSeconds How long the record lives before its first grant.
    * @param machineClient Whether the registration policy approved machine grants for it.
+   * @param vetted Whether the registration presented an initial access token (see
+   *   {@link isTrustedClient}).
    * @returns The response body: the metadata with the new `client_id`, the secret (if any) and
    *   the registration access token (RFC 7592), each shown this once.
    */
@@ -165,6 +177,7 @@ export interface ClientRegistry {
     managementUri: (clientId: string) => string,
     unusedTtlSeconds: number,
     machineClient?: boolean,
+    vetted?: boolean,
   ): Promise<Record<string, unknown>>;
   /**
    * Finds a registered client by its RFC 7592 registration access token.
@@ -283,6 +296,7 @@ export function createClientRegistry(
       managementUri: (clientId: string) => string,
       unusedTtlSeconds: number,
       machineClient = false,
+      vetted = false,
     ): Promise<Record<string, unknown>> {
       const clientId = randomToken(16);
       const metadata: ClientMetadata = { ...validated, client_id: clientId, client_id_issued_at: Math.floor(now() / 1000) };
@@ -295,6 +309,7 @@ export function createClientRegistry(
         registrationTokenHash: await sha256(registrationToken),
         unused: true,
         ...(machineClient ? { machineClient: true as const } : {}),
+        ...(vetted ? { vetted: true as const } : {}),
       };
       await storage.set(keys.client(clientId), stored, { ttlSeconds: unusedTtlSeconds });
       return {

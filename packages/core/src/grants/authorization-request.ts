@@ -2,7 +2,7 @@ import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { bindResource, verifySingleResource } from "../lib/resource.js";
 import { redirectUriMatches } from "../clients/redirect-uri.js";
-import type { ClientMetadata } from "../types.js";
+import type { ClientMetadata, StoredClient } from "../types.js";
 import type { ServerContext } from "../context.js";
 
 /** An authorization request that passed validation and waits for the user. */
@@ -26,12 +26,15 @@ export class RedirectableError extends Error {
   readonly error: OAuthError;
   readonly redirectUri: string;
   readonly state: string | undefined;
+  /** The client the error goes back to (whether it is trusted decides how). */
+  readonly client: StoredClient;
 
-  constructor(error: OAuthError, redirectUri: string, state: string | undefined) {
+  constructor(error: OAuthError, redirectUri: string, state: string | undefined, client: StoredClient) {
     super(error.message);
     this.error = error;
     this.redirectUri = redirectUri;
     this.state = state;
+    this.client = client;
   }
 }
 
@@ -42,6 +45,8 @@ const MAX_STATE = 4096;
 /** An authorization request that passed {@link validateAuthorizationRequest}. */
 export interface ValidatedAuthorizationRequest {
   client: ClientMetadata;
+  /** The client's record, as the registry found it. */
+  stored: StoredClient;
   redirectUri: string;
   state?: string;
   scopes: string[];
@@ -81,7 +86,7 @@ export async function validateAuthorizationRequest(
     throw new OAuthError("invalid_request", `state longer than ${MAX_STATE} characters`);
   }
   const fail = (code: OAuthError["code"], description: string): never => {
-    throw new RedirectableError(new OAuthError(code, description), redirectUri, rawState);
+    throw new RedirectableError(new OAuthError(code, description), redirectUri, rawState, stored);
   };
   // A check whose OAuthError goes back to the client as an error redirect.
   const redirected = <T>(check: () => T): T => {
@@ -129,6 +134,7 @@ export async function validateAuthorizationRequest(
 
   return {
     client,
+    stored,
     redirectUri,
     ...(rawState !== undefined ? { state: rawState } : {}),
     scopes,

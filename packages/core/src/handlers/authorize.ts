@@ -8,7 +8,9 @@ import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { isLoopbackHost, withQuery } from "../lib/url.js";
 import type { User } from "../types.js";
 import { endpointPaths } from "./metadata.js";
-import { consentPage, errorPage } from "./pages.js";
+import { consentPage, errorInterstitialPage, errorPage } from "./pages.js";
+import { isTrustedClient } from "../clients/registry.js";
+import type { StoredClient } from "../types.js";
 import { keys } from "../storage/keys.js";
 
 
@@ -31,6 +33,26 @@ export function authorizationResponse(ctx: ServerContext, redirectUri: string, p
 }
 
 /**
+ * An error the server itself decided, sent back to a client whose redirect URI is validated: a
+ * redirect for a trusted client, a page with a link for any other (`untrustedClientErrors`,
+ * OAuth 2.1 §7.12.2), so the endpoint is no open redirector for whoever can register a client.
+ */
+function clientErrorResponse(ctx: ServerContext, stored: StoredClient, redirectUri: string, params: { error: string; error_description?: string | undefined; state?: string | undefined }): Response {
+  const redirect = authorizationResponse(ctx, redirectUri, params, 302);
+  if (ctx.options.untrustedClientErrors === "redirect" || isTrustedClient(stored)) return redirect;
+  const url = new URL(redirectUri);
+  return errorInterstitialPage({
+    serviceName: ctx.options.serviceName,
+    clientName: stored.metadata.client_name ?? "An unnamed application",
+    clientId: stored.metadata.client_id,
+    location: redirect.headers.get("Location")!,
+    redirectHost: url.host || url.protocol,
+    error: params.error,
+    ...(params.error_description ? { description: params.error_description } : {}),
+  });
+}
+
+/**
  * The authorization endpoint (OAuth 2.1 §4.1.1), GET or form POST. Everything is validated
  * before the user sees anything; then the built-in page (or the app's own UI) takes over.
  */
@@ -49,7 +71,7 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
   } catch (error) {
     if (error instanceof RedirectableError) {
       reportReason(ctx, request, error.error);
-      return authorizationResponse(ctx, error.redirectUri, { error: error.error.code, error_description: error.error.description, state: error.state }, 302);
+      return clientErrorResponse(ctx, error.client, error.redirectUri, { error: error.error.code, error_description: error.error.description, state: error.state });
     }
     if (error instanceof OAuthError) {
       reportReason(ctx, request, error);
@@ -57,12 +79,12 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
     }
     throw error;
   }
-  const { client, ...valid } = request_;
+  const { client, stored, ...valid } = request_;
   if (params.get("prompt")?.split(" ").includes("none")) {
     // Nothing may be shown, and Portcullis always asks the user to consent (OIDC Core §3.1.2.1).
     const signedIn = (await ctx.options.login?.currentUser?.(request)) ?? null;
     const error = signedIn ? "consent_required" : "login_required";
-    return authorizationResponse(ctx, valid.redirectUri, { error, error_description: "user interaction is required", state: valid.state }, 302);
+    return clientErrorResponse(ctx, stored, valid.redirectUri, { error, error_description: "user interaction is required", state: valid.state });
   }
   const csrf = randomToken(32);
   let browser = readCookie(request, browserCookieName(ctx));

@@ -18,6 +18,7 @@ input{box-sizing:border-box;width:100%;padding:.55rem;font:inherit;border-radius
 .actions{display:flex;gap:.75rem;margin-top:1.25rem}
 button{flex:1;padding:.65rem;font:inherit;font-weight:600;border-radius:6px;border:1px solid GrayText;cursor:pointer}
 button[value=allow]{background:#1f6feb;color:#fff;border-color:#1f6feb}
+a.button{display:block;margin-top:1.25rem;padding:.65rem;text-align:center;font-weight:600;border-radius:6px;border:1px solid GrayText;color:inherit;text-decoration:none}
 .error{padding:.6rem .8rem;border-radius:6px;background:color-mix(in srgb,#d1242f 15%,Canvas);border:1px solid #d1242f}
 .warning{padding:.6rem .8rem;border-radius:6px;background:color-mix(in srgb,#bf8700 15%,Canvas);border:1px solid #bf8700}
 code{font-size:.95em}
@@ -71,6 +72,37 @@ export function errorPage(serviceName: string, message: string, status = 400, he
       ),
     { status, ...(headers ? { headers } : {}) },
   );
+}
+
+/** What the page in front of an error for an untrusted client shows. */
+export interface ErrorInterstitialView {
+  serviceName: string;
+  clientName: string;
+  clientId: string;
+  /** Where the link goes: the client's redirect URI with the error response. */
+  location: string;
+  redirectHost: string;
+  error: string;
+  description?: string;
+}
+
+/**
+ * The page shown instead of an automatic error redirect to a client nobody vouched for (OAuth 2.1
+ * §7.12.2): it names the client and the host, and the user decides whether to go on. A plain
+ * link, so nothing on this server changes when it is followed, and nothing happens unless the
+ * user follows it.
+ */
+export function errorInterstitialPage(view: ErrorInterstitialView): Response {
+  const description = view.description ? `: ${escapeHtml(view.description)}` : "";
+  const body = `<h1>This sign-in request cannot continue</h1>
+<p role="alert" class="error"><code>${escapeHtml(view.error)}</code>${description}</p>
+<dl>
+<dt>Application</dt><dd>${escapeHtml(view.clientName)} (<code>${escapeHtml(view.clientId)}</code>)</dd>
+<dt>Returns to</dt><dd><code data-redirect-host>${escapeHtml(view.redirectHost)}</code></dd>
+</dl>
+<p class="warning">${escapeHtml(view.serviceName)} has not verified this application. Continue only if you trust <strong>${escapeHtml(view.redirectHost)}</strong>; otherwise close this page.</p>
+<a class="button" data-continue href="${escapeHtml(view.location)}" rel="noreferrer">Return to ${escapeHtml(view.redirectHost)}</a>`;
+  return pageResponse((nonce) => layout(`Sign-in error - ${view.serviceName}`, body, nonce));
 }
 
 /** What the consent page shows and posts. */

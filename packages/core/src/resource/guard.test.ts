@@ -81,10 +81,10 @@ describe("Protected resource metadata (RFC 9728)", () => {
     expect((await prm()).body.resource_name).toBe("Test MCP server");
   });
 
-  it("serves the same document at the root well-known URL", async () => {
-    const { response, body } = await prm(ROOT_PRM);
-    expect(response.status).toBe(200);
-    expect(body.resource).toBe(RESOURCE);
+  it("RS-PRM-4: leaves the root well-known URL alone for a resource with a path (it describes the origin root)", async () => {
+    const { guard } = createTestServer();
+    expect(guard.owns("/.well-known/oauth-protected-resource")).toBe(false);
+    expect(await guard.handle(new Request(ROOT_PRM))).toBeUndefined();
   });
 
   it("answers CORS: ACAO * on GET, and a 204 preflight allowing MCP-Protocol-Version (X-CORS-1)", async () => {

@@ -8,6 +8,7 @@ import { configuredResource } from "../lib/resource.js";
 import { isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
 import { challengeResponse } from "./challenge.js";
+import { createSessionCheck, verifySessionBindingOptions, type SessionBindingOptions } from "./session-binding.js";
 
 /** Options of {@link createResourceGuard}. */
 export interface ResourceGuardOptions {
@@ -53,6 +54,21 @@ export interface ResourceGuardOptions {
    * otherwise `"*"` (every host).
    */
   allowedHosts?: string[] | "*";
+  /**
+   * Binds each MCP session to its user: the first valid token that sends an `Mcp-Session-Id`
+   * (minted by a stateful Streamable HTTP server) makes its subject and client the session's
+   * owners, and a later request with that id and anyone else's token gets 404 `Session not found`,
+   * as for an unknown session, without reaching the MCP server (MCP Security Best Practices
+   * §Session Hijacking). A 404 rather than a 403: it says nothing of whether the session exists,
+   * and an MCP client answers it by starting a session of its own.
+   *
+   * On by default, remembered in a memory store of this process, which is where a stateful MCP
+   * server keeps its sessions too; give `storage` (the app's shared store) when one session is
+   * served by several instances or Worker isolates (`createDurableObjectStore` on Cloudflare).
+   * It costs one hash and one store read per request carrying the header, nothing for a
+   * stateless server. `false` turns it off.
+   */
+  sessionBinding?: false | SessionBindingOptions;
 }
 
 /** The keys of {@link ResourceGuardOptions}: scope maps (`scopeHierarchy`, `mcp.methods`, `mcp.tools`) are the app's own records. */
@@ -69,6 +85,7 @@ const GUARD_KEYS = {
   onError: null,
   allowedOrigins: null,
   allowedHosts: null,
+  sessionBinding: { storage: null, ttlSeconds: null, maxSessionsPerUser: null },
 } satisfies Record<keyof ResourceGuardOptions, KeySpec | null>;
 
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((entry) => typeof entry === "string");
@@ -89,6 +106,7 @@ function verifyGuardOptions(options: ResourceGuardOptions): void {
     if (options[name] !== undefined && !isStringList(options[name])) throw new TypeError(`Portcullis: ${name} must be a list of scope names`);
   }
   if (options.onError !== undefined && typeof options.onError !== "function") throw new TypeError("Portcullis: onError must be a function");
+  verifySessionBindingOptions(options.sessionBinding);
 }
 
 /** The result of {@link ResourceGuard.authenticate}. */
@@ -160,7 +178,12 @@ const CORS_EXPOSE_HEADERS = "WWW-Authenticate, MCP-Protocol-Version, Mcp-Session
 export interface ResourceGuard {
   /** The canonical resource URL (the `resource` option, canonicalised). */
   readonly resource: string;
-  /** Where the protected resource metadata is served: the resource's path suffixed to `/.well-known/oauth-protected-resource`. */
+  /**
+   * Where the protected resource metadata is served: the resource's path suffixed to
+   * `/.well-known/oauth-protected-resource` (RFC 9728 §3.1). Only a resource at the origin root
+   * is described at the root well-known URL: the one document there cannot speak for several
+   * resources sharing the origin, so a guard for `/mcp` leaves it to the app (RS-PRM-4).
+   */
   readonly metadataUrl: string;
   /**
    * The RFC 9728 protected resource metadata document.
@@ -179,13 +202,13 @@ export interface ResourceGuard {
    * server's `owns` answers).
    *
    * @param path The request's path.
-   * @returns `true` for the metadata paths, `false` for any other plain path, `undefined` for a
+   * @returns `true` for the metadata path, `false` for any other plain path, `undefined` for a
    *   path that is not plain (dot segments, encoded slashes), which the guard does not judge.
    */
   owns(path: string): boolean | undefined;
   /**
-   * Serves what the guard owns: the metadata at the path-suffixed and the root well-known URL,
-   * and their CORS preflight.
+   * Serves what the guard owns: the metadata at its well-known URL ({@link ResourceGuard.metadataUrl}),
+   * and its CORS preflight.
    *
    * @param request The request.
    * @returns The response, or `undefined` for any other request (the caller handles it).
@@ -306,6 +329,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
   /** Each token's scopes with those they imply, kept as long as the verifier keeps its `AuthInfo`. */
   const heldScopes = new WeakMap<readonly string[], Set<string>>();
   const hostRefused = () => jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
+  const sessionOwner = createSessionCheck(options.sessionBinding);
 
   const metadata: Record<string, unknown> = {
     resource,
@@ -336,6 +360,30 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       corsHeaders(request),
     );
 
+  /** For a request in an MCP session someone else opened: the 404 of an unknown session (RS-TOK-6). */
+  const sessionRefusal = async (request: GuardRequest, info: AuthInfo): Promise<Response | undefined> => {
+    const sessionId = sessionOwner ? request.headers.get("Mcp-Session-Id") : null;
+    if (sessionId === null) return undefined;
+    try {
+      const verdict = await sessionOwner!(sessionId, resource, info);
+      if (verdict === "owner") return undefined;
+      if (verdict === "quota") {
+        return jsonResponse(
+          { jsonrpc: "2.0", error: { code: -32001, message: "Too many sessions for this user; end some and retry" }, id: null },
+          { status: 429, headers: { ...corsHeaders(request), "Retry-After": "60" }, noStore: true },
+        );
+      }
+    } catch (error) {
+      // Never fail open: the session's owner could not be checked right now.
+      (options.onError ?? reportError)(error, { request });
+      return jsonResponse(
+        { error: "server_error", error_description: "the session could not be checked right now" },
+        { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
+      );
+    }
+    return jsonResponse({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, { status: 404, headers: corsHeaders(request), noStore: true });
+  };
+
   const guard: ResourceGuard = {
     resource,
     metadataUrl,
@@ -351,11 +399,11 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       });
     },
 
-    owns: (path: string): boolean | undefined => (isPlainPath(path) ? path === metadataPath || path === "/.well-known/oauth-protected-resource" : undefined),
+    // The root well-known URL is the metadata path of a resource at the origin root, and of no other.
+    owns: (path: string): boolean | undefined => (isPlainPath(path) ? path === metadataPath : undefined),
 
     async handle(request: Request): Promise<Response | undefined> {
-      const pathname = pathOf(request.url);
-      if (pathname !== metadataPath && pathname !== "/.well-known/oauth-protected-resource") return undefined;
+      if (pathOf(request.url) !== metadataPath) return undefined;
       if (!isAllowedHost(request, allowedHosts)) return hostRefused();
       if (request.method === "OPTIONS") {
         return new Response(null, {
@@ -426,6 +474,8 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
         info = error;
       }
       if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
+      const foreignSession = await sessionRefusal(request, info);
+      if (foreignSession) return foreignSession;
       if (inspectsBody && request.method === "POST") {
         // The requirements depend on the body: what cannot be read whole and parsed is refused, never passed.
         const body = await jsonBodyOf(request, required);

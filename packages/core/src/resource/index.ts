@@ -2,6 +2,7 @@ export { createResourceGuard } from "./guard.js";
 export { MAX_MCP_BODY } from "./guard.js";
 export { readAtMost, readChunksAtMost } from "../lib/stream.js";
 export type { AuthenticateOptions, AuthenticateResult, BodyReader, GuardRequest, ProtectResult, ResourceGuard, ResourceGuardOptions } from "./guard.js";
+export type { SessionBindingOptions } from "./session-binding.js";
 export { rawHeaders } from "../http/raw-headers.js";
 export type { HeaderReader } from "../http/raw-headers.js";
 export { bearerChallenge, challengeResponse } from "./challenge.js";

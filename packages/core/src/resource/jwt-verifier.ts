@@ -152,7 +152,10 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
   let keySet: JWTVerifyGetKey | undefined;
   const source = options.jwks;
   const keys = async () => {
-    if (source instanceof URL) return (keySet ??= createRemoteJWKSet(source));
+    if (source instanceof URL) {
+      keySet ??= createRemoteJWKSet(source);
+      return keySet;
+    }
     keySet ??= createLocalJWKSet(await source());
     return keySet;
   };

@@ -49,7 +49,11 @@ describe("Verification caches (the bearer check's hot path)", () => {
     const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
     let loads = 0;
     // An unknown kid makes a full verification reload the key set once: count the loads.
-    const verifier = createJWTVerifier({ issuer: ISSUER, jwks: async () => (loads++, { keys: [jwk] }) });
+    const jwks = async () => {
+      loads++;
+      return { keys: [jwk] };
+    };
+    const verifier = createJWTVerifier({ issuer: ISSUER, jwks });
     const forged = await new SignJWT({ client_id: "pub" })
       .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: "unknown" })
       .setIssuer(ISSUER)

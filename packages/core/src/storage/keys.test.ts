@@ -24,6 +24,7 @@ describe("storage keys", () => {
       keys.rateLimit("token:ip:1.2.3.4", 7),
       keys.loginLock("u1"),
       keys.loginAttempts("u1", "0"),
+      keys.mcpSession("h1"),
     ]).toEqual([
       "client:c1",
       "cimd:https://c.test/id",
@@ -44,6 +45,7 @@ describe("storage keys", () => {
       "ratelimit:token:ip:1.2.3.4:7",
       "login-lock:u1",
       "login-attempts:u1:0",
+      "mcp-session:h1",
     ]);
   });
 
@@ -64,5 +66,7 @@ describe("storage keys", () => {
     expect(isDisposable(keys.client("c1"), {})).toBe(false);
     expect(isDisposable(keys.assertionJTI("c1", "j"), {})).toBe(false);
     expect(isDisposable("unknown:x", {})).toBe(false);
+    // A forgotten session owner would let the next bearer of the session id take it over.
+    expect(isDisposable(keys.mcpSession("h"), {})).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Every key the authorization server stores a record under, before any namespace prefix: one
+ * Every key the authorization server (and the resource guard) stores a record under, before any namespace prefix: one
  * prefix per kind of record, and one function per key. The strings are a storage format: data
  * already in SQLite, Redis or a Durable Object is found by them, so an existing one never changes.
  * No prefix starts another, so a key's kind is the one prefix it starts with ({@link kindOfKey}).
@@ -39,6 +39,10 @@ const PREFIXES = {
   loginLock: "login-lock:",
   /** A username and address's sign-in attempts in one round. */
   loginAttempts: "login-attempts:",
+  /** Who an MCP session belongs to (the resource guard), by the hash of resource and session id. */
+  mcpSession: "mcp-session:",
+  /** How many MCP sessions one subject and client bound in one window, by their hash. */
+  mcpSessionQuota: "mcp-session-quota:",
 } as const;
 
 /** The kinds of record the authorization server stores. */
@@ -67,6 +71,8 @@ export const keys = {
   rateLimit: (counter: string, window: number) => `${PREFIXES.rateLimit}${counter}:${window}`,
   loginLock: (id: string) => `${PREFIXES.loginLock}${id}`,
   loginAttempts: (id: string, round: string) => `${PREFIXES.loginAttempts}${id}:${round}`,
+  mcpSession: (hash: string) => `${PREFIXES.mcpSession}${hash}`,
+  mcpSessionQuota: (hash: string, window: number) => `${PREFIXES.mcpSessionQuota}${hash}:${window}`,
 };
 
 const KINDS = Object.entries(PREFIXES) as [KeyKind, string][];

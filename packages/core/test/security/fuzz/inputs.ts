@@ -123,8 +123,8 @@ const basic = (user: string, pass: string) => `Basic ${btoa(`${encodeURIComponen
 const authorization = (validToken: string | undefined) =>
   fc.oneof(
     fc.constantFrom(
-      "Bearer ", "Bearer", "bearer x", "BEARER x", "Bearer a.b.c", "Bearer e30.e30.", "Bearer " + "A".repeat(9000), "Bearer x y",
-      "Basic", "Basic Og==", "Basic !!!", "Basic " + btoa("conf"), basic("conf", "s3cr3t-s3cr3t-s3cr3t"), basic("conf", "wrong"),
+      "Bearer ", "Bearer", "bearer x", "BEARER x", "Bearer a.b.c", "Bearer e30.e30.", `Bearer ${"A".repeat(9000)}`, "Bearer x y",
+      "Basic", "Basic Og==", "Basic !!!", `Basic ${btoa("conf")}`, basic("conf", "s3cr3t-s3cr3t-s3cr3t"), basic("conf", "wrong"),
       basic("pub", ""), basic("__proto__", "x"), basic("constructor", ""), "DPoP x", "Digest x", "Bearer %zz",
     ),
     fc.tuple(fc.constantFrom("Bearer", "Basic", "bearer"), printable).map(([scheme, token]) => `${scheme} ${token}`),
@@ -147,7 +147,7 @@ const headers = (host: string, validToken: string | undefined) =>
 
 /** Nests `depth` levels of arrays or objects: `[[[…]]]`, `{"a":{"a":…}}`. */
 export const deepJSON = (depth: number, kind: "array" | "object" = "array") =>
-  kind === "array" ? "[".repeat(depth) + "]".repeat(depth) : '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
+  kind === "array" ? "[".repeat(depth) + "]".repeat(depth) : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
 
 const TOOLS = ["echo", "admin_echo", ...PROTOTYPE_KEYS];
 const RPC_METHODS = ["tools/call", "tools/list", "initialize", "ping", "resources/read", ...PROTOTYPE_KEYS];
@@ -219,7 +219,7 @@ export function knownHoles(validToken?: string): [string, FuzzInput][] {
   return [
     ["audit #4: scope=toString at /authorize", { method: "GET", target: authorize("toString"), headers: [], framing: "length" }],
     ["audit #4: scope=constructor at /authorize", { method: "GET", target: authorize("constructor"), headers: [], framing: "length" }],
-    ["audit #4: client_credentials with scope=toString", { method: "POST", target: "/token", framing: "length", ...form("grant_type=client_credentials&scope=toString", [["Authorization", "Basic " + btoa("conf:s3cr3t-s3cr3t-s3cr3t")]]) }],
+    ["audit #4: client_credentials with scope=toString", { method: "POST", target: "/token", framing: "length", ...form("grant_type=client_credentials&scope=toString", [["Authorization", `Basic ${btoa("conf:s3cr3t-s3cr3t-s3cr3t")}`]]) }],
     ["audit #4: a 5000-character form parameter named constructor", { method: "POST", target: "/token", framing: "length", ...form(`grant_type=authorization_code&code=x&client_id=pub&constructor=${"a".repeat(5000)}`) }],
     ["audit #4: a form parameter named __proto__", { method: "POST", target: "/token", framing: "length", ...form("__proto__=x&grant_type=refresh_token&refresh_token=x&client_id=pub") }],
     ["audit #4: registration with scope constructor", { method: "POST", target: "/register", framing: "length", ...json('{"redirect_uris":["http://127.0.0.1/cb"],"scope":"mcp:tools constructor"}') }],

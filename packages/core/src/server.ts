@@ -354,13 +354,13 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
       return (await handle(request, connection)) ?? jsonResponse({ error: "not_found" }, { status: 404 });
     },
 
-    async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
-      const result = await checkAccessToken(token, resource);
+    async verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo> {
+      const result = await checkAccessToken(token, resourceOption(options));
       if (result instanceof OAuthError) throw result;
       return result;
     },
 
-    checkAccessToken: (token: string, { resource }: { resource: string }) => checkAccessToken(token, resource),
+    checkAccessToken: async (token: string, options: { resource: string }) => checkAccessToken(token, resourceOption(options)),
 
     listGrants: async (owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]> =>
       (await listGrants(ctx, owner)).map(({ claims: _claims, revoked: _revoked, ...info }) => info),
@@ -387,4 +387,15 @@ function freezeAuthInfo(info: AuthInfo): AuthInfo {
   Object.freeze(info.scopes);
   if (info.extra) Object.freeze(info.extra);
   return Object.freeze(info);
+}
+
+/**
+ * The `resource` a token must be meant for. The MCP SDK calls `verifyAccessToken(token)` alone, so
+ * a server handed to its `requireBearerAuth` as is lands here without one.
+ */
+function resourceOption(options: { resource: string } | undefined): string {
+  if (typeof options?.resource === "string") return options.resource;
+  throw new TypeError(
+    "Portcullis: verifyAccessToken(token, { resource }) needs the resource the token must be meant for; for the MCP SDK's requireBearerAuth, pass toSdkVerifier(server) from @portcullis/mcp-sdk",
+  );
 }

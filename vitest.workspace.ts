@@ -12,5 +12,6 @@ export const projects = [
   "examples/express",
   "examples/node-http",
   "examples/cloudflare-worker",
+  "examples/sdk-migration",
   "bench",
 ];

@@ -211,12 +211,15 @@ export interface AuthorizationServer extends TokenVerifier {
   importClient(client: ImportedClient): Promise<{ imported: true; client: ClientMetadata } | { imported: false }>;
 }
 
-/** A client registered elsewhere, as {@link AuthorizationServer.importClient} takes it. */
-export interface ImportedClient extends Partial<Omit<ClientMetadata, "client_id">> {
+/**
+ * A client registered elsewhere, as {@link AuthorizationServer.importClient} takes it: RFC 7591
+ * metadata (checked when imported) with its `client_id` and, when it has one, `client_secret`.
+ */
+export type ImportedClient = {
   client_id: string;
-  client_secret?: string;
+  client_secret?: string | undefined;
   [member: string]: unknown;
-}
+};
 
 /**
  * Creates the authorization server: one `fetch` for every endpoint, plus the calls an app's own

@@ -7,9 +7,11 @@ export const projects = [
   "packages/sqlite",
   "packages/redis",
   "packages/cloudflare",
+  "packages/mcp-sdk",
   "examples/hono-node",
   "examples/express",
   "examples/node-http",
   "examples/cloudflare-worker",
+  "examples/sdk-migration",
   "bench",
 ];

@@ -9,7 +9,7 @@
 // on /mcp; the Worker snippet runs in workerd (Miniflare); script snippets run offline (no fetch,
 // no socket) to completion and print what the README says they print.
 //
-// The snippets come from the READMEs themselves, so docs cannot drift from code: a fenced ```ts
+// The snippets come from the READMEs (and MIGRATING.md) themselves, so docs cannot drift from code: a fenced ```ts
 // block preceded by `<!-- check:packages KIND -->` is checked, where KIND is `hono`, `express`,
 // `node` (a server listening on PORT), `worker` (a module Worker with a PORTCULLIS_STORE Durable
 // Object binding), `script` (runs and exits 0; `expect="text"` must appear in its output) or
@@ -231,7 +231,7 @@ await Promise.all(
 // ---------------------------------------------------------------------------------------------
 // The README snippets
 
-const readmes = ["README.md", ...packages.map(({ dir }) => `${dir}/README.md`)].filter((path) => existsSync(join(ROOT, path)));
+const readmes = ["README.md", "MIGRATING.md", ...packages.map(({ dir }) => `${dir}/README.md`)].filter((path) => existsSync(join(ROOT, path)));
 /** @type {{ id: string, kind: string, expect?: string, code: string, source: string }[]} */
 const snippets = [];
 const MARKER = /<!--\s*check:packages\s+(\w+)([^>]*?)-->\s*\n```(ts|typescript|js|javascript)[^\n]*\n([\s\S]*?)\n```/g;
@@ -240,7 +240,7 @@ for (const readme of readmes) {
   for (const match of text.matchAll(MARKER)) {
     const [, kind, attributes, lang, code] = match;
     const line = text.slice(0, match.index).split("\n").length;
-    const slug = readme === "README.md" ? "root" : basename(dirname(readme));
+    const slug = readme === "README.md" ? "root" : readme.includes("/") ? basename(dirname(readme)) : basename(readme, ".md").toLowerCase();
     const expect = /expect="([^"]*)"/.exec(attributes)?.[1];
     // TypeScript compiles to .js; JavaScript blocks are ES modules, checked as JS (allowJs) and copied to build/ as .mjs.
     const [ext, out] = lang.startsWith("t") ? [".ts", ".js"] : [".mjs", ".mjs"];

@@ -1,5 +1,5 @@
 export { createAuthorizationServer } from "./server.js";
-export type { AuthorizationRequestInfo, AuthorizationServer, GrantInfo } from "./server.js";
+export type { AuthorizationRequestInfo, AuthorizationServer, GrantInfo, ImportedClient } from "./server.js";
 export { namespacedStore } from "./storage/namespaced.js";
 export { serveOwned } from "./http/serve.js";
 export { MAX_JSON_DEPTH } from "./lib/json.js";

@@ -1,4 +1,4 @@
-import { createClientRegistry } from "./clients/registry.js";
+import { createClientRegistry, validateClientMetadata, type ClientRegistry } from "./clients/registry.js";
 import { isOAuthError, OAuthError } from "./errors.js";
 import type { RequestMeta, ServerContext } from "./context.js";
 import { findGrant, isGrantLive, listGrants, revokeGrant, type Grant } from "./tokens/grant-store.js";
@@ -27,7 +27,7 @@ import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
 import { createKeyManager } from "./tokens/keys.js";
-import type { AuthInfo, TokenVerifier, User } from "./types.js";
+import type { AuthInfo, ClientMetadata, TokenVerifier, User } from "./types.js";
 
 /** Where RFC 8414 and OIDC discovery documents live, with the issuer's path appended. */
 const METADATA_PREFIXES = ["/.well-known/oauth-authorization-server/", "/.well-known/openid-configuration/"];
@@ -186,7 +186,40 @@ export interface AuthorizationServer extends TokenVerifier {
    *   request has expired or was already used.
    */
   denyAuthorization(requestId: string): Promise<Response>;
+  /**
+   * Imports a client registered with another authorization server (say the MCP SDK's
+   * `OAuthRegisteredClientsStore`), keeping its `client_id` and secret, so software that already
+   * registered keeps its credentials. The metadata is validated as a registration is; the secret
+   * is stored only as its SHA-256. The client gets no registration access token (RFC 7592
+   * management is refused); a secret with an expiry (`client_secret_expires_at`) ends the record
+   * then, as it ended the client before.
+   *
+   * @param client The client as the old server stored it: RFC 7591 metadata with `client_id`,
+   *   and `client_secret`, `client_id_issued_at`, `client_secret_expires_at` when it had them.
+   *   Without `token_endpoint_auth_method`, a client with a secret is `client_secret_post` (the
+   *   MCP SDK's one method), one without is `none`.
+   * @returns `{ imported: true, client }` with the stored metadata, or `{ imported: false }` when a
+   *   client with this id exists already (left unchanged), so an import can run again.
+   * @throws {TypeError} When the metadata is not valid, the secret has expired, or the id is
+   *   taken by a configured client or would be read as a client ID metadata document URL.
+   *
+   * @example
+   * ```ts
+   * for (const client of await oldStore.allClients()) await server.importClient(client);
+   * ```
+   */
+  importClient(client: ImportedClient): Promise<{ imported: true; client: ClientMetadata } | { imported: false }>;
 }
+
+/**
+ * A client registered elsewhere, as {@link AuthorizationServer.importClient} takes it: RFC 7591
+ * metadata (checked when imported) with its `client_id` and, when it has one, `client_secret`.
+ */
+export type ImportedClient = {
+  client_id: string;
+  client_secret?: string | undefined;
+  [member: string]: unknown;
+};
 
 /**
  * Creates the authorization server: one `fetch` for every endpoint, plus the calls an app's own
@@ -354,13 +387,13 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
       return (await handle(request, connection)) ?? jsonResponse({ error: "not_found" }, { status: 404 });
     },
 
-    async verifyAccessToken(token: string, { resource }: { resource: string }): Promise<AuthInfo> {
-      const result = await checkAccessToken(token, resource);
+    async verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo> {
+      const result = await checkAccessToken(token, resourceOption(options));
       if (result instanceof OAuthError) throw result;
       return result;
     },
 
-    checkAccessToken: (token: string, { resource }: { resource: string }) => checkAccessToken(token, resource),
+    checkAccessToken: async (token: string, options: { resource: string }) => checkAccessToken(token, resourceOption(options)),
 
     listGrants: async (owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]> =>
       (await listGrants(ctx, owner)).map(({ claims: _claims, revoked: _revoked, ...info }) => info),
@@ -375,6 +408,11 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     completeAuthorization: (requestId: string, user: User, grant: { scopes?: string[] } = {}) =>
       completeAuthorization(ctx, requestId, user, grant.scopes),
     denyAuthorization: (requestId: string) => denyAuthorization(ctx, requestId),
+
+    async importClient(client: ImportedClient) {
+      const { metadata, secret, ttlSeconds } = importedClient(client, ctx.clients, options.scopes, options.now);
+      return (await ctx.clients.importClient(metadata, secret, ttlSeconds)) ? { imported: true as const, client: metadata } : { imported: false as const };
+    },
   };
 }
 
@@ -387,4 +425,49 @@ function freezeAuthInfo(info: AuthInfo): AuthInfo {
   Object.freeze(info.scopes);
   if (info.extra) Object.freeze(info.extra);
   return Object.freeze(info);
+}
+
+/**
+ * The `resource` a token must be meant for. The MCP SDK calls `verifyAccessToken(token)` alone, so
+ * a server handed to its `requireBearerAuth` as is lands here without one.
+ */
+function resourceOption(options: { resource: string } | undefined): string {
+  if (typeof options?.resource === "string") return options.resource;
+  throw new TypeError(
+    "Portcullis: verifyAccessToken(token, { resource }) needs the resource the token must be meant for; for the MCP SDK's requireBearerAuth, pass toSdkVerifier(server) from @portcullis/mcp-sdk",
+  );
+}
+
+/** An imported client's metadata, validated as a registration is; a `TypeError` names what is wrong. */
+function importedClient(client: ImportedClient, registry: ClientRegistry, scopes: Record<string, string>, now: () => number) {
+  if (typeof client !== "object" || client === null) throw new TypeError("Portcullis: importClient takes the client's metadata with its client_id");
+  const { client_id: clientId, client_secret: secret, client_id_issued_at: issuedAt, client_secret_expires_at: secretExpiresAt, ...rest } = client;
+  const name = typeof clientId === "string" ? clientId : String(clientId);
+  const fail = (problem: string): never => {
+    throw new TypeError(`Portcullis: importClient ${name}: ${problem}`);
+  };
+  if (typeof clientId !== "string" || !/^[\x21-\x7e]{1,255}$/.test(clientId)) fail("client_id must be 1 to 255 visible ASCII characters");
+  if (/^https?:/i.test(clientId) || registry.isConfigured(clientId)) fail("this client_id is a URL or a configured client's");
+  if (secret !== undefined && (typeof secret !== "string" || secret.length === 0)) fail("client_secret must be a non-empty string");
+  const nowSeconds = Math.floor(now() / 1000);
+  let ttlSeconds: number | undefined;
+  if (typeof secretExpiresAt === "number" && secretExpiresAt > 0) {
+    if (secretExpiresAt <= nowSeconds) fail("its client_secret has expired");
+    ttlSeconds = secretExpiresAt - nowSeconds;
+  }
+  let validated: Omit<ClientMetadata, "client_id">;
+  try {
+    validated = validateClientMetadata({ token_endpoint_auth_method: secret ? "client_secret_post" : "none", ...rest }, scopes);
+  } catch (error) {
+    throw isOAuthError(error) ? new TypeError(`Portcullis: importClient ${name}: ${error.description ?? error.code}`) : error;
+  }
+  const usesSecret = validated.token_endpoint_auth_method === "client_secret_basic" || validated.token_endpoint_auth_method === "client_secret_post";
+  if (usesSecret !== Boolean(secret)) fail(secret ? `a client_secret with token_endpoint_auth_method ${validated.token_endpoint_auth_method}` : `token_endpoint_auth_method ${validated.token_endpoint_auth_method} needs its client_secret`);
+  const metadata: ClientMetadata = {
+    ...validated,
+    client_id: clientId,
+    ...(typeof issuedAt === "number" ? { client_id_issued_at: issuedAt } : {}),
+    ...(usesSecret ? { client_secret_expires_at: ttlSeconds === undefined ? 0 : nowSeconds + ttlSeconds } : {}),
+  };
+  return { metadata, secret: usesSecret ? secret : undefined, ttlSeconds };
 }

@@ -206,6 +206,18 @@ export interface ClientRegistry {
    */
   remove(clientId: string): Promise<void>;
   /**
+   * Stores a client registered by another authorization server under its own id, so the
+   * credentials its software already holds keep working. It gets no registration access token
+   * (RFC 7592 management is refused) and is kept for good, or until `ttlSeconds` when its secret
+   * expires then.
+   *
+   * @param metadata Validated metadata with the client's existing id.
+   * @param secret The client's secret, stored only as its SHA-256.
+   * @param ttlSeconds When the record ends (the secret's expiry), or `undefined` for never.
+   * @returns `false` when a client with this id exists already (it is left unchanged).
+   */
+  importClient(metadata: ClientMetadata, secret: string | undefined, ttlSeconds: number | undefined): Promise<boolean>;
+  /**
    * Keeps a registered client for good once it has been used for a grant (clears the expiry of
    * an unused registration).
    *
@@ -344,6 +356,11 @@ export function createClientRegistry(
 
     async remove(clientId: string): Promise<void> {
       await storage.delete(keys.client(clientId));
+    },
+
+    async importClient(metadata: ClientMetadata, secret: string | undefined, ttlSeconds: number | undefined): Promise<boolean> {
+      const stored: StoredClient = { metadata, ...(secret ? { secretHash: await sha256(secret) } : {}) };
+      return storage.setIfAbsent(keys.client(metadata.client_id), stored, ttlSeconds === undefined ? undefined : { ttlSeconds });
     },
 
     async markUsed(clientId: string): Promise<void> {

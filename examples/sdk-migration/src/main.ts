@@ -1,0 +1,21 @@
+import type { AddressInfo } from "node:net";
+import { banner, demoConfig } from "@portcullis/example-shared";
+import { DEFAULT_NODE_STORE, openStore, resolveHost } from "@portcullis/example-shared/node";
+import { createApp } from "./app.js";
+
+const config = demoConfig(process.env, { store: DEFAULT_NODE_STORE });
+const storage = await openStore(config.store);
+const app = createApp(config, storage, { resolveHost });
+
+const server = app.listen(config.port, (error?: Error) => {
+  if (error) throw error;
+  console.log(banner("MCP SDK migration", { ...config, port: (server.address() as AddressInfo).port }));
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    server.close();
+    void storage.close?.();
+    process.exit(0);
+  });
+}

@@ -39,7 +39,6 @@ const PENDING = {
   // Behaviour Portcullis does not have yet.
   "AS-AUTHZ-21": "no trust policy yet: error responses to an untrusted (DCR, CIMD) client are plain 302s, not an interstitial page",
   "RS-PRM-4": "two guards on one origin both serve the root document, each naming its own resource: needs a rule for composing guards",
-  "RS-TOK-3": "opaque tokens: Portcullis issues and verifies JWT access tokens and ships no introspection verifier",
   "RS-TOK-6": "server-minted handles: Portcullis mints none on the resource side and the demo MCP server is stateless",
   // Roles Portcullis does not play yet.
   ...Object.fromEntries(

@@ -10,3 +10,7 @@ export { authInfoFromClaims, createJWTVerifier, jwtTokenVerifier } from "./jwt-v
 export type { JWTVerifier, JWTVerifierOptions, VerifiedClaims } from "./jwt-verifier.js";
 export type { AuthInfo, TokenVerifier } from "../types.js";
 export { OAuthError, isOAuthError } from "../errors.js";
+export { createRemoteVerifier } from "./remote-verifier.js";
+export type { RemoteVerifier, RemoteVerifierOptions } from "./remote-verifier.js";
+export { AuthorizationServerUnavailableError } from "./issuer-client.js";
+export type { IssuerMetadata } from "./issuer-client.js";

@@ -17,6 +17,9 @@ async function signingKey(alg: Algorithm, kid: string) {
   return { alg, kid, privateKey, jwk };
 }
 
+/** The fake issuer's RSA key: generated once, RSA keys are slow to make. */
+const issuerKey = signingKey("RS256", "rsa-1");
+
 /**
  * A fake external authorization server behind the verifier's `fetch`: metadata (OIDC or RFC 8414
  * only), a JWK set that can be rotated, an introspection endpoint answering from a table, and a
@@ -24,7 +27,7 @@ async function signingKey(alg: Algorithm, kid: string) {
  */
 async function fakeAuthorizationServer(options: { discovery?: "oidc" | "rfc8414"; issuer?: string; authMethods?: string[] } = {}) {
   const clock = createClock();
-  const key = await signingKey("RS256", "rsa-1");
+  const key = await issuerKey;
   const state = {
     keys: [key.jwk],
     introspection: new Map<string, Record<string, unknown>>(),
@@ -128,6 +131,13 @@ describe("createRemoteVerifier: JWT access tokens of an external authorization s
     as.clock.advance(91);
     expect(await guardAnswer(verifier, token)).toMatchObject(REFUSED);
     expect(await guardAnswer(verifier, await as.sign(as.claims(), as.key, { typ: "JWT" }))).toMatchObject(REFUSED);
+  });
+
+  it("refuses a sender-constrained token (cnf) presented as a bearer token, and scopes of the wrong type", async () => {
+    const as = await fakeAuthorizationServer();
+    expect(await guardAnswer(as.verifier(), await as.sign(as.claims({ cnf: { jkt: "thumbprint" } })))).toMatchObject(REFUSED);
+    const { scope: _scope, ...claims } = as.claims();
+    expect(await guardAnswer(as.verifier(), await as.sign({ ...claims, scp: [1] }))).toMatchObject(REFUSED);
   });
 
   it("reads scopes from an scp list when the token has no scope claim", async () => {

@@ -65,9 +65,9 @@ export interface RemoteVerifier extends TokenVerifier {
   /**
    * Checks `token` for `resource` without throwing for a bad token. A token in JWT form is
    * verified locally against the issuer's `jwks_uri` (signature with an allowed algorithm,
-   * `typ: at+jwt`, `iss` exactly the issuer, expiry, `aud` including `resource`); any other token
-   * is introspected (`active`, `iss`, `exp`, `aud` including `resource`, a bearer token). Scopes
-   * come from `scope` (or `scp`).
+   * `typ: at+jwt`, `iss` exactly the issuer, expiry, `aud` including `resource`, no `cnf`); any
+   * other token is introspected (`active`, `iss`, `exp`, `aud` including `resource`, a bearer
+   * token). Scopes come from `scope` (or `scp`).
    *
    * Keys are fetched once and kept for ten minutes; a `kid` they lack fetches them again, at
    * most every 30 seconds. A failed refresh keeps the keys already held.
@@ -295,6 +295,9 @@ export function createRemoteVerifier(options: RemoteVerifierOptions): RemoteVeri
       const scopes = scopesOfClaims(claims);
       if (scopes === undefined) {
         info = new OAuthError("invalid_token", "the access token is invalid or expired", { reason: "claims_invalid" });
+      } else if (claims.cnf !== undefined) {
+        // Bound to a key (DPoP, mTLS): presented as a bearer token, it may have been stolen.
+        info = new OAuthError("invalid_token", "the access token is not a bearer token", { reason: "not_a_bearer_token" });
       } else {
         const { iss, sub, jti, exp, iat, aud: _aud, client_id, scope: _scope, scp: _scp, nbf: _nbf, ...rest } = claims;
         info = { token, clientId: client_id, scopes: Object.freeze(scopes) as string[], expiresAt: exp, resource: new URL(resource), extra: { ...rest, sub, iss, jti, iat } };

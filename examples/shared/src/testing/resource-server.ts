@@ -115,6 +115,10 @@ export function describeResourceServerMode(name: string, start: (env: Record<str
       }
     });
 
+    it("refuses to start with an http issuer off loopback", async () => {
+      await expect(start({ AUTH_MODE: "resource-server", UPSTREAM_ISSUER: "http://idp.example.com" })).rejects.toThrow(/UPSTREAM_ISSUER must be an https URL/);
+    });
+
     describe.skipIf(!options.browser || browserMissing)("the MCP SDK client signs in at the upstream", () => {
       let browser: Browser;
       let callback: Awaited<ReturnType<typeof callbackServer>>;

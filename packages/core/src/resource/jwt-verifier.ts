@@ -284,6 +284,7 @@ export function jwtTokenVerifier(options: JWTVerifierOptions) {
     return info;
   };
   return {
+    issuer: options.issuer,
     checkAccessToken,
     async verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo> {
       const result = await checkAccessToken(token, options);

@@ -287,5 +287,3 @@ export { describeHostileInputs } from "./hostile.js";
 export { describeAuditExploits } from "./audit.js";
 export { describeGuardExploits } from "./guard-exploits.js";
 export { describeResourceServerMode } from "./resource-server.js";
-export { startTestIdp } from "./test-idp.js";
-export type { TestIdp, TestIdpOptions } from "./test-idp.js";

@@ -5,7 +5,7 @@ import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrowserProvider, callbackServer, CHROMIUM, type RunningExample } from "./e2e.js";
 import { callWhoami } from "./http-flow.js";
-import { startTestIdp, type TestIdp } from "./test-idp.js";
+import type { TestIdp } from "./test-idp.js";
 
 /** The authorization-server endpoints an example serves in its default mode, and must not in resource-server mode. */
 const AS_ENDPOINTS: [method: "GET" | "POST", path: string][] = [
@@ -43,6 +43,8 @@ export function describeResourceServerMode(name: string, start: (env: Record<str
     const mcp = () => `${example.url}/mcp`;
 
     beforeAll(async () => {
+      // Loaded here, so the other end-to-end tests never load oidc-provider.
+      const { startTestIdp } = await import("./test-idp.js");
       [idp, foreignIdp] = await Promise.all([startTestIdp(), startTestIdp()]);
       example = await start({
         AUTH_MODE: "resource-server",

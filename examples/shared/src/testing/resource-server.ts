@@ -69,13 +69,15 @@ export function describeResourceServerMode(name: string, start: (env: Record<str
       }
     });
 
-    it("RS-PRM-1: the protected resource metadata names the upstream issuer and mcp:tools", async () => {
+    it("RS-PRM-1, RS-PRM-3: the protected resource metadata names the upstream issuer and mcp:tools", async () => {
       const response = await fetch(`${example.url}/.well-known/oauth-protected-resource/mcp`);
       expect(response.status).toBe(200);
       const metadata = (await response.json()) as Record<string, unknown>;
       expect(metadata.resource).toBe(mcp());
       expect(metadata.authorization_servers).toEqual([idp.issuer]);
       expect(metadata.scopes_supported).toContain("mcp:tools");
+      const upstream = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as { issuer: string };
+      expect(upstream.issuer).toBe(idp.issuer);
       const unauthenticated = await fetch(mcp(), { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
       expect(unauthenticated.status).toBe(401);
       expect(unauthenticated.headers.get("WWW-Authenticate")).toContain(`resource_metadata="${example.url}/.well-known/oauth-protected-resource/mcp"`);

@@ -331,7 +331,7 @@ describe("createRemoteVerifier options and the guard", () => {
     expect(() => createRemoteVerifier({ issuer: "http://localhost:9000" })).not.toThrow();
   });
 
-  it("RS-PRM-1: the guard's protected resource metadata names the verifier's issuer by default", async () => {
+  it("RS-PRM-3: the guard's protected resource metadata names the verifier's issuer by default", async () => {
     const verifier = createRemoteVerifier({ issuer: ISSUER, fetch: async () => new Response(null, { status: 500 }) });
     const guard = createResourceGuard({ resource: RESOURCE, verifier, scopesSupported: ["mcp:tools"] });
     expect(guard.metadata()).toMatchObject({ resource: RESOURCE, authorization_servers: [ISSUER], scopes_supported: ["mcp:tools"] });

@@ -37,7 +37,6 @@ const args = process.argv.slice(2);
  */
 const PENDING = {
   // Behaviour Portcullis does not have yet.
-  "RS-TOK-3": "opaque tokens: Portcullis issues and verifies JWT access tokens and ships no introspection verifier",
   // Roles Portcullis does not play yet.
   ...Object.fromEntries(
     [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`PX-${n}`, "proxy of a third-party AS: lands with federation"]),

@@ -1,7 +1,8 @@
 import { banner, demoConfig } from "@portcullis/example-shared";
 import { serveWorker } from "./serve.js";
 
-// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME and DEMO_PASSWORD; the Worker gets
+// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD and AUTH_MODE with
+// its UPSTREAM_* variables; the Worker gets
 // them as vars. State lives in the Durable Object, whatever STORE says.
 const config = demoConfig(process.env, { store: "durable-object" });
 const { mf, url } = await serveWorker(config);

@@ -14,9 +14,22 @@ export async function serveWorker(config: DemoConfig, options: { port?: number }
     compatibilityDate: COMPATIBILITY_DATE,
     host: "127.0.0.1",
     port: options.port ?? config.port,
-    bindings: { PUBLIC_URL: config.publicUrl, DEMO_USERNAME: config.username, DEMO_PASSWORD: config.password },
+    bindings: { PUBLIC_URL: config.publicUrl, DEMO_USERNAME: config.username, DEMO_PASSWORD: config.password, ...resourceServerVars(config) },
     durableObjects: { PORTCULLIS_STORE: { className: "PortcullisStorageObject", useSQLite: true } },
   });
   const url = await mf.ready;
   return { mf, url };
+}
+
+/** The resource-server mode's variables, as the Worker reads them. */
+function resourceServerVars(config: DemoConfig): Record<string, string> {
+  const upstream = config.resourceServer;
+  if (!upstream) return {};
+  return {
+    AUTH_MODE: "resource-server",
+    UPSTREAM_ISSUER: upstream.issuer,
+    ...(upstream.introspection
+      ? { UPSTREAM_INTROSPECTION_CLIENT_ID: upstream.introspection.clientId, UPSTREAM_INTROSPECTION_CLIENT_SECRET: upstream.introspection.clientSecret }
+      : {}),
+  };
 }

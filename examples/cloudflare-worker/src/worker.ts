@@ -1,5 +1,5 @@
 import { createDurableObjectStore, withPortcullis, type DurableObjectNamespaceLike } from "@portcullis/cloudflare";
-import { createDemoAuth, demoConfig, handleMcpRequest } from "@portcullis/example-shared";
+import { createExampleAuth, demoConfig, handleMcpRequest } from "@portcullis/example-shared";
 
 // The Durable Object class must be exported by the Worker that binds it (see wrangler.jsonc).
 export { PortcullisStorageObject } from "@portcullis/cloudflare";
@@ -10,8 +10,16 @@ export interface Env {
   /** The Worker's public origin, e.g. `https://portcullis-demo.example.workers.dev`. */
   PUBLIC_URL?: string;
   DEMO_USERNAME?: string;
-  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required: isolates must agree on it. */
+  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required, except in resource-server mode: isolates must agree on it. */
   DEMO_PASSWORD?: string;
+  /** `resource-server`: no authorization server here; /mcp accepts UPSTREAM_ISSUER's tokens. */
+  AUTH_MODE?: string;
+  /** The external authorization server's issuer (resource-server mode). */
+  UPSTREAM_ISSUER?: string;
+  /** This resource server's client at the upstream, for introspecting opaque tokens. */
+  UPSTREAM_INTROSPECTION_CLIENT_ID?: string;
+  /** A secret (`wrangler secret put UPSTREAM_INTROSPECTION_CLIENT_SECRET`). */
+  UPSTREAM_INTROSPECTION_CLIENT_SECRET?: string;
 }
 
 /** The demo MCP server at /mcp behind Portcullis, with its state in a Durable Object. */
@@ -26,10 +34,13 @@ export default withPortcullis<Env>(
   },
   {
     setup(env) {
-      if (!env.DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
-      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD } = env;
-      const config = demoConfig({ PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD }, { store: "durable-object" });
-      return createDemoAuth(config, createDurableObjectStore(env.PORTCULLIS_STORE));
+      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } = env;
+      const config = demoConfig(
+        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET },
+        { store: "durable-object" },
+      );
+      if (!config.resourceServer && !DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
+      return createExampleAuth(config, createDurableObjectStore(env.PORTCULLIS_STORE));
     },
   },
 );

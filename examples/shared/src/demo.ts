@@ -1,4 +1,5 @@
 import { createAuthorizationServer, createResourceGuard, type Storage } from "@portcullis/core";
+import { resourceServerBanner, resourceServerConfig, type ResourceServerConfig } from "./resource-server.js";
 
 /** The contract every example honours, read from the environment. */
 export interface DemoConfig {
@@ -13,14 +14,17 @@ export interface DemoConfig {
   store: string;
   /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
   allowInsecureCimd: boolean;
+  /** `AUTH_MODE=resource-server`: the external authorization server (see `resource-server.ts`). */
+  resourceServer?: ResourceServerConfig;
 }
 
-/** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD and STORE. */
+/** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, STORE and AUTH_MODE (with its UPSTREAM_* variables). */
 export function demoConfig(env: Record<string, string | undefined>, defaults: { store: string }): DemoConfig {
   const port = Number(env.PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
   const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, "");
   const password = env.DEMO_PASSWORD;
+  const resourceServer = resourceServerConfig(env);
   return {
     port,
     publicUrl,
@@ -29,6 +33,7 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     generatedPassword: password === undefined,
     store: env.STORE ?? defaults.store,
     allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
+    ...(resourceServer ? { resourceServer } : {}),
   };
 }
 
@@ -96,6 +101,7 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
 
 /** The banner an example prints at start. */
 export function banner(name: string, config: DemoConfig): string {
+  if (config.resourceServer) return resourceServerBanner(name, config, config.resourceServer);
   const mcpUrl = `${config.publicUrl}/mcp`;
   return [
     `Portcullis demo (${name}) listening on port ${config.port}`,

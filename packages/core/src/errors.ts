@@ -140,6 +140,12 @@ const REASONS = {
   claims_invalid: { error: "invalid_token" },
   /** The grant the access token belongs to was revoked. */
   token_revoked: { error: "invalid_token" },
+  /** The authorization server's introspection answered the token `active: false`. */
+  token_inactive: { error: "invalid_token" },
+  /** The access token is bound to a key (`cnf`: DPoP, mTLS) or not of type Bearer. */
+  token_not_bearer: { error: "invalid_token" },
+  /** An opaque access token where no introspection is configured. */
+  token_opaque_unsupported: { error: "invalid_token" },
 
   // Limits.
   /** A rate limit: 429 with `Retry-After`. */

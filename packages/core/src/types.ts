@@ -19,6 +19,11 @@ export interface AuthInfo {
 
 /** Verifies an access token for one resource; throws an `OAuthError` (`invalid_token`) otherwise. */
 export interface TokenVerifier {
+  /**
+   * The issuer whose tokens it accepts, when it accepts one issuer's: the guard's default
+   * `authorizationServers`.
+   */
+  readonly issuer?: string;
   verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo>;
   /**
    * The same check answering the error instead of throwing it, so the guard's 401 path stays free

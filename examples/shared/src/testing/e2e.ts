@@ -80,7 +80,7 @@ export async function startExample(dir: string, env: Record<string, string> = {}
 }
 
 /** A loopback redirect target that records what the authorization server sends back. */
-async function callbackServer() {
+export async function callbackServer() {
   const waiters: ((params: URLSearchParams) => void)[] = [];
   const server: Server = createServer((req, res) => {
     const params = new URL(req.url!, "http://127.0.0.1").searchParams;
@@ -97,7 +97,7 @@ async function callbackServer() {
 }
 
 /** An in-memory OAuthClientProvider whose "browser" is a real headless Chromium. */
-class BrowserProvider implements OAuthClientProvider {
+export class BrowserProvider implements OAuthClientProvider {
   info: OAuthClientInformationMixed | undefined;
   saved: OAuthTokens | undefined;
   verifier = "";
@@ -286,3 +286,4 @@ export { authorize, callWhoami, E2E_USER, registerClient, tokenRequest } from ".
 export { describeHostileInputs } from "./hostile.js";
 export { describeAuditExploits } from "./audit.js";
 export { describeGuardExploits } from "./guard-exploits.js";
+export { describeResourceServerMode } from "./resource-server.js";

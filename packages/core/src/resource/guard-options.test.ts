@@ -10,15 +10,19 @@ const jwtWith = (options: Record<string, unknown>) => () => jwtTokenVerifier(opt
 describe("Strict options of createResourceGuard", () => {
   it("names a missing or mistyped verifier and how to make one", () => {
     expect(guardWith({ resource: RESOURCE, authorizationServers: [ISSUER] })).toThrow(
-      new TypeError("Portcullis: verifier is required: the authorization server itself, or jwtTokenVerifier({ issuer, jwks }) for a separate one"),
+      new TypeError("Portcullis: verifier is required: the authorization server itself, createRemoteVerifier({ issuer }) for an external one, or jwtTokenVerifier({ issuer, jwks })"),
     );
     expect(guardWith({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: {} })).toThrow(/^Portcullis: verifier is required/);
   });
 
   it("names missing, empty or mistyped authorizationServers", () => {
-    for (const authorizationServers of [undefined, [], ISSUER, [42]]) {
+    for (const authorizationServers of [[], ISSUER, [42]]) {
       expect(guardWith({ resource: RESOURCE, authorizationServers, verifier })).toThrow(/^Portcullis: authorizationServers is required: a non-empty list of the issuers/);
     }
+    // Without the option, the verifier's own issuer, when it names one.
+    const anonymous = { verifyAccessToken: verifier.verifyAccessToken.bind(verifier) };
+    expect(guardWith({ resource: RESOURCE, verifier: anonymous })).toThrow(/^Portcullis: authorizationServers is required/);
+    expect(createResourceGuard({ resource: RESOURCE, verifier }).metadata().authorization_servers).toEqual([verifier.issuer]);
   });
 
   it("names a missing resource", () => {

@@ -14,9 +14,16 @@ import { createSessionCheck, verifySessionBindingOptions, type SessionBindingOpt
 export interface ResourceGuardOptions {
   /** This server's canonical URL, e.g. `https://mcp.example.com/mcp`; tokens must name it in `aud`. */
   resource: string;
-  /** Issuers whose tokens are accepted, each exactly as its metadata's `issuer`. */
-  authorizationServers: string[];
-  /** Verifies tokens: the authorization server itself, or `jwtTokenVerifier(...)` for a separate one. */
+  /**
+   * Issuers whose tokens are accepted, each exactly as its metadata's `issuer` (RFC 9728
+   * `authorization_servers`). Default: the verifier's `issuer`, when it names one (the
+   * authorization server itself, `createRemoteVerifier(...)`).
+   */
+  authorizationServers?: string[];
+  /**
+   * Verifies tokens: the authorization server itself, `createRemoteVerifier({ issuer })` for an
+   * external one, or `jwtTokenVerifier(...)` for a separate one whose keys you know.
+   */
   verifier: TokenVerifier;
   /** Scopes every request needs unless `authenticate` is told otherwise. */
   requiredScopes?: string[];
@@ -95,12 +102,13 @@ function verifyGuardOptions(options: ResourceGuardOptions): void {
   if (typeof options !== "object" || options === null) throw new TypeError("Portcullis: createResourceGuard takes an options object ({ resource, authorizationServers, verifier })");
   verifyKnownKeys(options, GUARD_KEYS);
   if (typeof options.resource !== "string") throw new TypeError("Portcullis: resource is required: this server's canonical URL, e.g. \"https://mcp.example.com/mcp\"");
-  if (!isStringList(options.authorizationServers) || options.authorizationServers.length === 0) {
-    throw new TypeError("Portcullis: authorizationServers is required: a non-empty list of the issuers whose tokens are accepted, e.g. [\"https://auth.example.com\"]");
-  }
   const verifier = options.verifier as Partial<TokenVerifier> | undefined;
   if (typeof verifier !== "object" || verifier === null || (typeof verifier.verifyAccessToken !== "function" && typeof verifier.checkAccessToken !== "function")) {
-    throw new TypeError("Portcullis: verifier is required: the authorization server itself, or jwtTokenVerifier({ issuer, jwks }) for a separate one");
+    throw new TypeError("Portcullis: verifier is required: the authorization server itself, createRemoteVerifier({ issuer }) for an external one, or jwtTokenVerifier({ issuer, jwks })");
+  }
+  const servers = options.authorizationServers ?? (typeof verifier.issuer === "string" ? [verifier.issuer] : undefined);
+  if (!isStringList(servers) || servers.length === 0) {
+    throw new TypeError("Portcullis: authorizationServers is required: a non-empty list of the issuers whose tokens are accepted, e.g. [\"https://auth.example.com\"]");
   }
   for (const name of ["requiredScopes", "scopesSupported"] as const) {
     if (options[name] !== undefined && !isStringList(options[name])) throw new TypeError(`Portcullis: ${name} must be a list of scope names`);
@@ -333,7 +341,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
 
   const metadata: Record<string, unknown> = {
     resource,
-    authorization_servers: options.authorizationServers,
+    authorization_servers: options.authorizationServers ?? [options.verifier.issuer!],
     bearer_methods_supported: ["header"],
   };
   const scopesSupported = (options.scopesSupported ?? requiredScopes).filter((s) => s !== "offline_access");

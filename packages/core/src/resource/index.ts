@@ -12,3 +12,7 @@ export type { JWTVerifier, JWTVerifierOptions, VerifiedClaims } from "./jwt-veri
 export type { AuthInfo, TokenVerifier } from "../types.js";
 export { OAuthError, isOAuthError } from "../errors.js";
 export type { OAuthErrorCode, ReasonCode } from "../errors.js";
+export { createRemoteVerifier } from "./remote-verifier.js";
+export type { RemoteVerifier, RemoteVerifierOptions } from "./remote-verifier.js";
+export { AuthorizationServerUnavailableError } from "./issuer-client.js";
+export type { IssuerMetadata } from "./issuer-client.js";

@@ -128,6 +128,41 @@ export interface JWTVerifier {
  */
 export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
   verifyVerifierOptions(options);
+  let keySet: JWTVerifyGetKey | undefined;
+  const source = options.jwks;
+  if (source instanceof URL) {
+    return verifierWithKeys(options, {
+      keys: async () => {
+        keySet ??= createRemoteJWKSet(source);
+        return keySet;
+      },
+    });
+  }
+  return verifierWithKeys(options, {
+    keys: async () => {
+      keySet ??= createLocalJWKSet(await source());
+      return keySet;
+    },
+    // A key we have not seen may come from a rotation: reload the local set once.
+    reload: async () => {
+      keySet = undefined;
+      return true;
+    },
+  });
+}
+
+/**
+ * Where a verifier's keys come from: `keys` answers the current key resolver; `reload`, when
+ * given, is asked once for a token whose `kid` matches no key, and answers whether it loaded the
+ * keys again (so the token is checked once more).
+ */
+export interface KeySource {
+  keys(): Promise<JWTVerifyGetKey>;
+  reload?(): Promise<boolean>;
+}
+
+/** The verifier of {@link createJWTVerifier}, over any key source (the remote verifier brings its own). */
+export function verifierWithKeys(options: Omit<JWTVerifierOptions, "jwks">, source: KeySource): JWTVerifier {
   const algorithms = options.algorithms ?? ["ES256", "EdDSA"];
   for (const alg of algorithms) {
     if (!ASYMMETRIC.has(alg)) throw new TypeError(`Portcullis: algorithm ${alg} is not an allowed asymmetric algorithm`);
@@ -149,19 +184,7 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
     map.set(key, value);
   };
 
-  let keySet: JWTVerifyGetKey | undefined;
-  const source = options.jwks;
-  const keys = async () => {
-    if (source instanceof URL) {
-      keySet ??= createRemoteJWKSet(source);
-      return keySet;
-    }
-    keySet ??= createLocalJWKSet(await source());
-    return keySet;
-  };
-
   const verifySignature = async (token: string): Promise<VerifiedClaims> => {
-    const getKey = await keys();
     const verifyOptions = {
       issuer,
       typ: "at+jwt",
@@ -171,12 +194,10 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
       requiredClaims: REQUIRED,
     };
     try {
-      return (await jwtVerify(token, getKey, verifyOptions)).payload as VerifiedClaims;
+      return (await jwtVerify(token, await source.keys(), verifyOptions)).payload as VerifiedClaims;
     } catch (error) {
-      // A key we have not seen may come from a rotation: reload the local set once.
-      if (!(source instanceof URL) && (error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY") {
-        keySet = undefined;
-        return (await jwtVerify(token, await keys(), verifyOptions)).payload as VerifiedClaims;
+      if ((error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY" && (await source.reload?.())) {
+        return (await jwtVerify(token, await source.keys(), verifyOptions)).payload as VerifiedClaims;
       }
       throw error;
     }
@@ -274,6 +295,7 @@ export function jwtTokenVerifier(options: JWTVerifierOptions) {
     return info;
   };
   return {
+    issuer: options.issuer,
     checkAccessToken,
     async verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo> {
       const result = await checkAccessToken(token, options);

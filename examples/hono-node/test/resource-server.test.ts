@@ -1,0 +1,6 @@
+import { fileURLToPath } from "node:url";
+import { describeResourceServerMode, startExample } from "@portcullis/example-shared/testing";
+
+const dir = fileURLToPath(new URL("..", import.meta.url));
+
+describeResourceServerMode("examples/hono-node", (env) => startExample(dir, env), { browser: true });

@@ -173,6 +173,17 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
 });
 
 describe("Redis store without a server", () => {
+  it("subscribes to nothing, without failing, when a given client cannot be duplicated", async () => {
+    const sent: string[][] = [];
+    const client = { isOpen: true, sendCommand: async (args: string[]) => (sent.push(args), 1) };
+    const store = createRedisStore({ client, keyPrefix: "p:" });
+    const unsubscribe = store.subscribe!("grant-revoked", () => {});
+    unsubscribe();
+    await store.publish!("grant-revoked", "g");
+    expect(sent).toEqual([["PUBLISH", "p:grant-revoked", "g"]]);
+    await store.close?.();
+  });
+
   it("rejects quickly, and again on the next call, when nothing listens at the URL", async () => {
     const store = createRedisStore({ url: "redis://127.0.0.1:1" });
     await expect(store.get("k")).rejects.toThrow(/cannot connect to redis:\/\/127\.0\.0\.1:1/);

@@ -11,7 +11,8 @@ export interface RedisStoreClient {
   readonly isOpen: boolean;
   /**
    * A new client with the same options; the store makes one to subscribe on (a subscribed
-   * connection can send nothing else). Without it, a store given this client cannot subscribe.
+   * connection can send nothing else). Without it, a store given this client hears no messages,
+   * so other instances' revocations reach it only within `grantCacheSeconds`.
    */
   duplicate?(): RedisSubscriberClient;
 }
@@ -87,7 +88,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
   };
   const full = (key: string) => keyPrefix + key;
   const decode = <T>(reply: unknown) => (typeof reply === "string" ? (JSON.parse(reply) as T) : undefined);
-  const bus = createSubscriber(() => client.duplicate?.(), keyPrefix);
+  const bus = createSubscriber(() => client.duplicate?.());
 
   return {
     async get<T>(key: string) {
@@ -159,7 +160,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
  * While it connects or reconnects, messages are missed (pub/sub keeps none); the grant cache's
  * own bound covers that.
  */
-function createSubscriber(duplicate: () => RedisSubscriberClient | undefined, keyPrefix: string) {
+function createSubscriber(duplicate: () => RedisSubscriberClient | undefined) {
   const listeners = new Map<string, Set<(message: string) => void>>();
   let client: RedisSubscriberClient | undefined;
   let starting = false;
@@ -186,10 +187,8 @@ function createSubscriber(duplicate: () => RedisSubscriberClient | undefined, ke
     if (closed || client || starting) return;
     starting = true;
     const made = duplicate();
-    if (!made) {
-      starting = false;
-      throw new TypeError(`createRedisStore: the given client has no duplicate(), so the store (prefix "${keyPrefix}") cannot subscribe`);
-    }
+    // A given client without duplicate(): nothing to listen on; the grant cache's bound applies.
+    if (!made) return void (starting = false);
     made.on("error", () => {});
     // Closed for good (its reconnection gave up): start over with a new connection.
     made.on("end", () => {

@@ -6,6 +6,7 @@ export const projects = [
   "packages/node",
   "packages/sqlite",
   "packages/redis",
+  "packages/postgres",
   "packages/cloudflare",
   "packages/mcp-sdk",
   "examples/hono-node",

@@ -10,7 +10,7 @@ export interface DemoConfig {
   password: string;
   /** Whether the password was generated because `DEMO_PASSWORD` was unset. */
   generatedPassword: boolean;
-  /** `STORE`: `memory`, `sqlite:<file>` or a `redis://` URL. */
+  /** `STORE`: `memory`, `sqlite:<file>`, a `redis://` URL or a `postgres://` URL. */
   store: string;
   /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
   allowInsecureCimd: boolean;
@@ -107,7 +107,8 @@ export function banner(name: string, config: DemoConfig): string {
     `Portcullis demo (${name}) listening on port ${config.port}`,
     `  MCP server:   ${mcpUrl}`,
     `  Issuer:       ${config.publicUrl}`,
-    `  Store:        ${config.store}`,
+    // A password in a store URL stays out of the log.
+    `  Store:        ${config.store.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")}`,
     `  Demo user:    ${config.username}`,
     `  Password:     ${config.generatedPassword ? `${config.password}  (generated; set DEMO_PASSWORD to choose one)` : "(from DEMO_PASSWORD)"}`,
     ``,

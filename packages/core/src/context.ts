@@ -14,7 +14,8 @@ export interface ServerContext {
   /**
    * Grants recently seen live, with when that stops counting (ms): the verification hot path
    * reads the store at most once per grant per `grantCacheSeconds`. Revocation here deletes the
-   * entry at once; other instances notice within that interval.
+   * entry at once; other instances delete it when the store's `subscribe` tells them, and
+   * otherwise notice within that interval.
    */
   liveGrants: Map<string, number>;
 }

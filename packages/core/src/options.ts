@@ -343,7 +343,8 @@ const schema = z.object({
   /**
    * How long an instance trusts that a grant it has seen live still is, before asking the store
    * again when verifying its access tokens. Revocation on this instance takes effect at once; on
-   * other instances sharing the store, within this interval. 0 asks every time. Default 2.
+   * other instances sharing the store, at once when the store broadcasts (`Storage.publish`, as
+   * the Redis and PostgreSQL stores do), otherwise within this interval. 0 asks every time. Default 2.
    */
   grantCacheSeconds: int(0, 60),
   /** Lifetime of an authorization code. Default 60, at most 600 (OAuth 2.1 §4.1.2). */

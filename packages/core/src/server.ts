@@ -1,7 +1,7 @@
 import { createClientRegistry, validateClientMetadata, type ClientRegistry } from "./clients/registry.js";
 import { isOAuthError, OAuthError } from "./errors.js";
 import type { RequestMeta, ServerContext } from "./context.js";
-import { findGrant, isGrantLive, listGrants, revokeGrant, type Grant } from "./tokens/grant-store.js";
+import { findGrant, isGrantLive, listGrants, revokeGrant, watchRevocations, type Grant } from "./tokens/grant-store.js";
 import {
   authorizeHandler,
   completeAuthorization,
@@ -254,6 +254,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
     liveGrants: new Map(),
   };
+  watchRevocations(ctx);
   const paths = endpointPaths(options);
   const metadataBody = JSON.stringify(authorizationServerMetadata(options));
   const oidcBody = JSON.stringify(openIdConfiguration(options));

@@ -82,3 +82,12 @@ export function kindOfKey(key: string): KeyKind | undefined {
   for (const [kind, prefix] of KINDS) if (key.startsWith(prefix)) return kind;
   return undefined;
 }
+
+/**
+ * The channels the authorization server publishes on through `Storage.publish`, before any
+ * namespace prefix. Like the keys, instances of different versions meet on them: they never change.
+ */
+export const channels = {
+  /** A grant was revoked; the message is its id. Other instances drop it from their grant cache. */
+  grantRevoked: "grant-revoked",
+} as const;

@@ -150,6 +150,10 @@ const REASONS = {
   // Limits.
   /** A rate limit: 429 with `Retry-After`. */
   rate_limited: { error: "temporarily_unavailable", status: 429 },
+
+  // Reported to `onError` only, never answered.
+  /** A revocation was stored but could not be broadcast to other instances (their grant cache's bound still holds). */
+  revocation_not_broadcast: { error: "server_error" },
 } as const satisfies Record<string, { error: OAuthErrorCode; status?: number }>;
 
 /**

@@ -58,7 +58,7 @@ export async function revokeGrant(ctx: ServerContext, id: string, clientId: stri
   // After the write, so an instance told reads the revoked record. A failure here costs only
   // speed (the cache's bound still holds), so it is reported, never thrown.
   if (storage.publish) {
-    await storage.publish(channels.grantRevoked, id).catch((error: unknown) => ctx.options.onError(error, { reason: "grant revocation not broadcast" }));
+    await storage.publish(channels.grantRevoked, id).catch((error: unknown) => ctx.options.onError(error, { reason: "revocation_not_broadcast" }));
   }
 }
 

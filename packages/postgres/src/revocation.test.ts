@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { createAuthorizationServer, createResourceGuard, type Storage } from "@portcullis/core";
 import { createPostgresStore } from "./index.js";
-import { POSTGRES_URL, freshSchema, postgresSkipReason } from "../test/availability.js";
+import { freshSchema, postgresSkipReason } from "../test/availability.js";
 
 const skipReason = await postgresSkipReason("postgres revocation");
 const schema = freshSchema("revoke");

@@ -138,11 +138,17 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
     const b = open({ url: POSTGRES_URL, schema, poolSize: 2 });
     const got: string[] = [];
     b.subscribe!("c", (message) => got.push(message));
-    await expect.poll(async () => (await a.publish!("c", "1"), got.length), { timeout: 3_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => {
+      await a.publish!("c", "1");
+      return got.length;
+    }, { timeout: 3_000 }).toBeGreaterThan(0);
     const channel = (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND state = 'idle'")).rows;
     for (const { pid } of channel) await admin.query("SELECT pg_terminate_backend($1)", [pid]);
     got.length = 0;
-    await expect.poll(async () => (await a.publish!("c", "2"), got.length), { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => {
+      await a.publish!("c", "2");
+      return got.length;
+    }, { timeout: 5_000 }).toBeGreaterThan(0);
   });
 
   it("uses a pool it is given and leaves it open on close", async () => {

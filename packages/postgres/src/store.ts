@@ -208,7 +208,10 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
     },
     subscribe(name, listen) {
       let set = listeners.get(name);
-      if (!set) listeners.set(name, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        listeners.set(name, set);
+      }
       // Each call is its own subscription, even with a listener already subscribed.
       const own = (message: string) => listen(message);
       set.add(own);

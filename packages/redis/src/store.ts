@@ -179,7 +179,13 @@ function createSubscriber(duplicate: () => RedisSubscriberClient | undefined) {
   };
   const later = () => {
     if (closed || retry) return;
-    retry = setTimeout(() => ((retry = undefined), start()), Math.min(50 * 2 ** failures++, 2_000));
+    retry = setTimeout(
+      () => {
+        retry = undefined;
+        start();
+      },
+      Math.min(50 * 2 ** failures++, 2_000),
+    );
     retry.unref();
   };
   // Connects once and subscribes every channel wanted so far; retried with backoff until it works.
@@ -188,7 +194,10 @@ function createSubscriber(duplicate: () => RedisSubscriberClient | undefined) {
     starting = true;
     const made = duplicate();
     // A given client without duplicate(): nothing to listen on; the grant cache's bound applies.
-    if (!made) return void (starting = false);
+    if (!made) {
+      starting = false;
+      return;
+    }
     made.on("error", () => {});
     // Closed for good (its reconnection gave up): start over with a new connection.
     made.on("end", () => {
@@ -219,7 +228,8 @@ function createSubscriber(duplicate: () => RedisSubscriberClient | undefined) {
       if (closed) return () => {};
       let set = listeners.get(channel);
       if (!set) {
-        listeners.set(channel, (set = new Set()));
+        set = new Set();
+        listeners.set(channel, set);
         // A new channel on a connected subscriber; otherwise start() subscribes it with the rest.
         if (client?.isOpen) void client.subscribe(channel, deliver).catch(() => {});
         else start();

@@ -43,9 +43,6 @@ const PENDING = {
   "RS-TOK-6": "server-minted handles: Portcullis mints none on the resource side and the demo MCP server is stateless",
   // Roles Portcullis does not play yet.
   ...Object.fromEntries(
-    [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`PX-${n}`, "proxy of a third-party AS: lands with federation"]),
-  ),
-  ...Object.fromEntries(
     [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`C-${n}`, "client-side rule: applies once the library ships a client helper"]),
   ),
 };

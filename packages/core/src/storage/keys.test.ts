@@ -24,6 +24,9 @@ describe("storage keys", () => {
       keys.rateLimit("token:ip:1.2.3.4", 7),
       keys.loginLock("u1"),
       keys.loginAttempts("u1", "0"),
+      keys.upstreamState("h1"),
+      keys.upstreamTokens("g1"),
+      keys.upstreamRefreshLock("g1"),
     ]).toEqual([
       "client:c1",
       "cimd:https://c.test/id",
@@ -44,6 +47,9 @@ describe("storage keys", () => {
       "ratelimit:token:ip:1.2.3.4:7",
       "login-lock:u1",
       "login-attempts:u1:0",
+      "upstream-state:h1",
+      "upstream-tokens:g1",
+      "upstream-lock:g1",
     ]);
   });
 
@@ -64,5 +70,7 @@ describe("storage keys", () => {
     expect(isDisposable(keys.client("c1"), {})).toBe(false);
     expect(isDisposable(keys.assertionJTI("c1", "j"), {})).toBe(false);
     expect(isDisposable("unknown:x", {})).toBe(false);
+    expect(isDisposable(keys.upstreamState("h"), {})).toBe(true);
+    expect(isDisposable(keys.upstreamTokens("g"), {})).toBe(false);
   });
 });

@@ -39,6 +39,12 @@ const PREFIXES = {
   loginLock: "login-lock:",
   /** A username and address's sign-in attempts in one round. */
   loginAttempts: "login-attempts:",
+  /** An upstream sign-in in progress (state, nonce, PKCE verifier), by the state's hash. */
+  upstreamState: "upstream-state:",
+  /** A grant's upstream tokens, encrypted, by grant id. */
+  upstreamTokens: "upstream-tokens:",
+  /** The lock one instance holds while it refreshes a grant's upstream tokens. */
+  upstreamRefreshLock: "upstream-lock:",
 } as const;
 
 /** The kinds of record the authorization server stores. */
@@ -67,6 +73,9 @@ export const keys = {
   rateLimit: (counter: string, window: number) => `${PREFIXES.rateLimit}${counter}:${window}`,
   loginLock: (id: string) => `${PREFIXES.loginLock}${id}`,
   loginAttempts: (id: string, round: string) => `${PREFIXES.loginAttempts}${id}:${round}`,
+  upstreamState: (hash: string) => `${PREFIXES.upstreamState}${hash}`,
+  upstreamTokens: (grantId: string) => `${PREFIXES.upstreamTokens}${grantId}`,
+  upstreamRefreshLock: (grantId: string) => `${PREFIXES.upstreamRefreshLock}${grantId}`,
 };
 
 const KINDS = Object.entries(PREFIXES) as [KeyKind, string][];

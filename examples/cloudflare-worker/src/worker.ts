@@ -10,8 +10,16 @@ export interface Env {
   /** The Worker's public origin, e.g. `https://portcullis-demo.example.workers.dev`. */
   PUBLIC_URL?: string;
   DEMO_USERNAME?: string;
-  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required: isolates must agree on it. */
+  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required without UPSTREAM_ISSUER: isolates must agree on it. */
   DEMO_PASSWORD?: string;
+  /** Sign in through this identity provider instead of the password (with the UPSTREAM_* vars below). */
+  UPSTREAM_ISSUER?: string;
+  UPSTREAM_CLIENT_ID?: string;
+  /** A secret (`wrangler secret put UPSTREAM_CLIENT_SECRET`); unset, a public client with PKCE. */
+  UPSTREAM_CLIENT_SECRET?: string;
+  UPSTREAM_SCOPES?: string;
+  /** A secret: 32 random bytes, base64url, encrypting upstream tokens at rest. Required with UPSTREAM_ISSUER. */
+  UPSTREAM_TOKEN_KEY?: string;
 }
 
 /** The demo MCP server at /mcp behind Portcullis, with its state in a Durable Object. */
@@ -26,9 +34,13 @@ export default withPortcullis<Env>(
   },
   {
     setup(env) {
-      if (!env.DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
-      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD } = env;
-      const config = demoConfig({ PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD }, { store: "durable-object" });
+      if (!env.DEMO_PASSWORD && !env.UPSTREAM_ISSUER) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
+      if (env.UPSTREAM_ISSUER && !env.UPSTREAM_TOKEN_KEY) throw new Error("set UPSTREAM_TOKEN_KEY (wrangler secret put UPSTREAM_TOKEN_KEY): every isolate must open the same upstream tokens");
+      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, UPSTREAM_ISSUER, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY } = env;
+      const config = demoConfig(
+        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, UPSTREAM_ISSUER, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY },
+        { store: "durable-object" },
+      );
       return createDemoAuth(config, createDurableObjectStore(env.PORTCULLIS_STORE));
     },
   },

@@ -1,4 +1,5 @@
 import { createAuthorizationServer, createResourceGuard, type Storage } from "@portcullis/core";
+import { upstreamBanner, upstreamConfig, upstreamOptions, type UpstreamDemoConfig } from "./upstream.js";
 
 /** The contract every example honours, read from the environment. */
 export interface DemoConfig {
@@ -13,6 +14,8 @@ export interface DemoConfig {
   store: string;
   /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
   allowInsecureCimd: boolean;
+  /** `UPSTREAM_ISSUER` and its companions: users sign in at that identity provider, not with the password. */
+  upstream: UpstreamDemoConfig | undefined;
 }
 
 /** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD and STORE. */
@@ -29,6 +32,7 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     generatedPassword: password === undefined,
     store: env.STORE ?? defaults.store,
     allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
+    upstream: upstreamConfig(env),
   };
 }
 
@@ -74,12 +78,16 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
       ...(runtime.resolveHost ? { resolveHost: runtime.resolveHost } : {}),
       allowInsecureLoopback: config.allowInsecureCimd,
     },
-    login: {
-      async verifyPassword({ username, password }) {
-        const ok = (await sameSecret(username, config.username)) && (await sameSecret(password, config.password));
-        return ok ? { subject: username, claims: { preferred_username: username } } : null;
-      },
-    },
+    ...(config.upstream
+      ? { upstream: upstreamOptions(config.upstream) }
+      : {
+          login: {
+            async verifyPassword({ username, password }: { username: string; password: string }) {
+              const ok = (await sameSecret(username, config.username)) && (await sameSecret(password, config.password));
+              return ok ? { subject: username, claims: { preferred_username: username } } : null;
+            },
+          },
+        }),
   });
   const guard = createResourceGuard({
     resource,
@@ -102,8 +110,12 @@ export function banner(name: string, config: DemoConfig): string {
     `  MCP server:   ${mcpUrl}`,
     `  Issuer:       ${config.publicUrl}`,
     `  Store:        ${config.store}`,
-    `  Demo user:    ${config.username}`,
-    `  Password:     ${config.generatedPassword ? `${config.password}  (generated; set DEMO_PASSWORD to choose one)` : "(from DEMO_PASSWORD)"}`,
+    ...(config.upstream
+      ? upstreamBanner(config.upstream, config.publicUrl)
+      : [
+          `  Demo user:    ${config.username}`,
+          `  Password:     ${config.generatedPassword ? `${config.password}  (generated; set DEMO_PASSWORD to choose one)` : "(from DEMO_PASSWORD)"}`,
+        ]),
     ``,
     `Connect an MCP client to ${mcpUrl}, for example:`,
     `  npx @modelcontextprotocol/inspector   (transport "Streamable HTTP", URL ${mcpUrl})`,

@@ -1,3 +1,5 @@
 export { createMcpServer, handleMcpRequest } from "./mcp.js";
 export { banner, createDemoAuth, demoConfig, DEMO_SCOPES } from "./demo.js";
 export type { DemoConfig } from "./demo.js";
+export { upstreamConfig, DEFAULT_UPSTREAM_SCOPES } from "./upstream.js";
+export type { UpstreamDemoConfig } from "./upstream.js";

@@ -286,3 +286,5 @@ export { authorize, callWhoami, E2E_USER, registerClient, tokenRequest } from ".
 export { describeHostileInputs } from "./hostile.js";
 export { describeAuditExploits } from "./audit.js";
 export { describeGuardExploits } from "./guard-exploits.js";
+export { describeUpstreamE2E } from "./upstream-e2e.js";
+export type { StartIdp, UpstreamIdp } from "./upstream-e2e.js";

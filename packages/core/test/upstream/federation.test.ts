@@ -211,6 +211,7 @@ describe("Federation: the upstream callback", () => {
     const info = await server.verifyAccessToken(tokens.access_token, { resource: RESOURCE });
     expect(info.extra).toMatchObject({ sub: "alice", email: "alice@idp.example", name: "Test alice" });
     const upstreamToken = await upstreamOf(info).getAccessToken();
+    expect(idp.issuedTokens).toContain(upstreamToken);
     expect(text).not.toContain(upstreamToken);
     expect(tokens.access_token.split(".").map((part) => Buffer.from(part, "base64url").toString())).not.toContain(upstreamToken);
     // The upstream access token is no key here.

@@ -32,6 +32,8 @@ export interface TestIdp {
   provider: Provider;
   /** Successful token endpoint answers by grant type, revocations, userinfo calls. */
   counts: { authorization_code: number; refresh_token: number; revocations: number; userinfo: number };
+  /** Every access and refresh token value it issued (opaque tokens: their value is their id). */
+  issuedTokens: string[];
   /** The claims the provider gives for a login name. */
   claimsOf(login: string): Record<string, unknown>;
   stop(): Promise<void>;
@@ -66,6 +68,10 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
   };
   const provider = new Provider(issuer, configuration);
   const viaRFC8414 = new WeakSet<object>();
+  const issuedTokens: string[] = [];
+  for (const event of ["access_token.saved", "refresh_token.saved"]) {
+    provider.on(event, (token) => issuedTokens.push((token as unknown as { jti: string }).jti));
+  }
   provider.on("grant.success", (ctx) => {
     const type = (ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type;
     if (type === "authorization_code" || type === "refresh_token") counts[type]++;
@@ -92,6 +98,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     issuer,
     provider,
     counts,
+    issuedTokens,
     claimsOf: testIdpClaims,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -21,6 +21,8 @@ export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallen
 export type { AuthenticateOptions, AuthenticateResult, BodyReader, Challenge, GuardRequest, HeaderReader, JWTVerifier, JWTVerifierOptions, ResourceGuard, ResourceGuardOptions, VerifiedClaims } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";
 export { UpstreamError } from "./upstream/provider.js";
+export { upstreamPresets } from "./upstream/presets.js";
+export type { PresetOptions } from "./upstream/presets.js";
 export type { UpstreamAccess } from "./upstream/tokens.js";
 export type { UpstreamFailure } from "./upstream/provider.js";
 export type { OAuthErrorCode } from "./errors.js";

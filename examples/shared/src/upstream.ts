@@ -32,7 +32,8 @@ export function upstreamConfig(env: Record<string, string | undefined>): Upstrea
   const clientId = env.UPSTREAM_CLIENT_ID?.trim();
   if (!clientId) throw new Error("UPSTREAM_ISSUER needs UPSTREAM_CLIENT_ID (the client registered at the identity provider)");
   return {
-    issuer: issuer.replace(/\/+$/, ""),
+    // As given: an issuer is compared exactly, and some (Auth0) end with a slash.
+    issuer,
     clientId,
     clientSecret: env.UPSTREAM_CLIENT_SECRET || undefined,
     scopes: (env.UPSTREAM_SCOPES ?? DEFAULT_UPSTREAM_SCOPES).split(/\s+/).filter(Boolean),

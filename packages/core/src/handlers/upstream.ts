@@ -8,7 +8,7 @@ import { base64url, randomToken, sha256, timingSafeEqual } from "../lib/crypto.j
 import { sha256Digest } from "../lib/sha256.js";
 import { keys } from "../storage/keys.js";
 import type { Upstream } from "../upstream/index.js";
-import { UpstreamError } from "../upstream/provider.js";
+import { UpstreamError, upstreamFailure } from "../upstream/provider.js";
 import { authorizationResponse } from "./authorize.js";
 import { endpointPaths } from "./metadata.js";
 import { errorPage } from "./pages.js";
@@ -108,7 +108,8 @@ export async function upstreamCallbackHandler(request: Request, ctx: ServerConte
       const description = code === "server_error" ? "the identity provider could not sign the user in" : "the user did not sign in at the identity provider";
       return toClient({ error: code, error_description: description });
     }
-    ctx.options.onError(error, { request, reason: "upstream_response_invalid" });
+    // Reported without the callback's parameters (its code among them).
+    ctx.options.onError(upstreamFailure(error, "callback"), { request, reason: "upstream_response_invalid" });
     return errorPage(serviceName, "The identity provider's answer could not be verified.", 400, clear);
   }
 

@@ -294,6 +294,39 @@ describe("Federation: the upstream callback", () => {
 });
 
 describe("Federation: upstream tokens per grant", () => {
+  it("never puts an upstream token or code in an event or a reported error", async () => {
+    let now = Date.now();
+    const reported: unknown[] = [];
+    const seen = (value: unknown) => reported.push(value instanceof Error ? { message: value.message, cause: value.cause, ...value } : value);
+    const server = createAuthorizationServer({
+      issuer: ISSUER,
+      resource: RESOURCE,
+      scopes: { "mcp:tools": "Use the tools" },
+      storage: createMemoryStore(),
+      clients: [{ client_id: "client-a", redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"] }],
+      upstream: { issuer: idp.issuer, clientId: "portcullis", clientSecret: UPSTREAM_SECRET, tokenEncryptionKeys: KEY },
+      now: () => now,
+      onEvent: seen,
+      onError: (error, context) => {
+        seen(error);
+        seen(context.reason);
+      },
+    });
+    const { redirect, verifier, callback } = await signIn(server);
+    // A replayed and a tampered callback are reported, without their code.
+    await new Agent(server).request(callback.href);
+    const { tokens } = await redeem(server, redirect.searchParams.get("code")!, verifier);
+    const upstream = upstreamOf(await server.verifyAccessToken(tokens.access_token, { resource: RESOURCE }));
+    now += 61_000;
+    await upstream.userinfo();
+    await server.fetch(new Request(`${ISSUER}/revoke`, formPost({ token: tokens.refresh_token, client_id: "client-a" })));
+    const text = JSON.stringify(reported);
+    expect(reported.length).toBeGreaterThan(3);
+    expect(text).not.toContain(callback.searchParams.get("code")!);
+    for (const token of idp.issuedTokens) expect(text).not.toContain(token);
+  });
+
+
   it("keeps upstream tokens only encrypted in the store, and opens them after a key rotation by key id", async () => {
     const storage = recordingStore();
     const k1 = { id: "k1", key: KEY };

@@ -14,7 +14,10 @@ const KEY = randomBytes(32).toString("base64url");
 let idp: TestIdp;
 let plainIdp: TestIdp;
 beforeAll(async () => {
-  const clients = [{ client_id: "portcullis", client_secret: UPSTREAM_SECRET, redirect_uris: [CALLBACK], token_endpoint_auth_method: "client_secret_basic" }];
+  const clients = [
+    { client_id: "portcullis", client_secret: UPSTREAM_SECRET, redirect_uris: [CALLBACK], token_endpoint_auth_method: "client_secret_basic" },
+    { client_id: "portcullis-public", redirect_uris: [CALLBACK], token_endpoint_auth_method: "none" },
+  ];
   [idp, plainIdp] = await Promise.all([startTestIdp({ clients, accessTokenTtlSeconds: 60 }), startTestIdp({ clients, oidcDiscovery: false })]);
 });
 afterAll(async () => {
@@ -283,6 +286,28 @@ describe("Federation: the upstream callback", () => {
     expect(redirect.searchParams.get("state")).toBe("client-state-1");
     expect(redirect.searchParams.get("iss")).toBe(ISSUER);
     expect(redirect.searchParams.get("code")).toBeNull();
+  });
+
+  it("signs in, refreshes and revokes as a public upstream client (PKCE, no secret)", async () => {
+    let now = Date.now();
+    const { server } = createServer({ now: () => now, upstream: { clientId: "portcullis-public", clientSecret: undefined } });
+    const { redirect, verifier } = await signIn(server);
+    const { tokens } = await redeem(server, redirect.searchParams.get("code")!, verifier);
+    const upstream = upstreamOf(await server.verifyAccessToken(tokens.access_token, { resource: RESOURCE }));
+    const first = await upstream.getAccessToken();
+    now += 61_000;
+    expect(await upstream.getAccessToken()).not.toBe(first);
+    const revocations = idp.counts.revocations;
+    const [grant] = await server.listGrants({ subject: "alice" });
+    await server.revokeGrants({ grantId: grant!.id });
+    expect(idp.counts.revocations).toBe(revocations + 1);
+  });
+
+  it("answers an unreachable provider with a 502 page, not a 500", async () => {
+    const { server } = createServer({ upstream: { issuer: "http://127.0.0.1:9", timeoutMs: 2000 } });
+    const page = await new Agent(server).request(authorizeUrl().url);
+    expect(page.status).toBe(502);
+    expect(page.headers.get("Content-Type")).toContain("text/html");
   });
 
   it("discovers a provider through RFC 8414 when OIDC discovery is missing", async () => {

@@ -43,6 +43,12 @@ async function signIn(base: string, client: { clientId: string; redirectUri: str
   return tokens.body;
 }
 
+describe("Federation configuration", () => {
+  it("refuses an http:// UPSTREAM_ISSUER that is not a loopback address, at start", async () => {
+    await expect(startExample(dir, { UPSTREAM_ISSUER: "http://idp.example", UPSTREAM_CLIENT_ID: "x" })).rejects.toThrow(/only on a loopback address/);
+  });
+});
+
 describe("Federation on SQLite: restart and encryption at rest", () => {
   it("generates the upstream token key beside the database, keeps no upstream token in plaintext, refuses the upstream token at /mcp, and serves upstream_userinfo after a restart", async () => {
     const folder = mkdtempSync(join(tmpdir(), "portcullis-upstream-"));

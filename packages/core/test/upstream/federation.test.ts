@@ -322,7 +322,7 @@ describe("Federation: upstream tokens per grant", () => {
   it("never puts an upstream token or code in an event or a reported error", async () => {
     let now = Date.now();
     const reported: unknown[] = [];
-    const seen = (value: unknown) => reported.push(value instanceof Error ? { message: value.message, cause: value.cause, ...value } : value);
+    const seen = (value: unknown) => reported.push(value instanceof Error ? { ...value, message: value.message, cause: value.cause } : value);
     const server = createAuthorizationServer({
       issuer: ISSUER,
       resource: RESOURCE,

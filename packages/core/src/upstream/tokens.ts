@@ -16,12 +16,15 @@ export interface UpstreamAccess {
    * The grant's upstream access token, refreshed first when it has expired (one refresh per grant
    * at a time, across every instance sharing the store).
    *
+   * @param options.forceRefresh Refresh even though the token has not expired yet: for a tool whose
+   *   call the provider's API refused with 401 (the token was revoked early).
    * @throws {UpstreamError} `invalid_grant` when the upstream sign-in has ended (the grant is then
    *   revoked), `unreachable` or `refused` when the provider could not refresh it now.
    */
-  getAccessToken(): Promise<string>;
+  getAccessToken(options?: { forceRefresh?: boolean }): Promise<string>;
   /**
-   * The provider's userinfo answer for this user, fetched with {@link getAccessToken}'s token.
+   * The provider's userinfo answer for this user, fetched with {@link getAccessToken}'s token
+   * (refreshed and asked once more when the provider refuses it).
    *
    * @throws {UpstreamError} as {@link getAccessToken}, and `refused` when the provider has no userinfo endpoint.
    */
@@ -47,7 +50,7 @@ function isFresh(tokens: UpstreamTokenSet, now: number): boolean {
 
 export interface UpstreamTokenStore {
   save(grantId: string, tokens: UpstreamTokenSet): Promise<void>;
-  accessToken(grantId: string): Promise<string>;
+  accessToken(grantId: string, forceRefresh?: boolean): Promise<string>;
   /** Forgets a grant's upstream tokens and revokes them at the provider where it offers revocation. */
   revoke(grantId: string): Promise<void>;
   access(grantId: string): UpstreamAccess;
@@ -122,10 +125,10 @@ export function createUpstreamTokenStore(input: {
     }
   };
 
-  const accessToken = async (grantId: string): Promise<string> => {
+  const accessToken = async (grantId: string, forceRefresh = false): Promise<string> => {
     const current = await read(grantId);
     if (!current) throw ended();
-    if (isFresh(current.tokens, now())) return current.tokens.accessToken;
+    if (!forceRefresh && isFresh(current.tokens, now())) return current.tokens.accessToken;
     let pending = inFlight.get(grantId);
     if (!pending) {
       pending = refreshShared(grantId, current.record.version).finally(() => inFlight.delete(grantId));
@@ -151,8 +154,16 @@ export function createUpstreamTokenStore(input: {
     access(grantId) {
       return Object.freeze({
         issuer: client.issuer,
-        getAccessToken: () => accessToken(grantId),
-        userinfo: async () => client.userinfo(await accessToken(grantId)),
+        getAccessToken: (options?: { forceRefresh?: boolean }) => accessToken(grantId, options?.forceRefresh === true),
+        userinfo: async () => {
+          try {
+            return await client.userinfo(await accessToken(grantId));
+          } catch (error) {
+            // A token the provider revoked before it expired: refresh once and ask again.
+            if (!(error instanceof UpstreamError) || error.failure !== "invalid_grant") throw error;
+            return client.userinfo(await accessToken(grantId, true));
+          }
+        },
       });
     },
   };

@@ -405,6 +405,19 @@ describe("Federation: upstream tokens per grant", () => {
     await expect(server.verifyAccessToken(tokens.access_token, { resource: RESOURCE })).rejects.toMatchObject({ code: "invalid_token" });
   });
 
+  it("PX-8: an upstream access token the provider revoked before it expired is refreshed when userinfo refuses it", async () => {
+    const { server } = createServer();
+    const { redirect, verifier } = await signIn(server);
+    const { tokens } = await redeem(server, redirect.searchParams.get("code")!, verifier);
+    const upstream = upstreamOf(await server.verifyAccessToken(tokens.access_token, { resource: RESOURCE }));
+    const revoked = await upstream.getAccessToken();
+    await (await idp.provider.AccessToken.find(revoked))!.destroy();
+    expect(await upstream.userinfo()).toMatchObject({ sub: "alice" });
+    expect(await upstream.getAccessToken()).not.toBe(revoked);
+    const current = await upstream.getAccessToken();
+    expect(await upstream.getAccessToken({ forceRefresh: true })).not.toBe(current);
+  });
+
   it("revoking the grant here (the grant API and RFC 7009) revokes the upstream refresh token at the provider", async () => {
     const { server } = createServer();
     for (const how of ["api", "rfc7009"] as const) {

@@ -23,7 +23,7 @@ export interface TestIdpOptions {
   accessTokenTtlSeconds?: number;
   /** Whether `/.well-known/openid-configuration` answers (false: 404, so RFC 8414 discovery must be used). Default true. */
   oidcDiscovery?: boolean;
-  /** Merged into the provider's configuration last (DCR, resource indicators, ...). */
+  /** Merged into the provider's configuration last; its `features` are merged with the defaults (DCR, resource indicators, ...). */
   configuration?: Configuration;
 }
 
@@ -65,6 +65,7 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     ttl: { AccessToken: options.accessTokenTtlSeconds ?? 60, IdToken: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600 },
     cookies: { keys: ["test-idp-cookie-key-0123456789abcdef"] },
     ...options.configuration,
+    ...(options.configuration?.features ? { features: { devInteractions: { enabled: true }, revocation: { enabled: true }, introspection: { enabled: true }, ...options.configuration.features } } : {}),
   };
   const provider = new Provider(issuer, configuration);
   const viaRFC8414 = new WeakSet<object>();

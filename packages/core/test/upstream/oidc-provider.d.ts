@@ -27,7 +27,7 @@ declare module "oidc-provider" {
     on(event: string, listener: (ctx: KoaContext, ...args: unknown[]) => void): this;
     use(middleware: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): this;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
-    readonly AccessToken: { find(token: string): Promise<{ grantId: string } | undefined> };
+    readonly AccessToken: { find(token: string): Promise<{ grantId: string; destroy(): Promise<void> } | undefined> };
     readonly Grant: { find(id: string): Promise<{ destroy(): Promise<void> } | undefined> };
   }
 }

@@ -1,3 +1,4 @@
+import { createRemoteJWKSet, customFetch as joseFetch, jwtVerify, type JWTVerifyGetKey } from "jose";
 import * as oauth from "oauth4webapi";
 import type { ResolvedUpstream } from "../options.js";
 
@@ -88,6 +89,26 @@ export function createUpstreamClient(u: ResolvedUpstream, now: () => number): Up
     signal: AbortSignal.timeout(u.timeoutMs),
   });
   let discovered: Promise<oauth.AuthorizationServer> | undefined;
+  let keySet: JWTVerifyGetKey | undefined;
+
+  /**
+   * The ID token's signature, against the provider's `jwks_uri`. oauth4webapi checks its claims
+   * (issuer, audience, expiry, nonce) and trusts TLS for the rest (OIDC Core §3.1.3.7); the
+   * signature is checked too, so a token endpoint reached over plain http (loopback, development)
+   * or a misrouted answer cannot slip a forged ID token in.
+   */
+  const verifySignature = async (as: oauth.AuthorizationServer, idToken: string) => {
+    if (!as.jwks_uri) throw new UpstreamError("invalid_response", "the provider sent an ID token but publishes no jwks_uri");
+    keySet ??= createRemoteJWKSet(new URL(as.jwks_uri), {
+      timeoutDuration: u.timeoutMs,
+      ...(given ? { [joseFetch]: (url: string, init: object) => given(url, init as RequestInit) } : {}),
+    });
+    try {
+      await jwtVerify(idToken, keySet, { issuer: as.issuer, audience: u.clientId });
+    } catch (error) {
+      throw new UpstreamError("invalid_response", `ID token: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
 
   const discover = async (): Promise<oauth.AuthorizationServer> => {
     if (u.endpoints) {
@@ -187,6 +208,7 @@ export function createUpstreamClient(u: ResolvedUpstream, now: () => number): Up
       } catch (error) {
         throw upstreamFailure(error, "code exchange");
       }
+      if (response.id_token) await verifySignature(as, response.id_token);
       const tokens = tokenSet(response);
       const idClaims = oauth.getValidatedIdTokenClaims(response);
       let claims: Record<string, unknown> = idClaims ? { ...idClaims } : {};

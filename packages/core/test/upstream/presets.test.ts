@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { createAuthorizationServer, createMemoryStore, upstreamPresets, type UpstreamAccess, type UpstreamOptions } from "../../src/index.js";
 import { Agent, formOf, formPost, pkce } from "./agent.js";
@@ -134,6 +135,48 @@ describe("Upstream presets, against recorded discovery documents", () => {
     const body = new URLSearchParams(await token.text());
     expect(body.get("client_secret")).toBe("upstream-secret");
     expect(body.get("code_verifier")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe("ID token verification", () => {
+  it("accepts an ID token signed by a key of the provider's jwks_uri, and refuses one signed by another key with a 400 page", async () => {
+    const [good, forger] = await Promise.all([generateKeyPair("ES256"), generateKeyPair("ES256")]);
+    const jwk = { ...(await exportJWK(good.publicKey)), kid: "k1", alg: "ES256" };
+    let nonce = "";
+    let signer = good.privateKey;
+    const discovery = {
+      issuer: "https://idp.example",
+      authorization_endpoint: "https://idp.example/authorize",
+      token_endpoint: "https://idp.example/token",
+      jwks_uri: "https://idp.example/jwks",
+      id_token_signing_alg_values_supported: ["ES256"],
+    };
+    const { fetch } = fakeFetch({
+      "GET https://idp.example/.well-known/openid-configuration": () => json(discovery),
+      "GET https://idp.example/jwks": () => json({ keys: [jwk] }),
+      "POST https://idp.example/token": async () => {
+        const idToken = await new SignJWT({ nonce, email: "u1@idp.example" })
+          .setProtectedHeader({ alg: "ES256", kid: "k1" })
+          .setIssuer("https://idp.example")
+          .setAudience("portcullis")
+          .setSubject("u-1")
+          .setIssuedAt()
+          .setExpirationTime("5m")
+          .sign(signer);
+        return json({ access_token: "opaque-upstream-token", token_type: "Bearer", expires_in: 3600, id_token: idToken });
+      },
+    });
+    const server = createServer({ issuer: "https://idp.example", ...credentials, scopes: ["openid", "email"], fetch });
+    for (const [key, status] of [[good.privateKey, 302], [forger.privateKey, 400]] as const) {
+      signer = key;
+      const { agent, upstreamUrl } = await allow(server);
+      nonce = upstreamUrl.searchParams.get("nonce")!;
+      const callback = new URL(`${ISSUER}/upstream/callback`);
+      callback.search = new URLSearchParams({ code: "c-1", state: upstreamUrl.searchParams.get("state")! }).toString();
+      const back = await agent.request(callback.href);
+      expect(back.status).toBe(status);
+      if (status === 400) expect(back.headers.get("Location")).toBeNull();
+    }
   });
 });
 

@@ -6,7 +6,8 @@ import type { DemoConfig } from "./demo.js";
 /**
  * Where a generated upstream token key is kept: beside the SQLite database
  * (`<file>.upstream-token-key`), never inside the store; for Redis, `.data/upstream-token-key`
- * in the working directory; for a memory store nowhere (nothing outlives the process anyway).
+ * in the working directory (instances on other hosts must share it: set `UPSTREAM_TOKEN_KEY`
+ * there); for a memory store nowhere (nothing outlives the process anyway).
  */
 export function upstreamKeyFile(store: string): string | undefined {
   if (store.startsWith("sqlite:")) return `${resolve(store.slice("sqlite:".length))}.upstream-token-key`;
@@ -28,8 +29,14 @@ export function withUpstreamTokenKey(config: DemoConfig): DemoConfig {
     key = randomBytes(32).toString("base64url");
     if (file) {
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, `${key}\n`, { mode: 0o600 });
-      chmodSync(file, 0o600);
+      try {
+        // Created exclusively: of instances starting together on one store, one key wins.
+        writeFileSync(file, `${key}\n`, { mode: 0o600, flag: "wx" });
+        chmodSync(file, 0o600);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        key = readFileSync(file, "utf8").trim();
+      }
     }
   }
   return { ...config, upstream: { ...upstream, tokenKey: key, generatedKeyFile: file ?? "memory (this process only)" } };

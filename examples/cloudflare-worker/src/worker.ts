@@ -10,13 +10,22 @@ export interface Env {
   /** The Worker's public origin, e.g. `https://portcullis-demo.example.workers.dev`. */
   PUBLIC_URL?: string;
   DEMO_USERNAME?: string;
-  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required, except in resource-server mode: isolates must agree on it. */
+  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required unless UPSTREAM_ISSUER is set: isolates must agree on it. */
   DEMO_PASSWORD?: string;
   /** `resource-server`: no authorization server here; /mcp accepts UPSTREAM_ISSUER's tokens. */
   AUTH_MODE?: string;
-  /** The external authorization server's issuer (resource-server mode). */
+  /**
+   * The identity provider: users sign in there instead of with the password (with the UPSTREAM_*
+   * vars below), or, with AUTH_MODE=resource-server, the external authorization server.
+   */
   UPSTREAM_ISSUER?: string;
-  /** This resource server's client at the upstream, for introspecting opaque tokens. */
+  UPSTREAM_CLIENT_ID?: string;
+  /** A secret (`wrangler secret put UPSTREAM_CLIENT_SECRET`); unset, a public client with PKCE. */
+  UPSTREAM_CLIENT_SECRET?: string;
+  UPSTREAM_SCOPES?: string;
+  /** A secret: 32 random bytes, base64url, encrypting upstream tokens at rest. Required with UPSTREAM_ISSUER (sign-in mode). */
+  UPSTREAM_TOKEN_KEY?: string;
+  /** This resource server's client at the upstream, for introspecting opaque tokens (resource-server mode). */
   UPSTREAM_INTROSPECTION_CLIENT_ID?: string;
   /** A secret (`wrangler secret put UPSTREAM_INTROSPECTION_CLIENT_SECRET`). */
   UPSTREAM_INTROSPECTION_CLIENT_SECRET?: string;
@@ -34,12 +43,29 @@ export default withPortcullis<Env>(
   },
   {
     setup(env) {
-      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } = env;
+      const resourceServerMode = env.AUTH_MODE === "resource-server";
+      if (!env.DEMO_PASSWORD && !env.UPSTREAM_ISSUER) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
+      if (!resourceServerMode && env.UPSTREAM_ISSUER && !env.UPSTREAM_TOKEN_KEY) {
+        throw new Error("set UPSTREAM_TOKEN_KEY (wrangler secret put UPSTREAM_TOKEN_KEY): every isolate must open the same upstream tokens");
+      }
+      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY } = env;
+      const { UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } = env;
       const config = demoConfig(
-        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET },
+        {
+          PUBLIC_URL,
+          DEMO_USERNAME,
+          DEMO_PASSWORD,
+          AUTH_MODE,
+          UPSTREAM_ISSUER,
+          UPSTREAM_CLIENT_ID,
+          UPSTREAM_CLIENT_SECRET,
+          UPSTREAM_SCOPES,
+          UPSTREAM_TOKEN_KEY,
+          UPSTREAM_INTROSPECTION_CLIENT_ID,
+          UPSTREAM_INTROSPECTION_CLIENT_SECRET,
+        },
         { store: "durable-object" },
       );
-      if (!config.resourceServer && !DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
       return createExampleAuth(config, createDurableObjectStore(env.PORTCULLIS_STORE));
     },
   },

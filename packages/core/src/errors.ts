@@ -152,6 +152,18 @@ const REASONS = {
   rate_limited: { error: "temporarily_unavailable", status: 429 },
 
   // Reported to `onError` only, never answered.
+  /** The identity provider's callback did not verify (state, cookie, `iss` or the response itself). */
+  upstream_callback_invalid: { error: "invalid_request" },
+  /** The identity provider refused a code or refresh token as invalid, expired or revoked. */
+  upstream_invalid_grant: { error: "invalid_grant" },
+  /** The identity provider could not be reached in time. */
+  upstream_unreachable: { error: "temporarily_unavailable" },
+  /** The identity provider answered with an error other than a refused grant. */
+  upstream_refused: { error: "server_error" },
+  /** The identity provider's answer was malformed or did not verify (ID token, JSON). */
+  upstream_invalid_response: { error: "server_error" },
+  /** Revoking a grant's upstream refresh token at the identity provider failed (ours is revoked anyway). */
+  upstream_revocation_failed: { error: "server_error" },
   /** A revocation was stored but could not be broadcast to other instances (their grant cache's bound still holds). */
   revocation_not_broadcast: { error: "server_error" },
 } as const satisfies Record<string, { error: OAuthErrorCode; status?: number }>;

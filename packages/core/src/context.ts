@@ -1,14 +1,14 @@
 import type { ClientRegistry } from "./clients/registry.js";
 import type { ResolvedOptions } from "./options.js";
 import type { JWTVerifier } from "./resource/jwt-verifier.js";
-import type { KeyManager } from "./tokens/keys.js";
+import type { KeyRing } from "./tokens/keys.js";
 import type { RateLimiter } from "./http/rate-limit.js";
 
 /** What every handler and grant shares: resolved options and the server's components. */
 export interface ServerContext {
   options: ResolvedOptions;
   clients: ClientRegistry;
-  keys: KeyManager;
+  keys: KeyRing;
   verifier: JWTVerifier;
   limiter: RateLimiter;
   /**

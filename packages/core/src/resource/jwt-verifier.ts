@@ -128,6 +128,25 @@ export interface JWTVerifier {
  */
 export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
   verifyVerifierOptions(options);
+  return buildVerifier(options);
+}
+
+/**
+ * A verifier over the authorization server's own key set: `keys` is asked on every check (it
+ * answers the same object until the set changes, and re-reads its store when called with
+ * `reload`). A changed set drops every remembered verdict, so a withdrawn key's tokens are
+ * refused at once and a token refused for an unknown key is checked again.
+ *
+ * @internal The server's own verifier; apps use {@link createJWTVerifier}.
+ */
+export function createKeySetVerifier(
+  options: Omit<JWTVerifierOptions, "jwks">,
+  keys: (options?: { reload?: boolean }) => Promise<JSONWebKeySet>,
+): JWTVerifier {
+  return buildVerifier({ ...options, jwks: keys }, keys);
+}
+
+function buildVerifier(options: JWTVerifierOptions, live?: (options?: { reload?: boolean }) => Promise<JSONWebKeySet>): JWTVerifier {
   const algorithms = options.algorithms ?? ["ES256", "EdDSA"];
   for (const alg of algorithms) {
     if (!ASYMMETRIC.has(alg)) throw new TypeError(`Portcullis: algorithm ${alg} is not an allowed asymmetric algorithm`);
@@ -151,10 +170,25 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
 
   let keySet: JWTVerifyGetKey | undefined;
   const source = options.jwks;
+  /** The live key set last seen: another object means the keys changed. */
+  let liveSet: JSONWebKeySet | undefined;
+  const follow = async (reload?: boolean): Promise<boolean> => {
+    const set = await live!(reload ? { reload } : undefined);
+    if (set === liveSet) return false;
+    liveSet = set;
+    keySet = createLocalJWKSet(set);
+    cache.clear();
+    failures.clear();
+    return true;
+  };
   const keys = async () => {
     if (source instanceof URL) {
       keySet ??= createRemoteJWKSet(source);
       return keySet;
+    }
+    if (live) {
+      await follow();
+      return keySet!;
     }
     keySet ??= createLocalJWKSet(await source());
     return keySet;
@@ -174,6 +208,10 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
       return (await jwtVerify(token, getKey, verifyOptions)).payload as VerifiedClaims;
     } catch (error) {
       // A key we have not seen may come from a rotation: reload the local set once.
+      if (live && (error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY") {
+        if (!(await follow(true))) throw error;
+        return (await jwtVerify(token, keySet!, verifyOptions)).payload as VerifiedClaims;
+      }
       if (!(source instanceof URL) && (error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY") {
         keySet = undefined;
         return (await jwtVerify(token, await keys(), verifyOptions)).payload as VerifiedClaims;
@@ -185,6 +223,8 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
 
   /** The verified entry for a token, or the error to answer with; never throws for a bad token. */
   const entryFor = async (token: string): Promise<{ claims: VerifiedClaims; audiences: string[] } | OAuthError> => {
+    // The server's own keys: a withdrawn key's tokens must not stay cached as verified.
+    if (live) await follow();
     const nowMs = now();
     const nowSeconds = nowMs / 1000;
     const hit = cache.get(token);

@@ -302,13 +302,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
 
   /**
    * What the schedule asks of a version at `t`: the keys whose tokens have all expired dropped,
-   * and whether the next key is due (it is published half a period before it signs).
+   * and, once a key signs, the next one published. That one signs a period after the current one
+   * started, and never less than half a period after it was published.
    */
   const scheduled = (record: KeySetRecord, t: number) => {
     const kept = describe(record.keys, t, retainMs).map((v) => v.key);
     const current = signingKeyAt(kept, t)!;
-    const due =
-      periodMs !== undefined && !kept.some((k) => activeFrom(k) > activeFrom(current)) && t >= activeFrom(current) + periodMs / 2;
+    const due = periodMs !== undefined && !kept.some((k) => activeFrom(k) > activeFrom(current));
     return { kept, current, due, needed: due || kept.length !== record.keys.length };
   };
 

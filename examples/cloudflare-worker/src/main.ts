@@ -1,7 +1,8 @@
 import { banner, demoConfig } from "@portcullis/example-shared";
 import { serveWorker } from "./serve.js";
 
-// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME and DEMO_PASSWORD; the Worker gets
+// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD,
+// SIGNING_KEY_ROTATION_SECONDS and ACCESS_TOKEN_TTL_SECONDS; the Worker gets
 // them as vars. State lives in the Durable Object, whatever STORE says.
 const config = demoConfig(process.env, { store: "durable-object" });
 const { mf, url } = await serveWorker(config);

@@ -12,6 +12,10 @@ export interface Env {
   DEMO_USERNAME?: string;
   /** A secret (`wrangler secret put DEMO_PASSWORD`). Required: isolates must agree on it. */
   DEMO_PASSWORD?: string;
+  /** Rotate the signing key every this many seconds; unset: no rotation. */
+  SIGNING_KEY_ROTATION_SECONDS?: string;
+  /** The access-token lifetime in seconds; unset: 3600. */
+  ACCESS_TOKEN_TTL_SECONDS?: string;
 }
 
 /** The demo MCP server at /mcp behind Portcullis, with its state in a Durable Object. */
@@ -27,8 +31,11 @@ export default withPortcullis<Env>(
   {
     setup(env) {
       if (!env.DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
-      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD } = env;
-      const config = demoConfig({ PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD }, { store: "durable-object" });
+      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS } = env;
+      const config = demoConfig(
+        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS },
+        { store: "durable-object" },
+      );
       return createDemoAuth(config, createDurableObjectStore(env.PORTCULLIS_STORE));
     },
   },

@@ -13,9 +13,22 @@ export interface DemoConfig {
   store: string;
   /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
   allowInsecureCimd: boolean;
+  /** `SIGNING_KEY_ROTATION_SECONDS`: rotate the signing key on this period; unset: no rotation. */
+  signingKeyRotationSeconds: number | undefined;
+  /** `ACCESS_TOKEN_TTL_SECONDS`: the access-token lifetime; unset: the server's default (3600). */
+  accessTokenTtlSeconds: number | undefined;
 }
 
-/** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD and STORE. */
+/** A variable holding a whole number of seconds, at least `min`; undefined when unset or empty. */
+function seconds(env: Record<string, string | undefined>, name: string, min: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of seconds, at least ${min}; got ${raw}`);
+  return value;
+}
+
+/** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, STORE, ALLOW_INSECURE_CIMD, SIGNING_KEY_ROTATION_SECONDS and ACCESS_TOKEN_TTL_SECONDS. */
 export function demoConfig(env: Record<string, string | undefined>, defaults: { store: string }): DemoConfig {
   const port = Number(env.PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
@@ -29,6 +42,8 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     generatedPassword: password === undefined,
     store: env.STORE ?? defaults.store,
     allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
+    signingKeyRotationSeconds: seconds(env, "SIGNING_KEY_ROTATION_SECONDS", 2),
+    accessTokenTtlSeconds: seconds(env, "ACCESS_TOKEN_TTL_SECONDS", 1),
   };
 }
 
@@ -68,6 +83,8 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
     defaultScopes: ["mcp:tools"],
     storage,
     serviceName: "Portcullis demo",
+    ...(config.accessTokenTtlSeconds ? { accessTokenTtlSeconds: config.accessTokenTtlSeconds } : {}),
+    ...(config.signingKeyRotationSeconds ? { signingKeyRotation: { periodSeconds: config.signingKeyRotationSeconds } } : {}),
     // The audit trail: one JSON line per event on stdout (events never carry tokens or secrets).
     onEvent: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), ...event })),
     clientMetadataDocuments: {
@@ -102,6 +119,8 @@ export function banner(name: string, config: DemoConfig): string {
     `  MCP server:   ${mcpUrl}`,
     `  Issuer:       ${config.publicUrl}`,
     `  Store:        ${config.store}`,
+    ...(config.signingKeyRotationSeconds ? [`  Signing keys: rotated every ${config.signingKeyRotationSeconds} s`] : []),
+    ...(config.accessTokenTtlSeconds ? [`  Access tokens live ${config.accessTokenTtlSeconds} s`] : []),
     `  Demo user:    ${config.username}`,
     `  Password:     ${config.generatedPassword ? `${config.password}  (generated; set DEMO_PASSWORD to choose one)` : "(from DEMO_PASSWORD)"}`,
     ``,

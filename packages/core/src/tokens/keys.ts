@@ -205,6 +205,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
     record: KeySetRecord;
     /** When it was read (or last confirmed newest). */
     readAt: number;
+    /** Until when it is served without reading the store again: a second, or the next scheduled change if sooner. */
+    validUntil: number;
     jwks: { keys: JWK[] };
     /** The kids the JWKS holds, joined: a new JWKS object only when they change. */
     published: string;
@@ -232,8 +234,23 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
     const visible = describe(record.keys, now(), retainMs);
     const published = visible.map((v) => v.key.kid).join(" ");
     const jwks = state && state.published === published ? state.jwks : { keys: visible.map((v) => v.key.publicJwk) };
-    state = { record, readAt: now(), jwks, published };
+    const t = now();
+    state = { record, readAt: t, validUntil: Math.min(t + REFRESH_MS, nextChange(record, t)), jwks, published };
     return state;
+  };
+
+  /**
+   * When the set's status next changes by itself (epoch ms): a waiting key starts signing (and,
+   * on a schedule, its successor is due), or a previous key's tokens have all expired.
+   */
+  const nextChange = (record: KeySetRecord, t: number): number => {
+    let at = Infinity;
+    for (const { info } of describe(record.keys, t, retainMs)) {
+      if (info.status === "next") at = Math.min(at, info.activeFrom);
+      if (info.publishedUntil !== undefined) at = Math.min(at, info.publishedUntil);
+    }
+    if (periodMs !== undefined && scheduled(record, t).needed) at = t;
+    return at;
   };
 
   /** The newest stored version: from the hint or the version known, reading forward. */
@@ -331,8 +348,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
   const load = async (force = false): Promise<State> => {
     const t = now();
     if (state && !loading) {
-      const age = t - state.readAt;
-      const fresh = age >= 0 && age < REFRESH_MS;
+      const fresh = t >= state.readAt && t < state.validUntil;
       if (fresh && !(force && t - forcedAt >= FORCED_REFRESH_MS)) return state;
       if (force) forcedAt = t;
     }
@@ -345,6 +361,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
       if (!state) throw error;
       options.onError?.(error);
       state.readAt = now();
+      state.validUntil = state.readAt + REFRESH_MS;
       return state;
     }
   };

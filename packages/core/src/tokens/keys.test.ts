@@ -222,6 +222,23 @@ describe("Key set storage", () => {
     expect(await storage.get(storageKeys.signingKeys())).toBeUndefined();
   });
 
+  it("finds the newest version when the hint is missing (a writer stopped after writing its version) or names a version gone already", async () => {
+    const clock = createClock();
+    const storage = createMemoryStore({ now: clock.now });
+    const a = instance(storage, clock);
+    const first = await a.token();
+    await storage.delete(storageKeys.signingKeyHead());
+    expect((await instance(storage, clock).token()).kid).toBe(first.kid);
+    const rotated = await a.server.keys.rotate();
+    await a.server.keys.rotate({ activateInSeconds: 60 });
+    // The hint points at version 1, which has expired.
+    await storage.set(storageKeys.signingKeyHead(), 1);
+    await storage.delete(storageKeys.signingKeySet(1));
+    const c = instance(storage, clock);
+    expect((await c.token()).kid).toBe(rotated.kid);
+    expect(await c.server.keys.list()).toEqual(await a.server.keys.list());
+  });
+
   it("an instance whose re-read fails keeps serving the keys it has, and reports the failure", async () => {
     const clock = createClock();
     const storage = createMemoryStore({ now: clock.now });

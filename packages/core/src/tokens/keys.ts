@@ -257,6 +257,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
   const readNewest = async (known?: KeySetRecord): Promise<KeySetRecord | undefined> => {
     const hint = (await storage.get<number>(storageKeys.signingKeyHead())) ?? 0;
     let record: KeySetRecord | undefined = known;
+    // No hint yet: a first start, or a writer that stopped between its version and the hint.
+    if (hint === 0 && !known) record = await storage.get<KeySetRecord>(storageKeys.signingKeySet(1));
     if (hint > (known?.version ?? 0)) {
       record = await storage.get<KeySetRecord>(storageKeys.signingKeySet(hint));
       // The hint names a version gone already (a writer stalled for minutes): find the newest by listing.

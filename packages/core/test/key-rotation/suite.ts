@@ -150,6 +150,34 @@ export function describeSharedKeyRotation(name: string, options: { open: (clock:
       }
     });
 
+    it("AS-JWT-1: rotations and retirements racing from five instances leave one key set with one current key", async () => {
+      const { clock, store, instances } = await setup(5);
+      try {
+        const first = await instances[0]!.token();
+        const live = [first];
+        for (let round = 0; round < 4; round++) {
+          const previous = (await instances[0]!.server.keys.list()).filter((k) => k.status === "previous").map((k) => k.kid);
+          await Promise.all(
+            instances.map((i, n) => (n < 3 || previous.length === 0 ? i.server.keys.rotate() : i.server.keys.retire(previous[n % previous.length]!))),
+          );
+          clock.advance(1.1);
+          const lists = await Promise.all(instances.map((i) => i.server.keys.list()));
+          for (const list of lists) expect(list).toEqual(lists[0]);
+          expect(lists[0]!.filter((k) => k.status === "current")).toHaveLength(1);
+          const jwks = await Promise.all(instances.map((i) => i.jwks()));
+          for (const set of jwks) expect(kidsOf(set)).toEqual(kidsOf(jwks[0]!));
+          live.push(await instances[round]!.token());
+          // A token verifies everywhere exactly when its key is still published.
+          for (const t of live) {
+            const published = kidsOf(jwks[0]!).includes(t.kid);
+            for (const i of instances) expect(await i.status(t.token)).toBe(published ? 200 : 401);
+          }
+        }
+      } finally {
+        await store.close?.();
+      }
+    });
+
     it("AS-JWT-1: a key retired on one instance leaves every instance's JWKS, and its tokens are refused everywhere", async () => {
       const { clock, store, instances } = await setup(2);
       try {

@@ -63,7 +63,11 @@ async function refreshUntilRotated(base: string, clientId: string, refreshToken:
  * until it expires (`ACCESS_TOKEN_TTL_SECONDS`). With `twoInstances` (a Node example), two
  * instances on one Redis do the same together, serving the same JWKS and each other's tokens.
  */
-export function describeKeyRotation(name: string, start: (env: Record<string, string>) => Promise<RunningExample>, options: { twoInstances?: boolean } = {}): void {
+export function describeKeyRotation(
+  name: string,
+  start: (env: Record<string, string>) => Promise<RunningExample>,
+  options: { twoInstances?: boolean } = {},
+): void {
   describe(`${name}: signing-key rotation (SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS)`, () => {
     const running: RunningExample[] = [];
     afterEach(async () => {

@@ -110,7 +110,8 @@ describe("Signing-key rotation on a schedule", () => {
   });
 
   it("caps the JWKS cache lifetime at half a period, so a cached set is never missing the key that signs", async () => {
-    const fetchJwks = async (periodSeconds?: number) => (await setup(periodSeconds).server.fetch(new Request(`${ISSUER}/jwks.json`))).headers.get("Cache-Control");
+    const fetchJwks = async (periodSeconds?: number) =>
+      (await setup(periodSeconds).server.fetch(new Request(`${ISSUER}/jwks.json`))).headers.get("Cache-Control");
     expect(await fetchJwks()).toBe("public, max-age=300");
     expect(await fetchJwks(60)).toBe("public, max-age=30");
     expect(await fetchJwks(86_400)).toBe("public, max-age=300");
@@ -213,7 +214,13 @@ describe("Key set storage", () => {
     const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
     const kid = "legacy-key";
     await storage.set(storageKeys.signingKeys(), [
-      { kid, alg: "ES256", privateJwk: { ...(await exportJWK(privateKey)), kid, alg: "ES256" }, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }, createdAt: clock.now() - 1000 },
+      {
+        kid,
+        alg: "ES256",
+        privateJwk: { ...(await exportJWK(privateKey)), kid, alg: "ES256" },
+        publicJwk: { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" },
+        createdAt: clock.now() - 1000,
+      },
     ]);
     const t = instance(storage, clock);
     const issued = await t.token();

@@ -175,14 +175,16 @@ function describe(keys: StoredKey[], t: number, retainMs: number): { key: Stored
   const sorted = [...keys].sort(byActivation);
   const signing = signingKeyAt(sorted, t);
   const out: { key: StoredKey; info: SigningKeyInfo }[] = [];
-  sorted.forEach((key, i) => {
+  for (const [i, key] of sorted.entries()) {
     const base = { kid: key.kid, alg: key.alg, createdAt: key.createdAt, activeFrom: activeFrom(key) };
-    if (key === signing) return out.push({ key, info: { ...base, status: "current" } });
-    if (activeFrom(key) > t) return out.push({ key, info: { ...base, status: "next" } });
-    // It stopped signing when the key after it started.
-    const publishedUntil = activeFrom(sorted[i + 1]!) + retainMs;
-    if (publishedUntil > t) out.push({ key, info: { ...base, status: "previous", publishedUntil } });
-  });
+    if (key === signing) out.push({ key, info: { ...base, status: "current" } });
+    else if (activeFrom(key) > t) out.push({ key, info: { ...base, status: "next" } });
+    else {
+      // It stopped signing when the key after it started.
+      const publishedUntil = activeFrom(sorted[i + 1]!) + retainMs;
+      if (publishedUntil > t) out.push({ key, info: { ...base, status: "previous", publishedUntil } });
+    }
+  }
   return out;
 }
 
@@ -300,10 +302,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
    * if no other instance wrote that version first, otherwise starts again from theirs. `change`
    * answers undefined when nothing (more) needs changing.
    */
-  const commit = async (
-    from: KeySetRecord,
-    change: (record: KeySetRecord) => Promise<Omit<KeySetRecord, "version"> | undefined>,
-  ): Promise<KeySetRecord> => {
+  const commit = async (from: KeySetRecord, change: (record: KeySetRecord) => Promise<Omit<KeySetRecord, "version"> | undefined>): Promise<KeySetRecord> => {
     let base = from;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const changed = await change(base);
@@ -368,8 +367,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
     }
   };
 
-  const infoOf = (record: KeySetRecord, kid: string): SigningKeyInfo | undefined =>
-    describe(record.keys, now(), retainMs).find((v) => v.key.kid === kid)?.info;
+  const infoOf = (record: KeySetRecord, kid: string): SigningKeyInfo | undefined => describe(record.keys, now(), retainMs).find((v) => v.key.kid === kid)?.info;
 
   return {
     async signingKey() {

@@ -32,7 +32,10 @@ export function instance(storage: Storage, clock: Clock, overrides: Partial<Auth
     server,
     /** A fresh access token, with the `kid` it was signed by. */
     async token() {
-      const response = await fetch("/token", form({ grant_type: "client_credentials", scope: "mcp:tools" }, { Authorization: basic(MACHINE.client_id, MACHINE.client_secret) }));
+      const response = await fetch(
+        "/token",
+        form({ grant_type: "client_credentials", scope: "mcp:tools" }, { Authorization: basic(MACHINE.client_id, MACHINE.client_secret) }),
+      );
       expect(response.status).toBe(200);
       const token = ((await response.json()) as { access_token: string }).access_token;
       return { token, kid: decodeJWT(token).header.kid as string };

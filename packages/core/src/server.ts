@@ -223,6 +223,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     rotationSeconds: options.signingKeyRotationSeconds,
     retainSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,
     onError: (error) => options.onError(error, {}),
+    onEvent: options.onEvent,
   });
   const verifier = createKeySetVerifier(
     {
@@ -369,7 +370,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
   return {
     issuer: options.issuer,
     resources: options.resources,
-    keys: { jwks: () => keys.jwks(), list: keys.list, rotate: keys.rotate, retire: keys.retire },
+    keys: { jwks: async () => structuredClone(await keys.jwks()), list: keys.list, rotate: keys.rotate, retire: keys.retire },
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
     handle,
     owns: (path: string): boolean | undefined => (isPlainPath(path) ? routeFor(path) !== undefined : undefined),

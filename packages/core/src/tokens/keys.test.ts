@@ -199,6 +199,19 @@ describe("Manual rotation and retirement (server.keys)", () => {
     expect((await server.keys.list()).map((k) => k.kid)).toEqual([fresh.kid]);
   });
 
+  it("tells onEvent of each change it writes, naming a retired key", async () => {
+    const clock = createClock();
+    const events: { type: string; change?: string; retired?: string; kids?: string[] }[] = [];
+    const t = instance(createMemoryStore({ now: clock.now }), clock, { onEvent: (event) => events.push(event) });
+    const first = await t.token();
+    const key = await t.server.keys.rotate();
+    await t.server.keys.retire(first.kid);
+    const changes = events.filter((e) => e.type === "signing_keys.changed");
+    expect(changes.map((e) => e.change)).toEqual(["create", "rotate", "retire"]);
+    expect(changes[2]).toMatchObject({ retired: first.kid, kids: [key.kid] });
+    expect(JSON.stringify(changes)).not.toMatch(/"d":|privateJwk/);
+  });
+
   it("the JWKS and the list never show a private key", async () => {
     const { server, jwks } = setup();
     await server.keys.rotate({ activateInSeconds: 5 });

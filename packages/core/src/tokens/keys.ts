@@ -1,5 +1,6 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Storage } from "../storage/types.js";
+import type { ServerEvent } from "../types.js";
 import { randomToken } from "../lib/crypto.js";
 import { keys as storageKeys } from "../storage/keys.js";
 
@@ -147,6 +148,8 @@ export interface KeyManagerOptions {
   retainSeconds: number;
   /** Told when a re-read fails while the keys already loaded keep serving. */
   onError?: (error: unknown) => void;
+  /** Told of each version this instance wrote. */
+  onEvent?: (event: Extract<ServerEvent, { type: "signing_keys.changed" }>) => void;
 }
 
 /** How long an instance serves the key set it read before reading it again. */
@@ -277,6 +280,14 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
   /** Writes the next version after `base`; answers whether it won. */
   const write = async (base: KeySetRecord | undefined, next: KeySetRecord): Promise<boolean> => {
     if (!(await storage.setIfAbsent(storageKeys.signingKeySet(next.version), next))) return false;
+    const retired = next.change === "retire" ? base?.keys.find((k) => !next.keys.some((n) => n.kid === k.kid))?.kid : undefined;
+    options.onEvent?.({
+      type: "signing_keys.changed",
+      change: next.change,
+      version: next.version,
+      kids: next.keys.map((k) => k.kid),
+      ...(retired ? { retired } : {}),
+    });
     await storage.set(storageKeys.signingKeyHead(), next.version);
     // The version before stays readable a little while; older ones already expire.
     if (base) await storage.set(storageKeys.signingKeySet(base.version), base, { ttlSeconds: SUPERSEDED_TTL_SECONDS });

@@ -70,8 +70,10 @@ export function describeKeyRotation(
 ): void {
   describe(`${name}: signing-key rotation (SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS)`, () => {
     const running: RunningExample[] = [];
+    const cleanups: (() => Promise<void>)[] = [];
     afterEach(async () => {
       await Promise.all(running.splice(0).map((example) => example.stop("SIGKILL")));
+      for (const cleanup of cleanups.splice(0)) await cleanup();
     });
     const launch = async (env: Record<string, string>) => {
       const example = await start({ SIGNING_KEY_ROTATION_SECONDS: "2", ACCESS_TOKEN_TTL_SECONDS: "20", ...env });
@@ -102,7 +104,13 @@ export function describeKeyRotation(
     it.skipIf(!options.twoInstances)("AS-JWT-1: two instances on one Redis serve the same JWKS and accept each other's tokens across rotations", async () => {
       const skip = await redisSkipReason();
       if (skip) return;
-      const store = `${REDIS_URL}?prefix=portcullis-keys-${Date.now()}-${Math.random().toString(36).slice(2)}:`;
+      const keyPrefix = `portcullis-keys-${Date.now()}-${Math.random().toString(36).slice(2)}:`;
+      const store = `${REDIS_URL}?prefix=${keyPrefix}`;
+      cleanups.push(async () => {
+        const redis = createRedisStore({ url: REDIS_URL, keyPrefix });
+        for (const entry of await redis.list("", { limit: 10_000 })) await redis.delete(entry.key);
+        await redis.close?.();
+      });
       // One issuer behind two ports, as behind a load balancer.
       const [portA, portB] = [await freePort(), await freePort()];
       const publicUrl = `http://localhost:${portA}`;

@@ -1,3 +1,4 @@
+import { jwtTokenVerifier } from "@portcullis/core/resource";
 import { createRedisStore } from "@portcullis/redis";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort, type RunningExample } from "./e2e.js";
@@ -99,6 +100,11 @@ export function describeKeyRotation(
       expect(kids(after)).toContain(oldKid);
       expect((await callWhoami(example.url, tokens.access_token)).status).toBe(200);
       expect((await callWhoami(example.url, rotated.access)).status).toBe(200);
+      // A separate resource server that reads /jwks.json accepts both too.
+      const remote = jwtTokenVerifier({ issuer: example.url, jwks: new URL(`${example.url}/jwks.json`) });
+      for (const token of [tokens.access_token, rotated.access]) {
+        expect((await remote.verifyAccessToken(token, { resource: `${example.url}/mcp` })).clientId).toBe(client.clientId);
+      }
     });
 
     it.skipIf(!options.twoInstances)("AS-JWT-1: two instances on one Redis serve the same JWKS and accept each other's tokens across rotations", async () => {

@@ -27,7 +27,15 @@ export async function serveWorker(config: DemoConfig, options: { port?: number }
     compatibilityDate: COMPATIBILITY_DATE,
     host: "127.0.0.1",
     port: options.port ?? config.port,
-    bindings: { PUBLIC_URL: config.publicUrl, DEMO_USERNAME: config.username, DEMO_PASSWORD: config.password, ...upstreamBindings(config), ...resourceServerVars(config) },
+    bindings: {
+      PUBLIC_URL: config.publicUrl,
+      DEMO_USERNAME: config.username,
+      DEMO_PASSWORD: config.password,
+      ...upstreamBindings(config),
+      ...resourceServerVars(config),
+      ...(config.signingKeyRotationSeconds ? { SIGNING_KEY_ROTATION_SECONDS: String(config.signingKeyRotationSeconds) } : {}),
+      ...(config.accessTokenTtlSeconds ? { ACCESS_TOKEN_TTL_SECONDS: String(config.accessTokenTtlSeconds) } : {}),
+    },
     durableObjects: { PORTCULLIS_STORE: { className: "PortcullisStorageObject", useSQLite: true } },
   });
   const url = await mf.ready;

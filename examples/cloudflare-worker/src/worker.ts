@@ -29,6 +29,10 @@ export interface Env {
   UPSTREAM_INTROSPECTION_CLIENT_ID?: string;
   /** A secret (`wrangler secret put UPSTREAM_INTROSPECTION_CLIENT_SECRET`). */
   UPSTREAM_INTROSPECTION_CLIENT_SECRET?: string;
+  /** Rotate the signing key every this many seconds; unset: no rotation. */
+  SIGNING_KEY_ROTATION_SECONDS?: string;
+  /** The access-token lifetime in seconds; unset: 3600. */
+  ACCESS_TOKEN_TTL_SECONDS?: string;
 }
 
 /** The demo MCP server at /mcp behind Portcullis, with its state in a Durable Object. */
@@ -49,7 +53,7 @@ export default withPortcullis<Env>(
         throw new Error("set UPSTREAM_TOKEN_KEY (wrangler secret put UPSTREAM_TOKEN_KEY): every isolate must open the same upstream tokens");
       }
       const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY } = env;
-      const { UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } = env;
+      const { UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET, SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS } = env;
       const config = demoConfig(
         {
           PUBLIC_URL,
@@ -63,6 +67,8 @@ export default withPortcullis<Env>(
           UPSTREAM_TOKEN_KEY,
           UPSTREAM_INTROSPECTION_CLIENT_ID,
           UPSTREAM_INTROSPECTION_CLIENT_SECRET,
+          SIGNING_KEY_ROTATION_SECONDS,
+          ACCESS_TOKEN_TTL_SECONDS,
         },
         { store: "durable-object" },
       );

@@ -1,7 +1,7 @@
 import type { ClientRegistry } from "./clients/registry.js";
 import type { ResolvedOptions } from "./options.js";
 import type { JWTVerifier } from "./resource/jwt-verifier.js";
-import type { KeyManager } from "./tokens/keys.js";
+import type { KeyRing } from "./tokens/keys.js";
 import type { RateLimiter } from "./http/rate-limit.js";
 import type { Upstream } from "./upstream/index.js";
 
@@ -9,7 +9,7 @@ import type { Upstream } from "./upstream/index.js";
 export interface ServerContext {
   options: ResolvedOptions;
   clients: ClientRegistry;
-  keys: KeyManager;
+  keys: KeyRing;
   verifier: JWTVerifier;
   limiter: RateLimiter;
   /** The upstream identity provider, when users sign in through one (`upstream` option). */

@@ -1,5 +1,6 @@
 export { createAuthorizationServer } from "./server.js";
 export type { AuthorizationRequestInfo, AuthorizationServer, GrantInfo, ImportedClient } from "./server.js";
+export type { KeyManager, SigningAlgorithm, SigningKeyInfo } from "./tokens/keys.js";
 export { namespacedStore } from "./storage/namespaced.js";
 export { serveOwned } from "./http/serve.js";
 export { MAX_JSON_DEPTH } from "./lib/json.js";

@@ -1,7 +1,8 @@
 /**
  * In-process cost attribution for the two hot paths the HTTP scenarios measure: microseconds per
  * operation, one at a time, each in a bounded loop. Not part of `npm run bench`; used to explain
- * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`).
+ * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`; `-- --guard` for the
+ * guard's cached and 401 paths alone, A/B).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { SignJWT, generateKeyPair } from "jose";
@@ -53,6 +54,36 @@ async function us(name: string, op: () => unknown, ms = 1500): Promise<void> {
     n++;
   }
   console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  ${name}`);
+}
+
+if (process.argv.includes("--guard")) {
+  // The guard's two paths, A/B in one process, interleaved so a drifting host moves both sides:
+  // a verifier that answers a reused token without I/O (the server) against one that only has the
+  // asynchronous check; a 401 written from its plain form against one built as a Fetch Response.
+  const asyncOnly = createResourceGuard({
+    resource,
+    authorizationServers: [origin],
+    verifier: { issuer: origin, verifyAccessToken: (t, o) => server.verifyAccessToken(t, o), checkAccessToken: (t, o) => server.checkAccessToken(t, o) },
+    requiredScopes: ["mcp:tools"],
+  });
+  const bare = new Request(resource, { method: "POST" });
+  for (let round = 1; round <= 3; round++) {
+    console.log(`round ${round}`);
+    await us("guard.protect, reused token, cached check (no I/O)", () => guard.protect(guardedRequest));
+    await us("guard.protect, reused token, asynchronous check only", () => asyncOnly.protect(guardedRequest));
+    await us("guard.protect, no token, plain 401", async () => {
+      const r = await guard.protect(bare);
+      if (r.ok || !r.plain) throw new Error("expected a plain refusal");
+      return r.plain.body;
+    });
+    await us("guard.protect, no token, 401 as a Fetch Response read whole", async () => {
+      const r = await guard.protect(bare);
+      if (r.ok) throw new Error("expected a refusal");
+      for (const _ of r.response.headers);
+      return r.response.text();
+    });
+  }
+  process.exit(0);
 }
 
 console.log("Guarded request, reused token:");

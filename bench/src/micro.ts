@@ -1,10 +1,12 @@
 /**
  * In-process cost attribution for the two hot paths the HTTP scenarios measure: microseconds per
  * operation, one at a time, each in a bounded loop. Not part of `npm run bench`; used to explain
- * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`; `-- --guard` for the
- * guard's cached and 401 paths alone, A/B).
+ * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`; `--guard` for the
+ * guard's cached and 401 paths alone, A/B; `--refresh` for 5 s of refresh grants alone, to profile
+ * with `node --cpu-prof`).
  */
 import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { SignJWT, generateKeyPair } from "jose";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard } from "@portcullis/core";
 
@@ -19,6 +21,8 @@ const server = createAuthorizationServer({
   interactionUrl: "/login",
   clients: [{ client_id: "pub", redirect_uris: ["http://127.0.0.1:33418/callback"], grant_types: ["authorization_code", "refresh_token"] }],
   rateLimit: false,
+  // `--eddsa`: Ed25519 signing keys instead of the default ES256.
+  signingAlgorithm: process.argv.includes("--eddsa") ? "EdDSA" : "ES256",
 });
 const guard = createResourceGuard({ resource, authorizationServers: [origin], verifier: server, requiredScopes: ["mcp:tools"] });
 
@@ -82,6 +86,36 @@ if (process.argv.includes("--guard")) {
       for (const _ of r.response.headers);
       return r.response.text();
     });
+  }
+  process.exit(0);
+}
+
+if (process.argv.some((a) => a === "--refresh" || a.startsWith("--refresh="))) {
+  // The refresh grant alone, 50 in flight for 5 s, profiled (the load only, not the set-up) into
+  // the file after `--refresh=`, when given: read it with src/profile-summary.ts.
+  const profileTo = process.argv.find((a) => a.startsWith("--refresh="))?.slice("--refresh=".length);
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  if (profileTo) {
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+  }
+  const started = performance.now();
+  let n = 0;
+  const worker = async () => {
+    while (performance.now() - started < 5000) {
+      const r = await server.fetch(refreshRequest());
+      if (r.status !== 200) throw new Error(`refresh answered ${r.status}`);
+      await r.arrayBuffer();
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: 50 }, worker));
+  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(refresh grant), 50 in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
+  if (profileTo) {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(profileTo, JSON.stringify(profile));
   }
   process.exit(0);
 }

@@ -264,7 +264,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
   const options = resolveOptions(input);
   const keys = createKeyManager({
     storage: options.storage,
-    alg: "ES256",
+    alg: options.signingAlgorithm,
     now: options.now,
     rotationSeconds: options.signingKeyRotationSeconds,
     retainSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,

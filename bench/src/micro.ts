@@ -2,13 +2,14 @@
  * In-process cost attribution for the two hot paths the HTTP scenarios measure: microseconds per
  * operation, one at a time, each in a bounded loop. Not part of `npm run bench`; used to explain
  * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`; `--guard` for the
- * guard's cached and 401 paths alone, A/B; `--refresh` for 5 s of refresh grants alone, to profile
- * with `node --cpu-prof`).
+ * guard's cached and 401 paths alone, A/B; `--refresh[=file.cpuprofile]` or `--register[=...]` for 5 s of
+ * refresh grants or registrations alone, profiled into the file).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { SignJWT, generateKeyPair } from "jose";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard } from "@portcullis/core";
+import { REGISTRATION_BODY } from "./servers/common.js";
 
 const origin = "http://127.0.0.1:8787";
 const resource = `${origin}/mcp`;
@@ -90,10 +91,13 @@ if (process.argv.includes("--guard")) {
   process.exit(0);
 }
 
-if (process.argv.some((a) => a === "--refresh" || a.startsWith("--refresh="))) {
-  // The refresh grant alone, 50 in flight for 5 s, profiled (the load only, not the set-up) into
-  // the file after `--refresh=`, when given: read it with src/profile-summary.ts.
-  const profileTo = process.argv.find((a) => a.startsWith("--refresh="))?.slice("--refresh=".length);
+const loadMode = process.argv.find((a) => /^--(refresh|register)(=|$)/.test(a));
+if (loadMode) {
+  // The refresh grant (or registration) alone, 50 in flight for 5 s, profiled (the load only, not
+  // the set-up) into the file after `=`, when given: read it with src/profile-summary.ts.
+  const registering = loadMode.startsWith("--register");
+  const profileTo = loadMode.includes("=") ? loadMode.slice(loadMode.indexOf("=") + 1) : undefined;
+  const registerRequest = () => new Request(`${origin}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: REGISTRATION_BODY });
   const { Session } = await import("node:inspector/promises");
   const session = new Session();
   if (profileTo) {
@@ -105,14 +109,14 @@ if (process.argv.some((a) => a === "--refresh" || a.startsWith("--refresh="))) {
   let n = 0;
   const worker = async () => {
     while (performance.now() - started < 5000) {
-      const r = await server.fetch(refreshRequest());
-      if (r.status !== 200) throw new Error(`refresh answered ${r.status}`);
+      const r = await server.fetch(registering ? registerRequest() : refreshRequest());
+      if (r.status !== (registering ? 201 : 200)) throw new Error(`answered ${r.status}`);
       await r.arrayBuffer();
       n++;
     }
   };
   await Promise.all(Array.from({ length: 50 }, worker));
-  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(refresh grant), 50 in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
+  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(${registering ? "registration" : "refresh grant"}), 50 in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
   if (profileTo) {
     const { profile } = await session.post("Profiler.stop");
     writeFileSync(profileTo, JSON.stringify(profile));

@@ -13,7 +13,11 @@ import { REGISTRATION_BODY } from "./servers/common.js";
 
 const origin = "http://127.0.0.1:8787";
 const resource = `${origin}/mcp`;
-const storage = createMemoryStore({ maxEntries: 1_000_000 });
+// `--redis`: the Redis store on 127.0.0.1:6379 (keys under a prefix of this process, expiring).
+const onRedis = process.argv.includes("--redis");
+const storage = onRedis
+  ? (await import("@portcullis/redis")).createRedisStore({ url: "redis://127.0.0.1:6379", keyPrefix: `portcullis-micro-${process.pid}:` })
+  : createMemoryStore({ maxEntries: 1_000_000 });
 const server = createAuthorizationServer({
   issuer: origin,
   resource,
@@ -29,12 +33,16 @@ const guard = createResourceGuard({ resource, authorizationServers: [origin], ve
 
 // A grant and refresh tokens in the core's record format, as the HTTP scenarios pre-load them.
 const grantId = "g1";
-await storage.set(`grant:${grantId}`, { id: grantId, clientId: "pub", subject: "alice", scopes: ["mcp:tools"], resource, createdAt: Date.now() });
+await storage.set(`grant:${grantId}`, { id: grantId, clientId: "pub", subject: "alice", scopes: ["mcp:tools"], resource, createdAt: Date.now() }, { ttlSeconds: 900 });
 const refreshTokens: string[] = [];
-for (let i = 0; i < 200_000; i++) {
-  const t = randomBytes(32).toString("base64url");
-  refreshTokens.push(t);
-  await storage.set(`refresh:${createHash("sha256").update(t).digest("base64url")}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] });
+for (let batch = 0; batch < (onRedis ? 30 : 200); batch++) {
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const t = randomBytes(32).toString("base64url");
+    refreshTokens.push(t);
+    writes.push(storage.set(`refresh:${createHash("sha256").update(t).digest("base64url")}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] }, { ttlSeconds: 900 }));
+  }
+  await Promise.all(writes);
 }
 let next = 0;
 const refreshRequest = () =>
@@ -96,6 +104,8 @@ if (loadMode) {
   // The refresh grant (or registration) alone, 50 in flight for 5 s, profiled (the load only, not
   // the set-up) into the file after `=`, when given: read it with src/profile-summary.ts.
   const registering = loadMode.startsWith("--register");
+  // `--inflight=N`: requests in flight at once (default 50); 1 shows a request's own latency.
+  const inFlight = Number(process.argv.find((a) => a.startsWith("--inflight="))?.slice("--inflight=".length) ?? 50);
   const profileTo = loadMode.includes("=") ? loadMode.slice(loadMode.indexOf("=") + 1) : undefined;
   const registerRequest = () => new Request(`${origin}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: REGISTRATION_BODY });
   const { Session } = await import("node:inspector/promises");
@@ -115,8 +125,8 @@ if (loadMode) {
       n++;
     }
   };
-  await Promise.all(Array.from({ length: 50 }, worker));
-  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(${registering ? "registration" : "refresh grant"}), 50 in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(${registering ? "registration" : "refresh grant"}), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
   if (profileTo) {
     const { profile } = await session.post("Profiler.stop");
     writeFileSync(profileTo, JSON.stringify(profile));

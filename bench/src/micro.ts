@@ -33,14 +33,20 @@ const guard = createResourceGuard({ resource, authorizationServers: [origin], ve
 
 // A grant and refresh tokens in the core's record format, as the HTTP scenarios pre-load them.
 const grantId = "g1";
-await storage.set(`grant:${grantId}`, { id: grantId, clientId: "pub", subject: "alice", scopes: ["mcp:tools"], resource, createdAt: Date.now() }, { ttlSeconds: 900 });
+await storage.set(
+  `grant:${grantId}`,
+  { id: grantId, clientId: "pub", subject: "alice", scopes: ["mcp:tools"], resource, createdAt: Date.now() },
+  { ttlSeconds: 900 },
+);
 const refreshTokens: string[] = [];
 for (let batch = 0; batch < (onRedis ? 30 : 200); batch++) {
   const writes: Promise<void>[] = [];
   for (let i = 0; i < 1000; i++) {
     const t = randomBytes(32).toString("base64url");
     refreshTokens.push(t);
-    writes.push(storage.set(`refresh:${createHash("sha256").update(t).digest("base64url")}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] }, { ttlSeconds: 900 }));
+    writes.push(
+      storage.set(`refresh:${createHash("sha256").update(t).digest("base64url")}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] }, { ttlSeconds: 900 }),
+    );
   }
   await Promise.all(writes);
 }
@@ -126,7 +132,9 @@ if (loadMode) {
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
-  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(${registering ? "registration" : "refresh grant"}), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
+  console.log(
+    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(${registering ? "registration" : "refresh grant"}), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`,
+  );
   if (profileTo) {
     const { profile } = await session.post("Profiler.stop");
     writeFileSync(profileTo, JSON.stringify(profile));
@@ -150,7 +158,9 @@ await us("guard.handle + server.handle (the oauthRoutes pass-through)", async ()
 });
 
 console.log("\nRefresh grant:");
-await us("crypto.subtle.digest SHA-256 of a refresh token (async, libuv thread pool)", () => crypto.subtle.digest("SHA-256", encoder.encode(refreshTokens[0]!)));
+await us("crypto.subtle.digest SHA-256 of a refresh token (async, libuv thread pool)", () =>
+  crypto.subtle.digest("SHA-256", encoder.encode(refreshTokens[0]!)),
+);
 await us("node:crypto createHash SHA-256 of the same (synchronous)", () => createHash("sha256").update(refreshTokens[0]!).digest("base64url"));
 await us("jose SignJWT ES256 (RFC 9068 claims)", () =>
   new SignJWT({ client_id: "pub", gid: grantId, scope: "mcp:tools" })
@@ -179,7 +189,9 @@ const concurrent = async () => {
     }
   };
   await Promise.all(Array.from({ length: 50 }, worker));
-  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(refresh grant), 50 in flight, in-process (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
+  console.log(
+    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(refresh grant), 50 in flight, in-process (${Math.round(n / ((performance.now() - started) / 1000))}/s)`,
+  );
 };
 await concurrent();
 process.exit(0);

@@ -21,7 +21,10 @@ import { POSTGRES_BENCH_URL } from "./servers/common.js";
 const QUICK: Settings = { quick: true, warmupSeconds: 1, runSeconds: 1, runs: 1, connections: 50, registrationFill: 5_000 };
 const FULL: Settings = { quick: false, warmupSeconds: 2, runSeconds: 5, runs: 3, connections: 50, registrationFill: 100_000 };
 // Every id a full run on a machine with every store and adapter would measure.
-const parsed = parseBenchArgs(process.argv.slice(2), scenarios(FULL, { redis: true, postgres: true, adapters: ["express", "node"], worker: true }).map((s) => s.id));
+const parsed = parseBenchArgs(
+  process.argv.slice(2),
+  scenarios(FULL, { redis: true, postgres: true, adapters: ["express", "node"], worker: true }).map((s) => s.id),
+);
 if ("error" in parsed) {
   process.stderr.write(`npm run bench: ${parsed.error}\n`);
   process.exit(2);
@@ -33,7 +36,9 @@ const settings = quick ? QUICK : FULL;
 
 const ROOT = join(BENCH_DIR, "..");
 const startedAt = new Date();
-const loadAverageAtStart = loadavg().map((n) => n.toFixed(2)).join(" ");
+const loadAverageAtStart = loadavg()
+  .map((n) => n.toFixed(2))
+  .join(" ");
 const redis = await redisAnswers();
 const postgres = await postgresAnswers();
 const adapters = (["express", "node"] as const).filter((a) => existsSync(join(ROOT, "packages", a, "src", "index.ts")));
@@ -44,7 +49,9 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const all = scenarios(settings, { redis, postgres, adapters: [...adapters], worker: hasWorker });
 const selected = only ? all.filter((s) => only.includes(s.id) || (s.kind === "ops" && only.some((o) => o.startsWith("jose")))) : all;
-log(`Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, PostgreSQL ${postgres ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`);
+log(
+  `Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, PostgreSQL ${postgres ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`,
+);
 // The Worker's bundle is built (and measured) before any scenario: the smoke scenario serves it.
 const workerSmoke = selected.some((s) => s.id === "worker-smoke");
 const bundle = only && !workerSmoke ? { text: "not measured (--only)", built: false } : workerBundle();
@@ -140,7 +147,10 @@ function workerBundle(): { text: string; built: boolean } {
   const largest = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
   if (!largest) return no("built, but no .js bundle found under dist/");
   const bytes = readFileSync(largest);
-  return { text: `${largest.slice(dir.length + 1)}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzipped`, built: true };
+  return {
+    text: `${largest.slice(dir.length + 1)}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzipped`,
+    built: true,
+  };
 }
 
 function listJs(dir: string): string[] {

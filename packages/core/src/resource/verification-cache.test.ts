@@ -131,13 +131,25 @@ describe("Verification caches (the bearer check's hot path)", () => {
     expect(hijack.ok).toBe(false);
     expect((hijack as { response: Response }).response.status).toBe(404);
     // A verifier whose cached answer throws is asked in full, never failing open or closed on it.
-    const throwing = createResourceGuard({ resource: RESOURCE, verifier: { ...verifier, checkCachedAccessToken: () => { throw new Error("cache broken"); } } });
+    const throwing = createResourceGuard({
+      resource: RESOURCE,
+      verifier: {
+        ...verifier,
+        checkCachedAccessToken: () => {
+          throw new Error("cache broken");
+        },
+      },
+    });
     expect((await throwing.protect(bearer(alice))).ok).toBe(true);
   });
 
   it("gives a challenge in plain form beside the Response, the two alike, for adapters that write it directly", async () => {
     const t = createTestServer();
-    for (const request of [new Request(RESOURCE, { method: "POST" }), bearer("not-a-jwt"), new Request(RESOURCE, { method: "POST", headers: { Origin: "https://evil.test" } })]) {
+    for (const request of [
+      new Request(RESOURCE, { method: "POST" }),
+      bearer("not-a-jwt"),
+      new Request(RESOURCE, { method: "POST", headers: { Origin: "https://evil.test" } }),
+    ]) {
       const result = await t.guard.protect(request);
       expect(result.ok).toBe(false);
       const { plain, response } = result as { plain: PlainResponse; response: Response };

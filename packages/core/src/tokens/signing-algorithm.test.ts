@@ -55,7 +55,13 @@ describe("signingAlgorithm: the algorithm of the keys the server creates", () =>
 
   it("refuses another algorithm at construction, naming the option", () => {
     const make = (alg: string) => () =>
-      createAuthorizationServer({ issuer: ISSUER, resource: RESOURCE, scopes: { "mcp:tools": "x" }, storage: createMemoryStore(), signingAlgorithm: alg as "EdDSA" });
+      createAuthorizationServer({
+        issuer: ISSUER,
+        resource: RESOURCE,
+        scopes: { "mcp:tools": "x" },
+        storage: createMemoryStore(),
+        signingAlgorithm: alg as "EdDSA",
+      });
     expect(make("RS256")).toThrow(/signingAlgorithm/);
     expect(make("HS256")).toThrow(/signingAlgorithm/);
   });

@@ -39,9 +39,6 @@ const PENDING = {
   // Behaviour Portcullis does not have yet.
   // Roles Portcullis does not play yet.
   ...Object.fromEntries(
-    [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`PX-${n}`, "proxy of a third-party AS: lands with federation"]),
-  ),
-  ...Object.fromEntries(
     [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`C-${n}`, "client-side rule: applies once the library ships a client helper"]),
   ),
 };

@@ -1,10 +1,16 @@
+import { randomBytes } from "node:crypto";
 import { banner, demoConfig } from "@portcullis/example-shared";
 import { serveWorker } from "./serve.js";
 
-// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD and AUTH_MODE with
-// its UPSTREAM_* variables; the Worker gets
-// them as vars. State lives in the Durable Object, whatever STORE says.
-const config = demoConfig(process.env, { store: "durable-object" });
+// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE and the
+// UPSTREAM_* variables; the Worker gets them as vars. State lives in the Durable Object, whatever
+// STORE says.
+const given = demoConfig(process.env, { store: "durable-object" });
+// The Worker needs UPSTREAM_TOKEN_KEY as a var; locally, one is generated for this process when unset.
+const config =
+  given.upstream && !given.upstream.tokenKey
+    ? { ...given, upstream: { ...given.upstream, tokenKey: randomBytes(32).toString("base64url"), generatedKeyFile: "memory (this process only, like the Durable Object)" } }
+    : given;
 const { mf, url } = await serveWorker(config);
 
 console.log(banner("Cloudflare Worker in workerd", { ...config, port: Number(url.port), store: "Durable Object PortcullisStorageObject (in memory)" }));

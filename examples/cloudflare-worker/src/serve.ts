@@ -2,6 +2,19 @@ import { Miniflare } from "miniflare";
 import type { DemoConfig } from "@portcullis/example-shared";
 import { buildWorker, COMPATIBILITY_DATE } from "./build.js";
 
+/** The UPSTREAM_* vars the Worker reads, from the example contract's configuration. */
+function upstreamBindings(config: DemoConfig): Record<string, string> {
+  const u = config.upstream;
+  if (!u) return {};
+  return {
+    UPSTREAM_ISSUER: u.issuer,
+    UPSTREAM_CLIENT_ID: u.clientId,
+    UPSTREAM_SCOPES: u.scopes.join(" "),
+    ...(u.clientSecret ? { UPSTREAM_CLIENT_SECRET: u.clientSecret } : {}),
+    ...(u.tokenKey ? { UPSTREAM_TOKEN_KEY: u.tokenKey } : {}),
+  };
+}
+
 /**
  * Builds the Worker and serves it in workerd through Miniflare on `config.port`, with the
  * Durable Object binding wrangler.jsonc declares (in memory: nothing outlives the process).
@@ -14,7 +27,7 @@ export async function serveWorker(config: DemoConfig, options: { port?: number }
     compatibilityDate: COMPATIBILITY_DATE,
     host: "127.0.0.1",
     port: options.port ?? config.port,
-    bindings: { PUBLIC_URL: config.publicUrl, DEMO_USERNAME: config.username, DEMO_PASSWORD: config.password, ...resourceServerVars(config) },
+    bindings: { PUBLIC_URL: config.publicUrl, DEMO_USERNAME: config.username, DEMO_PASSWORD: config.password, ...resourceServerVars(config), ...upstreamBindings(config) },
     durableObjects: { PORTCULLIS_STORE: { className: "PortcullisStorageObject", useSQLite: true } },
   });
   const url = await mf.ready;

@@ -10,16 +10,25 @@ export interface Env {
   /** The Worker's public origin, e.g. `https://portcullis-demo.example.workers.dev`. */
   PUBLIC_URL?: string;
   DEMO_USERNAME?: string;
-  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required, except in resource-server mode: isolates must agree on it. */
+  /** A secret (`wrangler secret put DEMO_PASSWORD`). Required, except in resource-server mode or with UPSTREAM_ISSUER: isolates must agree on it. */
   DEMO_PASSWORD?: string;
   /** `resource-server`: no authorization server here; /mcp accepts UPSTREAM_ISSUER's tokens. */
   AUTH_MODE?: string;
-  /** The external authorization server's issuer (resource-server mode). */
+  /**
+   * In resource-server mode, the external authorization server's issuer; otherwise sign in through
+   * this identity provider instead of the password (with the UPSTREAM_* vars below).
+   */
   UPSTREAM_ISSUER?: string;
   /** This resource server's client at the upstream, for introspecting opaque tokens. */
   UPSTREAM_INTROSPECTION_CLIENT_ID?: string;
   /** A secret (`wrangler secret put UPSTREAM_INTROSPECTION_CLIENT_SECRET`). */
   UPSTREAM_INTROSPECTION_CLIENT_SECRET?: string;
+  UPSTREAM_CLIENT_ID?: string;
+  /** A secret (`wrangler secret put UPSTREAM_CLIENT_SECRET`); unset, a public client with PKCE. */
+  UPSTREAM_CLIENT_SECRET?: string;
+  UPSTREAM_SCOPES?: string;
+  /** A secret: 32 random bytes, base64url, encrypting upstream tokens at rest. Required with UPSTREAM_ISSUER. */
+  UPSTREAM_TOKEN_KEY?: string;
 }
 
 /** The demo MCP server at /mcp behind Portcullis, with its state in a Durable Object. */
@@ -35,11 +44,13 @@ export default withPortcullis<Env>(
   {
     setup(env) {
       const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } = env;
+      const { UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY } = env;
       const config = demoConfig(
-        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET },
+        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY },
         { store: "durable-object" },
       );
-      if (!config.resourceServer && !DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
+      if (!config.resourceServer && !config.upstream && !DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
+      if (config.upstream && !UPSTREAM_TOKEN_KEY) throw new Error("set UPSTREAM_TOKEN_KEY (wrangler secret put UPSTREAM_TOKEN_KEY): every isolate must open the same upstream tokens");
       return createExampleAuth(config, createDurableObjectStore(env.PORTCULLIS_STORE));
     },
   },

@@ -1,9 +1,10 @@
 import { serve } from "@hono/node-server";
 import { banner, demoConfig } from "@portcullis/example-shared";
-import { DEFAULT_NODE_STORE, openStore, resolveHost } from "@portcullis/example-shared/node";
+import { DEFAULT_NODE_STORE, openStore, resolveHost, withUpstreamTokenKey } from "@portcullis/example-shared/node";
 import { createApp } from "./app.js";
 
-const config = demoConfig(process.env, { store: DEFAULT_NODE_STORE });
+// With UPSTREAM_ISSUER and no UPSTREAM_TOKEN_KEY, the key is generated into a file beside the store.
+const config = withUpstreamTokenKey(demoConfig(process.env, { store: DEFAULT_NODE_STORE }));
 const storage = await openStore(config.store);
 const app = createApp(config, storage, { resolveHost });
 

@@ -1,10 +1,11 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { banner, demoConfig } from "@portcullis/example-shared";
-import { DEFAULT_NODE_STORE, openStore, resolveHost } from "@portcullis/example-shared/node";
+import { DEFAULT_NODE_STORE, openStore, resolveHost, withUpstreamTokenKey } from "@portcullis/example-shared/node";
 import { createListener } from "./app.js";
 
-const config = demoConfig(process.env, { store: DEFAULT_NODE_STORE });
+// With UPSTREAM_ISSUER and no UPSTREAM_TOKEN_KEY, the key is generated into a file beside the store.
+const config = withUpstreamTokenKey(demoConfig(process.env, { store: DEFAULT_NODE_STORE }));
 const storage = await openStore(config.store);
 
 const server = createServer(createListener(config, storage, { resolveHost }));

@@ -1,5 +1,6 @@
 import { createAuthorizationServer, createResourceGuard, type Storage } from "@portcullis/core";
 import { resourceServerBanner, resourceServerConfig, type ResourceServerConfig } from "./resource-server.js";
+import { upstreamBanner, upstreamConfig, upstreamOptions, type UpstreamDemoConfig } from "./upstream.js";
 
 /** The contract every example honours, read from the environment. */
 export interface DemoConfig {
@@ -16,6 +17,11 @@ export interface DemoConfig {
   allowInsecureCimd: boolean;
   /** `AUTH_MODE=resource-server`: the external authorization server (see `resource-server.ts`). */
   resourceServer?: ResourceServerConfig;
+  /**
+   * `UPSTREAM_ISSUER` and its companions (in the default mode): users sign in at that identity
+   * provider, not with the password.
+   */
+  upstream: UpstreamDemoConfig | undefined;
 }
 
 /** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, STORE and AUTH_MODE (with its UPSTREAM_* variables). */
@@ -34,6 +40,8 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     store: env.STORE ?? defaults.store,
     allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
     ...(resourceServer ? { resourceServer } : {}),
+    // In resource-server mode UPSTREAM_ISSUER names the token issuer, not a sign-in provider.
+    upstream: resourceServer ? undefined : upstreamConfig(env),
   };
 }
 
@@ -79,12 +87,16 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
       ...(runtime.resolveHost ? { resolveHost: runtime.resolveHost } : {}),
       allowInsecureLoopback: config.allowInsecureCimd,
     },
-    login: {
-      async verifyPassword({ username, password }) {
-        const ok = (await sameSecret(username, config.username)) && (await sameSecret(password, config.password));
-        return ok ? { subject: username, claims: { preferred_username: username } } : null;
-      },
-    },
+    ...(config.upstream
+      ? { upstream: upstreamOptions(config.upstream) }
+      : {
+          login: {
+            async verifyPassword({ username, password }: { username: string; password: string }) {
+              const ok = (await sameSecret(username, config.username)) && (await sameSecret(password, config.password));
+              return ok ? { subject: username, claims: { preferred_username: username } } : null;
+            },
+          },
+        }),
   });
   const guard = createResourceGuard({
     resource,
@@ -108,8 +120,12 @@ export function banner(name: string, config: DemoConfig): string {
     `  MCP server:   ${mcpUrl}`,
     `  Issuer:       ${config.publicUrl}`,
     `  Store:        ${config.store}`,
-    `  Demo user:    ${config.username}`,
-    `  Password:     ${config.generatedPassword ? `${config.password}  (generated; set DEMO_PASSWORD to choose one)` : "(from DEMO_PASSWORD)"}`,
+    ...(config.upstream
+      ? upstreamBanner(config.upstream, config.publicUrl)
+      : [
+          `  Demo user:    ${config.username}`,
+          `  Password:     ${config.generatedPassword ? `${config.password}  (generated; set DEMO_PASSWORD to choose one)` : "(from DEMO_PASSWORD)"}`,
+        ]),
     ``,
     `Connect an MCP client to ${mcpUrl}, for example:`,
     `  npx @modelcontextprotocol/inspector   (transport "Streamable HTTP", URL ${mcpUrl})`,

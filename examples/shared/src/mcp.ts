@@ -1,10 +1,11 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import type { AuthInfo } from "@portcullis/core";
+import type { AuthInfo, UpstreamAccess } from "@portcullis/core";
 import { z } from "zod";
 
 /**
  * The demo MCP server: `whoami` reports what the access token says (scope `mcp:tools`);
+ * `upstream_userinfo` returns the upstream identity provider's userinfo JSON (with `UPSTREAM_ISSUER`);
  * `admin_echo` echoes its `text` and needs `mcp:admin`, which is offered but only granted when
  * asked for: calling it with a plain token gets a 403 `insufficient_scope` step-up challenge.
  */
@@ -18,10 +19,28 @@ export function createMcpServer(): McpServer {
       const result = {
         username: auth?.extra?.preferred_username ?? auth?.extra?.sub,
         subject: auth?.extra?.sub,
+        ...(auth?.extra?.email !== undefined ? { email: auth.extra.email } : {}),
         clientId: auth?.clientId,
         scopes: auth?.scopes ?? [],
       };
       return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
+    },
+  );
+  mcp.registerTool(
+    "upstream_userinfo",
+    {
+      title: "Upstream userinfo",
+      description: "Returns what the upstream identity provider's userinfo endpoint says about the signed-in user (with UPSTREAM_ISSUER set).",
+    },
+    async (extra) => {
+      const upstream = extra.authInfo?.extra?.upstream as UpstreamAccess | undefined;
+      if (!upstream) return { isError: true, content: [{ type: "text", text: "this server does not sign users in through an upstream identity provider" }] };
+      try {
+        // Refreshes the upstream access token first when it has expired.
+        return { content: [{ type: "text", text: JSON.stringify(await upstream.userinfo()) }] };
+      } catch (error) {
+        return { isError: true, content: [{ type: "text", text: `the identity provider did not answer: ${(error as Error).message}` }] };
+      }
     },
   );
   mcp.registerTool(

@@ -3,6 +3,7 @@ import type { ResolvedOptions } from "./options.js";
 import type { JWTVerifier } from "./resource/jwt-verifier.js";
 import type { KeyManager } from "./tokens/keys.js";
 import type { RateLimiter } from "./http/rate-limit.js";
+import type { Upstream } from "./upstream/index.js";
 
 /** What every handler and grant shares: resolved options and the server's components. */
 export interface ServerContext {
@@ -11,6 +12,8 @@ export interface ServerContext {
   keys: KeyManager;
   verifier: JWTVerifier;
   limiter: RateLimiter;
+  /** The upstream identity provider, when users sign in through one (`upstream` option). */
+  upstream?: Upstream;
   /**
    * Grants recently seen live, with when that stops counting (ms): the verification hot path
    * reads the store at most once per grant per `grantCacheSeconds`. Revocation here deletes the

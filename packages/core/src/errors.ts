@@ -147,6 +147,20 @@ const REASONS = {
   /** An opaque access token where no introspection is configured. */
   token_opaque_unsupported: { error: "invalid_token" },
 
+  // The upstream identity provider (sign-in through `upstream`); reported, never sent to the client.
+  /** The provider's answer at the callback did not verify (state, `iss`, shape). */
+  upstream_response_invalid: { error: "invalid_request" },
+  /** The provider refused a code or refresh token as invalid, expired or revoked. */
+  upstream_invalid_grant: { error: "invalid_grant" },
+  /** An answer from the provider failed verification (issuer, ID token, nonce, shape). */
+  upstream_invalid_response: { error: "invalid_grant" },
+  /** The provider could not be reached (network error, timeout). */
+  upstream_unreachable: { error: "temporarily_unavailable", status: 502 },
+  /** The provider refused this server's own request (its client, a scope): a configuration matter. */
+  upstream_refused: { error: "temporarily_unavailable", status: 502 },
+  /** Revoking a grant's upstream refresh token at the provider failed (the grant is revoked here regardless). */
+  upstream_revocation_failed: { error: "temporarily_unavailable", status: 502 },
+
   // Limits.
   /** A rate limit: 429 with `Retry-After`. */
   rate_limited: { error: "temporarily_unavailable", status: 429 },

@@ -15,12 +15,19 @@ export type {
   RegistrationContext,
   RegistrationDecision,
   StaticClient,
+  UpstreamClaimsMapper,
+  UpstreamOptions,
 } from "./options.js";
 export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse, rawHeaders, MAX_MCP_BODY, readAtMost, readChunksAtMost } from "./resource/index.js";
 export type { AuthenticateOptions, AuthenticateResult, BodyReader, Challenge, GuardRequest, HeaderReader, JWTVerifier, JWTVerifierOptions, ProtectResult, ResourceGuard, ResourceGuardOptions, SessionBindingOptions, VerifiedClaims } from "./resource/index.js";
 export { AuthorizationServerUnavailableError, createRemoteVerifier } from "./resource/index.js";
 export type { IssuerMetadata, RemoteVerifier, RemoteVerifierOptions } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";
+export { UpstreamError } from "./upstream/provider.js";
+export { upstreamPresets } from "./upstream/presets.js";
+export type { PresetOptions } from "./upstream/presets.js";
+export type { UpstreamAccess } from "./upstream/tokens.js";
+export type { UpstreamFailure } from "./upstream/provider.js";
 export type { OAuthErrorCode, ReasonCode } from "./errors.js";
 export { createMemoryStore, MemoryStoreFullError } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";

@@ -29,6 +29,8 @@ import type { OutboundPolicy } from "./clients/outbound.js";
 import type { ResolvedRateLimit } from "./http/rate-limit.js";
 import { resolveAllowedHosts } from "./http/host.js";
 import type { ConnectionInfo } from "./http/peer.js";
+import { base64url, base64urlDecode } from "./lib/crypto.js";
+import { sha256Digest } from "./lib/sha256.js";
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
@@ -66,6 +68,62 @@ const loginSchema = z.object({
 
 /** How the built-in login page checks a user. */
 export interface LoginOptions extends z.input<typeof loginSchema> {}
+
+/** The claims of an upstream user (ID token, then userinfo), mapped to the Portcullis user. */
+export type UpstreamClaimsMapper = (claims: Record<string, unknown>) => User | null;
+
+const upstreamSchema = z.object({
+  /**
+   * The identity provider's issuer, e.g. `https://accounts.example.com`. Its metadata is
+   * discovered at `<issuer>/.well-known/openid-configuration`, falling back to RFC 8414
+   * (`/.well-known/oauth-authorization-server`), unless `endpoints` are given. `http://` only on
+   * a loopback host (local development).
+   */
+  issuer: z.string(),
+  /** The client ID registered at the identity provider, with redirect URI `<issuer of this server>/upstream/callback`. */
+  clientId: z.string().check(z.minLength(1)),
+  /**
+   * The client secret of a confidential client, sent with `client_secret_basic` unless the
+   * provider's metadata offers only `client_secret_post`. Without it the client is public (PKCE only).
+   */
+  clientSecret: z.optional(z.string().check(z.minLength(1))),
+  /** Scopes asked of the provider. Default `openid profile email offline_access`. With `offline_access`, `prompt=consent` is sent too (OIDC Core §11). */
+  scopes: strings(),
+  /**
+   * The keys that encrypt upstream tokens at rest (AES-256-GCM): 32 random bytes, base64url. A
+   * list is for rotation: the first encrypts, every one decrypts (the key id is kept with each
+   * record). A plain string is one key, its id derived from it.
+   */
+  tokenEncryptionKeys: z.union([z.string(), z.array(z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)), key: z.string() })).check(z.minLength(1))]),
+  /**
+   * A provider without discovery (plain OAuth 2, such as GitHub): its endpoints. `userinfo` is then
+   * required, and `mapClaims` reads the user from its answer.
+   */
+  endpoints: z.optional(
+    z.object({
+      authorization: z.string(),
+      token: z.string(),
+      userinfo: z.optional(z.string()),
+      revocation: z.optional(z.string()),
+    }),
+  ),
+  /**
+   * Maps the upstream user's claims (the ID token's, completed by userinfo) to the Portcullis user:
+   * its `subject` is the access token's `sub`, its `claims` are copied into access tokens. Null
+   * refuses the user. Default: `sub`, with `email`, `email_verified`, `name` and
+   * `preferred_username` as claims.
+   */
+  mapClaims: fn<UpstreamClaimsMapper>(),
+  /** Extra authorization request parameters for the provider (a tenant hint, `access_type`, ...). */
+  authorizationParams: z.optional(z.record(z.string(), z.string())),
+  /** The fetch used to talk to the provider (a proxy, tests). Default: the global `fetch`. */
+  fetch: fn<(input: string | URL | Request, init?: RequestInit) => Promise<Response>>(),
+  /** Time limit of each exchange with the provider. Default 10,000 ms. */
+  timeoutMs: int(1, 60_000),
+});
+
+/** Sign-in through an upstream identity provider (OIDC or OAuth 2): see {@link AuthorizationServerOptions.upstream}. */
+export interface UpstreamOptions extends z.input<typeof upstreamSchema> {}
 
 /** A client known from configuration rather than registration. */
 export interface StaticClient extends Partial<Omit<ClientMetadata, "client_id">> {
@@ -276,6 +334,14 @@ const schema = z.object({
   serveAtOriginRoot: z.optional(z.boolean()),
   /** The built-in login and consent page. */
   login: z.optional(loginSchema),
+  /**
+   * Sign-in through an upstream identity provider: after the MCP client's request is validated,
+   * the built-in consent page (no password form) and, on Allow, the provider's sign-in; the
+   * grant's user is the provider's user. The provider's tokens are kept per grant, encrypted, and
+   * reach tool handlers as `authInfo.extra.upstream` ({@link UpstreamAccess}); the MCP client only
+   * ever gets this server's tokens. Exclusive with `login` and `interactionUrl`.
+   */
+  upstream: z.optional(upstreamSchema),
   /**
    * The app's own sign-in UI: a valid authorization request is redirected here with
    * `?request_id=...`; the app finishes with `completeAuthorization` or `denyAuthorization`.
@@ -494,9 +560,13 @@ export function resolveOptions(input: AuthorizationServerOptions) {
   if (o.login && !o.login.verifyPassword && !o.login.currentUser) {
     throw new TypeError("Portcullis: login needs verifyPassword or currentUser");
   }
-  if (!o.login && !o.interactionUrl) {
-    throw new TypeError("Portcullis: configure login (the built-in page) or interactionUrl (your own UI)");
+  if (!o.login && !o.interactionUrl && !o.upstream) {
+    throw new TypeError("Portcullis: configure login (the built-in page), interactionUrl (your own UI) or upstream (an identity provider)");
   }
+  if (o.upstream && (o.login || o.interactionUrl)) {
+    throw new TypeError("Portcullis: upstream signs users in by itself: give it without login or interactionUrl");
+  }
+  const upstream = o.upstream ? resolveUpstream(o.upstream) : undefined;
   const path = issuerURL.pathname === "/" ? "" : issuerURL.pathname;
   const registration: DynamicRegistrationOptions | false = o.dynamicRegistration === false ? false : typeof o.dynamicRegistration === "object" ? o.dynamicRegistration : {};
   const { outbound, documents } = resolveOutbound(o);
@@ -513,6 +583,7 @@ export function resolveOptions(input: AuthorizationServerOptions) {
     machineScopes: o.machineScopes ?? [],
     storage: withStorageErrors(namespacedStore(o.storage, o.storageNamespace ?? (path ? `${path}:` : ""))),
     login: o.login,
+    upstream,
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],
     untrustedClientErrors: o.untrustedClientErrors ?? DEFAULTS.untrustedClientErrors,
@@ -535,6 +606,79 @@ export function resolveOptions(input: AuthorizationServerOptions) {
     now: o.now ?? Date.now,
     onEvent: o.onEvent ?? (() => {}),
     onError: o.onError ?? defaultOnError,
+  };
+}
+
+/** Default upstream scopes: an OIDC sign-in that can refresh. */
+export const DEFAULT_UPSTREAM_SCOPES = ["openid", "profile", "email", "offline_access"];
+
+/** Authorization request parameters the server sets itself at the provider. */
+const RESERVED_UPSTREAM_PARAMS = ["client_id", "response_type", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method"];
+
+/** An upstream provider's options after checks and defaults. */
+export interface ResolvedUpstream {
+  issuer: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  scopes: string[];
+  /** Decryption keys by id; `encryptionKeyId` names the one that encrypts. */
+  keys: Map<string, Uint8Array>;
+  encryptionKeyId: string;
+  endpoints: UpstreamOptions["endpoints"];
+  mapClaims: UpstreamClaimsMapper | undefined;
+  authorizationParams: Record<string, string>;
+  fetch: ((input: string | URL | Request, init?: RequestInit) => Promise<Response>) | undefined;
+  timeoutMs: number;
+  /** `http://` on loopback, allowed for local development. */
+  insecure: boolean;
+}
+
+function decodeKey(text: string, where: string): Uint8Array {
+  const bytes = /^[A-Za-z0-9_-]{43}$/.test(text) ? base64urlDecode(text) : undefined;
+  if (bytes?.length !== 32) throw new TypeError(`Portcullis: ${where} must be 32 random bytes, base64url (43 characters)`);
+  return bytes;
+}
+
+/** Checks a provider's URL: https, or http on a loopback host. */
+function upstreamURL(text: string, where: string): URL {
+  const url = parseURL(text);
+  if (!url || url.hash || url.username || url.password) throw new TypeError(`Portcullis: ${where} must be an absolute URL without fragment or credentials`);
+  if (url.protocol === "http:" && !isLoopbackHost(url)) throw new TypeError(`Portcullis: ${where} may use http only on a loopback host`);
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError(`Portcullis: ${where} must use https`);
+  return url;
+}
+
+function resolveUpstream(u: UpstreamOptions): ResolvedUpstream {
+  const issuer = upstreamURL(u.issuer, "upstream.issuer");
+  if (issuer.search) throw new TypeError("Portcullis: upstream.issuer must have no query");
+  for (const [name, value] of Object.entries(u.endpoints ?? {})) if (value !== undefined) upstreamURL(value, `upstream.endpoints.${name}`);
+  if (u.endpoints && !u.endpoints.userinfo) throw new TypeError("Portcullis: upstream.endpoints needs userinfo (where the user is read without an ID token)");
+  const given = typeof u.tokenEncryptionKeys === "string" ? [{ id: "", key: u.tokenEncryptionKeys }] : u.tokenEncryptionKeys;
+  const keys = new Map<string, Uint8Array>();
+  for (const [i, { id, key }] of given.entries()) {
+    const bytes = decodeKey(key, `upstream.tokenEncryptionKeys${typeof u.tokenEncryptionKeys === "string" ? "" : `[${i}].key`}`);
+    const kid = id || base64url(sha256Digest(`portcullis/upstream-key-id:${key}`)).slice(0, 12);
+    if (keys.has(kid)) throw new TypeError(`Portcullis: upstream.tokenEncryptionKeys: key id ${kid} given twice`);
+    keys.set(kid, bytes);
+  }
+  for (const name of Object.keys(u.authorizationParams ?? {})) {
+    if (RESERVED_UPSTREAM_PARAMS.includes(name)) throw new TypeError(`Portcullis: upstream.authorizationParams may not set ${name} (the server sets it)`);
+  }
+  const scopes = u.scopes ?? DEFAULT_UPSTREAM_SCOPES;
+  for (const scope of scopes) if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`Portcullis: upstream.scopes: ${JSON.stringify(scope)} is not a scope token`);
+  return {
+    issuer: u.issuer,
+    clientId: u.clientId,
+    clientSecret: u.clientSecret,
+    scopes,
+    keys,
+    encryptionKeyId: keys.keys().next().value!,
+    endpoints: u.endpoints,
+    mapClaims: u.mapClaims,
+    authorizationParams: { ...u.authorizationParams },
+    fetch: u.fetch,
+    timeoutMs: u.timeoutMs ?? 10_000,
+    insecure: issuer.protocol === "http:",
   };
 }
 

@@ -28,6 +28,9 @@ import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.j
 import { StorageError } from "./storage/guarded.js";
 import { createKeyManager } from "./tokens/keys.js";
 import type { AuthInfo, ClientMetadata, TokenVerifier, User } from "./types.js";
+import { createUpstream } from "./upstream/index.js";
+import { UpstreamError } from "./upstream/provider.js";
+import { upstreamCallbackHandler } from "./handlers/upstream.js";
 
 /** Where RFC 8414 and OIDC discovery documents live, with the issuer's path appended. */
 const METADATA_PREFIXES = ["/.well-known/oauth-authorization-server/", "/.well-known/openid-configuration/"];
@@ -254,6 +257,18 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
     liveGrants: new Map(),
   };
+  if (options.upstream) {
+    ctx.upstream = createUpstream(options.upstream, {
+      storage: options.storage,
+      now: options.now,
+      ttlSeconds: options.refreshTokenTtlSeconds,
+      // The provider refused the grant's refresh token: the upstream sign-in is over, so is ours.
+      onEnded: async (grantId) => {
+        const grant = await findGrant(ctx, grantId);
+        if (grant) await revokeGrant(ctx, grantId, grant.clientId, "upstream_grant_ended");
+      },
+    });
+  }
   const paths = endpointPaths(options);
   const metadataBody = JSON.stringify(authorizationServerMetadata(options));
   const oidcBody = JSON.stringify(openIdConfiguration(options));
@@ -278,6 +293,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
       },
     ],
   ]);
+  if (ctx.upstream) routes.set(paths.upstreamCallback, { methods: ["GET"], handler: upstreamCallbackHandler, cors: false, page: true });
   if (options.dynamicRegistration) routes.set(paths.register, { methods: ["POST"], handler: registerHandler, cors: true });
   if (options.serveAtOriginRoot && options.issuerPath) {
     // MCP 2025-03-26 clients look at the MCP server's origin root, path dropped.
@@ -317,6 +333,12 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
         }
         return error.toResponse();
       }
+      if (error instanceof UpstreamError) {
+        // The identity provider is down or refuses this server: not the caller's fault, nor ours to hide.
+        options.onError(error, { request, reason: `upstream_${error.failure}` });
+        const description = "the identity provider could not be reached; try again shortly";
+        return route.page ? errorPage(options.serviceName, "The identity provider could not be reached. Try again in a moment.", 502) : new OAuthError("temporarily_unavailable", description, { status: 502 }).toResponse();
+      }
       options.onError(error, { request });
       // A storage outage is temporary: say so, and when to try again.
       const unavailable = error instanceof StorageError;
@@ -342,7 +364,10 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     if (typeof claims.gid !== "string" || !(await isGrantLive(ctx, claims.gid))) return revoked;
     let info = infos.get(claims);
     if (!info) {
-      info = freezeAuthInfo(authInfoFromClaims(token, claims, resource));
+      const built = authInfoFromClaims(token, claims, resource);
+      // The grant's upstream tokens, for tools: a handle, never the token itself in a claim.
+      if (ctx.upstream) built.extra = { ...built.extra, upstream: ctx.upstream.tokens.access(claims.gid) };
+      info = freezeAuthInfo(built);
       infos.set(claims, info);
     }
     return info;

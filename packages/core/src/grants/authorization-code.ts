@@ -28,7 +28,7 @@ interface CodeRecord {
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /** Issues a single-use code for an approved request. */
-export async function issueCode(ctx: ServerContext, pending: PendingAuthorization, user: User, scopes: string[]): Promise<string> {
+export async function issueCode(ctx: ServerContext, pending: PendingAuthorization, user: User, scopes: string[], grantId = randomToken(16)): Promise<string> {
   const code = randomToken(32);
   const hash = await sha256(code);
   const ttl = ctx.options.authorizationCodeTtlSeconds;
@@ -39,7 +39,7 @@ export async function issueCode(ctx: ServerContext, pending: PendingAuthorizatio
     scopes,
     resource: pending.resource,
     subject: user.subject,
-    grantId: randomToken(16),
+    grantId,
     ...(user.claims ? { claims: user.claims } : {}),
   };
   await ctx.options.storage.set(keys.code(hash), record, { ttlSeconds: ttl + 600 });

@@ -3,6 +3,7 @@ import type { RequestMeta, ServerContext } from "../context.js";
 import { issueCode } from "../grants/authorization-code.js";
 import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization, type ValidatedAuthorizationRequest } from "../grants/authorization-request.js";
 import { queryParams, readForm, type Params } from "../http/body.js";
+import { bindingCookie, readCookie } from "../http/cookies.js";
 import { redirectResponse } from "../http/responses.js";
 import { randomToken, sha256, timingSafeEqual } from "../lib/crypto.js";
 import { isLoopbackHost, withQuery } from "../lib/url.js";
@@ -12,6 +13,7 @@ import { consentPage, errorInterstitialPage, errorPage } from "./pages.js";
 import { isTrustedClient } from "../clients/registry.js";
 import type { StoredClient } from "../types.js";
 import { keys } from "../storage/keys.js";
+import { startUpstreamSignIn } from "./upstream.js";
 
 
 /** The cookie that binds a consent form to the browser that opened it. */
@@ -19,13 +21,6 @@ function browserCookieName(ctx: ServerContext): string {
   return ctx.options.secureCookies ? "__Host-portcullis-browser" : "portcullis-browser";
 }
 
-function readCookie(request: Request, name: string): string | undefined {
-  for (const part of (request.headers.get("Cookie") ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 /** A redirect carrying the authorization response to the client, with `iss` (RFC 9207). */
 export function authorizationResponse(ctx: ServerContext, redirectUri: string, params: Record<string, string | undefined>, status: 302 | 303): Response {
@@ -115,8 +110,7 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
 }
 
 function browserCookie(ctx: ServerContext, value: string): string {
-  const secure = ctx.options.secureCookies ? "; Secure" : "";
-  return `${browserCookieName(ctx)}=${value}; Path=/; HttpOnly; SameSite=Lax${secure}`;
+  return bindingCookie(browserCookieName(ctx), value, ctx.options.secureCookies);
 }
 
 async function renderConsent(
@@ -135,6 +129,9 @@ async function renderConsent(
       return false;
     }
   });
+  // With an upstream provider the page's Allow redirects there: the form may lead to it (CSP form-action).
+  const upstreamAt = ctx.upstream ? new URL((await ctx.upstream.client.metadata()).authorization_endpoint!) : undefined;
+  const formAction = [redirect.protocol.startsWith("http") ? redirect.origin : `${redirect.protocol}`, ...(upstreamAt ? [upstreamAt.origin] : [])];
   return consentPage(
     {
       serviceName: ctx.options.serviceName,
@@ -145,14 +142,16 @@ async function renderConsent(
       clientId: client.client_id,
       ...(stored.source === "metadata_document" ? { documentHost: new URL(client.client_id).host } : {}),
       redirectHost: redirect.host || redirect.protocol,
+      ...(ctx.upstream ? { redirectUri: pending.redirectUri } : {}),
       localhostOnly: loopbackOnly,
       resource: pending.resource,
       scopes: pending.scopes.map((name) => ({ name, description: Object.hasOwn(ctx.options.scopes, name) ? ctx.options.scopes[name]! : name === "offline_access" ? "Stay signed in" : name })),
       ...(extra.user ? { user: { displayName: extra.user.displayName ?? extra.user.subject } } : {}),
+      ...(upstreamAt ? { upstream: { host: upstreamAt.host, scopes: ctx.upstream!.options.scopes } } : {}),
       ...(extra.error ? { error: extra.error } : {}),
       ...(extra.username ? { username: extra.username } : {}),
     },
-    { status: extra.status ?? 200, formAction: [redirect.protocol.startsWith("http") ? redirect.origin : `${redirect.protocol}`], ...(extra.headers ? { headers: extra.headers } : {}) },
+    { status: extra.status ?? 200, formAction, ...(extra.headers ? { headers: extra.headers } : {}) },
   );
 }
 
@@ -184,6 +183,12 @@ export async function consentHandler(request: Request, ctx: ServerContext, meta:
   const decision = form.get("decision");
   if (decision === "deny") return denyAuthorization(ctx, id, 303);
   if (decision !== "allow") return errorPage(serviceName, "Choose Allow or Deny.");
+  if (ctx.upstream) {
+    // Consent given for this MCP client: only now is the user sent to the identity provider.
+    const consented = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(id));
+    if (!consented) return errorPage(serviceName, "This sign-in request has expired or was already used.");
+    return startUpstreamSignIn(ctx, ctx.upstream, consented);
+  }
 
   let user = (await ctx.options.login?.currentUser?.(request)) ?? null;
   const username = form.get("username") ?? "";

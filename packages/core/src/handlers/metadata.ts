@@ -11,6 +11,8 @@ export function endpointPaths(options: ResolvedOptions) {
     revoke: `${base}/revoke`,
     introspect: `${base}/introspect`,
     jwks: `${base}/jwks.json`,
+    /** Where an upstream identity provider sends the user back (the redirect URI registered there). */
+    upstreamCallback: `${base}/upstream/callback`,
     // RFC 8414 §3.1 inserts the well-known segment before the issuer's path; OIDC appends it.
     oauthMetadata: `/.well-known/oauth-authorization-server${base}`,
     oidcMetadata: `/.well-known/openid-configuration${base}`,

@@ -116,11 +116,15 @@ export interface ConsentView {
   /** For a client identified by its metadata document URL: the host that published it. */
   documentHost?: string;
   redirectHost: string;
+  /** The full redirect URI (shown with an upstream provider: one static upstream client serves every MCP client). */
+  redirectUri?: string;
   localhostOnly: boolean;
   resource: string;
   scopes: { name: string; description: string }[];
   /** A user already signed in to the app: only consent is asked. */
   user?: { displayName: string };
+  /** Sign-in happens next at this identity provider (its host), asked for these scopes: no password here. */
+  upstream?: { host: string; scopes: string[] };
   error?: string;
   username?: string;
 }
@@ -130,7 +134,9 @@ export function consentPage(view: ConsentView, init: { status?: number; headers?
   const scopes = view.scopes.length
     ? `<ul>${view.scopes.map((s) => `<li><code>${escapeHtml(s.name)}</code>: ${escapeHtml(s.description)}</li>`).join("")}</ul>`
     : `<p>No specific permissions; it will know who you are.</p>`;
-  const login = view.user
+  const login = view.upstream
+    ? `<p data-upstream>After you allow it, you sign in at <strong>${escapeHtml(view.upstream.host)}</strong>, which is asked for <code>${escapeHtml(view.upstream.scopes.join(" "))}</code>.</p>`
+    : view.user
     ? `<p>Signed in as <strong>${escapeHtml(view.user.displayName)}</strong>.</p>`
     : `<label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(view.username ?? "")}">
@@ -142,6 +148,7 @@ export function consentPage(view: ConsentView, init: { status?: number; headers?
 <dt>Application</dt><dd>${escapeHtml(view.clientName)} (<code>${escapeHtml(view.clientId)}</code>)</dd>
 ${view.documentHost ? `<dt>Published by</dt><dd><strong data-document-host>${escapeHtml(view.documentHost)}</strong></dd>` : ""}
 <dt>Returns to</dt><dd><code>${escapeHtml(view.redirectHost)}</code></dd>
+${view.redirectUri ? `<dt>Redirect URI</dt><dd><code data-redirect-uri>${escapeHtml(view.redirectUri)}</code></dd>` : ""}
 <dt>Resource</dt><dd><code>${escapeHtml(view.resource)}</code></dd>
 </dl>
 ${view.localhostOnly ? `<p class="warning" data-warning="localhost">This application runs on your own computer (it returns to <code>${escapeHtml(view.redirectHost)}</code>). Continue only if you started it yourself just now.</p>` : ""}

@@ -23,6 +23,18 @@ export function base64url(bytes: Uint8Array): string {
   return out;
 }
 
+/** Decodes base64url (padding optional); undefined for any other text. */
+export function base64urlDecode(text: string): Uint8Array | undefined {
+  try {
+    const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
+
 // getRandomValues costs microseconds per call in Node whatever the size, and a request draws
 // several tokens, so they come from a pool filled 4 KiB at a time (as Node's randomUUID does).
 // Each byte is handed out once and zeroed once copied or encoded.

@@ -1,7 +1,7 @@
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { expand } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { base64url, fillRandom } from "./crypto.js";
+import { base64url, base64urlDecode, fillRandom } from "./crypto.js";
 
 // The successor of a spent refresh token is kept sealed with XChaCha20-Poly1305 and a random
 // nonce (the audited @noble/ciphers, synchronous: no WebCrypto job on the refresh path), under a
@@ -18,17 +18,6 @@ const NONCE_BYTES = 24;
 const TAG_BYTES = 16;
 const SEALED_BYTES = NONCE_BYTES + TOKEN_BYTES + TAG_BYTES;
 
-function fromBase64url(text: string): Uint8Array | undefined {
-  try {
-    const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
-  } catch {
-    return undefined;
-  }
-}
-
 const keyOf = (secret: string) => expand(sha256, encoder.encode(secret), INFO, KEY_BYTES);
 
 /**
@@ -36,7 +25,7 @@ const keyOf = (secret: string) => expand(sha256, encoder.encode(secret), INFO, K
  * nonce, the ciphertext and its tag, base64url); undefined for any other value.
  */
 export function hideToken(secret: string, token: string): string | undefined {
-  const bytes = fromBase64url(token);
+  const bytes = base64urlDecode(token);
   if (bytes?.length !== TOKEN_BYTES) return undefined;
   const sealed = new Uint8Array(SEALED_BYTES);
   const nonce = fillRandom(sealed.subarray(0, NONCE_BYTES));
@@ -46,7 +35,7 @@ export function hideToken(secret: string, token: string): string | undefined {
 
 /** What {@link hideToken} sealed, given the same secret; undefined for another secret or an altered value. */
 export function revealToken(secret: string, hidden: string): string | undefined {
-  const bytes = fromBase64url(hidden);
+  const bytes = base64urlDecode(hidden);
   if (bytes?.length !== SEALED_BYTES) return undefined;
   try {
     return base64url(xchacha20poly1305(keyOf(secret), bytes.subarray(0, NONCE_BYTES)).decrypt(bytes.subarray(NONCE_BYTES)));

@@ -25,6 +25,9 @@ describe("storage keys", () => {
       keys.loginLock("u1"),
       keys.loginAttempts("u1", "0"),
       keys.mcpSession("h1"),
+      keys.upstreamState("h1"),
+      keys.upstreamTokens("g1"),
+      keys.upstreamRefreshLock("g1"),
     ]).toEqual([
       "client:c1",
       "cimd:https://c.test/id",
@@ -46,6 +49,9 @@ describe("storage keys", () => {
       "login-lock:u1",
       "login-attempts:u1:0",
       "mcp-session:h1",
+      "upstream-state:h1",
+      "upstream-tokens:g1",
+      "upstream-lock:g1",
     ]);
   });
 
@@ -68,5 +74,7 @@ describe("storage keys", () => {
     expect(isDisposable("unknown:x", {})).toBe(false);
     // A forgotten session owner would let the next bearer of the session id take it over.
     expect(isDisposable(keys.mcpSession("h"), {})).toBe(false);
+    expect(isDisposable(keys.upstreamState("h"), {})).toBe(true);
+    expect(isDisposable(keys.upstreamTokens("g"), {})).toBe(false);
   });
 });

@@ -43,6 +43,12 @@ const PREFIXES = {
   mcpSession: "mcp-session:",
   /** How many MCP sessions one subject and client bound in one window, by their hash. */
   mcpSessionQuota: "mcp-session-quota:",
+  /** An upstream sign-in in progress (state, nonce, PKCE verifier), by the state's hash. */
+  upstreamState: "upstream-state:",
+  /** A grant's upstream tokens, encrypted, by grant id. */
+  upstreamTokens: "upstream-tokens:",
+  /** The lock one instance holds while it refreshes a grant's upstream tokens. */
+  upstreamRefreshLock: "upstream-lock:",
 } as const;
 
 /** The kinds of record the authorization server stores. */
@@ -73,6 +79,9 @@ export const keys = {
   loginAttempts: (id: string, round: string) => `${PREFIXES.loginAttempts}${id}:${round}`,
   mcpSession: (hash: string) => `${PREFIXES.mcpSession}${hash}`,
   mcpSessionQuota: (hash: string, window: number) => `${PREFIXES.mcpSessionQuota}${hash}:${window}`,
+  upstreamState: (hash: string) => `${PREFIXES.upstreamState}${hash}`,
+  upstreamTokens: (grantId: string) => `${PREFIXES.upstreamTokens}${grantId}`,
+  upstreamRefreshLock: (grantId: string) => `${PREFIXES.upstreamRefreshLock}${grantId}`,
 };
 
 const KINDS = Object.entries(PREFIXES) as [KeyKind, string][];

@@ -52,6 +52,15 @@ export async function revokeGrant(ctx: ServerContext, id: string, clientId: stri
   if (existing?.revoked) return;
   await ctx.options.storage.set(keys.grant(id), { ...(existing ?? { id }), revoked: true }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
   ctx.options.onEvent({ type: "grant.revoked", clientId, grantId: id, reason });
+  if (ctx.upstream) {
+    // The upstream grant ends with ours where the provider offers revocation; a provider that is
+    // down does not keep ours alive (its tokens are forgotten here either way).
+    try {
+      await ctx.upstream.tokens.revoke(id);
+    } catch (error) {
+      ctx.options.onError(error, { reason: "upstream_revocation_failed" });
+    }
+  }
 }
 
 /**

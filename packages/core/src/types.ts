@@ -102,6 +102,9 @@ export type ServerEvent =
   | { type: "grant.revoked"; clientId: string; grantId: string; reason: string }
   | { type: "replay.detected"; clientId: string; grantId: string; kind: "code" | "refresh_token" }
   | { type: "login.failed"; clientId: string }
+  | { type: "session.started"; subject: string }
+  | { type: "session.ended"; subject: string }
+  | { type: "consent.revoked"; clientId: string; subject: string }
   /** A request refused `invalid_client`: `reason` is its {@link ReasonCode}, or `invalid_client` when it carries none (an app's own refusal). */
   | { type: "client_auth.failed"; clientId: string | undefined; reason: ReasonCode | "invalid_client" }
   /** A request refused with 429 by a rate limit or a sign-in lockout. */

@@ -6,7 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { E2E_USER } from "./http-flow.js";
@@ -140,6 +140,19 @@ export class BrowserProvider implements OAuthClientProvider {
 }
 
 /**
+ * Drives the built-in pages in a browser: the login page (username, password, one submit
+ * button), then the consent page (no password field), where it clicks `decision`; waits for the
+ * redirect back to the loopback callback.
+ */
+export async function signInThenDecide(page: Page, decision: "allow" | "deny", password = PASSWORD, username = USERNAME): Promise<void> {
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', password);
+  await Promise.all([page.waitForURL(/\/authorize\/consent\?/), page.click('form button[type="submit"]')]);
+  if ((await page.locator('input[name="password"]').count()) !== 0) throw new Error("the consent page asks for a password");
+  await Promise.all([page.waitForURL(/127\.0\.0\.1:\d+\/callback/), page.click(`button[name="decision"][value="${decision}"]`)]);
+}
+
+/**
  * The end-to-end test every example runs: the official MCP SDK client, knowing only the MCP URL,
  * discovers, registers, signs a user in through real Chromium, calls `whoami`, refreshes, and is
  * refused after revocation; a denied consent comes back as `access_denied`.
@@ -171,14 +184,12 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
       await Promise.all([example?.stop(), browser?.close(), callback?.close()]);
     });
 
-    /** Opens the authorization URL in a fresh browser context and answers with the consent page. */
+    /** Opens the authorization URL in a fresh browser context: the login page, then the consent page. */
     const signInPage = (decision: "allow" | "deny", password = PASSWORD) => async (url: URL) => {
       const context = await browser.newContext();
       const page = await context.newPage();
       await page.goto(url.href);
-      await page.fill('input[name="username"]', USERNAME);
-      await page.fill('input[name="password"]', password);
-      await Promise.all([page.waitForURL(/127\.0\.0\.1:\d+\/callback/), page.click(`button[name="decision"][value="${decision}"]`)]);
+      await signInThenDecide(page, decision, password);
       await context.close();
     };
 

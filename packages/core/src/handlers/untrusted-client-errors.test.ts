@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authorizationUrl, createTestServer, expectErrorRedirect, ISSUER, readConsentPage, redirectOf, signIn } from "../../test/helpers.js";
+import { authorizationUrl, createTestServer, expectErrorRedirect, ISSUER, openConsentPage, redirectOf, signIn } from "../../test/helpers.js";
 
 const REDIRECT = "http://127.0.0.1/cb";
 const INITIAL_ACCESS_TOKEN = "operator-issued-initial-token";
@@ -104,9 +104,8 @@ describe("Errors for untrusted clients go through a page, not an automatic redir
   it("AS-AUTHZ-21: the user's own Deny still redirects with access_denied (the consent page named where it returns)", async () => {
     const t = createTestServer();
     const clientId = await register(t);
-    const page = await t.fetch((await authorizationUrl({ client_id: clientId })).url);
-    const { html } = await readConsentPage(page.clone());
-    expect(html).toContain("<dt>Returns to</dt><dd><code>127.0.0.1</code></dd>");
+    const { html } = await openConsentPage(t.fetch, (await authorizationUrl({ client_id: clientId })).url);
+    expect(html).toContain("<dt>Returns to</dt><dd><code data-redirect-host>127.0.0.1</code></dd>");
     const denied = await signIn(t.fetch, (await authorizationUrl({ client_id: clientId })).url, { decision: "deny" });
     expect(denied.status).toBe(303);
     const { url, params } = redirectOf(denied);

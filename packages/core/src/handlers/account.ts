@@ -41,7 +41,7 @@ export async function revokeApp(ctx: ServerContext, subject: string, clientId: s
 export async function accountHandler(request: Request, ctx: ServerContext): Promise<Response> {
   const paths = endpointPaths(ctx.options);
   const session = await readSession(ctx, request);
-  if (!session) return accountLoginPage(ctx, request, paths.account);
+  if (!session) return accountLoginPage(ctx, request, new URL(paths.account, ctx.options.issuer).href);
   const apps: ConnectedApp[] = (await connectedApps(ctx, session.user.subject)).map((app) => ({
     clientId: app.clientId,
     clientName: app.clientName ?? "An unnamed application",

@@ -298,5 +298,6 @@ export { describeHostileInputs } from "./hostile.js";
 export { describeAuditExploits } from "./audit.js";
 export { describeGuardExploits } from "./guard-exploits.js";
 export { describeResourceServerMode } from "./resource-server.js";
+export { describePagesE2E } from "./pages.js";
 export { describeUpstreamE2E } from "./upstream-e2e.js";
 export type { StartIdp, UpstreamIdp } from "./upstream-e2e.js";

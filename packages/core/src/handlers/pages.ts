@@ -45,6 +45,7 @@ a.button{display:block;margin-top:1.25rem;padding:.65rem;text-align:center;font-
 .warning{padding:.6rem .8rem;border-radius:6px;background:color-mix(in srgb,#bf8700 15%,var(--pc-bg));border:1px solid #bf8700}
 .apps{list-style:none;padding:0}
 .apps li{border-top:1px solid color-mix(in srgb,var(--pc-text) 20%,transparent);padding:.75rem 0}
+.apps h2{font-size:1.1rem;margin:0 0 .25rem}
 .apps form{margin:.5rem 0 0}
 .apps button{flex:none}
 .signout{margin-top:1.5rem}

@@ -129,7 +129,7 @@ export function describePagesE2E(name: string, start: () => Promise<RunningExamp
       expect(consentHtml).toContain("Pages test client");
       expect(consentHtml).toContain('<img src="https://logo.example/brand.png"');
       expect(consentHtml).toContain("Use the MCP server's tools");
-      expect(await page.locator("[data-redirect-host]").textContent()).toBe("127.0.0.1:" + new URL(callback.redirectUrl).port);
+      expect(await page.locator("[data-redirect-host]").textContent()).toBe(`127.0.0.1:${new URL(callback.redirectUrl).port}`);
       expect(await page.locator('form[action$="/authorize/consent"] input[name="csrf_token"]').count()).toBe(1);
       await checkPage(page, "consent", artefacts);
       const code = callback.next();

@@ -272,12 +272,12 @@ ${view.error ? `<p role="alert" class="error">${escapeHtml(view.error)}</p>` : "
 <button type="submit" name="decision" value="deny">${say(t.deny)}</button>
 </div>
 </form>
-${view.logout ? signOutForm(ui, view.logout, t.notYou) : ""}`;
+${view.logout ? signOutForm(view.logout, t.notYou) : ""}`;
   const images = [...themeImages(ui), ...(logo ? [logo] : [])];
   return pageResponse((nonce) => layout(fill(t.consentTitle, { service: ui.serviceName, client: view.clientName }), body, nonce, ui), { ...init, images });
 }
 
-function signOutForm(ui: PageUi, logout: { action: string; csrf: string }, label: string): string {
+function signOutForm(logout: { action: string; csrf: string }, label: string): string {
   return `<form method="post" action="${escapeHtml(logout.action)}" class="signout">
 <input type="hidden" name="csrf_token" value="${escapeHtml(logout.csrf)}">
 <button type="submit" data-logout>${say(label)}</button>
@@ -322,7 +322,7 @@ export function accountPage(
   const body = `<h1>${say(t.accountHeading)}</h1>
 <p>${say(t.accountIntro, { user: `<strong>${escapeHtml(view.user)}</strong>` })}</p>
 ${apps}
-${signOutForm(ui, { action: view.logoutAction, csrf: view.csrf }, t.signOut)}`;
+${signOutForm({ action: view.logoutAction, csrf: view.csrf }, t.signOut)}`;
   return pageResponse((nonce) => layout(fill(t.accountTitle, { service: ui.serviceName }), body, nonce, ui), { ...init, images: themeImages(ui) });
 }
 

@@ -83,9 +83,11 @@ export async function startExample(dir: string, env: Record<string, string> = {}
 export async function callbackServer() {
   const waiters: ((params: URLSearchParams) => void)[] = [];
   const server: Server = createServer((req, res) => {
-    const params = new URL(req.url!, "http://127.0.0.1").searchParams;
+    const url = new URL(req.url!, "http://127.0.0.1");
+    // Only the redirect counts, not what the browser asks besides (its favicon).
+    if (url.pathname !== "/callback") return void res.writeHead(404).end();
     res.writeHead(200, { "Content-Type": "text/plain" }).end("You may close this window.");
-    waiters.shift()?.(params);
+    waiters.shift()?.(url.searchParams);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

@@ -12,6 +12,8 @@ export interface Env {
   DEMO_USERNAME?: string;
   /** A secret (`wrangler secret put DEMO_PASSWORD`). Required, except in resource-server mode or with UPSTREAM_ISSUER: isolates must agree on it. */
   DEMO_PASSWORD?: string;
+  /** How long a sign-in on the built-in pages lasts, in seconds (default 8 hours). */
+  SESSION_TTL_SECONDS?: string;
   /** `resource-server`: no authorization server here; /mcp accepts UPSTREAM_ISSUER's tokens. */
   AUTH_MODE?: string;
   /**
@@ -44,9 +46,9 @@ export default withPortcullis<Env>(
   {
     setup(env) {
       const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } = env;
-      const { UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY } = env;
+      const { UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY, SESSION_TTL_SECONDS } = env;
       const config = demoConfig(
-        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY },
+        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY, SESSION_TTL_SECONDS },
         { store: "durable-object" },
       );
       if (!config.resourceServer && !config.upstream && !DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");

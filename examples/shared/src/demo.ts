@@ -15,6 +15,8 @@ export interface DemoConfig {
   store: string;
   /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
   allowInsecureCimd: boolean;
+  /** `SESSION_TTL_SECONDS`: how long a sign-in on the built-in pages lasts (default 8 hours). */
+  sessionTtlSeconds?: number;
   /** `AUTH_MODE=resource-server`: the external authorization server (see `resource-server.ts`). */
   resourceServer?: ResourceServerConfig;
   /**
@@ -39,10 +41,17 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     generatedPassword: password === undefined,
     store: env.STORE ?? defaults.store,
     allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
+    ...(env.SESSION_TTL_SECONDS ? { sessionTtlSeconds: positiveInteger(env.SESSION_TTL_SECONDS, "SESSION_TTL_SECONDS") } : {}),
     ...(resourceServer ? { resourceServer } : {}),
     // In resource-server mode UPSTREAM_ISSUER names the token issuer, not a sign-in provider.
     upstream: resourceServer ? undefined : upstreamConfig(env),
   };
+}
+
+function positiveInteger(text: string, name: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 60) throw new Error(`${name} must be a whole number of seconds, at least 60, got ${text}`);
+  return value;
 }
 
 function randomPassword(): string {
@@ -87,6 +96,7 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
       ...(runtime.resolveHost ? { resolveHost: runtime.resolveHost } : {}),
       allowInsecureLoopback: config.allowInsecureCimd,
     },
+    ...(config.sessionTtlSeconds ? { sessions: { ttlSeconds: config.sessionTtlSeconds } } : {}),
     ...(config.upstream
       ? { upstream: upstreamOptions(config.upstream) }
       : {

@@ -55,7 +55,8 @@ async function checkPage(page: Page, name: string, artefacts: string): Promise<v
  * session (no password the second time, straight back for a remembered client), the account page
  * and its Revoke, the French catalogue, and on every page (login, consent, error, account) zero
  * serious or critical axe-core violations, a title and `lang`, no sideways scrolling at 375 px,
- * with screenshots at 375 and 1280 px in `artefacts` (gitignored).
+ * with screenshots at 375 and 1280 px in `artefacts` (gitignored). `start` runs the example with
+ * `SESSION_TTL_SECONDS=3600`, the session lifetime the test expects.
  */
 export function describePagesE2E(name: string, start: () => Promise<RunningExample>, artefacts: string): void {
   const browserMissing = !existsSync(CHROMIUM);
@@ -122,7 +123,7 @@ export function describePagesE2E(name: string, start: () => Promise<RunningExamp
       await page.fill('input[name="password"]', E2E_USER.password);
       const [loggedIn] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/authorize/login")), page.click('form button[type="submit"]')]);
       const sessionCookie = (await loggedIn.headerValue("set-cookie")) ?? "";
-      expect(sessionCookie).toMatch(/portcullis-session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax/);
+      expect(sessionCookie).toMatch(/portcullis-session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=3600$/);
       await page.waitForURL(/\/authorize\/consent\?/);
       expect(await page.locator('input[name="password"]').count()).toBe(0);
       const consentHtml = await page.content();

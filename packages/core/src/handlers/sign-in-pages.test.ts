@@ -148,6 +148,24 @@ describe("Sessions", () => {
     expect(/=([^;]+)/.exec(second.headers.getSetCookie().find((c) => c.startsWith(`${SESSION}=`))!)![1]).not.toBe(value);
   });
 
+  it("issuers sharing an origin keep their sessions apart: the cookie is named after the issuer's path", async () => {
+    const storage = createMemoryStore();
+    const tenant = (path: string) => createTestServer({ issuer: `${ISSUER}${path}`, storage, clients: TEST_CLIENTS });
+    const one = tenant("/t1");
+    const two = tenant("/t2");
+    const b = browser((input, init) => {
+      const url = new URL(input instanceof Request ? input.url : input);
+      return (url.pathname.startsWith("/t1") ? one : two).fetch(input, init);
+    });
+    const page = await b.open(new URL(`${ISSUER}/t1/authorize${(await authorizationUrl({})).url.search}`));
+    const { requestId, csrf } = await readConsentPage(page);
+    const signedIn = await b.post(`${ISSUER}/t1/authorize/login`, { request_id: requestId, csrf_token: csrf, username: USER.username, password: USER.password });
+    expect(signedIn.headers.getSetCookie().join()).toContain("__Host-portcullis-session-t1=");
+    // The other tenant knows no session of this browser: its login page, and t1's session stays.
+    expect(await (await b.open(new URL(`${ISSUER}/t2/authorize${(await authorizationUrl({})).url.search}`))).text()).toContain('name="password"');
+    expect(await (await b.open(new URL(`${ISSUER}/t1/authorize${(await authorizationUrl({ client_id: "conf", redirect_uri: "https://app.test/cb" })).url.search}`))).text()).not.toContain('name="password"');
+  });
+
   it("keeps sessions in the store under the hash of the cookie value, never the value", async () => {
     const storage = createMemoryStore();
     const t = createTestServer({ storage });

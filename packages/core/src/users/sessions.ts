@@ -21,9 +21,13 @@ export interface Session {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
-/** `__Host-` (Secure, Path=/, no Domain) whenever the issuer is https. */
+/**
+ * `__Host-` (Secure, Path=/, no Domain) whenever the issuer is https; an issuer with a path adds
+ * it to the name, so issuers sharing an origin keep their sessions apart.
+ */
 export function sessionCookieName(ctx: ServerContext): string {
-  return ctx.options.secureCookies ? "__Host-portcullis-session" : "portcullis-session";
+  const path = ctx.options.issuerPath ? `-${ctx.options.issuerPath.slice(1).replace(/[^A-Za-z0-9_-]/g, "_")}` : "";
+  return `${ctx.options.secureCookies ? "__Host-" : ""}portcullis-session${path}`;
 }
 
 async function csrfOf(id: string): Promise<string> {

@@ -5,9 +5,9 @@ import { redirectResponse } from "../http/responses.js";
 import { listGrants, revokeGrant } from "../tokens/grant-store.js";
 import { forgetConsent, listConsents } from "../users/consents.js";
 import { endSession, readSession, sessionCsrfMatches, type Session } from "../users/sessions.js";
-import { accountLoginPage, pageUi, scopeDescription } from "./authorize.js";
+import { accountLoginPage, pageUi, scopeDescription, themedError } from "./authorize.js";
 import { endpointPaths } from "./metadata.js";
-import { accountPage, errorPage, signedOutPage, type ConnectedApp } from "./pages.js";
+import { accountPage, signedOutPage, type ConnectedApp } from "./pages.js";
 
 /** The applications a user allowed: one per client, the union of its scopes, its last use. */
 export async function connectedApps(ctx: ServerContext, subject: string): Promise<{ clientId: string; clientName: string | undefined; scopes: string[]; grantedAt: number; lastUsedAt: number }[]> {
@@ -60,12 +60,12 @@ async function sessionForm(request: Request, ctx: ServerContext): Promise<{ sess
     form = await readForm(request);
     form.assertNotRepeated();
   } catch (error) {
-    if (error instanceof OAuthError) return errorPage(ctx.options.serviceName, error.description ?? error.code, error.status);
+    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
     throw error;
   }
   const session = await readSession(ctx, request);
   if (!session || !sessionCsrfMatches(session, form.get("csrf_token"))) {
-    return errorPage(ctx.options.serviceName, "The form could not be verified. Open the page again.", 403);
+    return themedError(ctx, "The form could not be verified. Open the page again.", 403);
   }
   return { session, form };
 }
@@ -75,7 +75,7 @@ export async function accountRevokeHandler(request: Request, ctx: ServerContext)
   const checked = await sessionForm(request, ctx);
   if (checked instanceof Response) return checked;
   const clientId = checked.form.get("client_id") ?? "";
-  if (clientId === "" || clientId.length > 2048) return errorPage(ctx.options.serviceName, "No application was named.");
+  if (clientId === "" || clientId.length > 2048) return themedError(ctx, "No application was named.");
   await revokeApp(ctx, checked.session.user.subject, clientId);
   return redirectResponse(new URL(endpointPaths(ctx.options).account, ctx.options.issuer).href, 303);
 }

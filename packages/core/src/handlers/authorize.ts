@@ -59,7 +59,7 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
   try {
     params = request.method === "POST" ? await readForm(request) : queryParams(new URL(request.url));
   } catch (error) {
-    if (error instanceof OAuthError) return errorPage(ctx.options.serviceName, error.description ?? error.code, error.status);
+    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
     throw error;
   }
   await ctx.limiter.check("authorize", { ip: meta.ip, clientId: params.get("client_id") });
@@ -73,7 +73,7 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
     }
     if (error instanceof OAuthError) {
       reportReason(ctx, request, error);
-      return errorPage(ctx.options.serviceName, error.description ?? error.code);
+      return themedError(ctx, error.description ?? error.code);
     }
     throw error;
   }
@@ -122,6 +122,11 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
     return renderLogin(ctx, request, { requestId: pending.id, csrf, clientName: stored.metadata.client_name ?? "An unnamed application" }, { headers });
   }
   return renderConsent(ctx, request, pending, csrf, { headers, ...(user ? { user } : {}) });
+}
+
+/** The error page, with the theme. */
+export function themedError(ctx: ServerContext, message: string, status = 400, headers?: HeadersInit): Response {
+  return errorPage(ctx.options.serviceName, message, status, headers, ctx.options.pages.theme);
 }
 
 /** The UI context of a page answering `request`: its language (Accept-Language) and the theme. */
@@ -223,32 +228,31 @@ function reportReason(ctx: ServerContext, request: Request, error: OAuthError): 
 
 /** The built-in page's POST: checks the CSRF token and browser binding, then signs in and decides. */
 export async function consentHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
-  const { serviceName } = ctx.options;
   let form: Params;
   try {
     form = await readForm(request);
     form.assertNotRepeated();
   } catch (error) {
-    if (error instanceof OAuthError) return errorPage(serviceName, error.description ?? error.code, error.status);
+    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
     throw error;
   }
   await ctx.limiter.check("login", { ip: meta.ip });
   const id = form.get("request_id") ?? "";
   const pending = id.length <= 64 ? await ctx.options.storage.get<PendingAuthorization>(keys.pendingAuthorization(id)) : undefined;
-  if (!pending) return errorPage(serviceName, "This sign-in request has expired or was already used.");
+  if (!pending) return themedError(ctx, "This sign-in request has expired or was already used.");
   const csrf = form.get("csrf_token") ?? "";
   const browser = readCookie(request, browserCookieName(ctx)) ?? "";
   const [csrfHash, browserHash] = await Promise.all([sha256(csrf), sha256(browser)]);
   if (!timingSafeEqual(csrfHash, pending.csrfHash) || !pending.browserHash || !timingSafeEqual(browserHash, pending.browserHash)) {
-    return errorPage(serviceName, "The form could not be verified. Open the sign-in link again from the application.", 403);
+    return themedError(ctx, "The form could not be verified. Open the sign-in link again from the application.", 403);
   }
   const decision = form.get("decision");
   if (decision === "deny") return denyAuthorization(ctx, id, 303);
-  if (decision !== "allow") return errorPage(serviceName, "Choose Allow or Deny.");
+  if (decision !== "allow") return themedError(ctx, "Choose Allow or Deny.");
   if (ctx.upstream) {
     // Consent given for this MCP client: only now is the user sent to the identity provider.
     const consented = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(id));
-    if (!consented) return errorPage(serviceName, "This sign-in request has expired or was already used.");
+    if (!consented) return themedError(ctx, "This sign-in request has expired or was already used.");
     return startUpstreamSignIn(ctx, ctx.upstream, consented);
   }
 
@@ -267,7 +271,7 @@ export async function consentHandler(request: Request, ctx: ServerContext, meta:
   if (!user) {
     if (ctx.options.login?.verifyPassword) return renderLogin(ctx, request, { requestId: id, csrf }, { status: 401 });
     ctx.options.onEvent({ type: "login.failed", clientId: pending.clientId });
-    return errorPage(serviceName, "Sign in to the application first, then open the sign-in link again.", 401);
+    return themedError(ctx, "Sign in to the application first, then open the sign-in link again.", 401);
   }
   return completeAuthorization(ctx, id, user, undefined, 303);
 }
@@ -323,7 +327,7 @@ function remainingSeconds(ctx: ServerContext, pending: PendingAuthorization): nu
 export async function consentPageHandler(request: Request, ctx: ServerContext): Promise<Response> {
   const id = new URL(request.url).searchParams.get("request_id") ?? "";
   const pending = await pendingOfBrowser(ctx, request, id);
-  if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
+  if (!pending) return themedError(ctx, "This sign-in request has expired or was already used.");
   const user = pending.user ?? (pending.forceLogin ? undefined : ((await readSession(ctx, request))?.user ?? (await ctx.options.login?.currentUser?.(request)) ?? undefined));
   const csrf = randomToken(32);
   await ctx.options.storage.set(keys.pendingAuthorization(pending.id), { ...pending, csrfHash: await sha256(csrf) }, { ttlSeconds: remainingSeconds(ctx, pending) });
@@ -362,13 +366,12 @@ export async function accountLoginPage(ctx: ServerContext, request: Request, ret
  * the client when the user allowed it these scopes before, or to the account page.
  */
 export async function loginHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
-  const { serviceName } = ctx.options;
   let form: Params;
   try {
     form = await readForm(request);
     form.assertNotRepeated();
   } catch (error) {
-    if (error instanceof OAuthError) return errorPage(serviceName, error.description ?? error.code, error.status);
+    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
     throw error;
   }
   await ctx.limiter.check("login", { ip: meta.ip });
@@ -378,11 +381,11 @@ export async function loginHandler(request: Request, ctx: ServerContext, meta: R
   const pending = valid ? await ctx.options.storage.get<PendingAuthorization>(keys.pendingAuthorization(id)) : undefined;
   const account = !pending && valid ? await ctx.options.storage.get<PendingLogin>(keys.pendingLogin(id)) : undefined;
   const binding = pending ?? account;
-  if (!binding) return errorPage(serviceName, "This sign-in request has expired or was already used.");
+  if (!binding) return themedError(ctx, "This sign-in request has expired or was already used.");
   const browser = readCookie(request, browserCookieName(ctx)) ?? "";
   const [csrfHash, browserHash] = await Promise.all([sha256(csrf), sha256(browser)]);
   if (!timingSafeEqual(csrfHash, binding.csrfHash) || !binding.browserHash || !timingSafeEqual(browserHash, binding.browserHash)) {
-    return errorPage(serviceName, "The form could not be verified. Open the sign-in link again from the application.", 403);
+    return themedError(ctx, "The form could not be verified. Open the sign-in link again from the application.", 403);
   }
   const username = form.get("username") ?? "";
   const clientId = pending?.clientId ?? "";
@@ -423,7 +426,7 @@ export async function completeAuthorization(
 ): Promise<Response> {
   if (typeof user?.subject !== "string" || user.subject === "") throw new TypeError("Portcullis: completeAuthorization needs a user with a subject");
   const pending = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(requestId));
-  if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
+  if (!pending) return themedError(ctx, "This sign-in request has expired or was already used.");
   // The app may grant fewer scopes than asked (OAuth 2.1 §1.4.1), never more.
   const granted = scopes ? pending.scopes.filter((s) => scopes.includes(s)) : pending.scopes;
   // The user allowed this client these scopes: remembered, so the next request within them asks nothing.
@@ -435,7 +438,7 @@ export async function completeAuthorization(
 /** Ends a pending authorization with `error=access_denied`. */
 export async function denyAuthorization(ctx: ServerContext, requestId: string, status: 302 | 303 = 302): Promise<Response> {
   const pending = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(requestId));
-  if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
+  if (!pending) return themedError(ctx, "This sign-in request has expired or was already used.");
   ctx.options.onEvent({ type: "authorization.denied", clientId: pending.clientId });
   return authorizationResponse(ctx, pending.redirectUri, { error: "access_denied", error_description: "the user denied the request", state: pending.state }, status);
 }

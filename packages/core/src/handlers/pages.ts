@@ -134,8 +134,9 @@ function say(template: string, values: Record<string, string> = {}): string {
   return fill(escapeHtml(template), Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v])));
 }
 
-/** The page shown when an authorization request cannot be sent back to the client. */
-export function errorPage(serviceName: string, message: string, status = 400, headers?: HeadersInit): Response {
+/** The page shown when an authorization request cannot be sent back to the client (in English; with the theme when given). */
+export function errorPage(serviceName: string, message: string, status = 400, headers?: HeadersInit, theme: PageTheme = {}): Response {
+  const source = imageSource(theme.logoUrl);
   return pageResponse(
     (nonce) =>
       layout(
@@ -144,8 +145,9 @@ export function errorPage(serviceName: string, message: string, status = 400, he
 <p role="alert" class="error">${escapeHtml(message)}</p>
 <p>Return to the application and start again.</p>`,
         nonce,
+        { lang: "en", theme },
       ),
-    { status, ...(headers ? { headers } : {}) },
+    { status, ...(headers ? { headers } : {}), ...(source ? { images: [source] } : {}) },
   );
 }
 

@@ -371,5 +371,10 @@ describe("Page language and theme", () => {
     expect(html).toContain('<html lang="de">');
     expect(html).toContain("Anmelden");
     expect(html).toContain("Username");
+    // The error page wears the theme too.
+    const error = await t.fetch(`${ISSUER}/authorize?client_id=nobody`);
+    expect(error.status).toBe(400);
+    expect(error.headers.get("Content-Security-Policy")).toContain("img-src 'self' https://brand.test/logo.svg;");
+    expect(await error.text()).toContain("--pc-accent:#7a1fa2");
   });
 });

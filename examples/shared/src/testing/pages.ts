@@ -167,6 +167,10 @@ export function describePagesE2E(name: string, start: () => Promise<RunningExamp
       await page.goto(`${example.url}/authorize?client_id=unknown-client&response_type=code`);
       expect(await page.locator("[role=alert]").count()).toBe(1);
       await checkPage(page, "error", artefacts);
+      // An error for a client nobody vouched for: the page in front of the redirect.
+      await page.goto(authorizeUrl({ scope: "unknown:scope" }));
+      expect(await page.locator("a[data-continue]").getAttribute("href")).toContain("error=invalid_scope");
+      await checkPage(page, "error-untrusted-client", artefacts);
 
       await page.goto(`${example.url}/account`);
       expect(await page.getAttribute("html", "lang")).toBe("fr");

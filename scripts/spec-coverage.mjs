@@ -38,9 +38,7 @@ const args = process.argv.slice(2);
 const PENDING = {
   // Behaviour Portcullis does not have yet.
   // Roles Portcullis does not play yet.
-  ...Object.fromEntries(
-    [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`C-${n}`, "client-side rule: applies once the library ships a client helper"]),
-  ),
+  ...Object.fromEntries([1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`C-${n}`, "client-side rule: applies once the library ships a client helper"])),
 };
 
 /** A rule ID: upper-case segments, the last one a number (AS-AUTHZ-21, RS-401-8, PX-1, C-1). */
@@ -90,8 +88,7 @@ function sync() {
   const rules = parseChecklist(readFileSync(CHECKLIST, "utf8"));
   if (rules.length === 0) throw new Error(`--sync: no rule IDs found in ${CHECKLIST}`);
   const doc = {
-    $comment:
-      "Rule IDs of SPEC-CHECKLIST.md, for npm run spec:coverage on a clean clone. Regenerate with npm run spec:coverage -- --sync.",
+    $comment: "Rule IDs of SPEC-CHECKLIST.md, for npm run spec:coverage on a clean clone. Regenerate with npm run spec:coverage -- --sync.",
     rules,
   };
   writeFileSync(IDS_FILE, `${JSON.stringify(doc, null, 2)}\n`);

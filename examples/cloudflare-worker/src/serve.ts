@@ -27,7 +27,14 @@ export async function serveWorker(config: DemoConfig, options: { port?: number }
     compatibilityDate: COMPATIBILITY_DATE,
     host: "127.0.0.1",
     port: options.port ?? config.port,
-    bindings: { PUBLIC_URL: config.publicUrl, DEMO_USERNAME: config.username, DEMO_PASSWORD: config.password, ...resourceServerVars(config), ...upstreamBindings(config), ...(config.sessionTtlSeconds ? { SESSION_TTL_SECONDS: String(config.sessionTtlSeconds) } : {}) },
+    bindings: {
+      PUBLIC_URL: config.publicUrl,
+      DEMO_USERNAME: config.username,
+      DEMO_PASSWORD: config.password,
+      ...resourceServerVars(config),
+      ...upstreamBindings(config),
+      ...(config.sessionTtlSeconds ? { SESSION_TTL_SECONDS: String(config.sessionTtlSeconds) } : {}),
+    },
     durableObjects: { PORTCULLIS_STORE: { className: "PortcullisStorageObject", useSQLite: true } },
   });
   const url = await mf.ready;

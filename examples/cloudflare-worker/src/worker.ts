@@ -45,14 +45,30 @@ export default withPortcullis<Env>(
   },
   {
     setup(env) {
-      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } = env;
+      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET } =
+        env;
       const { UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY, SESSION_TTL_SECONDS } = env;
       const config = demoConfig(
-        { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY, SESSION_TTL_SECONDS },
+        {
+          PUBLIC_URL,
+          DEMO_USERNAME,
+          DEMO_PASSWORD,
+          AUTH_MODE,
+          UPSTREAM_ISSUER,
+          UPSTREAM_INTROSPECTION_CLIENT_ID,
+          UPSTREAM_INTROSPECTION_CLIENT_SECRET,
+          UPSTREAM_CLIENT_ID,
+          UPSTREAM_CLIENT_SECRET,
+          UPSTREAM_SCOPES,
+          UPSTREAM_TOKEN_KEY,
+          SESSION_TTL_SECONDS,
+        },
         { store: "durable-object" },
       );
-      if (!config.resourceServer && !config.upstream && !DEMO_PASSWORD) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
-      if (config.upstream && !UPSTREAM_TOKEN_KEY) throw new Error("set UPSTREAM_TOKEN_KEY (wrangler secret put UPSTREAM_TOKEN_KEY): every isolate must open the same upstream tokens");
+      if (!config.resourceServer && !config.upstream && !DEMO_PASSWORD)
+        throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
+      if (config.upstream && !UPSTREAM_TOKEN_KEY)
+        throw new Error("set UPSTREAM_TOKEN_KEY (wrangler secret put UPSTREAM_TOKEN_KEY): every isolate must open the same upstream tokens");
       return createExampleAuth(config, createDurableObjectStore(env.PORTCULLIS_STORE));
     },
   },

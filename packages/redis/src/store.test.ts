@@ -53,9 +53,7 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
     try {
       for (let round = 0; round < 10; round++) {
         await a.set(`code-${round}`, { round }, { ttlSeconds: 60 });
-        const results = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)),
-        );
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)));
         expect(results.filter((r) => r !== undefined)).toEqual([{ round }]);
         expect(await b.get(`code-${round}`)).toBeUndefined();
       }

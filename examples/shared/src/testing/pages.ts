@@ -40,7 +40,12 @@ async function checkPage(page: Page, name: string, artefacts: string): Promise<v
     await page.setViewportSize({ width, height: 900 });
     const layout = await page.evaluate(() => {
       const main = document.querySelector("main")!.getBoundingClientRect();
-      return { scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth, left: main.left, right: document.documentElement.clientWidth - main.right };
+      return {
+        scroll: document.documentElement.scrollWidth,
+        client: document.documentElement.clientWidth,
+        left: main.left,
+        right: document.documentElement.clientWidth - main.right,
+      };
     });
     expect(layout.scroll, `${name} at ${width}px scrolls sideways`).toBeLessThanOrEqual(layout.client);
     expect(layout.left, `${name} at ${width}px has a left margin`).toBeGreaterThanOrEqual(8);
@@ -70,7 +75,10 @@ export function describePagesE2E(name: string, start: () => Promise<RunningExamp
       mkdirSync(artefacts, { recursive: true });
       [example, browser, callback] = await Promise.all([
         start(),
-        chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] }),
+        chromium.launch({
+          executablePath: CHROMIUM,
+          args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        }),
         callbackServer(),
       ]);
       const registered = await fetch(`${example.url}/register`, {
@@ -114,7 +122,10 @@ export function describePagesE2E(name: string, start: () => Promise<RunningExamp
 
       // 1. The login page: username, password, one submit button.
       await page.goto(authorizeUrl());
-      expect(await page.locator("form input:not([type=hidden])").evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).name))).toEqual(["username", "password"]);
+      expect(await page.locator("form input:not([type=hidden])").evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).name))).toEqual([
+        "username",
+        "password",
+      ]);
       expect(await page.locator("form button").count()).toBe(1);
       await checkPage(page, "login", artefacts);
 

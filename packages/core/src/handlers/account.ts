@@ -10,7 +10,10 @@ import { endpointPaths } from "./metadata.js";
 import { accountPage, signedOutPage, type ConnectedApp } from "./pages.js";
 
 /** The applications a user allowed: one per client, the union of its scopes, its last use. */
-export async function connectedApps(ctx: ServerContext, subject: string): Promise<{ clientId: string; clientName: string | undefined; scopes: string[]; grantedAt: number; lastUsedAt: number }[]> {
+export async function connectedApps(
+  ctx: ServerContext,
+  subject: string,
+): Promise<{ clientId: string; clientName: string | undefined; scopes: string[]; grantedAt: number; lastUsedAt: number }[]> {
   const consents = await listConsents(ctx, subject);
   const apps = await Promise.all(
     consents.map(async (c) => ({

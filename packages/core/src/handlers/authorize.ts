@@ -1,7 +1,12 @@
 import { OAuthError } from "../errors.js";
 import type { RequestMeta, ServerContext } from "../context.js";
 import { issueCode } from "../grants/authorization-code.js";
-import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization, type ValidatedAuthorizationRequest } from "../grants/authorization-request.js";
+import {
+  RedirectableError,
+  validateAuthorizationRequest,
+  type PendingAuthorization,
+  type ValidatedAuthorizationRequest,
+} from "../grants/authorization-request.js";
 import { queryParams, readForm, type Params } from "../http/body.js";
 import { bindingCookie, readCookie } from "../http/cookies.js";
 import { redirectResponse } from "../http/responses.js";
@@ -18,12 +23,10 @@ import type { StoredClient } from "../types.js";
 import { keys } from "../storage/keys.js";
 import { startUpstreamSignIn } from "./upstream.js";
 
-
 /** The cookie that binds a consent form to the browser that opened it. */
 function browserCookieName(ctx: ServerContext): string {
   return ctx.options.secureCookies ? "__Host-portcullis-browser" : "portcullis-browser";
 }
-
 
 /** A redirect carrying the authorization response to the client, with `iss` (RFC 9207). */
 export function authorizationResponse(ctx: ServerContext, redirectUri: string, params: Record<string, string | undefined>, status: 302 | 303): Response {
@@ -35,7 +38,12 @@ export function authorizationResponse(ctx: ServerContext, redirectUri: string, p
  * redirect for a trusted client, a page with a link for any other (`untrustedClientErrors`,
  * OAuth 2.1 §7.12.2), so the endpoint is no open redirector for whoever can register a client.
  */
-function clientErrorResponse(ctx: ServerContext, stored: StoredClient, redirectUri: string, params: { error: string; error_description?: string | undefined; state?: string | undefined }): Response {
+function clientErrorResponse(
+  ctx: ServerContext,
+  stored: StoredClient,
+  redirectUri: string,
+  params: { error: string; error_description?: string | undefined; state?: string | undefined },
+): Response {
   const redirect = authorizationResponse(ctx, redirectUri, params, 302);
   if (ctx.options.untrustedClientErrors === "redirect" || isTrustedClient(stored)) return redirect;
   const url = new URL(redirectUri);
@@ -69,7 +77,11 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
   } catch (error) {
     if (error instanceof RedirectableError) {
       reportReason(ctx, request, error.error);
-      return clientErrorResponse(ctx, error.client, error.redirectUri, { error: error.error.code, error_description: error.error.description, state: error.state });
+      return clientErrorResponse(ctx, error.client, error.redirectUri, {
+        error: error.error.code,
+        error_description: error.error.description,
+        state: error.state,
+      });
     }
     if (error instanceof OAuthError) {
       reportReason(ctx, request, error);
@@ -135,7 +147,13 @@ export function pageUi(ctx: ServerContext, request: Request | undefined): PageUi
 }
 
 /** A code straight back to the client, for a user who allowed it these scopes before. */
-async function codeResponse(ctx: ServerContext, valid: Omit<ValidatedAuthorizationRequest, "client" | "stored">, clientId: string, user: User, status: 302 | 303): Promise<Response> {
+async function codeResponse(
+  ctx: ServerContext,
+  valid: Omit<ValidatedAuthorizationRequest, "client" | "stored">,
+  clientId: string,
+  user: User,
+  status: 302 | 303,
+): Promise<Response> {
   const pending: PendingAuthorization = {
     id: "",
     clientId,
@@ -256,14 +274,20 @@ export async function consentHandler(request: Request, ctx: ServerContext, meta:
     return startUpstreamSignIn(ctx, ctx.upstream, consented);
   }
 
-  let user: User | null = pending.user ?? (pending.forceLogin ? null : ((await readSession(ctx, request))?.user ?? (await ctx.options.login?.currentUser?.(request)) ?? null));
+  let user: User | null =
+    pending.user ?? (pending.forceLogin ? null : ((await readSession(ctx, request))?.user ?? (await ctx.options.login?.currentUser?.(request)) ?? null));
   const username = form.get("username") ?? "";
   if (!user && form.get("password") !== undefined) {
     // A scripted sign-in may still post the password with the decision, in one form.
     const checked = await checkPassword(ctx, request, meta, username, form.get("password") ?? "", pending.clientId);
     if ("wait" in checked) {
       const error = pageUi(ctx, request).t.tooManyAttempts.replace("{seconds}", String(checked.wait));
-      return renderLogin(ctx, request, { requestId: id, csrf, error, username }, { status: 429, headers: new Headers({ "Retry-After": String(checked.wait) }) });
+      return renderLogin(
+        ctx,
+        request,
+        { requestId: id, csrf, error, username },
+        { status: 429, headers: new Headers({ "Retry-After": String(checked.wait) }) },
+      );
     }
     user = checked.user;
     if (!user) return renderLogin(ctx, request, { requestId: id, csrf, error: pageUi(ctx, request).t.badPassword, username }, { status: 401 });
@@ -328,9 +352,15 @@ export async function consentPageHandler(request: Request, ctx: ServerContext): 
   const id = new URL(request.url).searchParams.get("request_id") ?? "";
   const pending = await pendingOfBrowser(ctx, request, id);
   if (!pending) return themedError(ctx, "This sign-in request has expired or was already used.");
-  const user = pending.user ?? (pending.forceLogin ? undefined : ((await readSession(ctx, request))?.user ?? (await ctx.options.login?.currentUser?.(request)) ?? undefined));
+  const user =
+    pending.user ??
+    (pending.forceLogin ? undefined : ((await readSession(ctx, request))?.user ?? (await ctx.options.login?.currentUser?.(request)) ?? undefined));
   const csrf = randomToken(32);
-  await ctx.options.storage.set(keys.pendingAuthorization(pending.id), { ...pending, csrfHash: await sha256(csrf) }, { ttlSeconds: remainingSeconds(ctx, pending) });
+  await ctx.options.storage.set(
+    keys.pendingAuthorization(pending.id),
+    { ...pending, csrfHash: await sha256(csrf) },
+    { ttlSeconds: remainingSeconds(ctx, pending) },
+  );
   if (!user && ctx.options.login?.verifyPassword) {
     const client = await ctx.clients.find(pending.clientId);
     return renderLogin(ctx, request, { requestId: pending.id, csrf, clientName: client?.metadata.client_name ?? "An unnamed application" });
@@ -440,7 +470,12 @@ export async function denyAuthorization(ctx: ServerContext, requestId: string, s
   const pending = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(requestId));
   if (!pending) return themedError(ctx, "This sign-in request has expired or was already used.");
   ctx.options.onEvent({ type: "authorization.denied", clientId: pending.clientId });
-  return authorizationResponse(ctx, pending.redirectUri, { error: "access_denied", error_description: "the user denied the request", state: pending.state }, status);
+  return authorizationResponse(
+    ctx,
+    pending.redirectUri,
+    { error: "access_denied", error_description: "the user denied the request", state: pending.state },
+    status,
+  );
 }
 
 /** What an app's own UI may show about a pending authorization request. */

@@ -102,7 +102,8 @@ const fr: Partial<PageMessages> = {
   notYou: "Ce n’est pas vous ? Se déconnecter",
   allow: "Autoriser",
   deny: "Refuser",
-  localhostWarning: "Cette application tourne sur votre propre ordinateur (elle revient vers {host}). Continuez seulement si vous venez de la lancer vous-même.",
+  localhostWarning:
+    "Cette application tourne sur votre propre ordinateur (elle revient vers {host}). Continuez seulement si vous venez de la lancer vous-même.",
   upstreamNext: "Après votre accord, vous vous connectez chez {host}, à qui sont demandés {scopes}.",
   accountTitle: "Applications connectées - {service}",
   accountHeading: "Applications connectées",

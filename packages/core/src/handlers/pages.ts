@@ -85,7 +85,10 @@ export function imageSource(url: string | undefined): string | undefined {
 }
 
 /** A page response with the browser-surface headers every Portcullis page carries. */
-export function pageResponse(html: (nonce: string) => string, init: { status?: number; headers?: HeadersInit; formAction?: string[]; images?: string[] } = {}): Response {
+export function pageResponse(
+  html: (nonce: string) => string,
+  init: { status?: number; headers?: HeadersInit; formAction?: string[]; images?: string[] } = {},
+): Response {
   const nonce = randomToken(16);
   const headers = new Headers(init.headers);
   const formAction = ["'self'", ...(init.formAction ?? [])].join(" ");
@@ -333,5 +336,8 @@ export function signedOutPage(ui: PageUi, headers?: HeadersInit): Response {
   const { t } = ui;
   const body = `<h1>${say(t.signOut)}</h1>
 <p role="status">${say(t.signedOutBody)}</p>`;
-  return pageResponse((nonce) => layout(fill(t.signedOutTitle, { service: ui.serviceName }), body, nonce, ui), { ...(headers ? { headers } : {}), images: themeImages(ui) });
+  return pageResponse((nonce) => layout(fill(t.signedOutTitle, { service: ui.serviceName }), body, nonce, ui), {
+    ...(headers ? { headers } : {}),
+    images: themeImages(ui),
+  });
 }

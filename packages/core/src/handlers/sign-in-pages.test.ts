@@ -30,7 +30,11 @@ function browser(fetch: Fetch, headers: Record<string, string> = {}) {
       jar = value;
     },
     async open(url: string | URL, init: RequestInit = {}) {
-      const response = await fetch(url, { ...init, redirect: "manual", headers: { ...headers, ...(init.headers as Record<string, string>), ...(jar ? { Cookie: jar } : {}) } });
+      const response = await fetch(url, {
+        ...init,
+        redirect: "manual",
+        headers: { ...headers, ...(init.headers as Record<string, string>), ...(jar ? { Cookie: jar } : {}) },
+      });
       jar = cookiesOf(response, jar);
       return response;
     },
@@ -98,7 +102,9 @@ describe("Login and consent as separate steps (AS-AUTHZ-23, AS-AUTHZ-18)", () =>
 
   it("shows an https logo_uri as an image that the page's CSP allows exactly, and no other image", async () => {
     const logo = "https://cdn.client.test/brand/logo.png";
-    const t = createTestServer({ clients: [...TEST_CLIENTS, { client_id: "logo", client_name: "Logo app", logo_uri: logo, redirect_uris: ["https://app.test/cb"] }] });
+    const t = createTestServer({
+      clients: [...TEST_CLIENTS, { client_id: "logo", client_name: "Logo app", logo_uri: logo, redirect_uris: ["https://app.test/cb"] }],
+    });
     const b = browser(t.fetch);
     const login = await b.open((await authorizationUrl({ client_id: "logo", redirect_uri: "https://app.test/cb" })).url);
     const consent = await b.open((await logIn(b, login)).headers.get("Location")!);
@@ -159,11 +165,20 @@ describe("Sessions", () => {
     });
     const page = await b.open(new URL(`${ISSUER}/t1/authorize${(await authorizationUrl({})).url.search}`));
     const { requestId, csrf } = await readConsentPage(page);
-    const signedIn = await b.post(`${ISSUER}/t1/authorize/login`, { request_id: requestId, csrf_token: csrf, username: USER.username, password: USER.password });
+    const signedIn = await b.post(`${ISSUER}/t1/authorize/login`, {
+      request_id: requestId,
+      csrf_token: csrf,
+      username: USER.username,
+      password: USER.password,
+    });
     expect(signedIn.headers.getSetCookie().join()).toContain("__Host-portcullis-session-t1=");
     // The other tenant knows no session of this browser: its login page, and t1's session stays.
     expect(await (await b.open(new URL(`${ISSUER}/t2/authorize${(await authorizationUrl({})).url.search}`))).text()).toContain('name="password"');
-    expect(await (await b.open(new URL(`${ISSUER}/t1/authorize${(await authorizationUrl({ client_id: "conf", redirect_uri: "https://app.test/cb" })).url.search}`))).text()).not.toContain('name="password"');
+    expect(
+      await (
+        await b.open(new URL(`${ISSUER}/t1/authorize${(await authorizationUrl({ client_id: "conf", redirect_uri: "https://app.test/cb" })).url.search}`))
+      ).text(),
+    ).not.toContain('name="password"');
   });
 
   it("keeps sessions in the store under the hash of the cookie value, never the value", async () => {
@@ -247,7 +262,13 @@ describe("Remembered consent", () => {
     await firstSignIn(b);
     const { url, verifier } = await authorizationUrl({});
     const code = redirectOf(await b.open(url)).params.get("code")!;
-    const tokens = await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: "pub", redirect_uri: "http://127.0.0.1/cb" });
+    const tokens = await tokenRequest(t.fetch, {
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      client_id: "pub",
+      redirect_uri: "http://127.0.0.1/cb",
+    });
     expect(tokens.status).toBe(200);
     expect(((await tokens.json()) as { scope: string }).scope).toBe("mcp:tools");
   });

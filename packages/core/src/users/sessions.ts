@@ -46,7 +46,11 @@ export async function startSession(ctx: ServerContext, request: Request, user: U
   if (!ctx.options.sessions) return { setCookie: bindingCookie(sessionCookieName(ctx), "", ctx.options.secureCookies, 0) };
   const id = randomToken(32);
   const now = ctx.options.now();
-  const record: SessionRecord = { user: { subject: user.subject, ...(user.claims ? { claims: user.claims } : {}), ...(user.displayName ? { displayName: user.displayName } : {}) }, createdAt: now, expiresAt: now + lifetime * 1000 };
+  const record: SessionRecord = {
+    user: { subject: user.subject, ...(user.claims ? { claims: user.claims } : {}), ...(user.displayName ? { displayName: user.displayName } : {}) },
+    createdAt: now,
+    expiresAt: now + lifetime * 1000,
+  };
   await ctx.options.storage.set(keys.session(await sha256(id)), record, { ttlSeconds: lifetime });
   return { setCookie: bindingCookie(sessionCookieName(ctx), id, ctx.options.secureCookies, lifetime) };
 }

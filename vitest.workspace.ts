@@ -7,6 +7,7 @@ export const projects = [
   "packages/sqlite",
   "packages/redis",
   "packages/cloudflare",
+  "packages/client",
   "examples/hono-node",
   "examples/express",
   "examples/node-http",

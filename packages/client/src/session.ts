@@ -243,8 +243,10 @@ export async function signIn(mcpUrl: string | URL, options: SignInOptions): Prom
     if (scope) params.set("scope", scope);
     if (scope?.split(" ").includes("offline_access")) params.set("prompt", "consent");
     const callback = receiver.waitForCallback(options.timeoutMs ?? 5 * 60_000);
-    await options.openUrl(url);
-    const returned = await callback;
+    // The opener may wait for the browser (a test driving one), which waits for our answer: race them.
+    const opening = Promise.resolve().then(() => options.openUrl(url));
+    opening.catch(() => undefined);
+    const returned = await Promise.race([callback, opening.then(() => callback)]);
     let checked: URLSearchParams;
     try {
       checked = oauth.validateAuthResponse(as, client, returned, state);

@@ -1,22 +1,7 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { CHECK_IDS, runChecks, type CheckReport } from "../src/check.js";
+import { runCli } from "./cli-helpers.js";
 import { startFakeServer, type Defect, type FakeServer } from "./fake-server.js";
-
-const BIN = fileURLToPath(new URL("../bin/portcullis.js", import.meta.url));
-
-/** Runs the CLI as a user would; answers its exit status and output. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const statuses = (report: CheckReport) => Object.fromEntries(report.checks.map((c) => [c.id, c.status]));
 

@@ -100,7 +100,7 @@ export async function startFakeServer(defects: Defect[] = []): Promise<FakeServe
     if (url.pathname === "/register" && req.method === "POST" && !has("no-registration")) {
       if (has("registration-broken")) return res.writeHead(500, { "Content-Type": "text/plain" }).end("oops");
       const meta = (entry.json ?? {}) as { redirect_uris?: string[] };
-      const clientId = `client-${++n}`;
+      const clientId = `client-${crypto.randomUUID()}`;
       clients.set(clientId, meta.redirect_uris ?? []);
       return json(res, has("registration-200") ? 200 : 201, { ...meta, client_id: clientId, token_endpoint_auth_method: "none" });
     }
@@ -127,7 +127,7 @@ export async function startFakeServer(defects: Defect[] = []): Promise<FakeServe
     }
     if (url.pathname === "/token" && req.method === "POST") {
       const form = entry.form ?? new URLSearchParams();
-      const noStore = has("token-error-no-store") ? {} : { "Cache-Control": "no-store" };
+      const noStore: Record<string, string> = has("token-error-no-store") ? {} : { "Cache-Control": "no-store" };
       const issue = () => {
         const a = `fake-access-${++n}`;
         const r = `fake-refresh-${n}`;

@@ -132,14 +132,17 @@ export async function fetchResourceMetadata(mcpUrl: URL, challenge: BearerChalle
 }
 
 /** Finds the authorization server metadata in the MCP order and checks its `issuer` (RFC 8414 §3.3). */
-export async function fetchAuthorizationServerMetadata(issuer: string, fetchFn: typeof fetch = fetch): Promise<{ url: URL; metadata: AuthorizationServer } | undefined> {
+export async function fetchAuthorizationServerMetadata(issuer: string, fetchFn: typeof fetch = fetch, legacy = false): Promise<{ url: URL; metadata: AuthorizationServer } | undefined> {
   const issuerUrl = verifyServerURL(issuer, "authorization server");
   for (const url of authorizationServerMetadataUrls(issuerUrl)) {
     const { status, json } = await getJson(url, fetchFn);
     if (status >= 500) throw new PortcullisClientError("discovery_failed", `authorization server metadata at ${url.href} answered ${status}`);
     if (status < 200 || status >= 300) continue;
     if (!isObject(json)) throw new PortcullisClientError("invalid_metadata", `authorization server metadata at ${url.href} is not a JSON object`);
-    if (json.issuer !== issuer) {
+    // The 2025-03-26 fallback guesses the issuer from the MCP origin; a same-origin issuer with a
+    // path is that server's real identifier, and the one every later check compares against.
+    const sameOrigin = legacy && typeof json.issuer === "string" && URL.canParse(json.issuer) && new URL(json.issuer).origin === issuerUrl.origin;
+    if (json.issuer !== issuer && !sameOrigin) {
       throw new PortcullisClientError("issuer_mismatch", `authorization server metadata at ${url.href} names issuer ${JSON.stringify(json.issuer)}, expected ${JSON.stringify(issuer)}`);
     }
     return { url, metadata: json as unknown as AuthorizationServer };
@@ -206,8 +209,8 @@ export async function discover(mcpUrlInput: string | URL, options: DiscoveryOpti
     };
   }
   // 2025-03-26: no protected resource metadata; the MCP server's origin is the authorization server.
-  const issuer = mcpUrl.origin;
-  const found = await fetchAuthorizationServerMetadata(issuer, fetchFn);
+  const found = await fetchAuthorizationServerMetadata(mcpUrl.origin, fetchFn, true);
+  const issuer = found?.metadata.issuer ?? mcpUrl.origin;
   const authorizationServer: AuthorizationServer = found?.metadata ?? {
     issuer,
     authorization_endpoint: `${issuer}/authorize`,

@@ -64,10 +64,24 @@ export function clientAuthentication(client: Pick<StoredClient, "client_secret" 
     case "client_secret_post":
       return oauth.ClientSecretPost(client.client_secret ?? "");
     case "client_secret_basic":
-      return oauth.ClientSecretBasic(client.client_secret ?? "");
+      return clientSecretBasic(client.client_secret ?? "");
     default:
       return oauth.None();
   }
+}
+
+/**
+ * `client_secret_basic` (RFC 6749 §2.3.1): the ID and secret form-encoded, as `URLSearchParams`
+ * encodes them, then Base64 in a Basic header. (oauth4webapi also escapes characters such as
+ * `-` that form encoding leaves alone, which servers that skip the decoding step reject.)
+ */
+function clientSecretBasic(secret: string): oauth.ClientAuth {
+  const encode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
+  return (_as, client, _body, headers) => {
+    const credentials = `${encode(client.client_id)}:${encode(secret)}`;
+    const bytes = new TextEncoder().encode(credentials);
+    headers.set("authorization", `Basic ${btoa(String.fromCharCode(...bytes))}`);
+  };
 }
 
 /** The auth method for a client with a secret, from what the server accepts (RFC 8414 default: basic). */
@@ -183,10 +197,11 @@ function toClient(client: StoredClient): oauth.Client {
   return { client_id: client.client_id, token_endpoint_auth_method: client.token_endpoint_auth_method };
 }
 
-function sessionFrom(discovery: Discovery, client: StoredClient, tokens: oauth.TokenEndpointResponse, previous?: StoredSession): StoredSession {
+function sessionFrom(discovery: Discovery, client: StoredClient, tokens: oauth.TokenEndpointResponse, previous?: StoredSession, requested?: string): StoredSession {
   const now = Math.floor(Date.now() / 1000);
   const refresh = tokens.refresh_token ?? previous?.refresh_token;
-  const scope = tokens.scope ?? previous?.scope;
+  // RFC 6749 §5.1: no `scope` in the response means the requested scope was granted.
+  const scope = tokens.scope ?? previous?.scope ?? requested;
   return {
     version: STORE_FORMAT_VERSION,
     mcp_url: sessionKey(discovery.mcpUrl),
@@ -223,7 +238,9 @@ export async function signIn(mcpUrl: string | URL, options: SignInOptions): Prom
   const store = resolveStore(options.store);
   const discovery = options.discovery ?? (await discover(mcpUrl, options.fetch ? { fetch: options.fetch } : {}));
   const as = discovery.authorizationServer;
-  const scope = selectScope(discovery, options.scope);
+  // A client that keeps a refresh token asks for offline_access where the server lists it (SEP-2207).
+  const offline = as.scopes_supported?.includes("offline_access") ? "offline_access" : undefined;
+  const scope = unionScopes(selectScope(discovery, options.scope), offline);
   const stored = options.clientId || options.clientMetadataUrl ? undefined : await store.getClient(discovery.issuer);
   const receiver = await startLoopbackReceiver(loopbackPort(stored));
   try {
@@ -271,7 +288,7 @@ export async function signIn(mcpUrl: string | URL, options: SignInOptions): Prom
     } catch (error) {
       throw oauthFailure(error, "token request");
     }
-    const session = sessionFrom(discovery, stored, tokens);
+    const session = sessionFrom(discovery, stored, tokens, undefined, scope);
     await store.saveSession(session);
     return session;
   } finally {
@@ -401,7 +418,7 @@ export async function signInWithClientCredentials(mcpUrl: string | URL, options:
   } catch (error) {
     throw oauthFailure(error, "client credentials grant");
   }
-  const session = sessionFrom(discovery, client, tokens);
+  const session = sessionFrom(discovery, client, tokens, undefined, scope);
   await store.saveSession(session);
   return session;
 }

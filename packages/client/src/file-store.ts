@@ -88,13 +88,14 @@ export function createFileStore(options: FileStoreOptions = {}): TokenStore {
 
   const held = new Map<string, Promise<unknown>>();
 
-  /** Takes the lock file, waiting for a live holder; takes over a dead or stale one. */
-  async function acquire(file: string): Promise<void> {
+  /** Takes the lock file, waiting for a live holder; takes over a dead or stale one. Answers its content. */
+  async function acquire(file: string): Promise<string> {
     const deadline = Date.now() + lockTimeoutMs;
     for (let attempt = 0; ; attempt++) {
+      const mine = JSON.stringify({ pid: process.pid, at: Date.now(), nonce: crypto.randomBytes(8).toString("hex") });
       try {
-        fs.writeFileSync(file, JSON.stringify({ pid: process.pid, at: Date.now() }), { flag: "wx", mode: 0o600 });
-        return;
+        fs.writeFileSync(file, mine, { flag: "wx", mode: 0o600 });
+        return mine;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
@@ -161,11 +162,18 @@ export function createFileStore(options: FileStoreOptions = {}): TokenStore {
       const previous = held.get(key) ?? Promise.resolve();
       const run = previous.catch(() => undefined).then(async () => {
         const file = path.join(dir("locks"), `${hash(key)}.lock`);
-        await acquire(file);
+        const mine = await acquire(file);
         try {
           return await fn();
         } finally {
-          remove(file);
+          // Release only our own lock: one taken over as stale now belongs to someone else.
+          let current: string | undefined;
+          try {
+            current = fs.readFileSync(file, "utf8");
+          } catch {
+            current = undefined;
+          }
+          if (current === mine) remove(file);
         }
       });
       held.set(key, run);

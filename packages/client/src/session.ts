@@ -241,11 +241,12 @@ export async function signIn(mcpUrl: string | URL, options: SignInOptions): Prom
   // A client that keeps a refresh token asks for offline_access where the server lists it (SEP-2207).
   const offline = as.scopes_supported?.includes("offline_access") ? "offline_access" : undefined;
   const scope = unionScopes(selectScope(discovery, options.scope), offline);
-  const stored = options.clientId || options.clientMetadataUrl ? undefined : await store.getClient(discovery.issuer);
-  const receiver = await startLoopbackReceiver(loopbackPort(stored));
+  // Listen on the port of the stored registration, so that its redirect URI still matches.
+  const previous = options.clientId || options.clientMetadataUrl ? undefined : await store.getClient(discovery.issuer);
+  const receiver = await startLoopbackReceiver(loopbackPort(previous));
   try {
-    const stored = await clientFor(discovery, receiver.redirectUri, scope, store, options);
-    const client = toClient(stored);
+    const registration = await clientFor(discovery, receiver.redirectUri, scope, store, options);
+    const client = toClient(registration);
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
     const url = verifyServerURL(as.authorization_endpoint, "authorization_endpoint");
@@ -280,7 +281,7 @@ export async function signIn(mcpUrl: string | URL, options: SignInOptions): Prom
     receiver.finish({ ok: true });
     let tokens: oauth.TokenEndpointResponse;
     try {
-      const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuthentication(stored, options), checked, receiver.redirectUri, verifier, {
+      const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuthentication(registration, options), checked, receiver.redirectUri, verifier, {
         additionalParameters: { resource: discovery.resource },
         ...httpOptions(as.token_endpoint!, options.fetch),
       });
@@ -288,7 +289,7 @@ export async function signIn(mcpUrl: string | URL, options: SignInOptions): Prom
     } catch (error) {
       throw oauthFailure(error, "token request");
     }
-    const session = sessionFrom(discovery, stored, tokens, undefined, scope);
+    const session = sessionFrom(discovery, registration, tokens, undefined, scope);
     await store.saveSession(session);
     return session;
   } finally {

@@ -86,7 +86,8 @@ const isSecure = (url: URL) => url.protocol === "https:" || isLoopback(url);
 export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof fetch } = {}): Promise<CheckReport> {
   const fetchFn = options.fetch ?? fetch;
   const results = new Map<CheckId, Check>();
-  const set = (id: CheckId, status: CheckStatus, message: string) => results.set(id, { id, status, message, spec: SPEC[id] });
+  // One line per check, whatever a server put in the strings it sent back.
+  const set = (id: CheckId, status: CheckStatus, message: string) => results.set(id, { id, status, message: message.replace(/[\s\u0000-\u001f\u007f]+/g, " ").slice(0, 500), spec: SPEC[id] });
   const skip = (id: CheckId, why: string) => set(id, "warn", `skipped: ${why}`);
 
   let mcpUrl: URL;
@@ -243,7 +244,7 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
   // 4. Capabilities ----------------------------------------------------------------------------
   if (!as) {
     for (const id of ["pkce-s256", "client-registration-support", "iss-parameter", "dynamic-registration", "token-error", "redirect-uri"] as const) skip(id, "no authorization server metadata");
-    return { url: mcpUrl.href, checks: CHECK_IDS.map((id) => results.get(id)!) };
+    return { url: mcpUrlInput, checks: CHECK_IDS.map((id) => results.get(id)!) };
   }
   const methods = as.code_challenge_methods_supported;
   if (!Array.isArray(methods)) set("pkce-s256", "fail", "code_challenge_methods_supported is absent: MCP clients must refuse to proceed");
@@ -405,7 +406,7 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
 
   if (cleanup) registrationVerdict = { ...registrationVerdict, message: `${registrationVerdict.message}; ${await cleanup()}` };
   set("dynamic-registration", registrationVerdict.status, registrationVerdict.message);
-  return { url: mcpUrl.href, checks: CHECK_IDS.map((id) => results.get(id)!) };
+  return { url: mcpUrlInput, checks: CHECK_IDS.map((id) => results.get(id)!) };
 }
 
 /** One human line per check: `PASS|WARN|FAIL <id> <message> (<spec>)`. */

@@ -5,7 +5,11 @@ import { requireBearerAuth } from "@modelcontextprotocol/sdk/server/auth/middlew
 import { getOAuthProtectedResourceMetadataUrl, mcpAuthRouter } from "@modelcontextprotocol/sdk/server/auth/router.js";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { runChecks } from "../src/check.js";
+import { createFileStore } from "../src/file-store.js";
+import { createOAuthClientProvider } from "../src/provider.js";
 import { runCli, sessionFile, startCli, tempHome } from "./cli-helpers.js";
 
 /**
@@ -72,5 +76,11 @@ describe("portcullis against a server on the MCP SDK's own auth (mcpAuthRouter)"
       "token-error": "fail",
     });
     expect(report.checks.find((c) => c.id === "token-error")!.message).toMatch(/500/);
+  });
+
+  it("the SDK transport with createOAuthClientProvider and no stored sign-in fails telling the user to run portcullis login", async () => {
+    const provider = createOAuthClientProvider(mcpUrl(), { store: createFileStore({ home: tempHome() }) });
+    const client = new Client({ name: "t", version: "1" });
+    await expect(client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl()), { authProvider: provider }))).rejects.toThrow(/portcullis login/);
   });
 });

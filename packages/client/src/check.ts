@@ -1,7 +1,7 @@
 import { parseBearerChallenge, type BearerChallenge } from "./challenge.js";
 import { authorizationServerMetadataUrls, MCP_PROTOCOL_VERSION, probeResource, resourceMatches, resourceMetadataUrls } from "./discovery.js";
 import { PortcullisClientError } from "./errors.js";
-import { isLoopback } from "./url-policy.js";
+import { isLinkLocal, isLoopback } from "./url-policy.js";
 
 export type CheckStatus = "pass" | "warn" | "fail";
 
@@ -64,11 +64,12 @@ export class CheckAbortedError extends PortcullisClientError {
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** An absolute http(s) URL the checker may fetch: never link-local or cloud metadata addresses. */
 function safeUrl(value: unknown): URL | undefined {
   if (typeof value !== "string") return undefined;
   try {
     const url = new URL(value);
-    return url.protocol === "https:" || url.protocol === "http:" ? url : undefined;
+    return (url.protocol === "https:" || url.protocol === "http:") && !isLinkLocal(url) ? url : undefined;
   } catch {
     return undefined;
   }
@@ -139,7 +140,7 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
     headerMetadataUrl = safeUrl(challenge.resourceMetadata);
     wwwVerdict = headerMetadataUrl
       ? { status: "pass", message: `401 with resource_metadata="${challenge.resourceMetadata}"` }
-      : { status: "fail", message: `resource_metadata is not an absolute http(s) URL: ${JSON.stringify(challenge.resourceMetadata)}` };
+      : { status: "fail", message: `resource_metadata is not an absolute http(s) URL a client may fetch: ${JSON.stringify(challenge.resourceMetadata)}` };
   }
   // Without resource_metadata in the challenge, the verdict waits for the well-known fallback.
 

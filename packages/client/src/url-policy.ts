@@ -8,7 +8,7 @@ export function isLoopback(url: URL): boolean {
 }
 
 /** Link-local and cloud metadata addresses: never fetched, whatever a document says. */
-function isLinkLocal(url: URL): boolean {
+export function isLinkLocal(url: URL): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
   return /^169\.254\.\d+\.\d+$/.test(host) || /^fe[89ab][0-9a-f]:/.test(host) || host === "metadata.google.internal" || host === "0.0.0.0" || host === "::";
 }

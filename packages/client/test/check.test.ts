@@ -70,6 +70,15 @@ describe("portcullis check", () => {
     });
   }
 
+  it("C-8: never fetches a link-local resource_metadata; that challenge fails and discovery is skipped", async () => {
+    server = await startFakeServer(["link-local-metadata"]);
+    const seen: string[] = [];
+    const report = await runChecks(server.mcpUrl, { fetch: ((input: RequestInfo | URL, init?: RequestInit) => (seen.push(String(input instanceof Request ? input.url : input)), fetch(input, init))) as typeof fetch });
+    expect(seen.some((u) => u.includes("169.254"))).toBe(false);
+    expect(report.checks[0]).toMatchObject({ id: "www-authenticate", status: "fail" });
+    expect(report.checks.slice(1).every((c) => c.status === "warn")).toBe(true);
+  });
+
   it("prints one PASS|WARN|FAIL line per check and exits 1 on a failure; --json prints the same checks", async () => {
     server = await startFakeServer(["issuer-mismatch"]);
     const human = await runCli(["check", server.mcpUrl]);

@@ -19,6 +19,7 @@ export type Defect =
   | "token-error-wrong-code" // a bogus code gets 400 invalid_request
   | "open-redirect" // /authorize redirects to an unregistered redirect_uri
   | "no-iss-support" // authorization_response_iss_parameter_supported absent
+  | "link-local-metadata" // the challenge's resource_metadata points at the cloud metadata address
   | "path-issuer"; // the authorization server's issuer has a path (/tenant), metadata only at the OIDC path-appended URL
 
 /** How the fake /authorize answers a registered client: a code, with `iss` as given. */
@@ -71,7 +72,7 @@ export async function startFakeServer(defects: Defect[] = []): Promise<FakeServe
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
       if (has("open") || (token && access.has(token))) return json(res, 200, { jsonrpc: "2.0", id: 1, result: { ok: true, token } });
       if (has("no-challenge")) return res.writeHead(401).end();
-      const rm = has("no-resource-metadata") ? "" : `, resource_metadata="${state.origin}${prmPath}"`;
+      const rm = has("no-resource-metadata") ? "" : has("link-local-metadata") ? ', resource_metadata="http://169.254.169.254/latest/meta-data"' : `, resource_metadata="${state.origin}${prmPath}"`;
       return res.writeHead(401, { "WWW-Authenticate": `Bearer realm="mcp"${rm}${token ? ', error="invalid_token"' : ""}` }).end();
     }
     if (url.pathname === prmPath) {

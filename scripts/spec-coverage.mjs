@@ -86,8 +86,7 @@ function sync() {
   const rules = parseChecklist(readFileSync(CHECKLIST, "utf8"));
   if (rules.length === 0) throw new Error(`--sync: no rule IDs found in ${CHECKLIST}`);
   const doc = {
-    $comment:
-      "Rule IDs of SPEC-CHECKLIST.md, for npm run spec:coverage on a clean clone. Regenerate with npm run spec:coverage -- --sync.",
+    $comment: "Rule IDs of SPEC-CHECKLIST.md, for npm run spec:coverage on a clean clone. Regenerate with npm run spec:coverage -- --sync.",
     rules,
   };
   writeFileSync(IDS_FILE, `${JSON.stringify(doc, null, 2)}\n`);

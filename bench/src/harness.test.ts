@@ -11,7 +11,11 @@ const out = mkdtempSync(join(tmpdir(), "portcullis-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 function runBench(args: string[], timeout = 180_000) {
-  return spawnSync(process.execPath, ["--conditions=portcullis:source", "--import", "tsx", "src/run.ts", "--quick", ...args], { cwd: BENCH_DIR, encoding: "utf8", timeout });
+  return spawnSync(process.execPath, ["--conditions=portcullis:source", "--import", "tsx", "src/run.ts", "--quick", ...args], {
+    cwd: BENCH_DIR,
+    encoding: "utf8",
+    timeout,
+  });
 }
 
 function expectMeasured(report: Report, md: string) {

@@ -174,7 +174,8 @@ async function probe(url: string, spec: RequestSpec, expectStatus: number): Prom
   }
   const response = await fetch(url + spec.path, { method: spec.method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await response.text();
-  if (response.status !== expectStatus) throw new Error(`probe of ${spec.method} ${spec.path} answered ${response.status} (expected ${expectStatus}): ${text.slice(0, 300)}`);
+  if (response.status !== expectStatus)
+    throw new Error(`probe of ${spec.method} ${spec.path} answered ${response.status} (expected ${expectStatus}): ${text.slice(0, 300)}`);
 }
 
 export async function runHttpScenario(
@@ -229,7 +230,9 @@ export async function runHttpScenario(
       runs.push(r);
       unexpected += r.requests - ok(r);
       registered += ok(r);
-      log(`    run ${i + 1}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.requests - ok(r) ? `, ${r.requests - ok(r)} unexpected` : ""}`);
+      log(
+        `    run ${i + 1}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.requests - ok(r) ? `, ${r.requests - ok(r)} unexpected` : ""}`,
+      );
     }
     const rssPid = server.info.rssPid ?? server.child.pid!;
     const rss = readRss(rssPid);
@@ -274,7 +277,15 @@ async function fillRegistrations(url: string, spec: RequestSpec, done: number, t
   const started = performance.now();
   while (total < target && performance.now() - started < 120_000) {
     const amount = Math.min(target - total, 10_000);
-    const r = await autocannon({ url: url + spec.path, method: spec.method, headers: { "content-type": "application/json" }, body: spec.body!, amount, connections, timeout: 10 });
+    const r = await autocannon({
+      url: url + spec.path,
+      method: spec.method,
+      headers: { "content-type": "application/json" },
+      body: spec.body!,
+      amount,
+      connections,
+      timeout: 10,
+    });
     total += r["2xx"];
     failed += r.non2xx + r.errors;
     if (r["2xx"] === 0) break;
@@ -285,7 +296,10 @@ async function fillRegistrations(url: string, spec: RequestSpec, done: number, t
 /** Raw jose ES256 verify and sign ops/s, in its own process. */
 export async function runOpsScenario(s: OpsScenario, settings: Settings): Promise<ScenarioResult[]> {
   const config = { durationMs: settings.runSeconds * 1000, runs: settings.runs, warmupMs: settings.warmupSeconds * 1000 };
-  const child = spawn(process.execPath, ["--import", "tsx", join(SERVERS_DIR, "jose-ops.ts"), JSON.stringify(config)], { cwd: BENCH_DIR, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", join(SERVERS_DIR, "jose-ops.ts"), JSON.stringify(config)], {
+    cwd: BENCH_DIR,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d));

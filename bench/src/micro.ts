@@ -71,7 +71,9 @@ await us("guard.handle + server.handle (the oauthRoutes pass-through)", async ()
 });
 
 console.log("\nRefresh grant:");
-await us("crypto.subtle.digest SHA-256 of a refresh token (async, libuv thread pool)", () => crypto.subtle.digest("SHA-256", encoder.encode(refreshTokens[0]!)));
+await us("crypto.subtle.digest SHA-256 of a refresh token (async, libuv thread pool)", () =>
+  crypto.subtle.digest("SHA-256", encoder.encode(refreshTokens[0]!)),
+);
 await us("node:crypto createHash SHA-256 of the same (synchronous)", () => createHash("sha256").update(refreshTokens[0]!).digest("base64url"));
 await us("jose SignJWT ES256 (RFC 9068 claims)", () =>
   new SignJWT({ client_id: "pub", gid: grantId, scope: "mcp:tools" })
@@ -100,7 +102,9 @@ const concurrent = async () => {
     }
   };
   await Promise.all(Array.from({ length: 50 }, worker));
-  console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(refresh grant), 50 in flight, in-process (${Math.round(n / ((performance.now() - started) / 1000))}/s)`);
+  console.log(
+    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(refresh grant), 50 in flight, in-process (${Math.round(n / ((performance.now() - started) / 1000))}/s)`,
+  );
 };
 await concurrent();
 process.exit(0);

@@ -35,7 +35,10 @@ for (let i = 0; i < profile.samples.length; i++) {
 }
 const total = [...selfTime.values()].reduce((a, b) => a + b, 0);
 const where = (n: Node) => {
-  const url = n.callFrame.url.replace(/^file:\/\//, "").replace(/.*\/node_modules\//, "").replace(/.*\/work\/main\//, "");
+  const url = n.callFrame.url
+    .replace(/^file:\/\//, "")
+    .replace(/.*\/node_modules\//, "")
+    .replace(/.*\/work\/main\//, "");
   return `${n.callFrame.functionName || "(anonymous)"} ${url}${url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
 };
 

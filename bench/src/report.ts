@@ -57,7 +57,12 @@ export function evaluateTargets(results: ScenarioResult[]): Target[] {
       const last = growth.at(-1)!;
       list.push({ name: `Refresh at ${size(last)} live grants >= 0.8x at ${size(first)} (${names[store]})`, scenario: last.id, baseline: first.id, min: 0.8 });
     } else {
-      list.push({ name: `Refresh with the most live grants >= 0.8x with the fewest (${names[store]})`, scenario: `growth-${store}-not-run`, baseline: `growth-${store}-not-run`, min: 0.8 });
+      list.push({
+        name: `Refresh with the most live grants >= 0.8x with the fewest (${names[store]})`,
+        scenario: `growth-${store}-not-run`,
+        baseline: `growth-${store}-not-run`,
+        min: 0.8,
+      });
     }
   }
   return list.map((t) => {
@@ -69,7 +74,8 @@ export function evaluateTargets(results: ScenarioResult[]): Target[] {
   });
 }
 
-const fmt = (n: number | undefined, digits = 0) => (n === undefined || !Number.isFinite(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || !Number.isFinite(n) ? "–" : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function markdown(report: Report): string {
   const byId = new Map(report.results.map((r) => [r.id, r]));
@@ -101,14 +107,22 @@ export function markdown(report: Report): string {
     const notes: string[] = [];
     if (r.error) notes.push(`ERROR: ${r.error.split("\n")[0]!.slice(0, 160)}`);
     if (r.unit === "ops/s") notes.push("ops/s, no HTTP");
-    if (r.paired) notes.push(`runs alternated with ${r.compare} runs (${fmt(r.paired.baselineRps)} req/s there); ratio = median of the per-pair ratios ${r.paired.ratios.map((x) => x.toFixed(2)).join(", ")}`);
+    if (r.paired)
+      notes.push(
+        `runs alternated with ${r.compare} runs (${fmt(r.paired.baselineRps)} req/s there); ratio = median of the per-pair ratios ${r.paired.ratios.map((x) => x.toFixed(2)).join(", ")}`,
+      );
     if (r.unexpected) notes.push(`${fmt(r.unexpected)} responses other than ${r.expectStatus}`);
     if (r.socketErrors) notes.push(`${fmt(r.socketErrors)} socket errors`);
     const f = r.facts ?? {};
     if (f.liveGrants !== undefined) notes.push(`${fmt(Number(f.liveGrants))} live grants pre-loaded in ${f.preloadSeconds} s`);
-    if (f.registrations !== undefined) notes.push(`RSS ${f.rssAfterRegistrationsMb} MB after ${fmt(Number(f.registrations))} registrations (the last ones at ${fmt(Number(f.fillRegistrationsPerSecond))}/s)`);
+    if (f.registrations !== undefined)
+      notes.push(
+        `RSS ${f.rssAfterRegistrationsMb} MB after ${fmt(Number(f.registrations))} registrations (the last ones at ${fmt(Number(f.fillRegistrationsPerSecond))}/s)`,
+      );
     if (r.note) notes.push(r.note);
-    lines.push(`| ${r.label} | \`${r.id}\` | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.rssMb)} | ${ratio} | ${notes.join("; ").replaceAll("|", "\\|")} |`);
+    lines.push(
+      `| ${r.label} | \`${r.id}\` | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.rssMb)} | ${ratio} | ${notes.join("; ").replaceAll("|", "\\|")} |`,
+    );
   }
   lines.push("", "## Targets", "");
   for (const t of report.targets) {
@@ -117,7 +131,10 @@ export function markdown(report: Report): string {
   lines.push("", `Worker bundle (examples/cloudflare-worker, as its build script writes it; gzip level 6): ${report.workerBundle}`);
   const smoke = byId.get("worker-smoke");
   if (smoke && !smoke.error) {
-    lines.push("", `Worker throughput (\`worker-smoke\`, a guarded tools/list with a valid token; ${WORKER_SMOKE_LABEL}, no target): ${fmt(smoke.rps)} req/s, p99 ${fmt(smoke.p99Ms, 2)} ms`);
+    lines.push(
+      "",
+      `Worker throughput (\`worker-smoke\`, a guarded tools/list with a valid token; ${WORKER_SMOKE_LABEL}, no target): ${fmt(smoke.rps)} req/s, p99 ${fmt(smoke.p99Ms, 2)} ms`,
+    );
   }
   lines.push("");
   return lines.join("\n");

@@ -31,7 +31,9 @@ const settings: Settings = quick
 
 const ROOT = join(BENCH_DIR, "..");
 const startedAt = new Date();
-const loadAverageAtStart = loadavg().map((n) => n.toFixed(2)).join(" ");
+const loadAverageAtStart = loadavg()
+  .map((n) => n.toFixed(2))
+  .join(" ");
 const redis = await redisAnswers();
 const postgres = await postgresAnswers();
 const adapters = (["express", "node"] as const).filter((a) => existsSync(join(ROOT, "packages", a, "src", "index.ts")));
@@ -42,7 +44,9 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const all = scenarios(settings, { redis, postgres, adapters: [...adapters], worker: hasWorker });
 const selected = only ? all.filter((s) => only.includes(s.id) || (s.kind === "ops" && only.some((o) => o.startsWith("jose")))) : all;
-log(`Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, PostgreSQL ${postgres ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`);
+log(
+  `Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, PostgreSQL ${postgres ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`,
+);
 // The Worker's bundle is built (and measured) before any scenario: the smoke scenario serves it.
 const workerSmoke = selected.some((s) => s.id === "worker-smoke");
 const bundle = only && !workerSmoke ? { text: "not measured (--only)", built: false } : workerBundle();
@@ -138,7 +142,10 @@ function workerBundle(): { text: string; built: boolean } {
   const largest = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
   if (!largest) return no("built, but no .js bundle found under dist/");
   const bytes = readFileSync(largest);
-  return { text: `${largest.slice(dir.length + 1)}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzipped`, built: true };
+  return {
+    text: `${largest.slice(dir.length + 1)}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzipped`,
+    built: true,
+  };
 }
 
 function listJs(dir: string): string[] {

@@ -37,13 +37,28 @@ export function growthStore(id: string): Store | undefined {
 
 export const WORKER_SMOKE_LABEL = "miniflare (workerd) on this machine, smoke figure only";
 
-export function scenarios(settings: Settings, options: { redis: boolean; postgres?: boolean; adapters: Array<"express" | "node">; worker: boolean }): Scenario[] {
+export function scenarios(
+  settings: Settings,
+  options: { redis: boolean; postgres?: boolean; adapters: Array<"express" | "node">; worker: boolean },
+): Scenario[] {
   const z = sizes(settings);
   const list: Scenario[] = [];
   const http = (s: Omit<HttpScenario, "kind">) => list.push({ kind: "http", ...s });
 
-  for (const [framework, name] of [["hono", "Hono (@hono/node-server)"], ["express", "Express 5"], ["node", "node:http"]] as const) {
-    http({ id: `bare-${framework}`, label: `bare ${name}, tiny JSON endpoint`, group: "baseline", script: "bare.ts", config: { framework }, request: () => mcp(), expectStatus: 200 });
+  for (const [framework, name] of [
+    ["hono", "Hono (@hono/node-server)"],
+    ["express", "Express 5"],
+    ["node", "node:http"],
+  ] as const) {
+    http({
+      id: `bare-${framework}`,
+      label: `bare ${name}, tiny JSON endpoint`,
+      group: "baseline",
+      script: "bare.ts",
+      config: { framework },
+      request: () => mcp(),
+      expectStatus: 200,
+    });
   }
   http({
     id: "sdk-bearer",
@@ -100,7 +115,15 @@ export function scenarios(settings: Settings, options: { redis: boolean; postgre
       compare: "jose-verify",
     });
     if (store === "memory") {
-      http({ ...base, id: "hono-memory-401-none", label: "Portcullis Hono guard, 401 no token", config, request: () => mcp(), expectStatus: 401, compare: "hono-memory-reused" });
+      http({
+        ...base,
+        id: "hono-memory-401-none",
+        label: "Portcullis Hono guard, 401 no token",
+        config,
+        request: () => mcp(),
+        expectStatus: 401,
+        compare: "hono-memory-reused",
+      });
       http({
         ...base,
         id: "hono-memory-401-badsig",
@@ -137,7 +160,15 @@ export function scenarios(settings: Settings, options: { redis: boolean; postgre
     const bare = `bare-${adapter}`;
     const name = adapter === "express" ? "Express" : "Node";
     const base = { group: `portcullis ${adapter}/memory`, script: "portcullis.ts" as const, config: { adapter, store: "memory" } };
-    http({ ...base, id: `${adapter}-memory-reused`, label: `Portcullis ${name} guard, memory, reused token`, request: (info) => mcp({ Authorization: `Bearer ${info.token}` }), expectStatus: 200, compare: bare, paired: true });
+    http({
+      ...base,
+      id: `${adapter}-memory-reused`,
+      label: `Portcullis ${name} guard, memory, reused token`,
+      request: (info) => mcp({ Authorization: `Bearer ${info.token}` }),
+      expectStatus: 200,
+      compare: bare,
+      paired: true,
+    });
     http({
       ...base,
       id: `${adapter}-memory-fresh`,
@@ -147,7 +178,14 @@ export function scenarios(settings: Settings, options: { redis: boolean; postgre
       expectStatus: 200,
       compare: "jose-verify",
     });
-    http({ ...base, id: `${adapter}-memory-401-none`, label: `Portcullis ${name} guard, 401 no token`, request: () => mcp(), expectStatus: 401, compare: `${adapter}-memory-reused` });
+    http({
+      ...base,
+      id: `${adapter}-memory-401-none`,
+      label: `Portcullis ${name} guard, 401 no token`,
+      request: () => mcp(),
+      expectStatus: 401,
+      compare: `${adapter}-memory-reused`,
+    });
   }
 
   for (const store of stores) {

@@ -63,7 +63,13 @@ class MemoryProvider implements OAuthServerProvider {
   async verifyAccessToken(token: string): Promise<AuthInfo> {
     const record = this.accessTokens.get(token);
     if (!record) throw new InvalidTokenError("invalid token");
-    return { token, clientId: record.clientId, scopes: record.scopes, ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}), resource: new URL(record.resource) };
+    return {
+      token,
+      clientId: record.clientId,
+      scopes: record.scopes,
+      ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
+      resource: new URL(record.resource),
+    };
   }
 }
 
@@ -88,7 +94,12 @@ if (config.mode === "bearer") {
   };
   app.post(
     "/mcp",
-    requireBearerAuth({ verifier, requiredScopes: ["mcp:tools"], resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource/mcp`, expectedResource: new URL(resource) }),
+    requireBearerAuth({
+      verifier,
+      requiredScopes: ["mcp:tools"],
+      resourceMetadataUrl: `${origin}/.well-known/oauth-protected-resource/mcp`,
+      expectedResource: new URL(resource),
+    }),
     (_req, res) => void res.json({ ok: true }),
   );
   const token = await new SignJWT({ client_id: "pub", scope: "mcp:tools" })

@@ -30,7 +30,8 @@ const REDIRECT_URI = "http://127.0.0.1:33418/callback";
 if (!existsSync(BUNDLE)) fail(`${BUNDLE} does not exist: run \`npm run build\` in examples/cloudflare-worker`);
 // The compatibility date the deployment uses (wrangler.jsonc; src/build.ts keeps the same one).
 const compatibilityDate =
-  /"compatibility_date"\s*:\s*"([^"]+)"/.exec(readFileSync(join(EXAMPLE_DIR, "wrangler.jsonc"), "utf8"))?.[1] ?? fail("no compatibility_date in wrangler.jsonc");
+  /"compatibility_date"\s*:\s*"([^"]+)"/.exec(readFileSync(join(EXAMPLE_DIR, "wrangler.jsonc"), "utf8"))?.[1] ??
+  fail("no compatibility_date in wrangler.jsonc");
 // The example's own Miniflare (pinned in its package.json), resolved from the example.
 const miniflareEntry = createRequire(join(EXAMPLE_DIR, "package.json")).resolve("miniflare");
 const { Miniflare } = (await import(pathToFileURL(miniflareEntry).href)) as { Miniflare: typeof MiniflareClass };
@@ -57,7 +58,14 @@ await reportReady({ port, token, rssPid: workerdPid() ?? fail("found no workerd 
 async function signIn(): Promise<string> {
   const client = await registerClient(base, REDIRECT_URI);
   const { code, verifier } = await authorize(base, client, USER);
-  const exchange = await tokenRequest(base, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.clientId, redirect_uri: REDIRECT_URI, resource: `${base}/mcp` });
+  const exchange = await tokenRequest(base, {
+    grant_type: "authorization_code",
+    code,
+    code_verifier: verifier,
+    client_id: client.clientId,
+    redirect_uri: REDIRECT_URI,
+    resource: `${base}/mcp`,
+  });
   if (exchange.status !== 200 || !exchange.body.access_token) fail(`the code exchange answered ${exchange.status}: ${JSON.stringify(exchange.body)}`);
   return exchange.body.access_token;
 }

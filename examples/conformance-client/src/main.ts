@@ -19,8 +19,9 @@ interface Context {
 
 async function importPrivateKey(pem: string, algorithm: string): Promise<CryptoKey> {
   const der = Buffer.from(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
-  const params: EcKeyImportParams | RsaHashedImportParams =
-    algorithm.startsWith("ES") ? { name: "ECDSA", namedCurve: `P-${algorithm.slice(2)}` } : { name: algorithm.startsWith("PS") ? "RSA-PSS" : "RSASSA-PKCS1-v1_5", hash: `SHA-${algorithm.slice(2)}` };
+  const params: EcKeyImportParams | RsaHashedImportParams = algorithm.startsWith("ES")
+    ? { name: "ECDSA", namedCurve: `P-${algorithm.slice(2)}` }
+    : { name: algorithm.startsWith("PS") ? "RSA-PSS" : "RSASSA-PKCS1-v1_5", hash: `SHA-${algorithm.slice(2)}` };
   return crypto.subtle.importKey("pkcs8", der, params, false, ["sign"]);
 }
 

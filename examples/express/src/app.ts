@@ -26,7 +26,10 @@ export function createApp(config: DemoConfig, storage: Storage, runtime: Paramet
   const onError: ErrorRequestHandler = (error: { status?: number; statusCode?: number }, _req, res, next) => {
     if (res.headersSent) return next(error);
     const status = error.status ?? error.statusCode ?? 500;
-    res.status(status).set("Cache-Control", "no-store").json({ error: status < 500 ? "invalid_request" : "server_error" });
+    res
+      .status(status)
+      .set("Cache-Control", "no-store")
+      .json({ error: status < 500 ? "invalid_request" : "server_error" });
   };
   app.use(onError);
   return app;

@@ -103,7 +103,8 @@ describe.skipIf(Boolean(redisReason))("Many instances on one Redis behind one PU
 
     // Revocation at B takes effect at A at once (Redis pub/sub), not after A's grant cache (grantCacheSeconds, 2 s).
     const fresh = await authorize(urlA, client);
-    const t2 = (await tokenRequest(urlA, { grant_type: "authorization_code", code: fresh.code, code_verifier: fresh.verifier, client_id: client.clientId })).body;
+    const t2 = (await tokenRequest(urlA, { grant_type: "authorization_code", code: fresh.code, code_verifier: fresh.verifier, client_id: client.clientId }))
+      .body;
     expect((await callWhoami(urlA, t2.access_token!)).status).toBe(200);
     const revoked = await fetch(`${urlB}/revoke`, {
       method: "POST",

@@ -44,7 +44,10 @@ function app(sessionBinding?: ResourceGuardOptions["sessionBinding"]) {
 async function tokenFor({ hono, server }: ReturnType<typeof app>, subject: string) {
   const verifier = "v".repeat(43);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  const challenge = btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const challenge = btoa(String.fromCharCode(...digest))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
   const authorize = await hono.request(
     `/authorize?response_type=code&client_id=pub&redirect_uri=http://127.0.0.1/cb&code_challenge=${challenge}&code_challenge_method=S256&scope=mcp:tools`,
   );

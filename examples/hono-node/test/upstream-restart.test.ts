@@ -31,7 +31,16 @@ async function signIn(base: string, client: { clientId: string; redirectUri: str
   const agent = new Agent();
   const { verifier, challenge } = pkce();
   const url = new URL(`${base}/authorize`);
-  url.search = new URLSearchParams({ response_type: "code", client_id: client.clientId, redirect_uri: client.redirectUri, code_challenge: challenge, code_challenge_method: "S256", scope: "mcp:tools", state: "s1", resource: `${base}/mcp` }).toString();
+  url.search = new URLSearchParams({
+    response_type: "code",
+    client_id: client.clientId,
+    redirect_uri: client.redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    scope: "mcp:tools",
+    state: "s1",
+    resource: `${base}/mcp`,
+  }).toString();
   const page = await agent.request(url.href);
   const { action, fields } = formOf(await page.text(), base);
   const allowed = await agent.request(action, formPost({ ...fields, decision: "allow" }));
@@ -59,7 +68,13 @@ describe("Federation on SQLite: restart and encryption at rest", () => {
       clients: [{ client_id: UPSTREAM.id, client_secret: UPSTREAM.secret, redirect_uris: [`${base}/upstream/callback`] }],
     });
     running.push(idp);
-    const env = { STORE: `sqlite:${db}`, PORT: String(port), UPSTREAM_ISSUER: idp.issuer, UPSTREAM_CLIENT_ID: UPSTREAM.id, UPSTREAM_CLIENT_SECRET: UPSTREAM.secret };
+    const env = {
+      STORE: `sqlite:${db}`,
+      PORT: String(port),
+      UPSTREAM_ISSUER: idp.issuer,
+      UPSTREAM_CLIENT_ID: UPSTREAM.id,
+      UPSTREAM_CLIENT_SECRET: UPSTREAM.secret,
+    };
     const start = async () => {
       const example: RunningExample = await startExample(dir, env);
       running.push({ stop: () => example.stop("SIGKILL") });

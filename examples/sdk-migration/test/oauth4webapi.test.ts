@@ -66,7 +66,11 @@ describe("A strict OAuth client end to end: examples/sdk-migration", () => {
     const as = await discover();
     expect(as.issuer).toBe(example.url);
     const registered = await oauth.processDynamicClientRegistrationResponse(
-      await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: [REDIRECT_URI], grant_types: ["authorization_code", "refresh_token"], token_endpoint_auth_method: "none" }, options),
+      await oauth.dynamicClientRegistrationRequest(
+        as,
+        { redirect_uris: [REDIRECT_URI], grant_types: ["authorization_code", "refresh_token"], token_endpoint_auth_method: "none" },
+        options,
+      ),
     );
     const client: oauth.Client = { client_id: registered.client_id, token_endpoint_auth_method: "none" };
     const auth = oauth.None();
@@ -80,14 +84,23 @@ describe("A strict OAuth client end to end: examples/sdk-migration", () => {
     expect(tokens.token_type).toBe("bearer");
 
     // A resource server's own strict check of the access token: typ at+jwt, iss, aud, signature.
-    const claims = await oauth.validateJwtAccessToken(as, new Request(resource, { headers: { Authorization: `Bearer ${tokens.access_token}` } }), resource, options);
+    const claims = await oauth.validateJwtAccessToken(
+      as,
+      new Request(resource, { headers: { Authorization: `Bearer ${tokens.access_token}` } }),
+      resource,
+      options,
+    );
     expect(claims).toMatchObject({ iss: example.url, aud: resource, client_id: client.client_id, sub: E2E_USER.username });
 
     const who = await callWhoami(example.url, tokens.access_token);
     expect(who.status).toBe(200);
     expect(who.body?.result?.structuredContent).toMatchObject({ username: E2E_USER.username, clientId: client.client_id, scopes: ["mcp:tools"] });
 
-    const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, auth, tokens.refresh_token!, options));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, auth, tokens.refresh_token!, options),
+    );
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
     expect((await callWhoami(example.url, refreshed.access_token)).status).toBe(200);
 

@@ -11,21 +11,17 @@ import { z } from "zod";
  */
 export function createMcpServer(): McpServer {
   const mcp = new McpServer({ name: "portcullis-demo", version: "0.1.0" });
-  mcp.registerTool(
-    "whoami",
-    { title: "Who am I", description: "Returns the signed-in user, the client and the granted scopes." },
-    async (extra) => {
-      const auth = extra.authInfo;
-      const result = {
-        username: auth?.extra?.preferred_username ?? auth?.extra?.sub,
-        subject: auth?.extra?.sub,
-        ...(auth?.extra?.email !== undefined ? { email: auth.extra.email } : {}),
-        clientId: auth?.clientId,
-        scopes: auth?.scopes ?? [],
-      };
-      return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
-    },
-  );
+  mcp.registerTool("whoami", { title: "Who am I", description: "Returns the signed-in user, the client and the granted scopes." }, async (extra) => {
+    const auth = extra.authInfo;
+    const result = {
+      username: auth?.extra?.preferred_username ?? auth?.extra?.sub,
+      subject: auth?.extra?.sub,
+      ...(auth?.extra?.email !== undefined ? { email: auth.extra.email } : {}),
+      clientId: auth?.clientId,
+      scopes: auth?.scopes ?? [],
+    };
+    return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
+  });
   mcp.registerTool(
     "upstream_userinfo",
     {

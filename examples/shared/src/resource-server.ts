@@ -36,7 +36,8 @@ export function resourceServerConfig(env: Record<string, string | undefined>): R
   }
   const clientId = env.UPSTREAM_INTROSPECTION_CLIENT_ID;
   const clientSecret = env.UPSTREAM_INTROSPECTION_CLIENT_SECRET;
-  if (Boolean(clientId) !== Boolean(clientSecret)) throw new Error("set both UPSTREAM_INTROSPECTION_CLIENT_ID and UPSTREAM_INTROSPECTION_CLIENT_SECRET, or neither");
+  if (Boolean(clientId) !== Boolean(clientSecret))
+    throw new Error("set both UPSTREAM_INTROSPECTION_CLIENT_ID and UPSTREAM_INTROSPECTION_CLIENT_SECRET, or neither");
   return { issuer, ...(clientId && clientSecret ? { introspection: { clientId, clientSecret } } : {}) };
 }
 

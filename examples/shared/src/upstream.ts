@@ -28,7 +28,8 @@ export function upstreamConfig(env: Record<string, string | undefined>): Upstrea
   if (!issuer) return undefined;
   const url = URL.canParse(issuer) ? new URL(issuer) : undefined;
   if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) throw new Error(`UPSTREAM_ISSUER must be an https URL, got ${issuer}`);
-  if (url.protocol === "http:" && !isLoopback(url.hostname)) throw new Error(`UPSTREAM_ISSUER may use http:// only on a loopback address (local development), got ${issuer}`);
+  if (url.protocol === "http:" && !isLoopback(url.hostname))
+    throw new Error(`UPSTREAM_ISSUER may use http:// only on a loopback address (local development), got ${issuer}`);
   const clientId = env.UPSTREAM_CLIENT_ID?.trim();
   if (!clientId) throw new Error("UPSTREAM_ISSUER needs UPSTREAM_CLIENT_ID (the client registered at the identity provider)");
   return {

@@ -64,7 +64,10 @@ export function createAuthFetch(mcpUrl: string | URL, options: AuthFetchOptions 
       if (challenge?.error === "insufficient_scope") {
         const scope = unionScopes(session?.scope, challenge.scope);
         if (!options.openUrl) {
-          throw new PortcullisClientError("insufficient_scope", `the server needs more scopes: sign in again with \`portcullis login ${String(mcpUrl)} --scope "${scope ?? ""}"\``);
+          throw new PortcullisClientError(
+            "insufficient_scope",
+            `the server needs more scopes: sign in again with \`portcullis login ${String(mcpUrl)} --scope "${scope ?? ""}"\``,
+          );
         }
         await response.body?.cancel();
         const discovery = await discover(mcpUrl, { ...discoveryOptions, challenge });

@@ -89,7 +89,8 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
   const results = new Map<CheckId, Check>();
   // One line per check, whatever a server put in the strings it sent back.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
-  const set = (id: CheckId, status: CheckStatus, message: string) => results.set(id, { id, status, message: message.replace(/[\s\u0000-\u001f\u007f]+/g, " ").slice(0, 500), spec: SPEC[id] });
+  const oneLine = (message: string) => message.replace(/[\s\u0000-\u001f\u007f]+/g, " ").slice(0, 500);
+  const set = (id: CheckId, status: CheckStatus, message: string) => results.set(id, { id, status, message: oneLine(message), spec: SPEC[id] });
   const skip = (id: CheckId, why: string) => set(id, "warn", `skipped: ${why}`);
 
   let mcpUrl: URL;
@@ -102,7 +103,11 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
 
   const get = async (url: URL, headers: Record<string, string> = {}) => {
     try {
-      return await fetchFn(url, { headers: { Accept: "application/json", "MCP-Protocol-Version": MCP_PROTOCOL_VERSION, ...headers }, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
+      return await fetchFn(url, {
+        headers: { Accept: "application/json", "MCP-Protocol-Version": MCP_PROTOCOL_VERSION, ...headers },
+        redirect: "manual",
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
     } catch {
       return undefined;
     }
@@ -120,7 +125,10 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
   try {
     probe = await probeResource(mcpUrl, fetchFn);
   } catch (cause) {
-    throw new CheckAbortedError(`${mcpUrl.href} is unreachable: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`, { cause });
+    throw new CheckAbortedError(
+      `${mcpUrl.href} is unreachable: ${cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause)}`,
+      { cause },
+    );
   }
   await probe.body?.cancel().catch(() => undefined);
   const status = probe.status;
@@ -136,7 +144,10 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
   } else if (status === 403) {
     wwwVerdict = { status: "fail", message: "an unauthenticated POST answered 403: a request without a token must get 401 with a Bearer challenge" };
   } else if (!challenge) {
-    wwwVerdict = { status: "fail", message: rawChallenge ? `401 without a Bearer challenge (WWW-Authenticate: ${rawChallenge.slice(0, 120)})` : "401 without a WWW-Authenticate header" };
+    wwwVerdict = {
+      status: "fail",
+      message: rawChallenge ? `401 without a Bearer challenge (WWW-Authenticate: ${rawChallenge.slice(0, 120)})` : "401 without a WWW-Authenticate header",
+    };
   } else if (challenge.resourceMetadata !== undefined) {
     headerMetadataUrl = safeUrl(challenge.resourceMetadata);
     wwwVerdict = headerMetadataUrl
@@ -193,7 +204,11 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
     } else {
       issuer = servers[0] as string;
       if (match === "prefix") {
-        set("protected-resource-metadata", "warn", `resource "${prm.resource}" is a prefix of ${mcpUrl.href}, not identical to it; authorization_servers ${JSON.stringify(servers)}`);
+        set(
+          "protected-resource-metadata",
+          "warn",
+          `resource "${prm.resource}" is a prefix of ${mcpUrl.href}, not identical to it; authorization_servers ${JSON.stringify(servers)}`,
+        );
       } else {
         set("protected-resource-metadata", "pass", `resource "${prm.resource}", authorization_servers ${JSON.stringify(servers)} (${prmUrl!.href})`);
       }
@@ -245,7 +260,8 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
 
   // 4. Capabilities ----------------------------------------------------------------------------
   if (!as) {
-    for (const id of ["pkce-s256", "client-registration-support", "iss-parameter", "dynamic-registration", "token-error", "redirect-uri"] as const) skip(id, "no authorization server metadata");
+    for (const id of ["pkce-s256", "client-registration-support", "iss-parameter", "dynamic-registration", "token-error", "redirect-uri"] as const)
+      skip(id, "no authorization server metadata");
     return { url: mcpUrlInput, checks: CHECK_IDS.map((id) => results.get(id)!) };
   }
   const methods = as.code_challenge_methods_supported;
@@ -256,9 +272,17 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
   const registrationUrl = safeUrl(as.registration_endpoint);
   const cimd = as.client_id_metadata_document_supported === true;
   if (registrationUrl || cimd) {
-    set("client-registration-support", "pass", [registrationUrl ? `registration_endpoint ${registrationUrl.href}` : "", cimd ? "client ID metadata documents" : ""].filter(Boolean).join(" and "));
+    set(
+      "client-registration-support",
+      "pass",
+      [registrationUrl ? `registration_endpoint ${registrationUrl.href}` : "", cimd ? "client ID metadata documents" : ""].filter(Boolean).join(" and "),
+    );
   } else {
-    set("client-registration-support", "warn", "neither registration_endpoint nor client_id_metadata_document_supported: only pre-registered clients can sign in");
+    set(
+      "client-registration-support",
+      "warn",
+      "neither registration_endpoint nor client_id_metadata_document_supported: only pre-registered clients can sign in",
+    );
   }
 
   if (as.authorization_response_iss_parameter_supported === true) set("iss-parameter", "pass", "authorization_response_iss_parameter_supported is true");
@@ -311,7 +335,12 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
         if (manageUrl && manageToken) {
           cleanup = async () => {
             try {
-              const deleted = await fetchFn(manageUrl, { method: "DELETE", headers: { Authorization: `Bearer ${manageToken}` }, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
+              const deleted = await fetchFn(manageUrl, {
+                method: "DELETE",
+                headers: { Authorization: `Bearer ${manageToken}` },
+                redirect: "manual",
+                signal: AbortSignal.timeout(TIMEOUT_MS),
+              });
               await deleted.body?.cancel().catch(() => undefined);
               return deleted.status === 204 ? "deleted (RFC 7592)" : `delete answered ${deleted.status}, not 204`;
             } catch {
@@ -327,7 +356,10 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
     } else if (response.status === 401 || response.status === 403) {
       registrationVerdict = { status: "warn", message: `answered ${response.status} ${json.error}: registration needs an initial access token` };
     } else {
-      registrationVerdict = { status: "warn", message: `refused a loopback public client: ${response.status} ${json.error}${typeof json.error_description === "string" ? ` (${json.error_description})` : ""}` };
+      registrationVerdict = {
+        status: "warn",
+        message: `refused a loopback public client: ${response.status} ${json.error}${typeof json.error_description === "string" ? ` (${json.error_description})` : ""}`,
+      };
     }
   }
 
@@ -370,7 +402,12 @@ export async function runChecks(mcpUrlInput: string, options: { fetch?: typeof f
       else if (!statusOk) set("token-error", "fail", `a bogus code got ${response.status} ${error}: expected 400 invalid_grant`);
       else if (!accepted.includes(error)) set("token-error", "fail", `a bogus code got 400 ${error}: expected invalid_grant`);
       else if (!noStore) set("token-error", "warn", `400 ${error}, but without Cache-Control: no-store`);
-      else set("token-error", "pass", `a bogus code got ${response.status} ${error} with Cache-Control: no-store${client ? "" : " (no registered client to try it with)"}`);
+      else
+        set(
+          "token-error",
+          "pass",
+          `a bogus code got ${response.status} ${error} with Cache-Control: no-store${client ? "" : " (no registered client to try it with)"}`,
+        );
     }
   }
 

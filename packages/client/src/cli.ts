@@ -16,7 +16,11 @@ A pre-registered client's secret is read from $PORTCULLIS_CLIENT_SECRET.`;
 /** Opens a URL in the user's browser without a shell: the URL is one argument, never parsed as a command. */
 function openBrowser(url: URL): Promise<boolean> {
   const [command, args] =
-    process.platform === "darwin" ? ["open", [url.href]] : process.platform === "win32" ? ["rundll32", ["url.dll,FileProtocolHandler", url.href]] : ["xdg-open", [url.href]];
+    process.platform === "darwin"
+      ? ["open", [url.href]]
+      : process.platform === "win32"
+        ? ["rundll32", ["url.dll,FileProtocolHandler", url.href]]
+        : ["xdg-open", [url.href]];
   return new Promise((resolve) => {
     try {
       const child = spawn(command, args as string[], { stdio: "ignore", detached: true, shell: false });
@@ -103,7 +107,11 @@ export async function main(argv: string[]): Promise<number> {
               return;
             }
             const opened = await openBrowser(authorizationUrl);
-            process.stderr.write(opened ? `Opened your browser to sign in. If it did not open, visit:\n${authorizationUrl.href}\n` : `Open this URL to sign in:\n${authorizationUrl.href}\n`);
+            process.stderr.write(
+              opened
+                ? `Opened your browser to sign in. If it did not open, visit:\n${authorizationUrl.href}\n`
+                : `Open this URL to sign in:\n${authorizationUrl.href}\n`,
+            );
           },
         });
         console.log(`Signed in to ${session.mcp_url}${session.scope ? ` (scope: ${session.scope})` : ""}`);
@@ -124,7 +132,13 @@ export async function main(argv: string[]): Promise<number> {
     case "logout": {
       try {
         const result = await signOut(url, clientOptions(values));
-        console.log(!result.signedIn ? `Not signed in to ${url}` : result.revoked ? `Signed out of ${url}; the tokens are revoked` : `Signed out of ${url}; the tokens were deleted here (the server did not confirm revocation)`);
+        console.log(
+          !result.signedIn
+            ? `Not signed in to ${url}`
+            : result.revoked
+              ? `Signed out of ${url}; the tokens are revoked`
+              : `Signed out of ${url}; the tokens were deleted here (the server did not confirm revocation)`,
+        );
         return 0;
       } catch (error) {
         return fail(error);

@@ -46,9 +46,17 @@ describe("discovery", () => {
   });
 
   it("uses the challenge's resource_metadata alone, with no well-known fallback", async () => {
-    const { fn, seen } = fakeFetch({ "https://mcp.test/prm": PRM, "https://as.test/.well-known/oauth-authorization-server": AS }, 'Bearer resource_metadata="https://mcp.test/prm", scope="a b"');
+    const { fn, seen } = fakeFetch(
+      { "https://mcp.test/prm": PRM, "https://as.test/.well-known/oauth-authorization-server": AS },
+      'Bearer resource_metadata="https://mcp.test/prm", scope="a b"',
+    );
     const found = await discover("https://mcp.test/mcp", { fetch: fn });
-    expect(found).toMatchObject({ issuer: "https://as.test", resource: "https://mcp.test/mcp", resourceMetadataUrl: "https://mcp.test/prm", challenge: { scope: "a b" } });
+    expect(found).toMatchObject({
+      issuer: "https://as.test",
+      resource: "https://mcp.test/mcp",
+      resourceMetadataUrl: "https://mcp.test/prm",
+      challenge: { scope: "a b" },
+    });
     expect(seen.some((u) => u.includes("oauth-protected-resource"))).toBe(false);
   });
 
@@ -56,31 +64,47 @@ describe("discovery", () => {
     const { fn } = fakeFetch({});
     const found = await discover("https://mcp.test/mcp", { fetch: fn });
     expect(found.issuer).toBe("https://mcp.test");
-    expect(found.authorizationServer).toMatchObject({ authorization_endpoint: "https://mcp.test/authorize", token_endpoint: "https://mcp.test/token", registration_endpoint: "https://mcp.test/register" });
+    expect(found.authorizationServer).toMatchObject({
+      authorization_endpoint: "https://mcp.test/authorize",
+      token_endpoint: "https://mcp.test/token",
+      registration_endpoint: "https://mcp.test/register",
+    });
   });
 
   it("C-1: a resource that names another server aborts", async () => {
-    const { fn, seen } = fakeFetch({ "https://mcp.test/.well-known/oauth-protected-resource/mcp": { ...PRM, resource: "https://evil.test/mcp" }, "https://as.test/.well-known/oauth-authorization-server": AS });
+    const { fn, seen } = fakeFetch({
+      "https://mcp.test/.well-known/oauth-protected-resource/mcp": { ...PRM, resource: "https://evil.test/mcp" },
+      "https://as.test/.well-known/oauth-authorization-server": AS,
+    });
     await expect(discover("https://mcp.test/mcp", { fetch: fn })).rejects.toMatchObject({ code: "resource_mismatch" });
     expect(seen.some((u) => u.startsWith("https://as.test"))).toBe(false);
   });
 
   it("C-2: an issuer differing from the named one, even by a trailing slash, aborts", async () => {
-    const { fn } = fakeFetch({ "https://mcp.test/.well-known/oauth-protected-resource/mcp": PRM, "https://as.test/.well-known/oauth-authorization-server": { ...AS, issuer: "https://as.test/" } });
+    const { fn } = fakeFetch({
+      "https://mcp.test/.well-known/oauth-protected-resource/mcp": PRM,
+      "https://as.test/.well-known/oauth-authorization-server": { ...AS, issuer: "https://as.test/" },
+    });
     await expect(discover("https://mcp.test/mcp", { fetch: fn })).rejects.toMatchObject({ code: "issuer_mismatch" });
   });
 
   it("C-3: refuses an authorization server without code_challenge_methods_supported, or without S256", async () => {
     const { code_challenge_methods_supported: _, ...noPkce } = AS;
     for (const as of [noPkce, { ...AS, code_challenge_methods_supported: ["plain"] }]) {
-      const { fn } = fakeFetch({ "https://mcp.test/.well-known/oauth-protected-resource/mcp": PRM, "https://as.test/.well-known/oauth-authorization-server": as });
+      const { fn } = fakeFetch({
+        "https://mcp.test/.well-known/oauth-protected-resource/mcp": PRM,
+        "https://as.test/.well-known/oauth-authorization-server": as,
+      });
       await expect(discover("https://mcp.test/mcp", { fetch: fn })).rejects.toMatchObject({ code: "pkce_unsupported" });
     }
   });
 
   it("C-7: refuses javascript:, data:, file: and plain-http authorization endpoints", async () => {
     for (const endpoint of ["javascript:alert(1)", "data:text/html,hi", "file:///etc/passwd", "http://as.test/authorize"]) {
-      const { fn } = fakeFetch({ "https://mcp.test/.well-known/oauth-protected-resource/mcp": PRM, "https://as.test/.well-known/oauth-authorization-server": { ...AS, authorization_endpoint: endpoint } });
+      const { fn } = fakeFetch({
+        "https://mcp.test/.well-known/oauth-protected-resource/mcp": PRM,
+        "https://as.test/.well-known/oauth-authorization-server": { ...AS, authorization_endpoint: endpoint },
+      });
       await expect(discover("https://mcp.test/mcp", { fetch: fn })).rejects.toMatchObject({ code: expect.stringMatching(/insecure_url|invalid_metadata/) });
     }
   });

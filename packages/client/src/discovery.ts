@@ -117,8 +117,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Finds and validates the protected resource metadata: the challenge's URL alone, else the well-known paths. */
-export async function fetchResourceMetadata(mcpUrl: URL, challenge: BearerChallenge | undefined, fetchFn: typeof fetch = fetch): Promise<{ url: URL; metadata: Record<string, unknown> } | undefined> {
-  const candidates = challenge?.resourceMetadata !== undefined ? [verifyServerURL(challenge.resourceMetadata, "resource_metadata")] : resourceMetadataUrls(mcpUrl);
+export async function fetchResourceMetadata(
+  mcpUrl: URL,
+  challenge: BearerChallenge | undefined,
+  fetchFn: typeof fetch = fetch,
+): Promise<{ url: URL; metadata: Record<string, unknown> } | undefined> {
+  const candidates =
+    challenge?.resourceMetadata !== undefined ? [verifyServerURL(challenge.resourceMetadata, "resource_metadata")] : resourceMetadataUrls(mcpUrl);
   for (const url of candidates) {
     const { status, json } = await getJson(url, fetchFn);
     if (status >= 500) throw new PortcullisClientError("discovery_failed", `protected resource metadata at ${url.href} answered ${status}`);
@@ -127,12 +132,17 @@ export async function fetchResourceMetadata(mcpUrl: URL, challenge: BearerChalle
       return { url, metadata: json };
     }
   }
-  if (challenge?.resourceMetadata !== undefined) throw new PortcullisClientError("discovery_failed", `no protected resource metadata at ${challenge.resourceMetadata}`);
+  if (challenge?.resourceMetadata !== undefined)
+    throw new PortcullisClientError("discovery_failed", `no protected resource metadata at ${challenge.resourceMetadata}`);
   return undefined;
 }
 
 /** Finds the authorization server metadata in the MCP order and checks its `issuer` (RFC 8414 §3.3). */
-export async function fetchAuthorizationServerMetadata(issuer: string, fetchFn: typeof fetch = fetch, legacy = false): Promise<{ url: URL; metadata: AuthorizationServer } | undefined> {
+export async function fetchAuthorizationServerMetadata(
+  issuer: string,
+  fetchFn: typeof fetch = fetch,
+  legacy = false,
+): Promise<{ url: URL; metadata: AuthorizationServer } | undefined> {
   const issuerUrl = verifyServerURL(issuer, "authorization server");
   for (const url of authorizationServerMetadataUrls(issuerUrl)) {
     const { status, json } = await getJson(url, fetchFn);
@@ -143,7 +153,10 @@ export async function fetchAuthorizationServerMetadata(issuer: string, fetchFn: 
     // path is that server's real identifier, and the one every later check compares against.
     const sameOrigin = legacy && typeof json.issuer === "string" && URL.canParse(json.issuer) && new URL(json.issuer).origin === issuerUrl.origin;
     if (json.issuer !== issuer && !sameOrigin) {
-      throw new PortcullisClientError("issuer_mismatch", `authorization server metadata at ${url.href} names issuer ${JSON.stringify(json.issuer)}, expected ${JSON.stringify(issuer)}`);
+      throw new PortcullisClientError(
+        "issuer_mismatch",
+        `authorization server metadata at ${url.href} names issuer ${JSON.stringify(json.issuer)}, expected ${JSON.stringify(issuer)}`,
+      );
     }
     return { url, metadata: json as unknown as AuthorizationServer };
   }
@@ -187,7 +200,10 @@ export async function discover(mcpUrlInput: string | URL, options: DiscoveryOpti
   if (prm) {
     const { metadata } = prm;
     if (typeof metadata.resource !== "string" || !resourceMatches(metadata.resource, mcpUrl)) {
-      throw new PortcullisClientError("resource_mismatch", `protected resource metadata names resource ${JSON.stringify(metadata.resource)}, not ${mcpUrl.href}`);
+      throw new PortcullisClientError(
+        "resource_mismatch",
+        `protected resource metadata names resource ${JSON.stringify(metadata.resource)}, not ${mcpUrl.href}`,
+      );
     }
     const servers = metadata.authorization_servers;
     if (!Array.isArray(servers) || typeof servers[0] !== "string") {

@@ -25,7 +25,12 @@ interface NodeModules {
 function nodeModules(): NodeModules {
   const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
   if (!get) throw new TypeError("createFileStore needs Node.js 20.16 or later; use createMemoryStore or a custom TokenStore elsewhere");
-  return { fs: get("node:fs") as typeof FS, crypto: get("node:crypto") as typeof Crypto, os: get("node:os") as typeof OS, path: get("node:path") as typeof Path };
+  return {
+    fs: get("node:fs") as typeof FS,
+    crypto: get("node:crypto") as typeof Crypto,
+    os: get("node:os") as typeof OS,
+    path: get("node:path") as typeof Path,
+  };
 }
 
 /** The default directory: `$PORTCULLIS_HOME`, else `~/.config/portcullis`. */
@@ -160,22 +165,24 @@ export function createFileStore(options: FileStoreOptions = {}): TokenStore {
     async lock(key, fn) {
       // In-process callers queue on a promise; processes queue on the lock file.
       const previous = held.get(key) ?? Promise.resolve();
-      const run = previous.catch(() => undefined).then(async () => {
-        const file = path.join(dir("locks"), `${hash(key)}.lock`);
-        const mine = await acquire(file);
-        try {
-          return await fn();
-        } finally {
-          // Release only our own lock: one taken over as stale now belongs to someone else.
-          let current: string | undefined;
+      const run = previous
+        .catch(() => undefined)
+        .then(async () => {
+          const file = path.join(dir("locks"), `${hash(key)}.lock`);
+          const mine = await acquire(file);
           try {
-            current = fs.readFileSync(file, "utf8");
-          } catch {
-            current = undefined;
+            return await fn();
+          } finally {
+            // Release only our own lock: one taken over as stale now belongs to someone else.
+            let current: string | undefined;
+            try {
+              current = fs.readFileSync(file, "utf8");
+            } catch {
+              current = undefined;
+            }
+            if (current === mine) remove(file);
           }
-          if (current === mine) remove(file);
-        }
-      });
+        });
       held.set(key, run);
       try {
         return await run;

@@ -70,7 +70,9 @@ export async function startLoopbackReceiver(port?: number): Promise<LoopbackRece
       const res = pending;
       pending = undefined;
       if (!res) return;
-      const html = outcome.ok ? PAGE("Signed in", "You can close this window and return to the terminal.") : PAGE("Sign-in failed", escapeHtml(outcome.message));
+      const html = outcome.ok
+        ? PAGE("Signed in", "You can close this window and return to the terminal.")
+        : PAGE("Sign-in failed", escapeHtml(outcome.message));
       res.writeHead(outcome.ok ? 200 : 400, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", Connection: "close" }).end(html);
     },
     close() {

@@ -56,7 +56,12 @@ export function createOAuthClientProvider(mcpUrl: string | URL, options: OAuthCl
       const session = await store.getSession(key);
       const client = await store.getClient(session?.issuer ?? (await currentIssuer()));
       if (!client) return undefined;
-      return { client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}), redirect_uris: client.redirect_uris, token_endpoint_auth_method: client.token_endpoint_auth_method };
+      return {
+        client_id: client.client_id,
+        ...(client.client_secret ? { client_secret: client.client_secret } : {}),
+        redirect_uris: client.redirect_uris,
+        token_endpoint_auth_method: client.token_endpoint_auth_method,
+      };
     },
     async saveClientInformation(info: OAuthClientInformationMixed) {
       const client: StoredClient = {
@@ -64,7 +69,8 @@ export function createOAuthClientProvider(mcpUrl: string | URL, options: OAuthCl
         issuer: await currentIssuer(),
         client_id: info.client_id,
         ...(info.client_secret ? { client_secret: info.client_secret } : {}),
-        token_endpoint_auth_method: ("token_endpoint_auth_method" in info && info.token_endpoint_auth_method) || (info.client_secret ? "client_secret_basic" : "none"),
+        token_endpoint_auth_method:
+          ("token_endpoint_auth_method" in info && info.token_endpoint_auth_method) || (info.client_secret ? "client_secret_basic" : "none"),
         redirect_uris: "redirect_uris" in info ? info.redirect_uris.map(String) : [redirectUrl],
         source: "dynamic",
         created_at: Math.floor(Date.now() / 1000),

@@ -58,7 +58,10 @@ function httpOptions(url: string, fetchFn: typeof fetch | undefined): { [oauth.a
 }
 
 /** The oauth4webapi client authentication for a stored client. */
-export function clientAuthentication(client: Pick<StoredClient, "client_secret" | "token_endpoint_auth_method">, options: ClientOptions = {}): oauth.ClientAuth {
+export function clientAuthentication(
+  client: Pick<StoredClient, "client_secret" | "token_endpoint_auth_method">,
+  options: ClientOptions = {},
+): oauth.ClientAuth {
   switch (client.token_endpoint_auth_method) {
     case "private_key_jwt":
       if (!options.privateKey) throw new PortcullisClientError("invalid_client", "private_key_jwt needs a privateKey");
@@ -163,15 +166,27 @@ function loopbackPort(client: StoredClient | undefined): number | undefined {
  * issuer, so a different server never sees it) if it lists `redirectUri`; else a new dynamic
  * registration, stored for next time.
  */
-async function clientFor(discovery: Discovery, redirectUri: string, scope: string | undefined, store: TokenStore, options: ClientOptions): Promise<StoredClient> {
+async function clientFor(
+  discovery: Discovery,
+  redirectUri: string,
+  scope: string | undefined,
+  store: TokenStore,
+  options: ClientOptions,
+): Promise<StoredClient> {
   const as = discovery.authorizationServer;
-  const base = { version: STORE_FORMAT_VERSION, issuer: discovery.issuer, redirect_uris: [redirectUri], created_at: Math.floor(Date.now() / 1000) } satisfies Partial<StoredClient>;
+  const base = {
+    version: STORE_FORMAT_VERSION,
+    issuer: discovery.issuer,
+    redirect_uris: [redirectUri],
+    created_at: Math.floor(Date.now() / 1000),
+  } satisfies Partial<StoredClient>;
   if (options.clientId) {
     return {
       ...base,
       client_id: options.clientId,
       ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
-      token_endpoint_auth_method: options.tokenEndpointAuthMethod ?? (options.privateKey ? "private_key_jwt" : options.clientSecret ? secretMethod(as) : "none"),
+      token_endpoint_auth_method:
+        options.tokenEndpointAuthMethod ?? (options.privateKey ? "private_key_jwt" : options.clientSecret ? secretMethod(as) : "none"),
       source: "preregistered",
     };
   }
@@ -199,7 +214,13 @@ function toClient(client: StoredClient): oauth.Client {
   return { client_id: client.client_id, token_endpoint_auth_method: client.token_endpoint_auth_method };
 }
 
-function sessionFrom(discovery: Discovery, client: StoredClient, tokens: oauth.TokenEndpointResponse, previous?: StoredSession, requested?: string): StoredSession {
+function sessionFrom(
+  discovery: Discovery,
+  client: StoredClient,
+  tokens: oauth.TokenEndpointResponse,
+  previous?: StoredSession,
+  requested?: string,
+): StoredSession {
   const now = Math.floor(Date.now() / 1000);
   const refresh = tokens.refresh_token ?? previous?.refresh_token;
   // RFC 6749 §5.1: no `scope` in the response means the requested scope was granted.
@@ -283,10 +304,18 @@ export async function signIn(mcpUrl: string | URL, options: SignInOptions): Prom
     receiver.finish({ ok: true });
     let tokens: oauth.TokenEndpointResponse;
     try {
-      const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuthentication(registration, options), checked, receiver.redirectUri, verifier, {
-        additionalParameters: { resource: discovery.resource },
-        ...httpOptions(as.token_endpoint!, options.fetch),
-      });
+      const response = await oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        clientAuthentication(registration, options),
+        checked,
+        receiver.redirectUri,
+        verifier,
+        {
+          additionalParameters: { resource: discovery.resource },
+          ...httpOptions(as.token_endpoint!, options.fetch),
+        },
+      );
       tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
     } catch (error) {
       throw oauthFailure(error, "token request");
@@ -322,13 +351,15 @@ export async function getAccessToken(mcpUrl: string | URL, options: TokenOptions
   const key = sessionKey(mcpUrl);
   const initial = await store.getSession(key);
   if (!initial) throw new PortcullisClientError("not_signed_in", `not signed in to ${key}: run \`portcullis login ${key}\``);
-  const stale = (s: StoredSession) => !isFresh(s) || (options.forceRefresh === true && (options.staleToken === undefined || s.access_token === options.staleToken));
+  const stale = (s: StoredSession) =>
+    !isFresh(s) || (options.forceRefresh === true && (options.staleToken === undefined || s.access_token === options.staleToken));
   if (!stale(initial)) return initial;
   return store.lock(`session:${key}`, async () => {
     const current = await store.getSession(key);
     if (!current) throw new PortcullisClientError("not_signed_in", `not signed in to ${key}: run \`portcullis login ${key}\``);
     if (!stale(current)) return current;
-    if (!current.refresh_token) throw new PortcullisClientError("expired", `the access token for ${key} has expired and there is no refresh token: run \`portcullis login ${key}\``);
+    if (!current.refresh_token)
+      throw new PortcullisClientError("expired", `the access token for ${key} has expired and there is no refresh token: run \`portcullis login ${key}\``);
     const as = current.authorization_server;
     const client = await clientRecord(current, store, options);
     let tokens: oauth.TokenEndpointResponse;
@@ -361,7 +392,9 @@ async function clientRecord(session: StoredSession, store: TokenStore, options: 
       issuer: session.issuer,
       client_id: session.client_id,
       ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
-      token_endpoint_auth_method: options.tokenEndpointAuthMethod ?? (options.privateKey ? "private_key_jwt" : options.clientSecret ? secretMethod(session.authorization_server) : "none"),
+      token_endpoint_auth_method:
+        options.tokenEndpointAuthMethod ??
+        (options.privateKey ? "private_key_jwt" : options.clientSecret ? secretMethod(session.authorization_server) : "none"),
       redirect_uris: [],
       source: "preregistered",
       created_at: 0,
@@ -370,7 +403,15 @@ async function clientRecord(session: StoredSession, store: TokenStore, options: 
   const stored = await store.getClient(session.issuer);
   if (stored?.client_id === session.client_id) return stored;
   // A metadata-document client or a registration since replaced: a public client.
-  return { version: STORE_FORMAT_VERSION, issuer: session.issuer, client_id: session.client_id, token_endpoint_auth_method: "none", redirect_uris: [], source: "metadata-document", created_at: 0 };
+  return {
+    version: STORE_FORMAT_VERSION,
+    issuer: session.issuer,
+    client_id: session.client_id,
+    token_endpoint_auth_method: "none",
+    redirect_uris: [],
+    source: "metadata-document",
+    created_at: 0,
+  };
 }
 
 /**
@@ -392,7 +433,13 @@ export async function signOut(mcpUrl: string | URL, options: ClientOptions = {})
       for (const token of [session.refresh_token, session.access_token]) {
         if (!token) continue;
         try {
-          const response = await oauth.revocationRequest(as, toClient(client), clientAuthentication(client, options), token, httpOptions(as.revocation_endpoint, options.fetch));
+          const response = await oauth.revocationRequest(
+            as,
+            toClient(client),
+            clientAuthentication(client, options),
+            token,
+            httpOptions(as.revocation_endpoint, options.fetch),
+          );
           await oauth.processRevocationResponse(response);
         } catch {
           revoked = false;
@@ -416,7 +463,13 @@ export async function signInWithClientCredentials(mcpUrl: string | URL, options:
   const scope = selectScope(discovery, options.scope);
   let tokens: oauth.TokenEndpointResponse;
   try {
-    const response = await oauth.clientCredentialsGrantRequest(as, toClient(client), clientAuthentication(client, options), { resource: discovery.resource, ...(scope ? { scope } : {}) }, httpOptions(as.token_endpoint!, options.fetch));
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      toClient(client),
+      clientAuthentication(client, options),
+      { resource: discovery.resource, ...(scope ? { scope } : {}) },
+      httpOptions(as.token_endpoint!, options.fetch),
+    );
     tokens = await oauth.processClientCredentialsResponse(as, toClient(client), response);
   } catch (error) {
     throw oauthFailure(error, "client credentials grant");

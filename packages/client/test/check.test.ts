@@ -28,16 +28,58 @@ describe("portcullis check", () => {
     const report = await checkWith(["path-issuer"]);
     expect(report.checks.filter((c) => c.status !== "pass")).toEqual([]);
     const paths = server!.log.filter((e) => e.path.includes("well-known") && e.path.includes("tenant")).map((e) => e.path);
-    expect(paths).toEqual(["/.well-known/oauth-authorization-server/tenant", "/.well-known/openid-configuration/tenant", "/tenant/.well-known/openid-configuration"]);
+    expect(paths).toEqual([
+      "/.well-known/oauth-authorization-server/tenant",
+      "/.well-known/openid-configuration/tenant",
+      "/tenant/.well-known/openid-configuration",
+    ]);
   });
 
   // Each defect fails its own item only; later items that cannot run are WARN "skipped".
   const cases: [Defect, string, Partial<Record<string, "warn" | "fail">>][] = [
     ["open", "www-authenticate", {}],
     ["no-challenge", "www-authenticate", {}],
-    ["resource-mismatch", "protected-resource-metadata", { "authorization-server-metadata": "warn", issuer: "warn", "pkce-s256": "warn", "client-registration-support": "warn", "iss-parameter": "warn", "dynamic-registration": "warn", "token-error": "warn", "redirect-uri": "warn" }],
-    ["no-authorization-servers", "protected-resource-metadata", { "authorization-server-metadata": "warn", issuer: "warn", "pkce-s256": "warn", "client-registration-support": "warn", "iss-parameter": "warn", "dynamic-registration": "warn", "token-error": "warn", "redirect-uri": "warn" }],
-    ["no-as-metadata", "authorization-server-metadata", { issuer: "warn", "pkce-s256": "warn", "client-registration-support": "warn", "iss-parameter": "warn", "dynamic-registration": "warn", "token-error": "warn", "redirect-uri": "warn" }],
+    [
+      "resource-mismatch",
+      "protected-resource-metadata",
+      {
+        "authorization-server-metadata": "warn",
+        issuer: "warn",
+        "pkce-s256": "warn",
+        "client-registration-support": "warn",
+        "iss-parameter": "warn",
+        "dynamic-registration": "warn",
+        "token-error": "warn",
+        "redirect-uri": "warn",
+      },
+    ],
+    [
+      "no-authorization-servers",
+      "protected-resource-metadata",
+      {
+        "authorization-server-metadata": "warn",
+        issuer: "warn",
+        "pkce-s256": "warn",
+        "client-registration-support": "warn",
+        "iss-parameter": "warn",
+        "dynamic-registration": "warn",
+        "token-error": "warn",
+        "redirect-uri": "warn",
+      },
+    ],
+    [
+      "no-as-metadata",
+      "authorization-server-metadata",
+      {
+        issuer: "warn",
+        "pkce-s256": "warn",
+        "client-registration-support": "warn",
+        "iss-parameter": "warn",
+        "dynamic-registration": "warn",
+        "token-error": "warn",
+        "redirect-uri": "warn",
+      },
+    ],
     ["issuer-mismatch", "issuer", {}],
     ["no-pkce", "pkce-s256", {}],
     ["registration-broken", "dynamic-registration", {}],
@@ -73,10 +115,12 @@ describe("portcullis check", () => {
   it("C-8: never fetches a link-local resource_metadata; that challenge fails and discovery is skipped", async () => {
     server = await startFakeServer(["link-local-metadata"]);
     const seen: string[] = [];
-    const report = await runChecks(server.mcpUrl, { fetch: ((input: RequestInfo | URL, init?: RequestInit) => {
+    const report = await runChecks(server.mcpUrl, {
+      fetch: ((input: RequestInfo | URL, init?: RequestInit) => {
         seen.push(String(input instanceof Request ? input.url : input));
         return fetch(input, init);
-      }) as typeof fetch });
+      }) as typeof fetch,
+    });
     expect(seen.some((u) => u.includes("169.254"))).toBe(false);
     expect(report.checks[0]).toMatchObject({ id: "www-authenticate", status: "fail" });
     expect(report.checks.slice(1).every((c) => c.status === "warn")).toBe(true);

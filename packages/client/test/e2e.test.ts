@@ -26,7 +26,10 @@ describe.skipIf(browserMissing)("portcullis against the hono-node example, signi
   beforeAll(async () => {
     [example, browser] = await Promise.all([
       startExample(EXAMPLE),
-      chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] }),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      }),
     ]);
   }, 90_000);
   afterAll(async () => {
@@ -62,7 +65,12 @@ describe.skipIf(browserMissing)("portcullis against the hono-node example, signi
       headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
       body: JSON.stringify(body),
     });
-  const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+  const initialize = {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+  };
 
   let firstClientId = "";
 

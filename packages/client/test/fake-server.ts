@@ -72,7 +72,11 @@ export async function startFakeServer(defects: Defect[] = []): Promise<FakeServe
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
       if (has("open") || (token && access.has(token))) return json(res, 200, { jsonrpc: "2.0", id: 1, result: { ok: true, token } });
       if (has("no-challenge")) return res.writeHead(401).end();
-      const rm = has("no-resource-metadata") ? "" : has("link-local-metadata") ? ', resource_metadata="http://169.254.169.254/latest/meta-data"' : `, resource_metadata="${state.origin}${prmPath}"`;
+      const rm = has("no-resource-metadata")
+        ? ""
+        : has("link-local-metadata")
+          ? ', resource_metadata="http://169.254.169.254/latest/meta-data"'
+          : `, resource_metadata="${state.origin}${prmPath}"`;
       return res.writeHead(401, { "WWW-Authenticate": `Bearer realm="mcp"${rm}${token ? ', error="invalid_token"' : ""}` }).end();
     }
     if (url.pathname === prmPath) {
@@ -95,7 +99,9 @@ export async function startFakeServer(defects: Defect[] = []): Promise<FakeServe
         token_endpoint_auth_methods_supported: ["none"],
         ...(has("no-pkce") ? {} : { code_challenge_methods_supported: ["S256"] }),
         ...(has("no-iss-support") ? {} : { authorization_response_iss_parameter_supported: true }),
-        ...(has("path-issuer") ? { jwks_uri: `${state.origin}/jwks`, subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] } : {}),
+        ...(has("path-issuer")
+          ? { jwks_uri: `${state.origin}/jwks`, subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] }
+          : {}),
       });
     }
     if (url.pathname === "/register" && req.method === "POST" && !has("no-registration")) {
@@ -134,7 +140,12 @@ export async function startFakeServer(defects: Defect[] = []): Promise<FakeServe
         const r = `fake-refresh-${n}`;
         access.add(a);
         refresh.add(r);
-        return json(res, 200, { access_token: a, token_type: "Bearer", expires_in: 3600, refresh_token: r, scope: "mcp:tools" }, { "Cache-Control": "no-store" });
+        return json(
+          res,
+          200,
+          { access_token: a, token_type: "Bearer", expires_in: 3600, refresh_token: r, scope: "mcp:tools" },
+          { "Cache-Control": "no-store" },
+        );
       };
       if (form.get("grant_type") === "authorization_code") {
         const code = codes.get(form.get("code") ?? "");

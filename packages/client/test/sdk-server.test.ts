@@ -54,7 +54,11 @@ describe("portcullis against a server on the MCP SDK's own auth (mcpAuthRouter)"
 
     const token = await runCli(["token", mcpUrl()], { PORTCULLIS_HOME: home });
     expect(token.code, token.stderr).toBe(0);
-    const call = await fetch(mcpUrl(), { method: "POST", headers: { Authorization: `Bearer ${token.stdout.trim()}`, "Content-Type": "application/json" }, body: "{}" });
+    const call = await fetch(mcpUrl(), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token.stdout.trim()}`, "Content-Type": "application/json" },
+      body: "{}",
+    });
     expect(call.status).toBe(200);
     expect(((await call.json()) as { result: { scopes: string[] } }).result.scopes).toEqual(["mcp:tools"]);
   });

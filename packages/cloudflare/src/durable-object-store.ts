@@ -41,12 +41,8 @@ export class PortcullisStorageObject extends DurableObjectBase {
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS portcullis_entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER)",
-    );
-    ctx.storage.sql.exec(
-      "CREATE INDEX IF NOT EXISTS portcullis_entries_expiry ON portcullis_entries (expires_at) WHERE expires_at IS NOT NULL",
-    );
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS portcullis_entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER)");
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS portcullis_entries_expiry ON portcullis_entries (expires_at) WHERE expires_at IS NOT NULL");
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -73,9 +69,7 @@ export class PortcullisStorageObject extends DurableObjectBase {
   }
 
   consume(key: string): string | undefined {
-    const [row] = this.ctx.storage.sql
-      .exec<Row>("DELETE FROM portcullis_entries WHERE key = ? RETURNING value, expires_at", key)
-      .toArray();
+    const [row] = this.ctx.storage.sql.exec<Row>("DELETE FROM portcullis_entries WHERE key = ? RETURNING value, expires_at", key).toArray();
     return row && isLive(row, Date.now()) ? row.value : undefined;
   }
 
@@ -101,12 +95,7 @@ export class PortcullisStorageObject extends DurableObjectBase {
     // TEXT compares with BINARY collation, i.e. UTF-8 bytes, i.e. Unicode code point order.
     const rows =
       end === undefined
-        ? this.ctx.storage.sql.exec<Row>(
-            `SELECT key, value FROM portcullis_entries WHERE key >= ? AND ${live} ORDER BY key LIMIT ?`,
-            prefix,
-            Date.now(),
-            limit,
-          )
+        ? this.ctx.storage.sql.exec<Row>(`SELECT key, value FROM portcullis_entries WHERE key >= ? AND ${live} ORDER BY key LIMIT ?`, prefix, Date.now(), limit)
         : this.ctx.storage.sql.exec<Row>(
             `SELECT key, value FROM portcullis_entries WHERE key >= ? AND key < ? AND ${live} ORDER BY key LIMIT ?`,
             prefix,

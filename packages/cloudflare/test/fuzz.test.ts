@@ -50,4 +50,9 @@ afterAll(async () => {
   await mf?.dispose();
 });
 
-describeSocketProperties("withPortcullis in workerd", async () => ({ port, validToken, context, close: async () => {} }), { name: "workerd", runs: 100 }, { prepare: forWorkerd, mayDrop });
+describeSocketProperties(
+  "withPortcullis in workerd",
+  async () => ({ port, validToken, context, close: async () => {} }),
+  { name: "workerd", runs: 100 },
+  { prepare: forWorkerd, mayDrop },
+);

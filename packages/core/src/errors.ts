@@ -223,9 +223,7 @@ export class OAuthError extends Error {
 
   /** The JSON body of RFC 6749 §5.2. */
   toJSON(): { error: OAuthErrorCode; error_description?: string } {
-    return this.description === undefined
-      ? { error: this.code }
-      : { error: this.code, error_description: this.description };
+    return this.description === undefined ? { error: this.code } : { error: this.code, error_description: this.description };
   }
 
   /** Renders the error as a JSON response with `Cache-Control: no-store`. */

@@ -19,8 +19,32 @@ export type {
   UpstreamClaimsMapper,
   UpstreamOptions,
 } from "./options.js";
-export { createResourceGuard, createJWTVerifier, jwtTokenVerifier, bearerChallenge, challengeResponse, rawHeaders, MAX_MCP_BODY, readAtMost, readChunksAtMost } from "./resource/index.js";
-export type { AuthenticateOptions, AuthenticateResult, BodyReader, Challenge, GuardRequest, HeaderReader, JWTVerifier, JWTVerifierOptions, ProtectResult, ResourceGuard, ResourceGuardOptions, SessionBindingOptions, VerifiedClaims } from "./resource/index.js";
+export {
+  createResourceGuard,
+  createJWTVerifier,
+  jwtTokenVerifier,
+  bearerChallenge,
+  challengeResponse,
+  rawHeaders,
+  MAX_MCP_BODY,
+  readAtMost,
+  readChunksAtMost,
+} from "./resource/index.js";
+export type {
+  AuthenticateOptions,
+  AuthenticateResult,
+  BodyReader,
+  Challenge,
+  GuardRequest,
+  HeaderReader,
+  JWTVerifier,
+  JWTVerifierOptions,
+  ProtectResult,
+  ResourceGuard,
+  ResourceGuardOptions,
+  SessionBindingOptions,
+  VerifiedClaims,
+} from "./resource/index.js";
 export { AuthorizationServerUnavailableError, createRemoteVerifier } from "./resource/index.js";
 export type { IssuerMetadata, RemoteVerifier, RemoteVerifierOptions } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";

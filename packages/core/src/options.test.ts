@@ -22,7 +22,9 @@ describe("Strict options of createAuthorizationServer", () => {
 
   it("strict options: an unknown key at depth 3 names its path, whatever its case", () => {
     expect(() => createTestServer(loose({ rateLimit: { perIP: { token: 1 } } }))).toThrow("unknown option `rateLimit.perIP`; did you mean `rateLimit.perIp`?");
-    expect(() => createTestServer(loose({ rateLimit: { perIp: { tokn: 1 } } }))).toThrow("unknown option `rateLimit.perIp.tokn`; did you mean `rateLimit.perIp.token`?");
+    expect(() => createTestServer(loose({ rateLimit: { perIp: { tokn: 1 } } }))).toThrow(
+      "unknown option `rateLimit.perIp.tokn`; did you mean `rateLimit.perIp.token`?",
+    );
     expect(() => createTestServer(loose({ rateLimit: { login: { maxFailure: 3 } } }))).toThrow("did you mean `rateLimit.login.maxFailures`?");
   });
 
@@ -51,7 +53,11 @@ describe("One on/off convention: false turns a feature off, an object configures
     const on = createTestServer({ dynamicRegistration: true, clientMetadataDocuments: true, outbound: true, rateLimit: true }).server.metadata();
     expect(on.registration_endpoint).toBe("https://as.test/register");
     expect(on.client_id_metadata_document_supported).toBe(true);
-    const configured = createTestServer({ dynamicRegistration: {}, clientMetadataDocuments: { maxCacheSeconds: 600 }, outbound: { timeoutMs: 1000 } }).server.metadata();
+    const configured = createTestServer({
+      dynamicRegistration: {},
+      clientMetadataDocuments: { maxCacheSeconds: 600 },
+      outbound: { timeoutMs: 1000 },
+    }).server.metadata();
     expect(configured.registration_endpoint).toBe("https://as.test/register");
     expect(configured.client_id_metadata_document_supported).toBe(true);
   });
@@ -60,7 +66,9 @@ describe("One on/off convention: false turns a feature off, an object configures
 describe("Option messages", () => {
   it("says in English what is wrong without touching zod's global configuration", () => {
     const before = config().localeError;
-    expect(() => createTestServer({ accessTokenTtlSeconds: 0 })).toThrow(/^Portcullis: invalid option accessTokenTtlSeconds: Too small: expected number to be >=1$/);
+    expect(() => createTestServer({ accessTokenTtlSeconds: 0 })).toThrow(
+      /^Portcullis: invalid option accessTokenTtlSeconds: Too small: expected number to be >=1$/,
+    );
     expect(config().localeError).toBe(before);
   });
 });

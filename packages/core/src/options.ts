@@ -94,7 +94,10 @@ const upstreamSchema = z.object({
    * list is for rotation: the first encrypts, every one decrypts (the key id is kept with each
    * record). A plain string is one key, its id derived from it.
    */
-  tokenEncryptionKeys: z.union([z.string(), z.array(z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)), key: z.string() })).check(z.minLength(1))]),
+  tokenEncryptionKeys: z.union([
+    z.string(),
+    z.array(z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)), key: z.string() })).check(z.minLength(1)),
+  ]),
   /**
    * A provider without discovery (plain OAuth 2, such as GitHub): its endpoints. `userinfo` is then
    * required, and `mapClaims` reads the user from its answer.
@@ -155,9 +158,7 @@ export interface RegistrationContext {
  * `invalid_client_metadata`), or allow, optionally with replaced metadata (validated again) and
  * with `machineClient: true` to approve the `client_credentials` grant for this client.
  */
-export type RegistrationDecision =
-  | { allow: true; metadata?: Record<string, unknown>; machineClient?: boolean }
-  | { allow: false; reason: string };
+export type RegistrationDecision = { allow: true; metadata?: Record<string, unknown>; machineClient?: boolean } | { allow: false; reason: string };
 
 const dynamicRegistrationSchema = z.object({
   /**
@@ -485,7 +486,12 @@ function keySpecOf(type: SchemaType): KeySpec | null {
 type OutboundInput = OutboundOptions & { minCacheSeconds?: number; maxCacheSeconds?: number };
 
 /** One outbound member given under its current name or its older one, never both. */
-function renamed(o: OutboundInput, current: "allowedFetchHosts" | "deniedFetchHosts", old: "allowedHosts" | "deniedHosts", where: string): string[] | undefined {
+function renamed(
+  o: OutboundInput,
+  current: "allowedFetchHosts" | "deniedFetchHosts",
+  old: "allowedHosts" | "deniedHosts",
+  where: string,
+): string[] | undefined {
   if (o[current] !== undefined && o[old] !== undefined) throw new TypeError(`Portcullis: give ${where}.${current} only (${old} is its older name)`);
   return o[current] ?? o[old];
 }
@@ -578,7 +584,8 @@ export function resolveOptions(input: AuthorizationServerOptions) {
   }
   const upstream = o.upstream ? resolveUpstream(o.upstream) : undefined;
   const path = issuerURL.pathname === "/" ? "" : issuerURL.pathname;
-  const registration: DynamicRegistrationOptions | false = o.dynamicRegistration === false ? false : typeof o.dynamicRegistration === "object" ? o.dynamicRegistration : {};
+  const registration: DynamicRegistrationOptions | false =
+    o.dynamicRegistration === false ? false : typeof o.dynamicRegistration === "object" ? o.dynamicRegistration : {};
   const { outbound, documents } = resolveOutbound(o);
   if (registration && registration.allowMachineClients && registration.initialAccessToken === undefined) {
     throw new TypeError("Portcullis: dynamicRegistration.allowMachineClients needs initialAccessToken");
@@ -597,7 +604,10 @@ export function resolveOptions(input: AuthorizationServerOptions) {
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],
     untrustedClientErrors: o.untrustedClientErrors ?? DEFAULTS.untrustedClientErrors,
-    dynamicRegistration: registration === false ? (false as const) : { ...registration, unusedClientTtlSeconds: registration.unusedClientTtlSeconds ?? DEFAULTS.unusedClientTtlSeconds },
+    dynamicRegistration:
+      registration === false
+        ? (false as const)
+        : { ...registration, unusedClientTtlSeconds: registration.unusedClientTtlSeconds ?? DEFAULTS.unusedClientTtlSeconds },
     /** The CIMD switch and cache bounds, with the whole outbound policy merged in. */
     clientMetadataDocuments: documents,
     outbound,

@@ -28,18 +28,30 @@ describe("Internal reasons: stable codes mapped once to RFC errors", () => {
   });
 
   it("lets a site answer another status than the mapping's (the authorization endpoint's 400 page)", () => {
-    expect(OAuthError.because("client_unknown", "unknown client", { status: 400 })).toMatchObject({ code: "invalid_client", status: 400, reason: "client_unknown" });
+    expect(OAuthError.because("client_unknown", "unknown client", { status: 400 })).toMatchObject({
+      code: "invalid_client",
+      status: 400,
+      reason: "client_unknown",
+    });
   });
 
   it("reports the reason of a refused token request to onError and in the client_auth.failed event", async () => {
     const reasons: unknown[] = [];
     const t = createTestServer({ onError: (_error, context) => reasons.push(context.reason) });
     const { code, verifier } = await obtainCode(t.fetch, { client_id: "conf", redirect_uri: "https://app.test/cb" });
-    const wrongSecret = await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier }, { Authorization: basic("conf", "wrong-secret") });
+    const wrongSecret = await tokenRequest(
+      t.fetch,
+      { grant_type: "authorization_code", code, code_verifier: verifier },
+      { Authorization: basic("conf", "wrong-secret") },
+    );
     expect(wrongSecret.status).toBe(401);
     expect(await wrongSecret.json()).toEqual({ error: "invalid_client", error_description: "client authentication failed" });
     expect(t.events).toContainEqual({ type: "client_auth.failed", clientId: undefined, reason: "secret_mismatch" });
-    const wrongVerifier = await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: "x".repeat(43) }, { Authorization: basic("conf", CONF_SECRET) });
+    const wrongVerifier = await tokenRequest(
+      t.fetch,
+      { grant_type: "authorization_code", code, code_verifier: "x".repeat(43) },
+      { Authorization: basic("conf", CONF_SECRET) },
+    );
     expect(wrongVerifier.status).toBe(400);
     expect(reasons).toEqual(["secret_mismatch", "pkce_mismatch"]);
   });

@@ -296,8 +296,10 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
   const paths = endpointPaths(options);
   const metadataBody = JSON.stringify(authorizationServerMetadata(options));
   const oidcBody = JSON.stringify(openIdConfiguration(options));
-  const document = (body: string): Handler => async () =>
-    new Response(body, { headers: { "Content-Type": "application/json", "Cache-Control": "public, max-age=3600" } });
+  const document =
+    (body: string): Handler =>
+    async () =>
+      new Response(body, { headers: { "Content-Type": "application/json", "Cache-Control": "public, max-age=3600" } });
 
   const routes = new Map<string, Route>([
     [paths.oauthMetadata, { methods: ["GET", "HEAD"], handler: document(metadataBody), cors: true }],
@@ -361,7 +363,9 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
         // The identity provider is down or refuses this server: not the caller's fault, nor ours to hide.
         options.onError(error, { request, reason: `upstream_${error.failure}` });
         const description = "the identity provider could not be reached; try again shortly";
-        return route.page ? errorPage(options.serviceName, "The identity provider could not be reached. Try again in a moment.", 502) : new OAuthError("temporarily_unavailable", description, { status: 502 }).toResponse();
+        return route.page
+          ? errorPage(options.serviceName, "The identity provider could not be reached. Try again in a moment.", 502)
+          : new OAuthError("temporarily_unavailable", description, { status: 502 }).toResponse();
       }
       options.onError(error, { request });
       // A storage outage is temporary: say so, and when to try again.
@@ -412,12 +416,16 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     if (!route) return undefined;
     // DNS rebinding: a page elsewhere that resolves its own name to this loopback server.
     if (!isAllowedHost(request, options.allowedHosts)) {
-      return route.page ? errorPage(options.serviceName, "This host name is not served here.", 403) : jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
+      return route.page
+        ? errorPage(options.serviceName, "This host name is not served here.", 403)
+        : jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
     }
     const oversized = oversizedRequestStatus(request);
     if (oversized) {
       const description = oversized === 414 ? "request URL too long" : "request headers too large";
-      return route.page ? errorPage(options.serviceName, description, oversized) : new OAuthError("invalid_request", description, { status: oversized }).toResponse();
+      return route.page
+        ? errorPage(options.serviceName, description, oversized)
+        : new OAuthError("invalid_request", description, { status: oversized }).toResponse();
     }
     if (request.method === "OPTIONS") return route.cors ? publicPreflightResponse() : methodNotAllowedResponse(route.methods);
     if (!route.methods.includes(request.method)) return methodNotAllowedResponse(route.methods);
@@ -455,8 +463,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     },
 
     getAuthorizationRequest: (requestId: string) => describeAuthorization(ctx, requestId),
-    completeAuthorization: (requestId: string, user: User, grant: { scopes?: string[] } = {}) =>
-      completeAuthorization(ctx, requestId, user, grant.scopes),
+    completeAuthorization: (requestId: string, user: User, grant: { scopes?: string[] } = {}) => completeAuthorization(ctx, requestId, user, grant.scopes),
     denyAuthorization: (requestId: string) => denyAuthorization(ctx, requestId),
 
     async importClient(client: ImportedClient) {
@@ -512,7 +519,12 @@ function importedClient(client: ImportedClient, registry: ClientRegistry, scopes
     throw isOAuthError(error) ? new TypeError(`Portcullis: importClient ${name}: ${error.description ?? error.code}`) : error;
   }
   const usesSecret = validated.token_endpoint_auth_method === "client_secret_basic" || validated.token_endpoint_auth_method === "client_secret_post";
-  if (usesSecret !== Boolean(secret)) fail(secret ? `a client_secret with token_endpoint_auth_method ${validated.token_endpoint_auth_method}` : `token_endpoint_auth_method ${validated.token_endpoint_auth_method} needs its client_secret`);
+  if (usesSecret !== Boolean(secret))
+    fail(
+      secret
+        ? `a client_secret with token_endpoint_auth_method ${validated.token_endpoint_auth_method}`
+        : `token_endpoint_auth_method ${validated.token_endpoint_auth_method} needs its client_secret`,
+    );
   const metadata: ClientMetadata = {
     ...validated,
     client_id: clientId,

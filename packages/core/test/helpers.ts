@@ -1,12 +1,6 @@
 import * as oauth from "oauth4webapi";
 import { expect } from "vitest";
-import {
-  createAuthorizationServer,
-  createMemoryStore,
-  createResourceGuard,
-  type AuthorizationServerOptions,
-  type StaticClient,
-} from "../src/index.js";
+import { createAuthorizationServer, createMemoryStore, createResourceGuard, type AuthorizationServerOptions, type StaticClient } from "../src/index.js";
 
 export const ISSUER = "https://as.test";
 export const RESOURCE = "https://mcp.test/mcp";
@@ -207,7 +201,11 @@ export function tokenRequest(fetch: Fetch, body: Record<string, string>, headers
 /** Code + tokens for `conf` (client_secret_basic). */
 export async function obtainConfidentialTokens(fetch: Fetch, params: Record<string, string | undefined> = {}) {
   const { code, verifier } = await obtainCode(fetch, { client_id: "conf", redirect_uri: "https://app.test/cb", ...params });
-  const response = await tokenRequest(fetch, { grant_type: "authorization_code", code, code_verifier: verifier }, { Authorization: basic("conf", CONF_SECRET) });
+  const response = await tokenRequest(
+    fetch,
+    { grant_type: "authorization_code", code, code_verifier: verifier },
+    { Authorization: basic("conf", CONF_SECRET) },
+  );
   expect(response.status).toBe(200);
   return (await response.json()) as Record<string, string>;
 }

@@ -33,7 +33,13 @@ async function start({ parsersFirst = false } = {}) {
   const twoCookies = {
     handle: async (request: Request) =>
       new URL(request.url).pathname === "/cookies"
-        ? new Response("baked", { status: 201, headers: [["Set-Cookie", "a=1; Path=/"], ["Set-Cookie", "b=2; Path=/"]] })
+        ? new Response("baked", {
+            status: 201,
+            headers: [
+              ["Set-Cookie", "a=1; Path=/"],
+              ["Set-Cookie", "b=2; Path=/"],
+            ],
+          })
         : undefined,
   };
   app.use(oauthRouter(server, guard, twoCookies));
@@ -43,7 +49,13 @@ async function start({ parsersFirst = false } = {}) {
   app.all("/admin", requireBearerAuth(guard, { scopes: ["mcp:admin"] }), (_req, res) => {
     res.send("admin");
   });
-  const toolGuard = createResourceGuard({ resource: `${base}/mcp`, authorizationServers: [base], verifier: server, requiredScopes: ["mcp:tools"], mcp: { tools: { admin_echo: ["mcp:admin"] } } });
+  const toolGuard = createResourceGuard({
+    resource: `${base}/mcp`,
+    authorizationServers: [base],
+    verifier: server,
+    requiredScopes: ["mcp:tools"],
+    mcp: { tools: { admin_echo: ["mcp:admin"] } },
+  });
   app.post("/tools", requireBearerAuth(toolGuard), (req, res) => {
     res.json({ body: req.body });
   });
@@ -82,20 +94,34 @@ async function signIn({ base, server }: Awaited<ReturnType<typeof start>>, scope
   const registered = await fetch(`${base}/register`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code", "refresh_token"] }),
+    body: JSON.stringify({
+      redirect_uris: ["http://127.0.0.1/cb"],
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: ["authorization_code", "refresh_token"],
+    }),
   });
   expect(registered.status).toBe(201);
   const client = (await registered.json()) as { client_id: string; client_secret: string };
   const basic = `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}`;
   const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)).buffer);
   const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  const query = new URLSearchParams({ response_type: "code", client_id: client.client_id, redirect_uri: "http://127.0.0.1/cb", code_challenge: challenge, code_challenge_method: "S256", scope });
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: client.client_id,
+    redirect_uri: "http://127.0.0.1/cb",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    scope,
+  });
   const authorize = await fetch(`${base}/authorize?${query}`, { redirect: "manual" });
   expect(authorize.status).toBe(302);
   const requestId = new URL(authorize.headers.get("Location")!, base).searchParams.get("request_id")!;
   const done = await server.completeAuthorization(requestId, { subject: "alice" });
   const code = new URL(done.headers.get("Location")!).searchParams.get("code")!;
-  const token = await fetch(`${base}/token`, { ...form({ grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: "http://127.0.0.1/cb" }), headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic } });
+  const token = await fetch(`${base}/token`, {
+    ...form({ grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: "http://127.0.0.1/cb" }),
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic },
+  });
   expect(token.status).toBe(200);
   const tokens = (await token.json()) as { access_token: string; refresh_token: string };
   return { ...tokens, basic, clientId: client.client_id };
@@ -128,7 +154,12 @@ describe("Express adapter", () => {
   it("streams a body without Content-Length to the core, which stops at its limit (413) and the app keeps serving", async () => {
     const { base } = await start();
     const body = new Blob([`a=${"x".repeat(1_000_000)}`]).stream();
-    const response = await fetch(`${base}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body, duplex: "half" } as RequestInit);
+    const response = await fetch(`${base}/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body,
+      duplex: "half",
+    } as RequestInit);
     expect(response.status).toBe(413);
     expect(await (await fetch(`${base}/`)).text()).toBe("app home");
   });
@@ -143,10 +174,16 @@ describe("Express adapter", () => {
             (r) => r.json() as Promise<{ active: boolean; client_id?: string; sub?: string }>,
           );
         expect(await introspect(access_token)).toMatchObject({ active: true, client_id: clientId, sub: "alice" });
-        const refreshed = await fetch(`${app.base}/token`, { ...form({ grant_type: "refresh_token", refresh_token }), headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic } });
+        const refreshed = await fetch(`${app.base}/token`, {
+          ...form({ grant_type: "refresh_token", refresh_token }),
+          headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic },
+        });
         expect(refreshed.status).toBe(200);
         const rotated = ((await refreshed.json()) as { refresh_token: string }).refresh_token;
-        const revoked = await fetch(`${app.base}/revoke`, { ...form({ token: rotated }), headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic } });
+        const revoked = await fetch(`${app.base}/revoke`, {
+          ...form({ token: rotated }),
+          headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic },
+        });
         expect(revoked.status).toBe(200);
         expect(await introspect(access_token)).toEqual({ active: false });
       });
@@ -164,7 +201,11 @@ describe("Express adapter", () => {
 
       it("answers registration errors as JSON from the core", async () => {
         const { base } = await start({ parsersFirst });
-        const response = await fetch(`${base}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ["not a url"] }) });
+        const response = await fetch(`${base}/register`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ redirect_uris: ["not a url"] }),
+        });
         expect(response.status).toBe(400);
         expect(((await response.json()) as { error: string }).error).toMatch(/^invalid_(redirect_uri|client_metadata)$/);
       });
@@ -238,7 +279,11 @@ describe("Express adapter", () => {
       const { access_token } = await signIn(app);
       const padded = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "admin_echo" }, pad: "x".repeat(1_100_000) });
       for (const type of ["application/json", "text/plain"]) {
-        const response = await fetch(`${app.base}/tools`, { method: "POST", headers: { Authorization: `Bearer ${access_token}`, "Content-Type": type }, body: padded });
+        const response = await fetch(`${app.base}/tools`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${access_token}`, "Content-Type": type },
+          body: padded,
+        });
         expect(response.status, type).toBe(413);
         expect(await response.text(), type).not.toContain('"body"');
       }

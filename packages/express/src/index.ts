@@ -34,7 +34,12 @@ export function oauthRouter(...handlers: Handles[]): RequestHandler {
       response = await serveOwned(handlers, {
         path: pathOnly(req.originalUrl),
         method: req.method,
-        request: (withBody) => nodeFetchRequest(req, urlOf(req), !withBody || req.method === "GET" || req.method === "HEAD" ? false : req.readableEnded ? parsedBody(req) : undefined),
+        request: (withBody) =>
+          nodeFetchRequest(
+            req,
+            urlOf(req),
+            !withBody || req.method === "GET" || req.method === "HEAD" ? false : req.readableEnded ? parsedBody(req) : undefined,
+          ),
         remoteAddress: () => req.socket.remoteAddress,
         body: req.readableDidRead ? undefined : { contentLength: req.headers["content-length"], chunks: req },
       });

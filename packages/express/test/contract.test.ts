@@ -13,12 +13,18 @@ for (const parser of [false, true]) {
       app.use(oauthRouter(server, guard));
       app.all("/mcp", requireBearerAuth(guard), async (req, res) => {
         const response = reached(req.auth);
-        res.status(response.status).type("application/json").send(await response.text());
+        res
+          .status(response.status)
+          .type("application/json")
+          .send(await response.text());
       });
       // The app's own errors (its body parser refusing a body): a clean JSON answer, as an app should.
       const onError: ErrorRequestHandler = (error: { status?: number }, _req, res, _next) => {
         const status = error.status ?? 500;
-        res.status(status).set("Cache-Control", "no-store").json({ error: status < 500 ? "invalid_request" : "server_error" });
+        res
+          .status(status)
+          .set("Cache-Control", "no-store")
+          .json({ error: status < 500 ? "invalid_request" : "server_error" });
       };
       app.use(onError);
       return app;

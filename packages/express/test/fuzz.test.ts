@@ -26,7 +26,10 @@ async function start(parsersFirst: boolean) {
   });
   const onError: ErrorRequestHandler = (error: { status?: number }, _req, res, _next) => {
     const status = typeof error.status === "number" ? error.status : 500;
-    res.status(status).set("Cache-Control", "no-store").json({ error: status < 500 ? "invalid_request" : "server_error" });
+    res
+      .status(status)
+      .set("Cache-Control", "no-store")
+      .json({ error: status < 500 ? "invalid_request" : "server_error" });
   };
   app.use(onError);
   http.on("request", app);

@@ -31,7 +31,9 @@ function app() {
 async function token(hono: Hono, server: ReturnType<typeof app>["server"], scope = "mcp:tools") {
   const verifier = "v".repeat(43);
   const challenge = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)))))
-    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
   const authorize = await hono.request(
     `/authorize?response_type=code&client_id=pub&redirect_uri=http://127.0.0.1/cb&code_challenge=${challenge}&code_challenge_method=S256&scope=${scope}`,
   );
@@ -58,9 +60,7 @@ describe("Hono adapter", () => {
     const { hono } = app();
     const response = await hono.request("/mcp", { method: "POST" });
     expect(response.status).toBe(401);
-    expect(response.headers.get("WWW-Authenticate")).toBe(
-      `Bearer scope="mcp:tools", resource_metadata="${ISSUER}/.well-known/oauth-protected-resource/mcp"`,
-    );
+    expect(response.headers.get("WWW-Authenticate")).toBe(`Bearer scope="mcp:tools", resource_metadata="${ISSUER}/.well-known/oauth-protected-resource/mcp"`);
   });
 
   it("hands the verified AuthInfo to the handler as c.get('auth'), with CORS for an allowed origin", async () => {
@@ -79,7 +79,9 @@ describe("Hono adapter", () => {
     const response = await hono.request("/admin", { headers: { Authorization: `Bearer ${accessToken}` } });
     expect(response.status).toBe(403);
     // Every scope the route needs, plus those the token holds: re-authorizing with it grants the union.
-    expect(response.headers.get("WWW-Authenticate")).toContain('error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:admin mcp:tools"');
+    expect(response.headers.get("WWW-Authenticate")).toContain(
+      'error="insufficient_scope", error_description="the access token lacks a required scope", scope="mcp:admin mcp:tools"',
+    );
   });
 
   it("answers the CORS preflight on a guarded route without a token, and 403 for a foreign origin (X-CORS-4, RS-TOK-7)", async () => {
@@ -96,7 +98,13 @@ describe("Hono adapter", () => {
 describe("Hono adapter: the guard's body read", () => {
   it("reads the JSON-RPC body a middleware before it already read through c.req, instead of failing on a spent stream", async () => {
     const { server } = app();
-    const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: server, requiredScopes: ["mcp:tools"], mcp: { tools: { admin_echo: ["mcp:admin"] } } });
+    const guard = createResourceGuard({
+      resource: RESOURCE,
+      authorizationServers: [ISSUER],
+      verifier: server,
+      requiredScopes: ["mcp:tools"],
+      mcp: { tools: { admin_echo: ["mcp:admin"] } },
+    });
     const hono = new Hono();
     hono.use(oauthRoutes(server, guard));
     hono.use(async (c, next) => {
@@ -106,7 +114,11 @@ describe("Hono adapter: the guard's body read", () => {
     hono.post("/mcp", bearerAuth(guard), async (c) => c.json({ body: await c.req.json() }));
     const accessToken = await token(hono, server);
     const call = (name: string) =>
-      hono.request("/mcp", { method: "POST", headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } }) });
+      hono.request("/mcp", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } }),
+      });
     expect((await call("admin_echo")).status).toBe(403);
     const allowed = await call("whoami");
     expect(allowed.status).toBe(200);
@@ -167,7 +179,12 @@ describe("Hono adapter on @hono/node-server", () => {
         controller.close();
       },
     });
-    const streamed = await fetch(`${base}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: chunked, duplex: "half" } as RequestInit);
+    const streamed = await fetch(`${base}/register`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: chunked,
+      duplex: "half",
+    } as RequestInit);
     expect(streamed.status).toBe(201);
     const refused = await fetch(`${base}/token`, {
       method: "POST",
@@ -176,7 +193,11 @@ describe("Hono adapter on @hono/node-server", () => {
     });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ error: "invalid_grant" });
-    const oversized = await fetch(`${base}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `a=${"x".repeat(70_000)}` });
+    const oversized = await fetch(`${base}/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: `a=${"x".repeat(70_000)}`,
+    });
     expect(oversized.status).toBe(413);
   });
 

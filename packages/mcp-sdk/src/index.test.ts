@@ -29,7 +29,8 @@ async function sdkApp(verifier: SdkTokenVerifier) {
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   running.push(http);
   const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  return (path: string, token?: string) => fetch(`${base}${path}`, { method: "POST", headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
+  return (path: string, token?: string) =>
+    fetch(`${base}${path}`, { method: "POST", headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
 }
 
 /** A store whose reads fail once `failing` is set, as a storage outage would. */
@@ -70,12 +71,18 @@ describe.each(Object.entries(sources))("toSdkVerifier(%s) behind the MCP SDK's r
     const { server, fetch: asFetch } = createTestServer();
     const { body } = await obtainTokens(asFetch);
     const call = await sdkApp(toVerifier(server));
-    const revoked = await asFetch(`${ISSUER}/revoke`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token: body.refresh_token!, client_id: "pub" }) });
+    const revoked = await asFetch(`${ISSUER}/revoke`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: body.refresh_token!, client_id: "pub" }),
+    });
     expect(revoked.status).toBe(200);
     for (const token of ["not-a-jwt", "a,b", "x".repeat(9000), "eyJhbGciOiJub25lIn0.e30.", body.access_token!]) {
       const response = await call("/mcp", token);
       expect(response.status, token.slice(0, 20)).toBe(401);
-      expect(response.headers.get("WWW-Authenticate")).toMatch(/^Bearer error="invalid_token", error_description="[^"]*", scope="mcp:tools", resource_metadata="https:\/\/mcp\.test\/\.well-known\/oauth-protected-resource\/mcp"$/);
+      expect(response.headers.get("WWW-Authenticate")).toMatch(
+        /^Bearer error="invalid_token", error_description="[^"]*", scope="mcp:tools", resource_metadata="https:\/\/mcp\.test\/\.well-known\/oauth-protected-resource\/mcp"$/,
+      );
       expect(((await response.json()) as { error: string }).error).toBe("invalid_token");
     }
     // No header at all: the SDK's own challenge, unchanged.

@@ -86,7 +86,12 @@ export function toSdkVerifier(source: VerifierSource, options: SdkVerifierOption
 }
 
 function isGuard(source: VerifierSource): source is ResourceGuard {
-  return typeof source === "object" && source !== null && typeof (source as Partial<ResourceGuard>).authenticate === "function" && typeof (source as Partial<ResourceGuard>).resource === "string";
+  return (
+    typeof source === "object" &&
+    source !== null &&
+    typeof (source as Partial<ResourceGuard>).authenticate === "function" &&
+    typeof (source as Partial<ResourceGuard>).resource === "string"
+  );
 }
 
 function onlyResource(resources: readonly string[] | undefined): string {

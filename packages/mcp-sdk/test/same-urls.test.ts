@@ -39,7 +39,8 @@ const pathOf = (url: unknown) => (typeof url === "string" ? new URL(url).pathnam
 const json = async (url: string) => {
   const response = await fetch(url);
   expect(response.status, url).toBe(200);
-  return (await response.json()) as Record<string, unknown> & Record<"scopes_supported" | "grant_types_supported" | "token_endpoint_auth_methods_supported" | "authorization_servers", string[]>;
+  return (await response.json()) as Record<string, unknown> &
+    Record<"scopes_supported" | "grant_types_supported" | "token_endpoint_auth_methods_supported" | "authorization_servers", string[]>;
 };
 
 describe("Portcullis mounted where mcpAuthRouter was serves what SDK clients discovered", () => {
@@ -48,7 +49,15 @@ describe("Portcullis mounted where mcpAuthRouter was serves what SDK clients dis
 
   beforeAll(async () => {
     sdk = await mounted((app, base) => {
-      app.use(mcpAuthRouter({ provider: new FullProvider(), issuerUrl: new URL(base), resourceServerUrl: new URL(`${base}/mcp`), scopesSupported: SCOPES, resourceName: "Demo" }));
+      app.use(
+        mcpAuthRouter({
+          provider: new FullProvider(),
+          issuerUrl: new URL(base),
+          resourceServerUrl: new URL(`${base}/mcp`),
+          scopesSupported: SCOPES,
+          resourceName: "Demo",
+        }),
+      );
     });
     portcullis = await mounted((app, base) => {
       const server = createAuthorizationServer({
@@ -58,7 +67,13 @@ describe("Portcullis mounted where mcpAuthRouter was serves what SDK clients dis
         storage: createMemoryStore(),
         login: { verifyPassword: async () => null },
       });
-      const guard = createResourceGuard({ resource: `${base}/mcp`, authorizationServers: [server.issuer], verifier: server, requiredScopes: SCOPES, resourceName: "Demo" });
+      const guard = createResourceGuard({
+        resource: `${base}/mcp`,
+        authorizationServers: [server.issuer],
+        verifier: server,
+        requiredScopes: SCOPES,
+        resourceName: "Demo",
+      });
       app.use(oauthRouter(server, guard));
     });
   });
@@ -85,7 +100,14 @@ describe("Portcullis mounted where mcpAuthRouter was serves what SDK clients dis
   it("still supports every value the SDK's router advertised (PKCE S256, code, the grants, client auth methods, scopes)", async () => {
     const before = await json(`${sdk.base}/.well-known/oauth-authorization-server`);
     const after = await json(`${portcullis.base}/.well-known/oauth-authorization-server`);
-    for (const key of ["response_types_supported", "code_challenge_methods_supported", "grant_types_supported", "token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported", "scopes_supported"]) {
+    for (const key of [
+      "response_types_supported",
+      "code_challenge_methods_supported",
+      "grant_types_supported",
+      "token_endpoint_auth_methods_supported",
+      "revocation_endpoint_auth_methods_supported",
+      "scopes_supported",
+    ]) {
       expect(after[key], key).toEqual(expect.arrayContaining(before[key] as string[]));
     }
     expect(after.code_challenge_methods_supported).toEqual(["S256"]);
@@ -117,12 +139,20 @@ describe("Portcullis mounted where mcpAuthRouter was serves what SDK clients dis
   });
 
   it("the SDK client discovers both alike, and registers with both", async () => {
-    const clientMetadata = { client_name: "cached client", redirect_uris: ["http://127.0.0.1:9/callback"], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-    const found = await Promise.all([sdk, portcullis].map(async ({ base }) => {
-      const info = await discoverOAuthServerInfo(new URL(`${base}/mcp`));
-      const client = await registerClient(info.authorizationServerUrl, { metadata: info.authorizationServerMetadata, clientMetadata });
-      return { info, client };
-    }));
+    const clientMetadata = {
+      client_name: "cached client",
+      redirect_uris: ["http://127.0.0.1:9/callback"],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
+    const found = await Promise.all(
+      [sdk, portcullis].map(async ({ base }) => {
+        const info = await discoverOAuthServerInfo(new URL(`${base}/mcp`));
+        const client = await registerClient(info.authorizationServerUrl, { metadata: info.authorizationServerMetadata, clientMetadata });
+        return { info, client };
+      }),
+    );
     const [before, after] = found as [(typeof found)[0], (typeof found)[0]];
     const asRecord = (metadata: unknown) => metadata as Record<string, unknown>;
     for (const key of ["authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint"]) {
@@ -137,14 +167,22 @@ describe("Portcullis mounted where mcpAuthRouter was serves what SDK clients dis
     // (Behind mcpAuthRouter these answers were the provider's to get right: the SDK's demo
     // provider throws a plain Error for a bad code, which its token handler answers 500.)
     for (const { base } of [portcullis]) {
-      const registered = (await (await fetch(`${base}/register`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:9/callback"], token_endpoint_auth_method: "none" }),
-      })).json()) as { client_id: string };
+      const registered = (await (
+        await fetch(`${base}/register`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:9/callback"], token_endpoint_auth_method: "none" }),
+        })
+      ).json()) as { client_id: string };
       const token = (params: Record<string, string>) =>
         fetch(`${base}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params) });
-      const badCode = await token({ grant_type: "authorization_code", code: "nope", code_verifier: "v".repeat(43), client_id: registered.client_id, redirect_uri: "http://127.0.0.1:9/callback" });
+      const badCode = await token({
+        grant_type: "authorization_code",
+        code: "nope",
+        code_verifier: "v".repeat(43),
+        client_id: registered.client_id,
+        redirect_uri: "http://127.0.0.1:9/callback",
+      });
       expect(badCode.status, base).toBe(400);
       expect(((await badCode.json()) as { error: string }).error, base).toBe("invalid_grant");
       const unknown = await token({ grant_type: "authorization_code", code: "nope", code_verifier: "v".repeat(43), client_id: "unknown-client" });

@@ -39,7 +39,13 @@ async function start({ fallback = true } = {}) {
     res.end(JSON.stringify({ sub: req.auth.extra?.sub, clientId: req.auth.clientId, scopes: getAuth(req)?.scopes, body }));
   });
   const admin = withBearerAuth(guard, (_req, res) => res.end("admin"), { scopes: ["mcp:admin"] });
-  const toolGuard = createResourceGuard({ resource: `${base}/mcp`, authorizationServers: [base], verifier: server, requiredScopes: ["mcp:tools"], mcp: { tools: { admin_echo: ["mcp:admin"] } } });
+  const toolGuard = createResourceGuard({
+    resource: `${base}/mcp`,
+    authorizationServers: [base],
+    verifier: server,
+    requiredScopes: ["mcp:tools"],
+    mcp: { tools: { admin_echo: ["mcp:admin"] } },
+  });
   const tools = withBearerAuth(toolGuard, (req, res) => res.end(JSON.stringify({ body: req.body })));
   const broken = withBearerAuth(guard, () => {
     throw new Error("listener failed at /secret/path");
@@ -83,20 +89,34 @@ async function signIn({ base, server }: Awaited<ReturnType<typeof start>>, scope
   const registered = await fetch(`${base}/register`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code", "refresh_token"] }),
+    body: JSON.stringify({
+      redirect_uris: ["http://127.0.0.1/cb"],
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: ["authorization_code", "refresh_token"],
+    }),
   });
   expect(registered.status).toBe(201);
   const client = (await registered.json()) as { client_id: string; client_secret: string };
   const basic = `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}`;
   const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)).buffer);
   const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  const query = new URLSearchParams({ response_type: "code", client_id: client.client_id, redirect_uri: "http://127.0.0.1/cb", code_challenge: challenge, code_challenge_method: "S256", scope });
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: client.client_id,
+    redirect_uri: "http://127.0.0.1/cb",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    scope,
+  });
   const authorize = await fetch(`${base}/authorize?${query}`, { redirect: "manual" });
   expect(authorize.status).toBe(302);
   const requestId = new URL(authorize.headers.get("Location")!, base).searchParams.get("request_id")!;
   const done = await server.completeAuthorization(requestId, { subject: "alice" });
   const code = new URL(done.headers.get("Location")!).searchParams.get("code")!;
-  const token = await fetch(`${base}/token`, formInit({ grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: "http://127.0.0.1/cb" }, basic));
+  const token = await fetch(
+    `${base}/token`,
+    formInit({ grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: "http://127.0.0.1/cb" }, basic),
+  );
   expect(token.status).toBe(200);
   const tokens = (await token.json()) as { access_token: string; refresh_token: string };
   return { ...tokens, basic, clientId: client.client_id };
@@ -149,7 +169,11 @@ describe("Node http adapter", () => {
   it("exposes the AuthInfo as req.auth and getAuth(req), leaves the body to the listener, and adds CORS for an allowed origin", async () => {
     const app = await start();
     const { access_token, clientId } = await signIn(app);
-    const response = await fetch(`${app.base}/mcp`, { method: "POST", headers: { Authorization: `Bearer ${access_token}`, Origin: app.base }, body: '{"jsonrpc":"2.0"}' });
+    const response = await fetch(`${app.base}/mcp`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${access_token}`, Origin: app.base },
+      body: '{"jsonrpc":"2.0"}',
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ sub: "alice", clientId, scopes: ["mcp:tools"], body: '{"jsonrpc":"2.0"}' });
     expect(response.headers.get("Access-Control-Allow-Origin")).toBe(app.base);
@@ -208,7 +232,10 @@ describe("Node http adapter", () => {
   it("answers a listener's exception with a bare 500, never its message or stack", async () => {
     const app = await start();
     const { access_token } = await signIn(app);
-    for (const response of [await fetch(`${app.base}/broken`, { headers: { Authorization: `Bearer ${access_token}` } }), await fetch(`${app.base}/app-broken`)]) {
+    for (const response of [
+      await fetch(`${app.base}/broken`, { headers: { Authorization: `Bearer ${access_token}` } }),
+      await fetch(`${app.base}/app-broken`),
+    ]) {
       expect(response.status).toBe(500);
       expect(response.headers.get("Cache-Control")).toBe("no-store");
       const text = await response.text();
@@ -244,7 +271,10 @@ describe("Node http adapter: connection facts for the core (issue 6)", () => {
     });
     http.on("request", toNodeListener(server));
     const attempt = (xff: string) =>
-      fetch(`${base}/token`, { ...formInit({ grant_type: "refresh_token", refresh_token: "x", client_id: "nobody" }), headers: { ...formInit({}).headers, "X-Forwarded-For": xff } });
+      fetch(`${base}/token`, {
+        ...formInit({ grant_type: "refresh_token", refresh_token: "x", client_id: "nobody" }),
+        headers: { ...formInit({}).headers, "X-Forwarded-For": xff },
+      });
     expect((await attempt("198.51.100.1")).status).toBe(401);
     const limited = await attempt("198.51.100.2");
     expect(limited.status).toBe(429);

@@ -23,15 +23,21 @@ function instance(storage: Storage) {
     clients: [{ client_id: "pub", redirect_uris: ["http://127.0.0.1/cb"], grant_types: ["authorization_code", "refresh_token"] }],
   });
   const guard = createResourceGuard({ resource, authorizationServers: [issuer], verifier: server });
-  const accepts = async (token: string) => !((await guard.authenticate(new Request(resource, { headers: { Authorization: `Bearer ${token}` } }))) instanceof Response);
+  const accepts = async (token: string) =>
+    !((await guard.authenticate(new Request(resource, { headers: { Authorization: `Bearer ${token}` } }))) instanceof Response);
   return { server, accepts };
 }
 
 async function signIn(server: ReturnType<typeof instance>["server"]) {
   const verifier = "v".repeat(43);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  const challenge = btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-  const authorize = await server.fetch(new Request(`${issuer}/authorize?response_type=code&client_id=pub&code_challenge=${challenge}&code_challenge_method=S256`));
+  const challenge = btoa(String.fromCharCode(...digest))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+  const authorize = await server.fetch(
+    new Request(`${issuer}/authorize?response_type=code&client_id=pub&code_challenge=${challenge}&code_challenge_method=S256`),
+  );
   const requestId = new URL(authorize.headers.get("Location")!).searchParams.get("request_id")!;
   const code = new URL((await server.completeAuthorization(requestId, { subject: "alice" })).headers.get("Location")!).searchParams.get("code")!;
   const response = await server.fetch(
@@ -71,4 +77,3 @@ describe.skipIf(Boolean(skipReason))("Two instances on one PostgreSQL", () => {
     }
   });
 });
-

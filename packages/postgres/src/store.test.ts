@@ -102,8 +102,7 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
     await store.set("kept", 2, { ttlSeconds: 60 });
     await store.set("forever", 3);
     time += 2_000;
-    const keys = async () =>
-      (await admin.query<{ key: string }>(`SELECT key FROM ${pg.escapeIdentifier(schema)}.entries ORDER BY key`)).rows.map((r) => r.key);
+    const keys = async () => (await admin.query<{ key: string }>(`SELECT key FROM ${pg.escapeIdentifier(schema)}.entries ORDER BY key`)).rows.map((r) => r.key);
     await expect.poll(keys, { timeout: 3_000 }).toEqual(["forever", "kept"]);
   });
 
@@ -138,17 +137,27 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
     const b = open({ url: POSTGRES_URL, schema, poolSize: 2 });
     const got: string[] = [];
     b.subscribe!("c", (message) => got.push(message));
-    await expect.poll(async () => {
-      await a.publish!("c", "1");
-      return got.length;
-    }, { timeout: 3_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () => {
+          await a.publish!("c", "1");
+          return got.length;
+        },
+        { timeout: 3_000 },
+      )
+      .toBeGreaterThan(0);
     const channel = (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND state = 'idle'")).rows;
     for (const { pid } of channel) await admin.query("SELECT pg_terminate_backend($1)", [pid]);
     got.length = 0;
-    await expect.poll(async () => {
-      await a.publish!("c", "2");
-      return got.length;
-    }, { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () => {
+          await a.publish!("c", "2");
+          return got.length;
+        },
+        { timeout: 5_000 },
+      )
+      .toBeGreaterThan(0);
   });
 
   it("uses a pool it is given and leaves it open on close", async () => {

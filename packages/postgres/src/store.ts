@@ -196,8 +196,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
       if (!(limit > 0)) return [];
       const end = rangeEnd(prefix);
       const t = now();
-      const rows =
-        end === undefined ? await query<EntryRow>(sql.listFrom, [prefix, t, limit]) : await query<EntryRow>(sql.listRange, [prefix, end, t, limit]);
+      const rows = end === undefined ? await query<EntryRow>(sql.listFrom, [prefix, t, limit]) : await query<EntryRow>(sql.listRange, [prefix, end, t, limit]);
       return rows.map((row): StorageEntry<T> => ({ key: row.key, value: JSON.parse(row.value) as T }));
     },
     async publish(name, message) {

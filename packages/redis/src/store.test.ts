@@ -53,9 +53,7 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
     try {
       for (let round = 0; round < 10; round++) {
         await a.set(`code-${round}`, { round }, { ttlSeconds: 60 });
-        const results = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)),
-        );
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)));
         expect(results.filter((r) => r !== undefined)).toEqual([{ round }]);
         expect(await b.get(`code-${round}`)).toBeUndefined();
       }
@@ -162,10 +160,15 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
       // Subscribing opens a duplicate of the given client, closed with the store.
       const got: string[] = [];
       store.subscribe!("c", (message) => got.push(message));
-      await expect.poll(async () => {
-        await store.publish!("c", "m");
-        return got.length;
-      }, { timeout: 3_000 }).toBeGreaterThan(0);
+      await expect
+        .poll(
+          async () => {
+            await store.publish!("c", "m");
+            return got.length;
+          },
+          { timeout: 3_000 },
+        )
+        .toBeGreaterThan(0);
       await store.close?.();
       expect(client.isOpen).toBe(true);
       expect(await client.ping()).toBe("PONG");
@@ -178,10 +181,13 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
 describe("Redis store without a server", () => {
   it("subscribes to nothing, without failing, when a given client cannot be duplicated", async () => {
     const sent: string[][] = [];
-    const client = { isOpen: true, sendCommand: async (args: string[]) => {
+    const client = {
+      isOpen: true,
+      sendCommand: async (args: string[]) => {
         sent.push(args);
         return 1;
-      } };
+      },
+    };
     const store = createRedisStore({ client, keyPrefix: "p:" });
     const unsubscribe = store.subscribe!("grant-revoked", () => {});
     unsubscribe();

@@ -55,14 +55,24 @@ describe.skipIf(Boolean(skipReason))("Upstream refresh on Redis", () => {
     const agent = new Agent(a);
     const { verifier, challenge } = pkce();
     const url = new URL(`${ISSUER}/authorize`);
-    url.search = new URLSearchParams({ response_type: "code", client_id: "client-a", redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: "S256", state: "s" }).toString();
+    url.search = new URLSearchParams({
+      response_type: "code",
+      client_id: "client-a",
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+      state: "s",
+    }).toString();
     const { action, fields } = formOf(await (await agent.request(url.href)).text(), ISSUER);
     const allowed = await agent.request(action, formPost({ ...fields, decision: "allow" }));
     const callback = await signInAtIdp(agent, allowed.headers.get("Location")!, "alice", CALLBACK);
     const code = new URL((await agent.request(callback.href)).headers.get("Location")!).searchParams.get("code")!;
-    const token = await a.fetch(new Request(`${ISSUER}/token`, formPost({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: "client-a" })));
+    const token = await a.fetch(
+      new Request(`${ISSUER}/token`, formPost({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: "client-a" })),
+    );
     const { access_token } = (await token.json()) as { access_token: string };
-    const upstreamOf = async (server: AuthorizationServer) => (await server.verifyAccessToken(access_token, { resource: `${ISSUER}/mcp` })).extra!.upstream as UpstreamAccess;
+    const upstreamOf = async (server: AuthorizationServer) =>
+      (await server.verifyAccessToken(access_token, { resource: `${ISSUER}/mcp` })).extra!.upstream as UpstreamAccess;
     const [ua, ub] = await Promise.all([upstreamOf(a), upstreamOf(b)]);
     const before = await ua.getAccessToken();
 

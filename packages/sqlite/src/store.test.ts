@@ -48,9 +48,7 @@ describe("SQLite store: several connections on one file", () => {
     try {
       for (let round = 0; round < 20; round++) {
         await a.set(`code-${round}`, { round });
-        const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)),
-        );
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)));
         expect(results.filter((r) => r !== undefined)).toEqual([{ round }]);
         expect(await a.get(`code-${round}`)).toBeUndefined();
         expect(await b.get(`code-${round}`)).toBeUndefined();
@@ -168,15 +166,7 @@ describe("SQLite store: key ranges", () => {
       expect((await store.list(`a${top}`)).map((e) => e.key)).toEqual([`a${top}`, `a${top}z`, `a${top}${top}x`]);
       expect((await store.list(top)).map((e) => e.key)).toEqual([]);
       // Code point order: U+FFFF sorts before U+1F511 (UTF-16 order would say the opposite).
-      expect((await store.list("")).map((e) => e.key)).toEqual([
-        "a",
-        `a${top}`,
-        `a${top}z`,
-        `a${top}${top}x`,
-        "b",
-        "\uffff",
-        "\u{1F511}",
-      ]);
+      expect((await store.list("")).map((e) => e.key)).toEqual(["a", `a${top}`, `a${top}z`, `a${top}${top}x`, "b", "\uffff", "\u{1F511}"]);
     } finally {
       await store.close?.();
     }
@@ -197,9 +187,7 @@ describe("SQLite store: opening", () => {
   it("refuses a corrupt file with a clear error at open", () => {
     const path = freshPath();
     writeFileSync(path, Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7919 + 13) % 256)));
-    expect(() => createSqliteStore({ path })).toThrow(
-      /cannot open ".*store-\d+\.db" as a Portcullis store: file is not a database/,
-    );
+    expect(() => createSqliteStore({ path })).toThrow(/cannot open ".*store-\d+\.db" as a Portcullis store: file is not a database/);
   });
 
   it("refuses a file whose schema is newer than it understands", () => {

@@ -155,9 +155,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
       const end = rangeEnd(prefix);
       const t = now();
       const rows = await read(() =>
-        end === undefined
-          ? statements.listFrom.all({ start: prefix, now: t, limit })
-          : statements.listRange.all({ start: prefix, end, now: t, limit }),
+        end === undefined ? statements.listFrom.all({ start: prefix, now: t, limit }) : statements.listRange.all({ start: prefix, end, now: t, limit }),
       );
       return rows.map((row): StorageEntry<T> => ({ key: row.key, value: JSON.parse(row.value) as T }));
     },
@@ -310,9 +308,7 @@ function prepare(db: Database.Database) {
        WHERE ${EXPIRED}`,
     ),
     delete: db.prepare<{ key: string }>(`DELETE FROM entries WHERE key = @key`),
-    consume: db.prepare<{ key: string }, ValueRow & { expires_at: number | null }>(
-      `DELETE FROM entries WHERE key = @key RETURNING value, expires_at`,
-    ),
+    consume: db.prepare<{ key: string }, ValueRow & { expires_at: number | null }>(`DELETE FROM entries WHERE key = @key RETURNING value, expires_at`),
     // SET expressions all read the row as it was, so the value and expiry agree on "expired".
     increment: db.prepare<{ key: string; expiresAt: number | null; now: number }, ValueRow>(
       `INSERT INTO entries (key, value, expires_at) VALUES (@key, '1', @expiresAt)

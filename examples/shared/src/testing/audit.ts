@@ -25,7 +25,13 @@ const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("
 /** An authorization request with PKCE (a fixed challenge: no code is ever redeemed here). */
 const authorizeURL = (base: string, params: Record<string, string>) => {
   const url = new URL(`${base}/authorize`);
-  url.search = new URLSearchParams({ response_type: "code", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", state: "s", ...params }).toString();
+  url.search = new URLSearchParams({
+    response_type: "code",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    code_challenge_method: "S256",
+    state: "s",
+    ...params,
+  }).toString();
   return url;
 };
 
@@ -109,14 +115,22 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       const registered = await fetch(`${base}/register`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ grant_types: ["client_credentials"], token_endpoint_auth_method: "client_secret_basic", scope: "mcp:tools mcp:admin", client_name: "machine" }),
+        body: JSON.stringify({
+          grant_types: ["client_credentials"],
+          token_endpoint_auth_method: "client_secret_basic",
+          scope: "mcp:tools mcp:admin",
+          client_name: "machine",
+        }),
       });
       const body = (await registered.json()) as Record<string, string>;
       if (registered.status === 201) {
         // Should registration ever admit it, the token endpoint must still refuse admin scope.
         const token = await fetch(`${base}/token`, {
           method: "POST",
-          headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${Buffer.from(`${encodeURIComponent(body.client_id!)}:${encodeURIComponent(body.client_secret!)}`).toString("base64")}` },
+          headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            Authorization: `Basic ${Buffer.from(`${encodeURIComponent(body.client_id!)}:${encodeURIComponent(body.client_secret!)}`).toString("base64")}`,
+          },
           body: new URLSearchParams({ grant_type: "client_credentials", scope: "mcp:tools mcp:admin" }),
         });
         expect(token.status).toBe(400);
@@ -130,7 +144,11 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       const sized = await mcpPost(paddedAdminEcho(1_100_000), { Authorization: `Bearer ${weakToken}` });
       await sized.arrayBuffer();
       expect([400, 403, 413]).toContain(sized.status);
-      const chunked = await chunkedUpload(`${base}/mcp`, 1_100_000 + 65_536, { Authorization: `Bearer ${weakToken}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" });
+      const chunked = await chunkedUpload(`${base}/mcp`, 1_100_000 + 65_536, {
+        Authorization: `Bearer ${weakToken}`,
+        "Content-Type": "application/json",
+        Accept: "application/json, text/event-stream",
+      });
       expect(quirks.resetsUnreadUploads ? [400, 403, 413, "reset"] : [400, 403, 413]).toContain(chunked.status);
     });
 
@@ -152,7 +170,9 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       // An openly registered client gets its errors through a page with a link (AS-AUTHZ-21).
       else expect(await authorizeResponse.text()).toMatch(/data-continue href="[^"]*error=invalid_scope/);
       for (const tool of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
-        const call = await mcpPost(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } }), { Authorization: `Bearer ${weakToken}` });
+        const call = await mcpPost(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: tool, arguments: {} } }), {
+          Authorization: `Bearer ${weakToken}`,
+        });
         await call.arrayBuffer();
         expect(call.status, tool).toBeLessThan(500);
       }
@@ -170,7 +190,11 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
         const registered = await fetch(`${base}/register`, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:1/cb"], token_endpoint_auth_method: "private_key_jwt", jwks_uri: `https://localhost:${listener.port}/jwks` }),
+          body: JSON.stringify({
+            redirect_uris: ["http://127.0.0.1:1/cb"],
+            token_endpoint_auth_method: "private_key_jwt",
+            jwks_uri: `https://localhost:${listener.port}/jwks`,
+          }),
         });
         if (registered.status === 201) {
           const { client_id: clientId } = (await registered.json()) as { client_id: string };
@@ -197,7 +221,12 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
     it("audit #6: client ID metadata documents on loopback and internal names are never fetched", async () => {
       const listener = await connectionCounter();
       try {
-        for (const clientId of [`https://localhost:${listener.port}/client.json`, `https://127.0.0.1:${listener.port}/client.json`, `https://[::ffff:127.0.0.1]:${listener.port}/client.json`, "https://metadata.google.internal/client.json"]) {
+        for (const clientId of [
+          `https://localhost:${listener.port}/client.json`,
+          `https://127.0.0.1:${listener.port}/client.json`,
+          `https://[::ffff:127.0.0.1]:${listener.port}/client.json`,
+          "https://metadata.google.internal/client.json",
+        ]) {
           const url = authorizeURL(base, { client_id: clientId, redirect_uri: "http://127.0.0.1:1/cb" });
           const response = await fetch(url, { redirect: "manual" });
           await response.arrayBuffer();
@@ -242,7 +271,13 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
             method: "POST",
             redirect: "manual",
             headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
-            body: new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), username: "lockout-target", password: "wrong", decision: "allow" }),
+            body: new URLSearchParams({
+              request_id: field("request_id"),
+              csrf_token: field("csrf_token"),
+              username: "lockout-target",
+              password: "wrong",
+              decision: "allow",
+            }),
           });
           await response.arrayBuffer();
           return response.status;

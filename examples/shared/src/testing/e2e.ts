@@ -38,7 +38,11 @@ export interface RunningExample {
  * Starts an example as a user would (`tsx src/main.ts` in its folder) with the example contract's
  * environment, and waits until it prints that it is listening.
  */
-export async function startExample(dir: string, env: Record<string, string> = {}, command = ["npx", "tsx", "--conditions=portcullis:source", "src/main.ts"]): Promise<RunningExample> {
+export async function startExample(
+  dir: string,
+  env: Record<string, string> = {},
+  command = ["npx", "tsx", "--conditions=portcullis:source", "src/main.ts"],
+): Promise<RunningExample> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(command[0]!, command.slice(1), {
     cwd: dir,
@@ -164,7 +168,15 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
         start(),
         chromium.launch({
           executablePath: CHROMIUM,
-          args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
         }),
         callbackServer(),
       ]);
@@ -174,15 +186,17 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
     });
 
     /** Opens the authorization URL in a fresh browser context and answers with the consent page. */
-    const signInPage = (decision: "allow" | "deny", password = PASSWORD) => async (url: URL) => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      await page.goto(url.href);
-      await page.fill('input[name="username"]', USERNAME);
-      await page.fill('input[name="password"]', password);
-      await Promise.all([page.waitForURL(/127\.0\.0\.1:\d+\/callback/), page.click(`button[name="decision"][value="${decision}"]`)]);
-      await context.close();
-    };
+    const signInPage =
+      (decision: "allow" | "deny", password = PASSWORD) =>
+      async (url: URL) => {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(url.href);
+        await page.fill('input[name="username"]', USERNAME);
+        await page.fill('input[name="password"]', password);
+        await Promise.all([page.waitForURL(/127\.0\.0\.1:\d+\/callback/), page.click(`button[name="decision"][value="${decision}"]`)]);
+        await context.close();
+      };
 
     const mcpUrl = () => new URL(`${example.url}/mcp`);
 

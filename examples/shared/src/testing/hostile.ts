@@ -21,7 +21,30 @@ const PATHS = [
   "/",
 ];
 const METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"];
-const NAMES = ["client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "scope", "state", "resource", "grant_type", "code", "code_verifier", "refresh_token", "token", "client_secret", "client_assertion", "client_assertion_type", "request_id", "csrf_token", "decision", "username", "password", "prompt"];
+const NAMES = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "code_challenge",
+  "code_challenge_method",
+  "scope",
+  "state",
+  "resource",
+  "grant_type",
+  "code",
+  "code_verifier",
+  "refresh_token",
+  "token",
+  "client_secret",
+  "client_assertion",
+  "client_assertion_type",
+  "request_id",
+  "csrf_token",
+  "decision",
+  "username",
+  "password",
+  "prompt",
+];
 const STACK = /\bat\s+\S+\s+\(|\.(?:ts|js):\d+:\d+|\/work\/|node_modules/;
 
 /**
@@ -45,7 +68,22 @@ export function describeHostileInputs(name: string, start: () => Promise<Running
     it("never answers 5xx, leaks a stack trace, hangs, or redirects to an unregistered URI", async () => {
       const value = fc.oneof(
         fc.string({ maxLength: 40 }),
-        fc.constantFrom("", "S256", "plain", "code", "token", "mcp:tools", "authorization_code", "refresh_token", "%zz", "%C3", "javascript:alert(1)", redirectUri, "https://evil.test/cb", "x".repeat(5000)),
+        fc.constantFrom(
+          "",
+          "S256",
+          "plain",
+          "code",
+          "token",
+          "mcp:tools",
+          "authorization_code",
+          "refresh_token",
+          "%zz",
+          "%C3",
+          "javascript:alert(1)",
+          redirectUri,
+          "https://evil.test/cb",
+          "x".repeat(5000),
+        ),
         fc.constant("__client__"),
       );
       const params = fc.array(fc.tuple(fc.constantFrom(...NAMES), value), { maxLength: 8 });
@@ -56,7 +94,14 @@ export function describeHostileInputs(name: string, start: () => Promise<Running
         query: params,
         body: fc.option(fc.oneof(params, fc.string({ maxLength: 200 }), fc.json()), { nil: undefined }),
         contentType: fc.constantFrom(undefined, "application/x-www-form-urlencoded", "application/json", "text/plain"),
-        authorization: fc.option(fc.oneof(header, header.map((s) => `Bearer ${s}`), header.map((s) => `Basic ${s}`)), { nil: undefined }),
+        authorization: fc.option(
+          fc.oneof(
+            header,
+            header.map((s) => `Bearer ${s}`),
+            header.map((s) => `Basic ${s}`),
+          ),
+          { nil: undefined },
+        ),
         origin: fc.option(fc.constantFrom("https://evil.test", example?.url ?? "http://localhost", "null"), { nil: undefined }),
         cookie: fc.option(header, { nil: undefined }),
       });
@@ -71,7 +116,8 @@ export function describeHostileInputs(name: string, start: () => Promise<Running
           if (r.authorization) headers.Authorization = r.authorization;
           if (r.origin) headers.Origin = r.origin;
           if (r.cookie) headers.Cookie = r.cookie;
-          const body = r.method === "GET" || r.method === "HEAD" || r.body === undefined ? undefined : Array.isArray(r.body) ? encode(r.body) : JSON.stringify(r.body);
+          const body =
+            r.method === "GET" || r.method === "HEAD" || r.body === undefined ? undefined : Array.isArray(r.body) ? encode(r.body) : JSON.stringify(r.body);
           const response = await fetch(url, { method: r.method, headers, body, redirect: "manual", signal: AbortSignal.timeout(10_000) });
           const text = await response.text();
           expect(response.status, `${r.method} ${url}`).toBeLessThan(500);

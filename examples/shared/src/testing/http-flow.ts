@@ -9,7 +9,12 @@ export async function registerClient(base: string, redirectUri = "http://127.0.0
   const response = await fetch(`${base}/register`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ redirect_uris: [redirectUri], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], client_name: "http flow" }),
+    body: JSON.stringify({
+      redirect_uris: [redirectUri],
+      token_endpoint_auth_method: "none",
+      grant_types: ["authorization_code", "refresh_token"],
+      client_name: "http flow",
+    }),
   });
   if (response.status !== 201) throw new Error(`registration answered ${response.status}: ${await response.text()}`);
   return { clientId: ((await response.json()) as { client_id: string }).client_id, redirectUri };

@@ -32,7 +32,11 @@ const challengeError = (response: Response) => /error="([^"]+)"/.exec(response.h
  *
  * @param start Starts the example with the extra environment given.
  */
-export function describeResourceServerMode(name: string, start: (env: Record<string, string>) => Promise<RunningExample>, options: { browser?: boolean } = {}): void {
+export function describeResourceServerMode(
+  name: string,
+  start: (env: Record<string, string>) => Promise<RunningExample>,
+  options: { browser?: boolean } = {},
+): void {
   const browserMissing = options.browser === true && !existsSync(CHROMIUM);
   if (browserMissing && process.env.CI) throw new Error(`${name} resource-server e2e: no Chromium at ${CHROMIUM}; CI must run the browser tests`);
 
@@ -128,7 +132,10 @@ export function describeResourceServerMode(name: string, start: (env: Record<str
       let callback: Awaited<ReturnType<typeof callbackServer>>;
       beforeAll(async () => {
         [browser, callback] = await Promise.all([
-          chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] }),
+          chromium.launch({
+            executablePath: CHROMIUM,
+            args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+          }),
           callbackServer(),
         ]);
       }, 60_000);

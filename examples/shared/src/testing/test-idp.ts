@@ -55,7 +55,13 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
   const provider = new Provider(issuer, {
     clients: [
       { client_id: introspector.clientId, client_secret: introspector.clientSecret, grant_types: [], response_types: [], redirect_uris: [] },
-      ...Object.values(machines).map((m) => ({ client_id: m.clientId, client_secret: m.clientSecret, grant_types: ["client_credentials"], response_types: [], redirect_uris: [] })),
+      ...Object.values(machines).map((m) => ({
+        client_id: m.clientId,
+        client_secret: m.clientSecret,
+        grant_types: ["client_credentials"],
+        response_types: [],
+        redirect_uris: [],
+      })),
     ],
     jwks: { keys: [signingKey] },
     cookies: { keys: ["test-idp-cookie-key-0123456789abcdef"] },

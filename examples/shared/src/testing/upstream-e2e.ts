@@ -115,16 +115,36 @@ export function describeUpstreamE2E(name: string, startIdp: StartIdp, start: (en
       const publicUrl = `http://localhost:${port}`;
       [idp, browser, callback] = await Promise.all([
         startIdp({
-          clients: [{ client_id: UPSTREAM_CLIENT.id, client_secret: UPSTREAM_CLIENT.secret, redirect_uris: [`${publicUrl}/upstream/callback`], token_endpoint_auth_method: "client_secret_basic" }],
+          clients: [
+            {
+              client_id: UPSTREAM_CLIENT.id,
+              client_secret: UPSTREAM_CLIENT.secret,
+              redirect_uris: [`${publicUrl}/upstream/callback`],
+              token_endpoint_auth_method: "client_secret_basic",
+            },
+          ],
           accessTokenTtlSeconds: UPSTREAM_TOKEN_SECONDS,
         }),
         chromium.launch({
           executablePath: CHROMIUM,
-          args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
         }),
         callbackServer(),
       ]);
-      example = await start({ PORT: String(port), UPSTREAM_ISSUER: idp.issuer, UPSTREAM_CLIENT_ID: UPSTREAM_CLIENT.id, UPSTREAM_CLIENT_SECRET: UPSTREAM_CLIENT.secret });
+      example = await start({
+        PORT: String(port),
+        UPSTREAM_ISSUER: idp.issuer,
+        UPSTREAM_CLIENT_ID: UPSTREAM_CLIENT.id,
+        UPSTREAM_CLIENT_SECRET: UPSTREAM_CLIENT.secret,
+      });
     }, 90_000);
     afterAll(async () => {
       await Promise.all([example?.stop(), browser?.close(), callback?.close()]);
@@ -211,7 +231,9 @@ export function describeUpstreamE2E(name: string, startIdp: StartIdp, start: (en
         }, visited),
       );
       const redirected = callback.next();
-      await expect(new Client({ name: "portcullis-federation-e2e", version: "1.0.0" }).connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider }))).rejects.toThrow(/Unauthorized/i);
+      await expect(
+        new Client({ name: "portcullis-federation-e2e", version: "1.0.0" }).connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider })),
+      ).rejects.toThrow(/Unauthorized/i);
       const params = await redirected;
       expect(params.get("error")).toBe("access_denied");
       expect(params.get("iss")).toBe(example.url);
@@ -228,7 +250,9 @@ export function describeUpstreamE2E(name: string, startIdp: StartIdp, start: (en
         }),
       );
       const redirected = callback.next();
-      await expect(new Client({ name: "portcullis-federation-e2e", version: "1.0.0" }).connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider }))).rejects.toThrow(/Unauthorized/i);
+      await expect(
+        new Client({ name: "portcullis-federation-e2e", version: "1.0.0" }).connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider })),
+      ).rejects.toThrow(/Unauthorized/i);
       const params = await redirected;
       expect(params.get("error")).toBe("access_denied");
       expect(params.get("state")).toBeTruthy();

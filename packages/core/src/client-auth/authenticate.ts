@@ -72,7 +72,8 @@ export async function authenticateClient(request: Request, params: Params, ctx: 
   let secret: string | undefined;
   let method: AuthenticatedClient["method"];
   if (assertionType !== undefined || assertion !== undefined) {
-    if (assertionType !== JWT_BEARER || !assertion) throw new OAuthError("invalid_request", `client_assertion_type must be ${JWT_BEARER}, with a client_assertion`);
+    if (assertionType !== JWT_BEARER || !assertion)
+      throw new OAuthError("invalid_request", `client_assertion_type must be ${JWT_BEARER}, with a client_assertion`);
     const claimed = assertionIssuer(assertion);
     const bodyId = params.get("client_id");
     if (!claimed || (bodyId !== undefined && bodyId !== claimed)) throw invalidClient("assertion_issuer_mismatch", false);

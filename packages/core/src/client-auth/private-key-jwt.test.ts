@@ -83,10 +83,19 @@ describe("private_key_jwt client authentication (RFC 7523 §3, AS-TOKEN-13)", ()
     const { t, assertion } = await machineClient();
     const both = await t.fetch(
       `${ISSUER}/token`,
-      form({ grant_type: "client_credentials", client_assertion_type: JWT_BEARER, client_assertion: await assertion(), client_id: "machine", client_secret: "x" }),
+      form({
+        grant_type: "client_credentials",
+        client_assertion_type: JWT_BEARER,
+        client_assertion: await assertion(),
+        client_id: "machine",
+        client_secret: "x",
+      }),
     );
     expect(((await both.json()) as { error: string }).error).toBe("invalid_request");
-    const wrongType = await t.fetch(`${ISSUER}/token`, form({ grant_type: "client_credentials", client_assertion_type: "urn:x", client_assertion: await assertion() }));
+    const wrongType = await t.fetch(
+      `${ISSUER}/token`,
+      form({ grant_type: "client_credentials", client_assertion_type: "urn:x", client_assertion: await assertion() }),
+    );
     expect(((await wrongType.json()) as { error: string }).error).toBe("invalid_request");
   });
 
@@ -128,7 +137,10 @@ describe("client_credentials grant (OAuth 2.1 §4.2)", () => {
     expect(ok.status).toBe(201);
     const client = (await ok.json()) as { client_id: string; client_secret: string; response_types: string[] };
     expect(client.response_types).toEqual([]);
-    const issued = await t.fetch(`${ISSUER}/token`, form({ grant_type: "client_credentials" }, { Authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` }));
+    const issued = await t.fetch(
+      `${ISSUER}/token`,
+      form({ grant_type: "client_credentials" }, { Authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` }),
+    );
     expect(issued.status).toBe(200);
     const publicOne = await t.fetch(`${ISSUER}/register`, {
       method: "POST",

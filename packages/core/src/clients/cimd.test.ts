@@ -220,7 +220,13 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
     const token = await t.fetch("https://as.test/token", {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "authorization_code", code: "nope", code_verifier: "v".repeat(43), client_id: DOC_URL, redirect_uri: "http://127.0.0.1:3000/callback" }),
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: "nope",
+        code_verifier: "v".repeat(43),
+        client_id: DOC_URL,
+        redirect_uri: "http://127.0.0.1:3000/callback",
+      }),
     });
     expect(token.status).toBe(401);
     expect(((await token.json()) as { error: string }).error).toBe("invalid_client");

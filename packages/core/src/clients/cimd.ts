@@ -37,7 +37,10 @@ export function verifyClientIdURL(clientId: string, options: OutboundPolicy): UR
   const url = parseURL(clientId);
   if (!url) return refuse("not a URL");
   if (url.username || url.password) refuse("must not contain userinfo");
-  const rawPath = clientId.slice(clientId.indexOf("//") + 2).replace(/^[^/]*/, "").split("?")[0]!;
+  const rawPath = clientId
+    .slice(clientId.indexOf("//") + 2)
+    .replace(/^[^/]*/, "")
+    .split("?")[0]!;
   if (rawPath === "" || rawPath === "/") refuse("must have a path");
   if (rawPath.split("/").some((segment) => segment === "." || segment === ".." || /^%2e(%2e)?$/i.test(segment) || /^\.%2e$|^%2e\.$/i.test(segment))) {
     refuse("must not contain . or .. segments");
@@ -96,7 +99,9 @@ export async function fetchClientMetadataDocument(
   if (Array.isArray(keys) && keys.some((k) => typeof k === "object" && k !== null && PRIVATE_JWK_MEMBERS.some((m) => m in k))) {
     refuse("documents must not carry private keys");
   }
-  const grantTypes = Array.isArray(d.grant_types) ? (d.grant_types as unknown[]).filter((g): g is string => typeof g === "string") : ["authorization_code", "refresh_token"];
+  const grantTypes = Array.isArray(d.grant_types)
+    ? (d.grant_types as unknown[]).filter((g): g is string => typeof g === "string")
+    : ["authorization_code", "refresh_token"];
   if (!grantTypes.includes("authorization_code")) refuse("grant_types must include authorization_code");
   const metadata: ClientMetadata = {
     client_id: clientId,

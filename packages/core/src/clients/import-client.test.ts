@@ -15,13 +15,23 @@ const sdkClient = (overrides: Record<string, unknown> = {}) => ({
 });
 
 const tokenWithBadCode = (clientId: string, extra: Record<string, string> = {}) =>
-  form({ grant_type: "authorization_code", code: "no-such-code", code_verifier: "v".repeat(43), redirect_uri: "https://app.test/cb", client_id: clientId, ...extra });
+  form({
+    grant_type: "authorization_code",
+    code: "no-such-code",
+    code_verifier: "v".repeat(43),
+    redirect_uri: "https://app.test/cb",
+    client_id: clientId,
+    ...extra,
+  });
 
 describe("importClient: clients registered with another authorization server", () => {
   it("keeps a public client's id, so it signs in without registering again", async () => {
     const { server, fetch } = createTestServer();
     const result = await server.importClient(sdkClient());
-    expect(result).toMatchObject({ imported: true, client: { client_id: sdkClient().client_id, client_id_issued_at: 1_700_000_000, token_endpoint_auth_method: "none" } });
+    expect(result).toMatchObject({
+      imported: true,
+      client: { client_id: sdkClient().client_id, client_id_issued_at: 1_700_000_000, token_endpoint_auth_method: "none" },
+    });
     const { response, body } = await obtainTokens(fetch, {}, sdkClient().client_id);
     expect(response.status).toBe(200);
     expect(body.access_token).toBeTypeOf("string");
@@ -31,7 +41,12 @@ describe("importClient: clients registered with another authorization server", (
     const storage = createMemoryStore();
     const { server, fetch } = createTestServer({ storage });
     const secret = "an-old-secret-from-the-sdk-store-0123456789";
-    const { token_endpoint_auth_method: _none, ...withoutMethod } = sdkClient({ client_id: "conf-old", redirect_uris: ["https://app.test/cb"], client_secret: secret, client_secret_expires_at: 0 });
+    const { token_endpoint_auth_method: _none, ...withoutMethod } = sdkClient({
+      client_id: "conf-old",
+      redirect_uris: ["https://app.test/cb"],
+      client_secret: secret,
+      client_secret_expires_at: 0,
+    });
     const result = await server.importClient(withoutMethod);
     expect(result).toMatchObject({ imported: true, client: { token_endpoint_auth_method: "client_secret_post", client_secret_expires_at: 0 } });
     expect(JSON.stringify(result)).not.toContain(secret);
@@ -54,11 +69,23 @@ describe("importClient: clients registered with another authorization server", (
     const { server, fetch, clock } = createClockedServer();
     const now = Math.floor(clock.now() / 1000);
     const secret = "an-old-secret-from-the-sdk-store-0123456789";
-    await expect(server.importClient(sdkClient({ client_id: "expired", client_secret: secret, token_endpoint_auth_method: "client_secret_post", client_secret_expires_at: now - 1 }))).rejects.toThrow(
-      /importClient expired: its client_secret has expired/,
+    await expect(
+      server.importClient(
+        sdkClient({ client_id: "expired", client_secret: secret, token_endpoint_auth_method: "client_secret_post", client_secret_expires_at: now - 1 }),
+      ),
+    ).rejects.toThrow(/importClient expired: its client_secret has expired/);
+    await server.importClient(
+      sdkClient({
+        client_id: "expiring",
+        redirect_uris: ["https://app.test/cb"],
+        client_secret: secret,
+        token_endpoint_auth_method: "client_secret_post",
+        client_secret_expires_at: now + 3600,
+      }),
     );
-    await server.importClient(sdkClient({ client_id: "expiring", redirect_uris: ["https://app.test/cb"], client_secret: secret, token_endpoint_auth_method: "client_secret_post", client_secret_expires_at: now + 3600 }));
-    expect(((await (await fetch(`${ISSUER}/token`, tokenWithBadCode("expiring", { client_secret: secret }))).json()) as { error: string }).error).toBe("invalid_grant");
+    expect(((await (await fetch(`${ISSUER}/token`, tokenWithBadCode("expiring", { client_secret: secret }))).json()) as { error: string }).error).toBe(
+      "invalid_grant",
+    );
     clock.advance(3601);
     expect((await fetch(`${ISSUER}/token`, tokenWithBadCode("expiring", { client_secret: secret }))).status).toBe(401);
   });

@@ -28,7 +28,10 @@ describe("Default outbound resolver on Node", () => {
     const listener = await connectionRecorder();
     try {
       const t = createTestServer();
-      const { url } = await authorizationUrl({ client_id: `https://docs.example.com:${listener.port}/cimd.json`, redirect_uri: "http://127.0.0.1:4000/callback" });
+      const { url } = await authorizationUrl({
+        client_id: `https://docs.example.com:${listener.port}/cimd.json`,
+        redirect_uri: "http://127.0.0.1:4000/callback",
+      });
       const response = await t.fetch(url);
       expect(response.status).toBe(400);
       expect(lookup).toHaveBeenCalled();
@@ -132,16 +135,22 @@ describe("fetchPublicJSON over a real socket (Node transport)", () => {
       },
     };
     vi.spyOn(nodeProcess, "getBuiltinModule").mockImplementation((id: string) => (id === "node:https" ? https : real(id)));
-    await expect(fetchPublicJSON(new URL("https://docs.example.com/doc.json"), { resolveHost: async () => ["93.184.216.34", "2606:2800:220:1::1"] })).rejects.toThrow(
-      "fetch failed",
-    );
+    await expect(
+      fetchPublicJSON(new URL("https://docs.example.com/doc.json"), { resolveHost: async () => ["93.184.216.34", "2606:2800:220:1::1"] }),
+    ).rejects.toThrow("fetch failed");
     const lookup = given!.lookup as (host: string, options: object, callback: (...args: unknown[]) => void) => void;
     const answers: unknown[][] = [];
     lookup("docs.example.com", { all: true }, (...args) => answers.push(args));
     lookup("docs.example.com", { family: 6 }, (...args) => answers.push(args));
     lookup("docs.example.com", {}, (...args) => answers.push(args));
     expect(answers).toEqual([
-      [null, [{ address: "93.184.216.34", family: 4 }, { address: "2606:2800:220:1::1", family: 6 }]],
+      [
+        null,
+        [
+          { address: "93.184.216.34", family: 4 },
+          { address: "2606:2800:220:1::1", family: 6 },
+        ],
+      ],
       [null, "2606:2800:220:1::1", 6],
       [null, "93.184.216.34", 4],
     ]);
@@ -198,9 +207,15 @@ describe("checkOutboundURL: the policy before any connection", () => {
 
 describe("Where the outbound policy is configured", () => {
   it("takes it under outbound, or under clientMetadataDocuments as before, but a member given in both places is a TypeError", () => {
-    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { deniedFetchHosts: ["b.example"] } })).not.toThrow();
-    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { allowedFetchHosts: ["b.example"] } })).toThrow(TypeError);
-    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { allowedHosts: ["b.example"] } })).toThrow(TypeError);
+    expect(() =>
+      createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { deniedFetchHosts: ["b.example"] } }),
+    ).not.toThrow();
+    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { allowedFetchHosts: ["b.example"] } })).toThrow(
+      TypeError,
+    );
+    expect(() => createTestServer({ outbound: { allowedFetchHosts: ["a.example"] }, clientMetadataDocuments: { allowedHosts: ["b.example"] } })).toThrow(
+      TypeError,
+    );
     expect(() => createTestServer({ outbound: { timeoutMs: 0 } })).toThrow(/outbound\.timeoutMs/);
   });
 

@@ -18,7 +18,21 @@ export class OutboundError extends Error {
 }
 
 /** Special-use and private-use DNS names (RFC 6761, 6762, 8375, 7686, 9476, ICANN `.internal`, RFC 6762 App. G). */
-const SPECIAL_NAME_SUFFIXES = ["localhost", "local", "internal", "home.arpa", "localdomain", "invalid", "onion", "alt", "lan", "home", "corp", "intranet", "private"];
+const SPECIAL_NAME_SUFFIXES = [
+  "localhost",
+  "local",
+  "internal",
+  "home.arpa",
+  "localdomain",
+  "invalid",
+  "onion",
+  "alt",
+  "lan",
+  "home",
+  "corp",
+  "intranet",
+  "private",
+];
 
 /** A host name lower-cased, without the trailing dot of a fully qualified name. */
 const normalHost = (host: string) => host.toLowerCase().replace(/\.$/, "");
@@ -142,9 +156,7 @@ function nodeTransport(): ((request: Request, pinned: string[] | undefined, sign
       const lookup =
         pinned &&
         ((_host: string, opts: { all?: boolean; family?: number }, callback: LookupCallback) => {
-          const all = pinned
-            .map((address) => ({ address, family: address.includes(":") ? 6 : 4 }))
-            .filter((a) => !opts?.family || a.family === opts.family);
+          const all = pinned.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })).filter((a) => !opts?.family || a.family === opts.family);
           if (all.length === 0) return callback(Object.assign(new Error("no address of the family asked for"), { code: "ENOTFOUND" }), "");
           if (opts?.all) callback(null, all);
           else callback(null, all[0]!.address, all[0]!.family);
@@ -228,11 +240,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
  * redirects (only a 200 counts), at most `maxBytes` read, all within `timeoutMs` even when the
  * fetch, the resolver or the body stream ignores the abort signal. Throws {@link OutboundError}.
  */
-export async function fetchPublicJSON(
-  url: URL,
-  options: OutboundPolicy,
-  defaults: { maxBytes?: number } = {},
-): Promise<{ body: unknown; response: Response }> {
+export async function fetchPublicJSON(url: URL, options: OutboundPolicy, defaults: { maxBytes?: number } = {}): Promise<{ body: unknown; response: Response }> {
   const { loopbackException } = checkOutboundURL(url, options);
   const maxBytes = options.maxBytes ?? defaults.maxBytes ?? 5120;
   // A timer of our own rather than AbortSignal.timeout: cleared once settled, and driven by a test's fake clock.

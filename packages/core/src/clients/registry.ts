@@ -16,7 +16,13 @@ const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"
 export const USER_DELEGATED_GRANT_TYPES: readonly string[] = ["authorization_code", "refresh_token"];
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-const httpsUrl = () => z.optional(z.string().check(z.maxLength(2000), z.refine((v) => parseURL(v)?.protocol === "https:", "must be an https URL")));
+const httpsUrl = () =>
+  z.optional(
+    z.string().check(
+      z.maxLength(2000),
+      z.refine((v) => parseURL(v)?.protocol === "https:", "must be an https URL"),
+    ),
+  );
 const text = (max: number) => z.optional(z.string().check(z.minLength(1), z.maxLength(max)));
 
 /** RFC 7591 §2 client metadata as accepted at registration; unknown members are ignored. */

@@ -59,10 +59,7 @@ export interface ValidatedAuthorizationRequest {
  * go: the client and redirect URI first (errors are thrown as `OAuthError`, shown as a page),
  * then everything else (thrown as {@link RedirectableError}, sent back to the client).
  */
-export async function validateAuthorizationRequest(
-  ctx: ServerContext,
-  params: Params,
-): Promise<ValidatedAuthorizationRequest> {
+export async function validateAuthorizationRequest(ctx: ServerContext, params: Params): Promise<ValidatedAuthorizationRequest> {
   params.assertNotRepeated(["client_id", "redirect_uri"]);
   const clientId = params.get("client_id");
   if (!clientId) throw new OAuthError("invalid_request", "client_id is missing");

@@ -27,14 +27,13 @@ export async function clientCredentialsGrant(ctx: ServerContext, client: Authent
   }
   const registered = client.metadata.scope?.split(" ").filter(Boolean);
   const permitted = new Set(
-    configured && registered !== undefined
-      ? registered
-      : options.machineScopes.filter((scope) => registered === undefined || registered.includes(scope)),
+    configured && registered !== undefined ? registered : options.machineScopes.filter((scope) => registered === undefined || registered.includes(scope)),
   );
   const scopeParam = params.get("scope");
-  const scopes = scopeParam === undefined
-    ? (registered ?? options.defaultScopes).filter((scope) => permitted.has(scope))
-    : [...new Set(scopeParam.split(" ").filter(Boolean))];
+  const scopes =
+    scopeParam === undefined
+      ? (registered ?? options.defaultScopes).filter((scope) => permitted.has(scope))
+      : [...new Set(scopeParam.split(" ").filter(Boolean))];
   for (const scope of scopes) {
     if (!SCOPE_TOKEN.test(scope) || !Object.hasOwn(options.scopes, scope)) throw new OAuthError("invalid_scope", `unknown scope: ${scope}`);
     if (!permitted.has(scope)) throw new OAuthError("invalid_scope", `scope not allowed for this machine client: ${scope}`);

@@ -25,7 +25,8 @@ function recordingServer(overrides: Parameters<typeof createTestServer>[0] = {})
   return { ...createTestServer({ now: clock.now, storage, ...overrides }), clock, written };
 }
 
-const isLive = async (t: ReturnType<typeof createTestServer>, accessToken: string) => !((await t.guard.authenticate(resourceRequest(accessToken))) instanceof Response);
+const isLive = async (t: ReturnType<typeof createTestServer>, accessToken: string) =>
+  !((await t.guard.authenticate(resourceRequest(accessToken))) instanceof Response);
 
 describe("Refresh token retry within the reuse interval (RFC 9700 §4.14.2, PEERS #7)", () => {
   it("gives a client that lost the response the same refresh token again, with a new access token, within 30 s by default", async () => {

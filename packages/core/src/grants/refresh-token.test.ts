@@ -79,8 +79,16 @@ describe("Refresh token grant (OAuth 2.1 §4.3)", () => {
   it("requires a confidential client to authenticate on refresh (AS-RT-3)", async () => {
     const t = createTestServer();
     const tokens = await obtainConfidentialTokens(t.fetch);
-    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: "conf" }), "invalid_client", 401);
-    const ok = await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: tokens.refresh_token! }, { Authorization: basic("conf", CONF_SECRET) });
+    await expectTokenError(
+      await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: tokens.refresh_token!, client_id: "conf" }),
+      "invalid_client",
+      401,
+    );
+    const ok = await tokenRequest(
+      t.fetch,
+      { grant_type: "refresh_token", refresh_token: tokens.refresh_token! },
+      { Authorization: basic("conf", CONF_SECRET) },
+    );
     expect(ok.status).toBe(200);
   });
 

@@ -1,7 +1,12 @@
 import { OAuthError } from "../errors.js";
 import type { RequestMeta, ServerContext } from "../context.js";
 import { issueCode } from "../grants/authorization-code.js";
-import { RedirectableError, validateAuthorizationRequest, type PendingAuthorization, type ValidatedAuthorizationRequest } from "../grants/authorization-request.js";
+import {
+  RedirectableError,
+  validateAuthorizationRequest,
+  type PendingAuthorization,
+  type ValidatedAuthorizationRequest,
+} from "../grants/authorization-request.js";
 import { queryParams, readForm, type Params } from "../http/body.js";
 import { bindingCookie, readCookie } from "../http/cookies.js";
 import { redirectResponse } from "../http/responses.js";
@@ -15,12 +20,10 @@ import type { StoredClient } from "../types.js";
 import { keys } from "../storage/keys.js";
 import { startUpstreamSignIn } from "./upstream.js";
 
-
 /** The cookie that binds a consent form to the browser that opened it. */
 function browserCookieName(ctx: ServerContext): string {
   return ctx.options.secureCookies ? "__Host-portcullis-browser" : "portcullis-browser";
 }
-
 
 /** A redirect carrying the authorization response to the client, with `iss` (RFC 9207). */
 export function authorizationResponse(ctx: ServerContext, redirectUri: string, params: Record<string, string | undefined>, status: 302 | 303): Response {
@@ -32,7 +35,12 @@ export function authorizationResponse(ctx: ServerContext, redirectUri: string, p
  * redirect for a trusted client, a page with a link for any other (`untrustedClientErrors`,
  * OAuth 2.1 §7.12.2), so the endpoint is no open redirector for whoever can register a client.
  */
-function clientErrorResponse(ctx: ServerContext, stored: StoredClient, redirectUri: string, params: { error: string; error_description?: string | undefined; state?: string | undefined }): Response {
+function clientErrorResponse(
+  ctx: ServerContext,
+  stored: StoredClient,
+  redirectUri: string,
+  params: { error: string; error_description?: string | undefined; state?: string | undefined },
+): Response {
   const redirect = authorizationResponse(ctx, redirectUri, params, 302);
   if (ctx.options.untrustedClientErrors === "redirect" || isTrustedClient(stored)) return redirect;
   const url = new URL(redirectUri);
@@ -66,7 +74,11 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
   } catch (error) {
     if (error instanceof RedirectableError) {
       reportReason(ctx, request, error.error);
-      return clientErrorResponse(ctx, error.client, error.redirectUri, { error: error.error.code, error_description: error.error.description, state: error.state });
+      return clientErrorResponse(ctx, error.client, error.redirectUri, {
+        error: error.error.code,
+        error_description: error.error.description,
+        state: error.state,
+      });
     }
     if (error instanceof OAuthError) {
       reportReason(ctx, request, error);
@@ -145,7 +157,10 @@ async function renderConsent(
       ...(ctx.upstream ? { redirectUri: pending.redirectUri } : {}),
       localhostOnly: loopbackOnly,
       resource: pending.resource,
-      scopes: pending.scopes.map((name) => ({ name, description: Object.hasOwn(ctx.options.scopes, name) ? ctx.options.scopes[name]! : name === "offline_access" ? "Stay signed in" : name })),
+      scopes: pending.scopes.map((name) => ({
+        name,
+        description: Object.hasOwn(ctx.options.scopes, name) ? ctx.options.scopes[name]! : name === "offline_access" ? "Stay signed in" : name,
+      })),
       ...(extra.user ? { user: { displayName: extra.user.displayName ?? extra.user.subject } } : {}),
       ...(upstreamAt ? { upstream: { host: upstreamAt.host, scopes: ctx.upstream!.options.scopes } } : {}),
       ...(extra.error ? { error: extra.error } : {}),
@@ -240,7 +255,12 @@ export async function denyAuthorization(ctx: ServerContext, requestId: string, s
   const pending = await ctx.options.storage.consume<PendingAuthorization>(keys.pendingAuthorization(requestId));
   if (!pending) return errorPage(ctx.options.serviceName, "This sign-in request has expired or was already used.");
   ctx.options.onEvent({ type: "authorization.denied", clientId: pending.clientId });
-  return authorizationResponse(ctx, pending.redirectUri, { error: "access_denied", error_description: "the user denied the request", state: pending.state }, status);
+  return authorizationResponse(
+    ctx,
+    pending.redirectUri,
+    { error: "access_denied", error_description: "the user denied the request", state: pending.state },
+    status,
+  );
 }
 
 /** What an app's own UI may show about a pending authorization request. */

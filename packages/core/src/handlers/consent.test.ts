@@ -61,7 +61,11 @@ describe("Consent page (RFC 9700 §4.16; MCP security best practices)", () => {
     const registered = await t.fetch(`${ISSUER}/register`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none", client_name: '<script>alert(1)</script>"><img src=x>' }),
+      body: JSON.stringify({
+        redirect_uris: ["http://127.0.0.1/cb"],
+        token_endpoint_auth_method: "none",
+        client_name: '<script>alert(1)</script>"><img src=x>',
+      }),
     });
     expect(registered.status).toBe(201);
     const { client_id } = (await registered.json()) as { client_id: string };
@@ -111,12 +115,18 @@ describe("Consent page (RFC 9700 §4.16; MCP security best practices)", () => {
   it("HTML-escapes the echoed username and a repeated field's name", async () => {
     const t = createTestServer();
     const { requestId, csrf, cookie } = await openPage(t.fetch);
-    const wrong = await post(t.fetch, { request_id: requestId, csrf_token: csrf, username: '"><script>x()</script>', password: "p", decision: "allow" }, cookie);
+    const wrong = await post(
+      t.fetch,
+      { request_id: requestId, csrf_token: csrf, username: '"><script>x()</script>', password: "p", decision: "allow" },
+      cookie,
+    );
     const html = await wrong.text();
     expect(html).not.toContain("<script>");
     expect(html).toContain("&#34;&#62;&#60;script&#62;");
     const body = `${new URLSearchParams({ request_id: requestId, csrf_token: csrf })}&%3Cscript%3E=1&%3Cscript%3E=2`;
-    const repeated = await expectErrorPage(await t.fetch(CONSENT, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie }, body }));
+    const repeated = await expectErrorPage(
+      await t.fetch(CONSENT, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie }, body }),
+    );
     expect(repeated).not.toContain("<script>");
   });
 
@@ -127,7 +137,9 @@ describe("Consent page (RFC 9700 §4.16; MCP security best practices)", () => {
   });
 
   it("skips the password for a user already signed in to the app (currentUser), still asking consent", async () => {
-    const t = createTestServer({ login: { currentUser: async (request) => (request.headers.get("Cookie")?.includes("app=1") ? { subject: "bob", displayName: "Bob" } : null) } });
+    const t = createTestServer({
+      login: { currentUser: async (request) => (request.headers.get("Cookie")?.includes("app=1") ? { subject: "bob", displayName: "Bob" } : null) },
+    });
     const page = await t.fetch((await authorizationUrl({})).url, { headers: { Cookie: "app=1" } });
     const { html, requestId, csrf, cookie } = await readConsentPage(page);
     expect(html).toContain("Signed in as <strong>Bob</strong>");
@@ -146,7 +158,10 @@ describe("Consent form protection (CSRF and browser binding)", () => {
     const t = createTestServer();
     const { requestId, csrf, cookie } = await openPage(t.fetch);
     await expectErrorPage(await post(t.fetch, { request_id: requestId, ...LOGIN }, cookie), 403);
-    await expectErrorPage(await post(t.fetch, { request_id: requestId, csrf_token: `${csrf.slice(0, -1)}${csrf.endsWith("A") ? "B" : "A"}`, ...LOGIN }, cookie), 403);
+    await expectErrorPage(
+      await post(t.fetch, { request_id: requestId, csrf_token: `${csrf.slice(0, -1)}${csrf.endsWith("A") ? "B" : "A"}`, ...LOGIN }, cookie),
+      403,
+    );
     // Deny is protected too: a forged form cannot end someone else's request.
     await expectErrorPage(await post(t.fetch, { request_id: requestId, csrf_token: "x", decision: "deny" }, cookie), 403);
     // The request survived the forgeries.

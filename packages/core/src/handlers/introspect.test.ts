@@ -72,7 +72,9 @@ describe("Token introspection (RFC 7662)", () => {
   });
 
   it("answers {active:false} to a caller asking about another client's token (AS-INTRO-4)", async () => {
-    const t = createTestServer({ clients: [...TEST_CLIENTS, { client_id: "rs-b", client_secret: "another-secret-value", redirect_uris: ["https://b.test/cb"] }] });
+    const t = createTestServer({
+      clients: [...TEST_CLIENTS, { client_id: "rs-b", client_secret: "another-secret-value", redirect_uris: ["https://b.test/cb"] }],
+    });
     const { body } = await obtainTokens(t.fetch);
     const tokens = await obtainConfidentialTokens(t.fetch);
     for (const token of [body.access_token!, tokens.access_token!]) {

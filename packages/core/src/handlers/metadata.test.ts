@@ -109,7 +109,11 @@ describe("Authorization server metadata (RFC 8414)", () => {
 describe("MCP 2025-03-26 compatibility: a co-hosted issuer with a path served at the origin root", () => {
   const TENANT = "https://mcp.test/tenant1";
   const ROOT_METADATA = "https://mcp.test/.well-known/oauth-authorization-server";
-  const register = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }) };
+  const register = {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }),
+  };
 
   it("serves the metadata at the origin root with the same issuer, and aliases /authorize, /token and /register there (AS-MD-14)", async () => {
     const { server, fetch } = createTestServer({ issuer: TENANT, serveAtOriginRoot: true });
@@ -118,9 +122,15 @@ describe("MCP 2025-03-26 compatibility: a co-hosted issuer with a path served at
     const body = (await root.json()) as Record<string, unknown>;
     expect(body.issuer).toBe(TENANT);
     expect(body).toEqual(server.metadata());
-    const authorize = await fetch(`https://mcp.test/authorize?response_type=code&client_id=pub&code_challenge=${"a".repeat(43)}&code_challenge_method=S256&resource=${encodeURIComponent(RESOURCE)}`);
+    const authorize = await fetch(
+      `https://mcp.test/authorize?response_type=code&client_id=pub&code_challenge=${"a".repeat(43)}&code_challenge_method=S256&resource=${encodeURIComponent(RESOURCE)}`,
+    );
     expect(authorize.status).toBe(200); // the sign-in page, as at the issuer's own /authorize
-    const token = await fetch("https://mcp.test/token", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=authorization_code&code=nope&client_id=pub" });
+    const token = await fetch("https://mcp.test/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: "grant_type=authorization_code&code=nope&client_id=pub",
+    });
     expect(token.status).toBe(400); // the token endpoint's OAuth error, not a 404
     expect(((await token.json()) as { error: string }).error).toBe("invalid_request");
     expect((await fetch("https://mcp.test/register", register)).status).toBe(201);

@@ -137,8 +137,8 @@ export function consentPage(view: ConsentView, init: { status?: number; headers?
   const login = view.upstream
     ? `<p data-upstream>After you allow it, you sign in at <strong>${escapeHtml(view.upstream.host)}</strong>, which is asked for <code>${escapeHtml(view.upstream.scopes.join(" "))}</code>.</p>`
     : view.user
-    ? `<p>Signed in as <strong>${escapeHtml(view.user.displayName)}</strong>.</p>`
-    : `<label for="username">Username</label>
+      ? `<p>Signed in as <strong>${escapeHtml(view.user.displayName)}</strong>.</p>`
+      : `<label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(view.username ?? "")}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>`;

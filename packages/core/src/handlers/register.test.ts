@@ -4,7 +4,11 @@ import { createClockedServer, createTestServer, expectTokenError, ISSUER, type F
 const REGISTER = `${ISSUER}/register`;
 
 function register(fetch: Fetch, body: unknown, headers: Record<string, string> = {}) {
-  return fetch(REGISTER, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  return fetch(REGISTER, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 }
 
 const NATIVE = {

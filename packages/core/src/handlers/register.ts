@@ -84,7 +84,13 @@ export async function registerHandler(request: Request, ctx: ServerContext, meta
     if (!ok) throw invalidToken("initial_access_token_invalid");
   }
   const decided = await decideMetadata(ctx, await readJSON(request), { request, operation: "register", initialAccessToken: expected !== undefined });
-  const registered = await ctx.clients.register(decided.metadata, managementUri(ctx), settings.unusedClientTtlSeconds, decided.machineClient, expected !== undefined);
+  const registered = await ctx.clients.register(
+    decided.metadata,
+    managementUri(ctx),
+    settings.unusedClientTtlSeconds,
+    decided.machineClient,
+    expected !== undefined,
+  );
   ctx.options.onEvent({ type: "client.registered", clientId: String(registered.client_id) });
   return jsonResponse(registered, { status: 201, noStore: true });
 }

@@ -7,7 +7,12 @@ const json = (body: unknown, headers: Record<string, string> = {}, method = "POS
   headers: { "Content-Type": "application/json", ...headers },
   body: JSON.stringify(body),
 });
-const NATIVE = { redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"], client_name: "n" };
+const NATIVE = {
+  redirect_uris: ["http://127.0.0.1/cb"],
+  token_endpoint_auth_method: "none",
+  grant_types: ["authorization_code", "refresh_token"],
+  client_name: "n",
+};
 
 describe("Client registration policy (RFC 7591, MCP 2026-07-28 client registration)", () => {
   it("infers application_type from the redirect URIs when a client leaves it out, and enforces it when given (AS-DCR-5)", async () => {
@@ -19,7 +24,9 @@ describe("Client registration policy (RFC 7591, MCP 2026-07-28 client registrati
     expect(((await web.json()) as { error: string }).error).toBe("invalid_redirect_uri");
     const native = await t.fetch(`${ISSUER}/register`, json({ ...NATIVE, application_type: "native" }));
     expect(native.status).toBe(201);
-    const webHttps = (await (await t.fetch(`${ISSUER}/register`, json({ ...NATIVE, redirect_uris: ["https://app.test/cb"] }))).json()) as { application_type: string };
+    const webHttps = (await (await t.fetch(`${ISSUER}/register`, json({ ...NATIVE, redirect_uris: ["https://app.test/cb"] }))).json()) as {
+      application_type: string;
+    };
     expect(webHttps.application_type).toBe("web");
     const customScheme = await t.fetch(`${ISSUER}/register`, json({ ...NATIVE, redirect_uris: ["com.example.app:/cb"], application_type: "web" }));
     expect(customScheme.status).toBe(400);
@@ -83,7 +90,10 @@ describe("Client configuration endpoint (RFC 7592)", () => {
     const updated = await t.fetch(body.registration_client_uri!, json({ ...NATIVE, client_id: body.client_id, client_name: "renamed" }, auth, "PUT"));
     expect(updated.status).toBe(200);
     expect(((await updated.json()) as { client_name: string; client_id: string }).client_id).toBe(body.client_id);
-    const bad = await t.fetch(body.registration_client_uri!, json({ ...NATIVE, client_id: body.client_id, redirect_uris: ["javascript:alert(1)"] }, auth, "PUT"));
+    const bad = await t.fetch(
+      body.registration_client_uri!,
+      json({ ...NATIVE, client_id: body.client_id, redirect_uris: ["javascript:alert(1)"] }, auth, "PUT"),
+    );
     expect(((await bad.json()) as { error: string }).error).toBe("invalid_redirect_uri");
     const wrongId = await t.fetch(body.registration_client_uri!, json({ ...NATIVE, client_id: "other" }, auth, "PUT"));
     expect(wrongId.status).toBe(400);

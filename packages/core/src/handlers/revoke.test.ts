@@ -97,7 +97,10 @@ describe("Token revocation (RFC 7009)", () => {
     const get = await t.fetch(`${REVOKE}?token=x&client_id=pub`);
     expect(get.status).toBe(405);
     expect(get.headers.get("Allow")).toBe("POST");
-    await expectTokenError(await t.fetch(REVOKE, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"token":"x"}' }), "invalid_request");
+    await expectTokenError(
+      await t.fetch(REVOKE, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"token":"x"}' }),
+      "invalid_request",
+    );
   });
 
   it("answers a CORS preflight and carries ACAO * without credentials (X-CORS-2)", async () => {

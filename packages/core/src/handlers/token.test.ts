@@ -39,7 +39,10 @@ describe("Token endpoint: request format (OAuth 2.1 §3.2)", () => {
   it("refuses a JSON body or a body without Content-Type with invalid_request (AS-TOKEN-1, B17)", async () => {
     const t = createTestServer();
     const { body } = await codeExchange(t);
-    await expectTokenError(await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }), "invalid_request");
+    await expectTokenError(
+      await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }),
+      "invalid_request",
+    );
     await expectTokenError(await t.fetch(TOKEN, { method: "POST", body: new Blob([new URLSearchParams(body).toString()]) }), "invalid_request");
   });
 
@@ -47,7 +50,10 @@ describe("Token endpoint: request format (OAuth 2.1 §3.2)", () => {
     const t = createTestServer();
     const { body, code } = await codeExchange(t);
     const raw = `${new URLSearchParams(body)}&code=${code}`;
-    await expectTokenError(await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: raw }), "invalid_request");
+    await expectTokenError(
+      await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: raw }),
+      "invalid_request",
+    );
   });
 
   it("answers unsupported_grant_type for unknown, password and implicit grants, invalid_request when missing (AS-TOKEN-7)", async () => {
@@ -63,7 +69,10 @@ describe("Token endpoint: request format (OAuth 2.1 §3.2)", () => {
   it("keeps error_description to the RFC character set, never echoing raw input with quotes (AS-TOKEN-8, X-ERR-2)", async () => {
     const t = createTestServer();
     const raw = `client_id=pub&grant_type=x&${encodeURIComponent('a"b\\c\n\u00e9')}=1&${encodeURIComponent('a"b\\c\n\u00e9')}=2`;
-    const body = await expectTokenError(await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: raw }), "invalid_request");
+    const body = await expectTokenError(
+      await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: raw }),
+      "invalid_request",
+    );
     expect(body.error_description).toMatch(/^[\x20-\x21\x23-\x5B\x5D-\x7E]*$/);
     expect(Object.keys(body).sort()).toEqual(["error", "error_description"]);
   });
@@ -104,7 +113,10 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
     const t = createTestServer();
     const { body } = await codeExchange(t);
     const raw = `${new URLSearchParams({ ...body, resource: RESOURCE })}&resource=${encodeURIComponent("https://other.test")}`;
-    await expectTokenError(await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: raw }), "invalid_target");
+    await expectTokenError(
+      await t.fetch(TOKEN, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: raw }),
+      "invalid_target",
+    );
   });
 
   it("refuses a wrong verifier with invalid_grant and a missing one with invalid_request (AS-TOKEN-3)", async () => {
@@ -150,7 +162,10 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
     expect(await t.guard.authenticate(resourceRequest(first.access_token))).not.toBeInstanceOf(Response);
     await expectTokenError(await tokenRequest(t.fetch, body), "invalid_grant");
     expect(((await t.guard.authenticate(resourceRequest(first.access_token))) as Response).status).toBe(401);
-    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: first.refresh_token!, client_id: "pub" }), "invalid_grant");
+    await expectTokenError(
+      await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: first.refresh_token!, client_id: "pub" }),
+      "invalid_grant",
+    );
     expect(t.events).toContainEqual(expect.objectContaining({ type: "replay.detected", kind: "code" }));
   });
 
@@ -233,10 +248,21 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
     const t = createTestServer({ storage });
     const code = "seeded-code-without-challenge-0000000000000";
     const hash = await sha256(code);
-    const record = { clientId: "pub", redirectUri: "http://127.0.0.1/cb", codeChallenge: "", scopes: ["mcp:tools"], resource: RESOURCE, subject: "alice", grantId: "g1" };
+    const record = {
+      clientId: "pub",
+      redirectUri: "http://127.0.0.1/cb",
+      codeChallenge: "",
+      scopes: ["mcp:tools"],
+      resource: RESOURCE,
+      subject: "alice",
+      grantId: "g1",
+    };
     await storage.set(`code:${hash}`, record, { ttlSeconds: 60 });
     await storage.set(`code-live:${hash}`, 1, { ttlSeconds: 60 });
-    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: "v".repeat(43), client_id: "pub" }), "invalid_grant");
+    await expectTokenError(
+      await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: "v".repeat(43), client_id: "pub" }),
+      "invalid_grant",
+    );
     // The same seeded record with a real challenge redeems, so the refusal is about the missing challenge.
     const { verifier, challenge } = await authorizationUrl({});
     await storage.set(`code:${hash}`, { ...record, codeChallenge: challenge }, { ttlSeconds: 60 });
@@ -245,7 +271,10 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
 
   it("answers a CORS preflight and carries ACAO * on success and error, without credentials (X-CORS-2)", async () => {
     const t = createTestServer();
-    const preflight = await t.fetch(TOKEN, { method: "OPTIONS", headers: { Origin: "https://app.test", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type" } });
+    const preflight = await t.fetch(TOKEN, {
+      method: "OPTIONS",
+      headers: { Origin: "https://app.test", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type" },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("Access-Control-Allow-Origin")).toBe("*");
     expect(preflight.headers.get("Access-Control-Allow-Headers")?.toLowerCase()).toContain("content-type");
@@ -266,7 +295,10 @@ describe("Token endpoint: authorization code grant (OAuth 2.1 §4.1.3)", () => {
 });
 
 describe("Token endpoint: client authentication (OAuth 2.1 §2.4, §3.2.1)", () => {
-  const withPost = [...TEST_CLIENTS, { client_id: "post", client_secret: CONF_SECRET, token_endpoint_auth_method: "client_secret_post" as const, redirect_uris: ["https://app.test/cb"] }];
+  const withPost = [
+    ...TEST_CLIENTS,
+    { client_id: "post", client_secret: CONF_SECRET, token_endpoint_auth_method: "client_secret_post" as const, redirect_uris: ["https://app.test/cb"] },
+  ];
 
   async function confCode(t: ReturnType<typeof createTestServer>, clientId = "conf") {
     const { url, verifier } = await authorizationUrl({ client_id: clientId, redirect_uri: "https://app.test/cb" });
@@ -296,7 +328,11 @@ describe("Token endpoint: client authentication (OAuth 2.1 §2.4, §3.2.1)", () 
 
   it("refuses two authentication methods at once with invalid_request (AS-TOKEN-11, B23)", async () => {
     const t = createTestServer();
-    const response = await tokenRequest(t.fetch, { ...(await confCode(t)), client_id: "conf", client_secret: CONF_SECRET }, { Authorization: basic("conf", CONF_SECRET) });
+    const response = await tokenRequest(
+      t.fetch,
+      { ...(await confCode(t)), client_id: "conf", client_secret: CONF_SECRET },
+      { Authorization: basic("conf", CONF_SECRET) },
+    );
     await expectTokenError(response, "invalid_request");
   });
 
@@ -305,7 +341,11 @@ describe("Token endpoint: client authentication (OAuth 2.1 §2.4, §3.2.1)", () 
     const body = await confCode(t);
     await expectTokenError(await tokenRequest(t.fetch, { ...body, client_id: "conf" }), "invalid_client", 401);
     await expectTokenError(await tokenRequest(t.fetch, { ...body, client_id: "conf", client_secret: CONF_SECRET }), "invalid_client", 401);
-    await expectTokenError(await tokenRequest(t.fetch, { ...(await confCode(t, "post")) }, { Authorization: basic("post", CONF_SECRET) }), "invalid_client", 401);
+    await expectTokenError(
+      await tokenRequest(t.fetch, { ...(await confCode(t, "post")) }, { Authorization: basic("post", CONF_SECRET) }),
+      "invalid_client",
+      401,
+    );
     // None of the failures burnt the code.
     expect((await tokenRequest(t.fetch, body, { Authorization: basic("conf", CONF_SECRET) })).status).toBe(200);
   });
@@ -331,8 +371,16 @@ describe("Token endpoint: client authentication (OAuth 2.1 §2.4, §3.2.1)", () 
 
   it("answers the same invalid_client for an unknown client as for a wrong secret (no existence oracle)", async () => {
     const t = createTestServer();
-    const unknown = await tokenRequest(t.fetch, { grant_type: "authorization_code", code: "x", code_verifier: "a".repeat(43) }, { Authorization: basic("ghost", "x") });
-    const wrong = await tokenRequest(t.fetch, { grant_type: "authorization_code", code: "x", code_verifier: "a".repeat(43) }, { Authorization: basic("conf", "x") });
+    const unknown = await tokenRequest(
+      t.fetch,
+      { grant_type: "authorization_code", code: "x", code_verifier: "a".repeat(43) },
+      { Authorization: basic("ghost", "x") },
+    );
+    const wrong = await tokenRequest(
+      t.fetch,
+      { grant_type: "authorization_code", code: "x", code_verifier: "a".repeat(43) },
+      { Authorization: basic("conf", "x") },
+    );
     expect(unknown.status).toBe(wrong.status);
     expect(await unknown.json()).toEqual(await wrong.json());
   });

@@ -40,7 +40,9 @@ export async function tokenHandler(request: Request, ctx: ServerContext, meta: R
   if (redeemed.successor === undefined) await redeemed.remember?.(tokens);
   const who = { clientId: grant.clientId, subject: grant.subject, grantId: grant.id };
   ctx.options.onEvent(
-    grantType === "refresh_token" ? { type: "token.refreshed", ...who, replayed: redeemed.successor !== undefined } : { type: "token.issued", ...who, grantType },
+    grantType === "refresh_token"
+      ? { type: "token.refreshed", ...who, replayed: redeemed.successor !== undefined }
+      : { type: "token.issued", ...who, grantType },
   );
   return jsonResponse(tokens, { noStore: true, headers: { Pragma: "no-cache" } });
 }

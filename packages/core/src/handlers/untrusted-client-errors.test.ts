@@ -77,8 +77,7 @@ describe("Errors for untrusted clients go through a page, not an automatic redir
     const doc = "https://client.test/cimd.json";
     const t = createTestServer({
       clientMetadataDocuments: {
-        fetch: async () =>
-          Response.json({ client_id: doc, client_name: "Document app", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" }),
+        fetch: async () => Response.json({ client_id: doc, client_name: "Document app", redirect_uris: [REDIRECT], token_endpoint_auth_method: "none" }),
         resolveHost: async () => ["203.0.114.10"],
       },
     });

@@ -21,7 +21,9 @@ describe("Upstream callback with hostile input", () => {
       fc.asyncProperty(fc.array(fc.tuple(name, value), { maxLength: 6 }), fc.option(fc.string(), { nil: undefined }), async (params, cookie) => {
         const url = new URL("https://as.test/upstream/callback");
         for (const [k, v] of params) url.searchParams.append(k, v);
-        const response = await server.fetch(new Request(url, { headers: cookie ? { Cookie: `__Host-portcullis-upstream-x=${encodeURIComponent(cookie)}` } : {} }));
+        const response = await server.fetch(
+          new Request(url, { headers: cookie ? { Cookie: `__Host-portcullis-upstream-x=${encodeURIComponent(cookie)}` } : {} }),
+        );
         expect(response.status).toBeGreaterThanOrEqual(400);
         expect(response.status).toBeLessThan(500);
         expect(response.headers.get("Location")).toBeNull();

@@ -6,7 +6,15 @@ import { createTestServer, ISSUER, RESOURCE } from "../../test/helpers.js";
 
 function loopback(port = 8787, extra: Partial<Parameters<typeof createAuthorizationServer>[0]> = {}) {
   const issuer = `http://localhost:${port}`;
-  const server = createAuthorizationServer({ issuer, resource: `${issuer}/mcp`, scopes: { "mcp:tools": "t" }, storage: createMemoryStore(), interactionUrl: "/login", onError: () => {}, ...extra });
+  const server = createAuthorizationServer({
+    issuer,
+    resource: `${issuer}/mcp`,
+    scopes: { "mcp:tools": "t" },
+    storage: createMemoryStore(),
+    interactionUrl: "/login",
+    onError: () => {},
+    ...extra,
+  });
   const guard = createResourceGuard({ resource: `${issuer}/mcp`, authorizationServers: [issuer], verifier: server });
   return { server, guard };
 }
@@ -15,7 +23,9 @@ describe("DNS-rebinding protection for loopback servers (CVE-2025-66414 class, P
   it("answers a foreign Host with 403 on every endpoint of a loopback issuer, and serves the loopback names", async () => {
     const { server } = loopback();
     for (const path of ["/.well-known/oauth-authorization-server", "/token", "/register", "/jwks.json"]) {
-      const evil = await server.fetch(new Request(`http://rebind.evil.test:8787${path}`, { method: path === "/token" || path === "/register" ? "POST" : "GET" }));
+      const evil = await server.fetch(
+        new Request(`http://rebind.evil.test:8787${path}`, { method: path === "/token" || path === "/register" ? "POST" : "GET" }),
+      );
       expect(evil.status, path).toBe(403);
     }
     const page = await server.fetch(new Request("http://rebind.evil.test:8787/authorize?client_id=x"));

@@ -15,7 +15,8 @@ export function resolveAllowedHosts(input: string[] | "*" | undefined, url: URL,
   if (input === "*") return "*";
   return input.map((entry) => {
     const parsed = parseURL(`http://${entry}`);
-    if (!parsed || parsed.pathname !== "/" || parsed.search || parsed.username || entry.includes("/") || entry === "") throw new TypeError(`Portcullis: ${option} entry ${JSON.stringify(entry)} is not a host or host:port`);
+    if (!parsed || parsed.pathname !== "/" || parsed.search || parsed.username || entry.includes("/") || entry === "")
+      throw new TypeError(`Portcullis: ${option} entry ${JSON.stringify(entry)} is not a host or host:port`);
     return parsed.host;
   });
 }

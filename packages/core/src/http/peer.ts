@@ -23,7 +23,10 @@ export interface PeerAddressOptions {
 export function peerAddress(request: Request, connection: ConnectionInfo, options: PeerAddressOptions): string | undefined {
   if (options.clientIp) return options.clientIp(request, connection);
   if (options.trustProxy === 0) return connection.remoteAddress;
-  const forwarded = (request.headers.get("X-Forwarded-For") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const forwarded = (request.headers.get("X-Forwarded-For") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   // Nearest first: the socket, then what each trusted proxy appended, right to left.
   const chain = [connection.remoteAddress, ...forwarded.reverse()];
   return chain[Math.min(options.trustProxy, chain.length - 1)];

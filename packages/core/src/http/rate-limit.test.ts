@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  authorizationUrl,
-  CONF_SECRET,
-  createClock,
-  createTestServer,
-  ISSUER,
-  readConsentPage,
-  USER,
-  type Fetch,
-} from "../../test/helpers.js";
+import { authorizationUrl, CONF_SECRET, createClock, createTestServer, ISSUER, readConsentPage, USER, type Fetch } from "../../test/helpers.js";
 import { createMemoryStore } from "../storage/memory.js";
 import { addressKey } from "./rate-limit.js";
 

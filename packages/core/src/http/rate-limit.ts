@@ -121,7 +121,12 @@ export interface RateLimiter {
  * @param now The clock, in epoch milliseconds.
  * @param onEvent Receives a `rate_limited` event for each refusal.
  */
-export function createRateLimiter(settings: ResolvedRateLimit | false, storage: Storage, now: () => number, onEvent: (event: ServerEvent) => void): RateLimiter {
+export function createRateLimiter(
+  settings: ResolvedRateLimit | false,
+  storage: Storage,
+  now: () => number,
+  onEvent: (event: ServerEvent) => void,
+): RateLimiter {
   const hit = async (key: string, limit: number): Promise<number | undefined> => {
     if (!settings) return undefined;
     const windowMs = settings.windowSeconds * 1000;

@@ -8,7 +8,10 @@ import { Params } from "./body.js";
 describe("Request limits (issue 6; SPEC-CHECKLIST B10, B22, B33)", () => {
   it("refuses any single parameter over 4 KB with invalid_request, at the token endpoint and at /authorize", async () => {
     const t = createTestServer();
-    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "authorization_code", client_id: "pub", code: "x", code_verifier: "a".repeat(43), junk: "j".repeat(4097) }), "invalid_request");
+    await expectTokenError(
+      await tokenRequest(t.fetch, { grant_type: "authorization_code", client_id: "pub", code: "x", code_verifier: "a".repeat(43), junk: "j".repeat(4097) }),
+      "invalid_request",
+    );
     await expectErrorPage(await t.fetch((await authorizationUrl({ scope: `mcp:tools ${"s".repeat(4090)}` })).url));
     expect(() => new Params(`a=${"x".repeat(4096)}`)).not.toThrow();
     expect(() => new Params(`${"n".repeat(129)}=1`)).toThrow(/too long/);
@@ -27,7 +30,10 @@ describe("Request limits (issue 6; SPEC-CHECKLIST B10, B22, B33)", () => {
     const big = await t.fetch(`${ISSUER}/token`, { method: "POST", headers: { "X-Big": "b".repeat(17 * 1024) } });
     expect(big.status).toBe(431);
     expect(big.headers.get("Cache-Control")).toBe("no-store");
-    const many = await t.fetch(`${ISSUER}/token`, { method: "POST", headers: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`X-H${i}`, "h".repeat(1000)])) });
+    const many = await t.fetch(`${ISSUER}/token`, {
+      method: "POST",
+      headers: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`X-H${i}`, "h".repeat(1000)])),
+    });
     expect(many.status).toBe(431);
   });
 

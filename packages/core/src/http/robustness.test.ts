@@ -38,7 +38,11 @@ describe("Robustness against malformed input (X-ERR-3, B43)", () => {
   it("answers bad percent-encoding in form bodies with 400 invalid_request and no-store on token-endpoint errors (B43, X-ERR-1)", async () => {
     const t = createTestServer();
     for (const path of ["/token", "/revoke", "/introspect"]) {
-      const response = await t.fetch(`${ISSUER}${path}`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "client_id=pub&token=%zz" });
+      const response = await t.fetch(`${ISSUER}${path}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: "client_id=pub&token=%zz",
+      });
       expect(response.status, path).toBe(400);
       expect(response.headers.get("Cache-Control"), path).toBe("no-store");
       expect(await response.json(), path).toMatchObject({ error: "invalid_request" });
@@ -109,8 +113,18 @@ describe("Robustness against malformed input (X-ERR-3, B43)", () => {
     const requests: [string, RequestInit][] = [
       [`${ISSUER}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `grant_type=${nasty}&client_id=pub` }],
       [`${ISSUER}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: `${nasty}=1&${nasty}=2` }],
-      [`${ISSUER}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ["https://a.test/cb"], 'x"\\\n': 1, grant_types: ['a"\\\n\u00e9'] }) }],
-      [`${ISSUER}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ['https://a.test/"\\\u00e9'] }) }],
+      [
+        `${ISSUER}/register`,
+        {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ redirect_uris: ["https://a.test/cb"], 'x"\\\n': 1, grant_types: ['a"\\\n\u00e9'] }),
+        },
+      ],
+      [
+        `${ISSUER}/register`,
+        { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ['https://a.test/"\\\u00e9'] }) },
+      ],
       [`${ISSUER}/revoke`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: 'Bearer "\\' }, body: "token=x" }],
     ];
     for (const [url, init] of requests) {
@@ -125,7 +139,18 @@ describe("Robustness against malformed input (X-ERR-3, B43)", () => {
 
   it("answers a fuzzed Authorization header at the resource with 400 or 401, never 5xx (X-ERR-3)", async () => {
     const { guard } = createTestServer();
-    for (const header of ["Bearer", "Bearer ", "Bearer \u00e9", "Bearer a.b.c", "Bearer ....", "Bearer e30.e30.", "Bearer =", "Bearer a,b", "Basic x", "Bearer\tabc"]) {
+    for (const header of [
+      "Bearer",
+      "Bearer ",
+      "Bearer \u00e9",
+      "Bearer a.b.c",
+      "Bearer ....",
+      "Bearer e30.e30.",
+      "Bearer =",
+      "Bearer a,b",
+      "Basic x",
+      "Bearer\tabc",
+    ]) {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of Latin-1, as Headers accepts
       const result = await guard.authenticate(resourceRequest(undefined, { headers: { Authorization: header.replace(/[^\x00-\xff]/g, "?") } }));
       expect(result).toBeInstanceOf(Response);
@@ -136,9 +161,21 @@ describe("Robustness against malformed input (X-ERR-3, B43)", () => {
   it("sends Cache-Control: no-store on token, registration and introspection responses (X-ERR-1)", async () => {
     const t = createTestServer();
     const responses = [
-      await t.fetch(`${ISSUER}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=x&client_id=pub" }),
-      await t.fetch(`${ISSUER}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }) }),
-      await t.fetch(`${ISSUER}/introspect`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic("conf", CONF_SECRET) }, body: "token=x" }),
+      await t.fetch(`${ISSUER}/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: "grant_type=x&client_id=pub",
+      }),
+      await t.fetch(`${ISSUER}/register`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }),
+      }),
+      await t.fetch(`${ISSUER}/introspect`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic("conf", CONF_SECRET) },
+        body: "token=x",
+      }),
       await t.fetch(`${ISSUER}/revoke`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "token=x&client_id=pub" }),
     ];
     for (const response of responses) expect(response.headers.get("Cache-Control")).toBe("no-store");
@@ -148,7 +185,11 @@ describe("Robustness against malformed input (X-ERR-3, B43)", () => {
     const errors: unknown[] = [];
     const t = createTestServer({
       onError: (error) => errors.push(error),
-      login: { verifyPassword: async () => { throw new Error("database down at /srv/app/db.ts:12"); } },
+      login: {
+        verifyPassword: async () => {
+          throw new Error("database down at /srv/app/db.ts:12");
+        },
+      },
     });
     const { url } = await authorizationUrl({});
     const page = await t.fetch(url);

@@ -11,7 +11,10 @@ describe("sha256() and base64url()", () => {
 
   it("encodes every remainder length as RFC 4648 §5 base64url without padding", () => {
     const reference = (bytes: Uint8Array) =>
-      btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+      btoa(String.fromCharCode(...bytes))
+        .replaceAll("+", "-")
+        .replaceAll("/", "_")
+        .replace(/=+$/, "");
     for (let length = 0; length < 70; length++) {
       const bytes = randomBytes(length);
       expect(base64url(bytes)).toBe(reference(bytes));

@@ -138,7 +138,11 @@ describe("Reading a Node request", () => {
     await get(base, { method: "POST", body: '{"jsonrpc":"2.0","method":"ping"}' });
     await get(base, { method: "POST", body: "not json" });
     await get(base, { method: "POST", body: `"${"x".repeat(200)}"` });
-    expect(results).toEqual([{ read: 33, body: { jsonrpc: "2.0", method: "ping" } }, { read: 8, body: undefined }, { read: "too long", body: undefined }]);
+    expect(results).toEqual([
+      { read: 33, body: { jsonrpc: "2.0", method: "ping" } },
+      { read: 8, body: undefined },
+      { read: "too long", body: undefined },
+    ]);
   });
 
   it("nodeFetchRequest pulls the body only when read, or takes a rebuilt one without the old Content-Length", async () => {
@@ -152,6 +156,10 @@ describe("Reading a Node request", () => {
       res.end();
     });
     await get(`${base}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"a":1}' });
-    expect(results).toEqual([{ url: "http://example.test/register", type: "application/json", text: '{"a":1}' }, { length: null, text: "a=1" }, { body: null }]);
+    expect(results).toEqual([
+      { url: "http://example.test/register", type: "application/json", text: '{"a":1}' },
+      { length: null, text: "a=1" },
+      { body: null },
+    ]);
   });
 });

@@ -27,13 +27,16 @@ function streamed(token: string | undefined, text: string) {
   const bytes = new TextEncoder().encode(text);
   const state = { pulled: 0 };
   // highWaterMark 0: nothing is pulled until someone reads.
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (state.pulled >= bytes.length) return controller.close();
-      controller.enqueue(bytes.subarray(state.pulled, state.pulled + 65536));
-      state.pulled += 65536;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (state.pulled >= bytes.length) return controller.close();
+        controller.enqueue(bytes.subarray(state.pulled, state.pulled + 65536));
+        state.pulled += 65536;
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   const request = new Request(RESOURCE, { method: "POST", headers, body, duplex: "half" } as RequestInit);
@@ -71,7 +74,11 @@ describe("The guard's body read: never fail open, never buffer before authentica
   it("audit #2: a declared Content-Length over the limit is refused before any byte is read", async () => {
     const guard = guardOf();
     let called = false;
-    const view = { method: "POST", url: RESOURCE, headers: rawHeaders(["Host", "mcp.test", "Authorization", "Bearer weak", "Content-Length", String(LIMIT + 1)]) };
+    const view = {
+      method: "POST",
+      url: RESOURCE,
+      headers: rawHeaders(["Host", "mcp.test", "Authorization", "Bearer weak", "Content-Length", String(LIMIT + 1)]),
+    };
     const result = await guard.authenticate(view, {
       body: async () => {
         called = true;
@@ -88,7 +95,11 @@ describe("The guard's body read: never fail open, never buffer before authentica
       await expectError(await guard.authenticate(post("weak", body)), 400, "invalid_request");
     }
     const latin1 = new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
-    await expectError(await guard.authenticate(new Request(RESOURCE, { method: "POST", headers: { Authorization: "Bearer weak" }, body: latin1 })), 400, "invalid_request");
+    await expectError(
+      await guard.authenticate(new Request(RESOURCE, { method: "POST", headers: { Authorization: "Bearer weak" }, body: latin1 })),
+      400,
+      "invalid_request",
+    );
   });
 
   it("audit #2: an adapter's reader that says the body is over the limit gets 413", async () => {
@@ -107,12 +118,15 @@ describe("The guard's body read: never fail open, never buffer before authentica
       expect(state.pulled).toBe(0);
       let called = false;
       const headers = ["Host", "mcp.test", ...(token ? ["Authorization", `Bearer ${token}`] : [])];
-      const viewResult = (await guard.authenticate({ method: "POST", url: RESOURCE, headers: rawHeaders(headers) }, {
-        body: async () => {
-          called = true;
-          return toolCall("whoami");
+      const viewResult = (await guard.authenticate(
+        { method: "POST", url: RESOURCE, headers: rawHeaders(headers) },
+        {
+          body: async () => {
+            called = true;
+            return toolCall("whoami");
+          },
         },
-      })) as Response;
+      )) as Response;
       expect(viewResult.status).toBe(401);
       expect(called).toBe(false);
     }

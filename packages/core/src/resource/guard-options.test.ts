@@ -10,14 +10,18 @@ const jwtWith = (options: Record<string, unknown>) => () => jwtTokenVerifier(opt
 describe("Strict options of createResourceGuard", () => {
   it("names a missing or mistyped verifier and how to make one", () => {
     expect(guardWith({ resource: RESOURCE, authorizationServers: [ISSUER] })).toThrow(
-      new TypeError("Portcullis: verifier is required: the authorization server itself, createRemoteVerifier({ issuer }) for an external one, or jwtTokenVerifier({ issuer, jwks })"),
+      new TypeError(
+        "Portcullis: verifier is required: the authorization server itself, createRemoteVerifier({ issuer }) for an external one, or jwtTokenVerifier({ issuer, jwks })",
+      ),
     );
     expect(guardWith({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: {} })).toThrow(/^Portcullis: verifier is required/);
   });
 
   it("names missing, empty or mistyped authorizationServers", () => {
     for (const authorizationServers of [[], ISSUER, [42]]) {
-      expect(guardWith({ resource: RESOURCE, authorizationServers, verifier })).toThrow(/^Portcullis: authorizationServers is required: a non-empty list of the issuers/);
+      expect(guardWith({ resource: RESOURCE, authorizationServers, verifier })).toThrow(
+        /^Portcullis: authorizationServers is required: a non-empty list of the issuers/,
+      );
     }
     // Without the option, the verifier's own issuer, when it names one.
     const anonymous = { verifyAccessToken: verifier.verifyAccessToken.bind(verifier) };
@@ -34,7 +38,9 @@ describe("Strict options of createResourceGuard", () => {
     expect(guardWith({ resource: RESOURCE, authorizationServers: [ISSUER], verifier, requiredScope: ["mcp:tools"] })).toThrow(
       new TypeError("Portcullis: unknown option `requiredScope`; did you mean `requiredScopes`?"),
     );
-    expect(guardWith({ resource: RESOURCE, authorizationServers: [ISSUER], verifier, mcp: { tool: {} } })).toThrow("unknown option `mcp.tool`; did you mean `mcp.tools`?");
+    expect(guardWith({ resource: RESOURCE, authorizationServers: [ISSUER], verifier, mcp: { tool: {} } })).toThrow(
+      "unknown option `mcp.tool`; did you mean `mcp.tools`?",
+    );
   });
 
   it("strict options: scope maps are the app's own records", () => {
@@ -54,7 +60,9 @@ describe("Strict options of the JWT verifier", () => {
   const jwks = async () => ({ keys: [] });
 
   it("strict options: an unknown key names itself and the key it begins", () => {
-    expect(jwtWith({ issuer: ISSUER, jwks, clockTolerance: 5 })).toThrow(new TypeError("Portcullis: unknown option `clockTolerance`; did you mean `clockToleranceSeconds`?"));
+    expect(jwtWith({ issuer: ISSUER, jwks, clockTolerance: 5 })).toThrow(
+      new TypeError("Portcullis: unknown option `clockTolerance`; did you mean `clockToleranceSeconds`?"),
+    );
     expect(() => createJWTVerifier({ issuer: ISSUER, jwks, algorithm: ["ES256"] } as unknown as JWTVerifierOptions)).toThrow("did you mean `algorithms`?");
   });
 

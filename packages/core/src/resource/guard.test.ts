@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  createClockedServer,
-  createTestServer,
-  ISSUER,
-  obtainTokens,
-  parseChallenge,
-  resourceRequest,
-  RESOURCE,
-} from "../../test/helpers.js";
+import { createClockedServer, createTestServer, ISSUER, obtainTokens, parseChallenge, resourceRequest, RESOURCE } from "../../test/helpers.js";
 import { createResourceGuard } from "./guard.js";
 
 const PRM = "https://mcp.test/.well-known/oauth-protected-resource/mcp";
@@ -207,7 +199,7 @@ describe("401 challenge (RFC 6750 §3, RFC 9728 §5.1)", () => {
     ["Bearer  x", "two spaces"],
     ["Bearer x y", "two tokens"],
     [`Bearer ${"a".repeat(64 * 1024)}`, "a 64 KB token"],
-    ["Bearer a\"b", "a quote"],
+    ['Bearer a"b', "a quote"],
   ])("answers %j (%s) with 401 invalid_token, no crash (B35)", async (header) => {
     const { guard } = createTestServer();
     const { params } = await challengeOf(await guard.authenticate(resourceRequest(undefined, { headers: { Authorization: header } })), 401);
@@ -239,12 +231,19 @@ describe("403 insufficient_scope (RFC 6750 §3.1, MCP step-up)", () => {
   it("accepts the token once it carries the required scopes (RS-403-5)", async () => {
     const t = createTestServer();
     const { body } = await obtainTokens(t.fetch, { scope: "files:read files:write" });
-    expect(await t.guard.authenticate(resourceRequest(body.access_token), { scopes: ["files:write"] })).toMatchObject({ scopes: ["files:read", "files:write"] });
+    expect(await t.guard.authenticate(resourceRequest(body.access_token), { scopes: ["files:write"] })).toMatchObject({
+      scopes: ["files:read", "files:write"],
+    });
   });
 
   it("never puts offline_access in a 401 or 403 challenge (RS-403-4)", async () => {
     const t = createTestServer();
-    const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: t.server, requiredScopes: ["mcp:tools", "offline_access"] });
+    const guard = createResourceGuard({
+      resource: RESOURCE,
+      authorizationServers: [ISSUER],
+      verifier: t.server,
+      requiredScopes: ["mcp:tools", "offline_access"],
+    });
     const { body } = await obtainTokens(t.fetch, { scope: "files:read offline_access" });
     const unauthenticated = await challengeOf(await guard.authenticate(resourceRequest()), 401);
     expect(unauthenticated.params.scope).toBe("mcp:tools");
@@ -288,7 +287,9 @@ describe("Origin validation and CORS (MCP Streamable HTTP §Security)", () => {
 
   it("allows Authorization, Content-Type, MCP-Protocol-Version, Mcp-Method and Mcp-Name in the preflight (X-CORS-4)", async () => {
     const { guard } = createTestServer();
-    const preflight = guard.preflight(new Request(RESOURCE, { method: "OPTIONS", headers: { Origin: "https://mcp.test", "Access-Control-Request-Method": "POST" } }));
+    const preflight = guard.preflight(
+      new Request(RESOURCE, { method: "OPTIONS", headers: { Origin: "https://mcp.test", "Access-Control-Request-Method": "POST" } }),
+    );
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("Access-Control-Allow-Origin")).toBe("https://mcp.test");
     const allowed = preflight.headers.get("Access-Control-Allow-Headers")!.toLowerCase().split(/,\s*/);

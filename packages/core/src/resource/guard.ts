@@ -99,16 +99,26 @@ const isStringList = (value: unknown): value is string[] => Array.isArray(value)
 
 /** Misconfiguration is a TypeError at construction that names the option and what it takes. */
 function verifyGuardOptions(options: ResourceGuardOptions): void {
-  if (typeof options !== "object" || options === null) throw new TypeError("Portcullis: createResourceGuard takes an options object ({ resource, authorizationServers, verifier })");
+  if (typeof options !== "object" || options === null)
+    throw new TypeError("Portcullis: createResourceGuard takes an options object ({ resource, authorizationServers, verifier })");
   verifyKnownKeys(options, GUARD_KEYS);
-  if (typeof options.resource !== "string") throw new TypeError("Portcullis: resource is required: this server's canonical URL, e.g. \"https://mcp.example.com/mcp\"");
+  if (typeof options.resource !== "string")
+    throw new TypeError('Portcullis: resource is required: this server\'s canonical URL, e.g. "https://mcp.example.com/mcp"');
   const verifier = options.verifier as Partial<TokenVerifier> | undefined;
-  if (typeof verifier !== "object" || verifier === null || (typeof verifier.verifyAccessToken !== "function" && typeof verifier.checkAccessToken !== "function")) {
-    throw new TypeError("Portcullis: verifier is required: the authorization server itself, createRemoteVerifier({ issuer }) for an external one, or jwtTokenVerifier({ issuer, jwks })");
+  if (
+    typeof verifier !== "object" ||
+    verifier === null ||
+    (typeof verifier.verifyAccessToken !== "function" && typeof verifier.checkAccessToken !== "function")
+  ) {
+    throw new TypeError(
+      "Portcullis: verifier is required: the authorization server itself, createRemoteVerifier({ issuer }) for an external one, or jwtTokenVerifier({ issuer, jwks })",
+    );
   }
   const servers = options.authorizationServers ?? (typeof verifier.issuer === "string" ? [verifier.issuer] : undefined);
   if (!isStringList(servers) || servers.length === 0) {
-    throw new TypeError("Portcullis: authorizationServers is required: a non-empty list of the issuers whose tokens are accepted, e.g. [\"https://auth.example.com\"]");
+    throw new TypeError(
+      'Portcullis: authorizationServers is required: a non-empty list of the issuers whose tokens are accepted, e.g. ["https://auth.example.com"]',
+    );
   }
   for (const name of ["requiredScopes", "scopesSupported"] as const) {
     if (options[name] !== undefined && !isStringList(options[name])) throw new TypeError(`Portcullis: ${name} must be a list of scope names`);
@@ -363,10 +373,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
   };
 
   const challenge = (request: GuardRequest, error?: "invalid_request" | "invalid_token", description?: string, scopes = requiredScopes) =>
-    challengeResponse(
-      { resourceMetadata: metadataUrl, ...(error ? { error } : {}), ...(description ? { description } : {}), scopes },
-      corsHeaders(request),
-    );
+    challengeResponse({ resourceMetadata: metadataUrl, ...(error ? { error } : {}), ...(description ? { description } : {}), scopes }, corsHeaders(request));
 
   /** For a request in an MCP session someone else opened: the 404 of an unknown session (RS-TOK-6). */
   const sessionRefusal = async (request: GuardRequest, info: AuthInfo): Promise<Response | undefined> => {
@@ -389,7 +396,10 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
         { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
       );
     }
-    return jsonResponse({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, { status: 404, headers: corsHeaders(request), noStore: true });
+    return jsonResponse(
+      { jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null },
+      { status: 404, headers: corsHeaders(request), noStore: true },
+    );
   };
 
   const guard: ResourceGuard = {
@@ -490,7 +500,10 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
         if (!body.ok) return body.error.toResponse({ headers: corsHeaders(request) });
         const operation = mcpOperation(request, body.value);
         if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
-        scopes = union(scopes, ...operation.map(({ method, tool }) => [...(methodScopes.get(method) ?? []), ...(tool === undefined ? [] : (toolScopes.get(tool) ?? []))]));
+        scopes = union(
+          scopes,
+          ...operation.map(({ method, tool }) => [...(methodScopes.get(method) ?? []), ...(tool === undefined ? [] : (toolScopes.get(tool) ?? []))]),
+        );
       }
       let held = heldScopes.get(info.scopes);
       if (!held) {
@@ -501,7 +514,12 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
         // Every scope the operation needs, in one challenge, plus those the token already has:
         // a client that re-authorizes with this scope alone keeps what it had (step-up grants the union).
         return challengeResponse(
-          { resourceMetadata: metadataUrl, error: "insufficient_scope", description: "the access token lacks a required scope", scopes: union(scopes, info.scopes) },
+          {
+            resourceMetadata: metadataUrl,
+            error: "insufficient_scope",
+            description: "the access token lacks a required scope",
+            scopes: union(scopes, info.scopes),
+          },
           corsHeaders(request),
         );
       }

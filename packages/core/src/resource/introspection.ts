@@ -88,9 +88,11 @@ export function createIntrospector(settings: IntrospectionSettings, http: Issuer
       if (answer.iss !== undefined && answer.iss !== settings.issuer) return refused("issuer_mismatch");
       const nowSeconds = now() / 1000;
       if (answer.exp !== undefined && (typeof answer.exp !== "number" || answer.exp + settings.toleranceSeconds <= nowSeconds)) return refused("token_expired");
-      if (answer.nbf !== undefined && (typeof answer.nbf !== "number" || answer.nbf - settings.toleranceSeconds > nowSeconds)) return refused("token_not_yet_valid");
+      if (answer.nbf !== undefined && (typeof answer.nbf !== "number" || answer.nbf - settings.toleranceSeconds > nowSeconds))
+        return refused("token_not_yet_valid");
       // A sender-constrained (DPoP, mTLS) token is no bearer token.
-      if ((answer.token_type !== undefined && String(answer.token_type).toLowerCase() !== "bearer") || answer.cnf !== undefined) return refused("token_not_bearer");
+      if ((answer.token_type !== undefined && String(answer.token_type).toLowerCase() !== "bearer") || answer.cnf !== undefined)
+        return refused("token_not_bearer");
       if (!isAudience(tokenAudiences(answer.aud), resource)) return refused("audience_mismatch", "the access token is not meant for this resource");
       const scopes = scopesOfClaims(answer);
       if (scopes === undefined) return refused("claims_invalid");

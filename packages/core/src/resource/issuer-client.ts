@@ -44,7 +44,11 @@ export function isIssuerURL(value: string): boolean {
  * @throws {AuthorizationServerUnavailableError} For a network failure, a timeout, another status,
  *   an oversized body or one that is not a JSON object.
  */
-export async function fetchIssuerJSON(http: IssuerHTTP, url: string, init: { method?: "GET" | "POST"; headers?: Record<string, string>; body?: string } = {}): Promise<Record<string, unknown>> {
+export async function fetchIssuerJSON(
+  http: IssuerHTTP,
+  url: string,
+  init: { method?: "GET" | "POST"; headers?: Record<string, string>; body?: string } = {},
+): Promise<Record<string, unknown>> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -90,7 +94,8 @@ export async function fetchIssuerJSON(http: IssuerHTTP, url: string, init: { met
       } catch {
         throw new AuthorizationServerUnavailableError(`${name} did not answer JSON`);
       }
-      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new AuthorizationServerUnavailableError(`${name} did not answer a JSON object`);
+      if (typeof value !== "object" || value === null || Array.isArray(value))
+        throw new AuthorizationServerUnavailableError(`${name} did not answer a JSON object`);
       return value as Record<string, unknown>;
     };
     return await Promise.race([exchange(), deadline]);

@@ -1,15 +1,6 @@
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  createClock,
-  createTestServer,
-  decodeJWT,
-  ISSUER,
-  obtainTokens,
-  parseChallenge,
-  resourceRequest,
-  RESOURCE,
-} from "../../test/helpers.js";
+import { createClock, createTestServer, decodeJWT, ISSUER, obtainTokens, parseChallenge, resourceRequest, RESOURCE } from "../../test/helpers.js";
 import { createMemoryStore } from "../storage/memory.js";
 import { createResourceGuard } from "./guard.js";
 import { jwtTokenVerifier } from "./jwt-verifier.js";
@@ -35,7 +26,10 @@ async function forgery() {
   const signRaw = async (header: Record<string, unknown>, payload: Record<string, unknown>) => {
     const input = `${b64({ alg: "ES256", typ: "at+jwt", kid: stored!.kid, ...header })}.${b64(payload)}`;
     const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key as CryptoKey, new TextEncoder().encode(input));
-    return `${input}.${btoa(String.fromCharCode(...new Uint8Array(signature))).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
+    return `${input}.${btoa(String.fromCharCode(...new Uint8Array(signature)))
+      .replaceAll("+", "-")
+      .replaceAll("/", "_")
+      .replace(/=+$/, "")}`;
   };
   /** The status and challenge error the guard answers for a token. */
   const check = async (token: string) => {

@@ -51,10 +51,12 @@ function verifyVerifierOptions(options: JWTVerifierOptions): void {
   if (typeof options !== "object" || options === null) throw new TypeError("Portcullis: a JWT verifier takes an options object ({ issuer, jwks })");
   verifyKnownKeys(options, VERIFIER_KEYS);
   if (typeof options.issuer !== "string" || options.issuer === "") {
-    throw new TypeError("Portcullis: issuer is required: the issuer identifier tokens must carry as `iss`, e.g. \"https://auth.example.com\"");
+    throw new TypeError('Portcullis: issuer is required: the issuer identifier tokens must carry as `iss`, e.g. "https://auth.example.com"');
   }
   if (!(options.jwks instanceof URL) && typeof options.jwks !== "function") {
-    throw new TypeError("Portcullis: jwks is required: the issuer's jwks_uri as a URL (new URL(\"https://auth.example.com/jwks\")), or a function answering the key set");
+    throw new TypeError(
+      'Portcullis: jwks is required: the issuer\'s jwks_uri as a URL (new URL("https://auth.example.com/jwks")), or a function answering the key set',
+    );
   }
   for (const name of ["clockToleranceSeconds", "maxLifetimeSeconds", "cacheSize"] as const) {
     const value = options[name];
@@ -62,7 +64,7 @@ function verifyVerifierOptions(options: JWTVerifierOptions): void {
       throw new TypeError(`Portcullis: ${name} must be a ${name === "clockToleranceSeconds" ? "non-negative" : "positive"} integer`);
     }
   }
-  if (options.algorithms !== undefined && !Array.isArray(options.algorithms)) throw new TypeError("Portcullis: algorithms must be a list, e.g. [\"ES256\"]");
+  if (options.algorithms !== undefined && !Array.isArray(options.algorithms)) throw new TypeError('Portcullis: algorithms must be a list, e.g. ["ES256"]');
   if (options.now !== undefined && typeof options.now !== "function") throw new TypeError("Portcullis: now must be a function answering milliseconds");
 }
 
@@ -159,10 +161,7 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
  *
  * @internal The server's own verifier; apps use {@link createJWTVerifier}.
  */
-export function createKeySetVerifier(
-  options: Omit<JWTVerifierOptions, "jwks">,
-  keys: (options?: { reload?: boolean }) => Promise<JSONWebKeySet>,
-): JWTVerifier {
+export function createKeySetVerifier(options: Omit<JWTVerifierOptions, "jwks">, keys: (options?: { reload?: boolean }) => Promise<JSONWebKeySet>): JWTVerifier {
   /** The live key set last seen: another object means the keys changed. */
   let liveSet: JSONWebKeySet | undefined;
   let keySet: JWTVerifyGetKey | undefined;

@@ -113,7 +113,9 @@ describe("MCP-aware requirements on a request view an adapter built (no Fetch Re
     expect(challengeScope(forbidden)).toBe("mcp:tools files:write");
     const allowed = await guard.authenticate(view(body.access_token!), { body: JSON.stringify(toolCall("whoami")) });
     expect(allowed).not.toBeInstanceOf(Response);
-    const mismatch = (await guard.authenticate(view(body.access_token!, { "Mcp-Name": "whoami" }), { body: JSON.stringify(toolCall("admin_echo")) })) as Response;
+    const mismatch = (await guard.authenticate(view(body.access_token!, { "Mcp-Name": "whoami" }), {
+      body: JSON.stringify(toolCall("admin_echo")),
+    })) as Response;
     expect(mismatch.status).toBe(400);
   });
 

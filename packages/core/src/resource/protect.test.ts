@@ -62,7 +62,13 @@ describe("guard.protect: the whole bearer check an adapter runs", () => {
     const reported: unknown[] = [];
     // A verifier answering without scopes makes the guard itself throw.
     const verifier: TokenVerifier = { verifyAccessToken: async () => ({ token: "t", clientId: "c" }) as never };
-    const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier, requiredScopes: ["mcp:tools"], onError: (error) => reported.push(error) });
+    const guard = createResourceGuard({
+      resource: RESOURCE,
+      authorizationServers: [ISSUER],
+      verifier,
+      requiredScopes: ["mcp:tools"],
+      onError: (error) => reported.push(error),
+    });
     const response = refused(await guard.protect(resourceRequest("abc", { headers: { Origin: ORIGIN } })));
     expect(response.status).toBe(500);
     expect(response.headers.get("Cache-Control")).toBe("no-store");
@@ -73,7 +79,13 @@ describe("guard.protect: the whole bearer check an adapter runs", () => {
 
   it("answers a body reader's failure with 400 and a body past the limit with 413, as authenticate does", async () => {
     const t = createTestServer();
-    const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: t.server, requiredScopes: ["mcp:tools"], mcp: { tools: { admin: ["mcp:admin"] } } });
+    const guard = createResourceGuard({
+      resource: RESOURCE,
+      authorizationServers: [ISSUER],
+      verifier: t.server,
+      requiredScopes: ["mcp:tools"],
+      mcp: { tools: { admin: ["mcp:admin"] } },
+    });
     const { body } = await obtainTokens(t.fetch);
     const failing = refused(await guard.protect(resourceRequest(body.access_token), { body: async () => Promise.reject(new Error("socket closed")) }));
     expect(failing.status).toBe(400);

@@ -92,19 +92,25 @@ async function guardAnswer(verifier: ReturnType<typeof createRemoteVerifier>, to
 const REFUSED = { status: 401, error: "invalid_token" };
 
 describe("createRemoteVerifier: JWT access tokens of an external authorization server (RFC 9068)", () => {
-  it.each(["RS256", "PS256", "ES256", "EdDSA"] as const)("RS-TOK-2: accepts a %s token signed with a key of the issuer's jwks_uri found by discovery", async (alg) => {
-    const as = await fakeAuthorizationServer();
-    const key = await signingKey(alg, `${alg}-key`);
-    as.state.keys = [key.jwk];
-    const result = await as.verifier().checkAccessToken(await as.sign(as.claims(), key), { resource: RESOURCE });
-    expect(result).toMatchObject({ clientId: "mcp-client", scopes: ["mcp:tools"], extra: { sub: "user-1", iss: ISSUER } });
-    expect(as.fetchesOf(`${ISSUER}/.well-known/openid-configuration`)).toBe(1);
-  });
+  it.each(["RS256", "PS256", "ES256", "EdDSA"] as const)(
+    "RS-TOK-2: accepts a %s token signed with a key of the issuer's jwks_uri found by discovery",
+    async (alg) => {
+      const as = await fakeAuthorizationServer();
+      const key = await signingKey(alg, `${alg}-key`);
+      as.state.keys = [key.jwk];
+      const result = await as.verifier().checkAccessToken(await as.sign(as.claims(), key), { resource: RESOURCE });
+      expect(result).toMatchObject({ clientId: "mcp-client", scopes: ["mcp:tools"], extra: { sub: "user-1", iss: ISSUER } });
+      expect(as.fetchesOf(`${ISSUER}/.well-known/openid-configuration`)).toBe(1);
+    },
+  );
 
   it("falls back to RFC 8414 metadata (path inserted after the well-known prefix) when OIDC discovery has none", async () => {
     const as = await fakeAuthorizationServer({ discovery: "rfc8414" });
     expect(await guardAnswer(as.verifier(), await as.sign())).toMatchObject({ status: 200 });
-    expect(as.requests.map((r) => r.url).slice(0, 2)).toEqual([`${ISSUER}/.well-known/openid-configuration`, "https://idp.test/.well-known/oauth-authorization-server/tenant"]);
+    expect(as.requests.map((r) => r.url).slice(0, 2)).toEqual([
+      `${ISSUER}/.well-known/openid-configuration`,
+      "https://idp.test/.well-known/oauth-authorization-server/tenant",
+    ]);
   });
 
   it("RS-TOK-1: refuses a token for another audience with 401 invalid_token", async () => {
@@ -326,7 +332,9 @@ describe("createRemoteVerifier options and the guard", () => {
     expect(() => createRemoteVerifier({ issuer: "https://idp.test?tenant=1" })).toThrow(TypeError);
     expect(() => createRemoteVerifier({ issuer: ISSUER, jwks: "x" } as never)).toThrow(/unknown option `jwks`/);
     expect(() => createRemoteVerifier({ issuer: ISSUER, introspection: { clientId: "x" } as never })).toThrow(/clientSecret/);
-    expect(() => createRemoteVerifier({ issuer: ISSUER, introspection: { ...INTROSPECTOR, cacheSecond: 5 } as never })).toThrow(/did you mean `introspection.cacheSeconds`/);
+    expect(() => createRemoteVerifier({ issuer: ISSUER, introspection: { ...INTROSPECTOR, cacheSecond: 5 } as never })).toThrow(
+      /did you mean `introspection.cacheSeconds`/,
+    );
     expect(() => createRemoteVerifier({ issuer: "http://127.0.0.1:9000" })).not.toThrow();
     expect(() => createRemoteVerifier({ issuer: "http://localhost:9000" })).not.toThrow();
   });
@@ -335,6 +343,8 @@ describe("createRemoteVerifier options and the guard", () => {
     const verifier = createRemoteVerifier({ issuer: ISSUER, fetch: async () => new Response(null, { status: 500 }) });
     const guard = createResourceGuard({ resource: RESOURCE, verifier, scopesSupported: ["mcp:tools"] });
     expect(guard.metadata()).toMatchObject({ resource: RESOURCE, authorization_servers: [ISSUER], scopes_supported: ["mcp:tools"] });
-    expect(() => createResourceGuard({ resource: RESOURCE, verifier: { verifyAccessToken: async () => ({}) as never } })).toThrow(/authorizationServers is required/);
+    expect(() => createResourceGuard({ resource: RESOURCE, verifier: { verifyAccessToken: async () => ({}) as never } })).toThrow(
+      /authorizationServers is required/,
+    );
   });
 });

@@ -147,12 +147,15 @@ function verifyRemoteOptions(options: RemoteVerifierOptions): void {
   }
   const introspection = options.introspection;
   if (introspection !== undefined && introspection !== false) {
-    if (typeof introspection !== "object" || introspection === null) throw new TypeError("Portcullis: introspection takes { clientId, clientSecret }, or false");
+    if (typeof introspection !== "object" || introspection === null)
+      throw new TypeError("Portcullis: introspection takes { clientId, clientSecret }, or false");
     for (const name of ["clientId", "clientSecret"] as const) {
-      if (typeof introspection[name] !== "string" || introspection[name] === "") throw new TypeError(`Portcullis: introspection.${name} is required: this resource server's client credentials at the issuer`);
+      if (typeof introspection[name] !== "string" || introspection[name] === "")
+        throw new TypeError(`Portcullis: introspection.${name} is required: this resource server's client credentials at the issuer`);
     }
     for (const name of ["cacheSeconds", "inactiveCacheSeconds"] as const) {
-      if (introspection[name] !== undefined && !isNonNegativeInteger(introspection[name])) throw new TypeError(`Portcullis: introspection.${name} must be a non-negative integer`);
+      if (introspection[name] !== undefined && !isNonNegativeInteger(introspection[name]))
+        throw new TypeError(`Portcullis: introspection.${name} must be a non-negative integer`);
     }
   }
   for (const name of ["clockToleranceSeconds", "maxLifetimeSeconds", "cacheSize", "timeoutMs", "maxResponseBytes"] as const) {
@@ -162,7 +165,7 @@ function verifyRemoteOptions(options: RemoteVerifierOptions): void {
     }
   }
   if (options.algorithms !== undefined && (!Array.isArray(options.algorithms) || options.algorithms.length === 0)) {
-    throw new TypeError("Portcullis: algorithms must be a non-empty list, e.g. [\"RS256\"]");
+    throw new TypeError('Portcullis: algorithms must be a non-empty list, e.g. ["RS256"]');
   }
   for (const name of ["fetch", "now"] as const) {
     if (options[name] !== undefined && typeof options[name] !== "function") throw new TypeError(`Portcullis: ${name} must be a function`);
@@ -300,7 +303,14 @@ export function createRemoteVerifier(options: RemoteVerifierOptions): RemoteVeri
         info = OAuthError.because("token_not_bearer", "the access token is not a bearer token");
       } else {
         const { iss, sub, jti, exp, iat, aud: _aud, client_id, scope: _scope, scp: _scp, nbf: _nbf, ...rest } = claims;
-        info = { token, clientId: client_id, scopes: Object.freeze(scopes) as string[], expiresAt: exp, resource: new URL(resource), extra: { ...rest, sub, iss, jti, iat } };
+        info = {
+          token,
+          clientId: client_id,
+          scopes: Object.freeze(scopes) as string[],
+          expiresAt: exp,
+          resource: new URL(resource),
+          extra: { ...rest, sub, iss, jti, iat },
+        };
       }
       infos.set(claims, info);
     }

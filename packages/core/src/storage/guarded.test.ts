@@ -72,7 +72,10 @@ describe("Unreachable storage (issue 5: never a hang, never a stack trace)", () 
     const { server, guard, state, errors } = setup();
     const verifier = "v".repeat(43);
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-    const challenge = btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    const challenge = btoa(String.fromCharCode(...digest))
+      .replaceAll("+", "-")
+      .replaceAll("/", "_")
+      .replace(/=+$/, "");
     const authorize = await server.fetch(
       new Request(`https://as.test/authorize?response_type=code&client_id=pub&code_challenge=${challenge}&code_challenge_method=S256`),
     );

@@ -17,7 +17,9 @@ const METHODS = ["get", "set", "setIfAbsent", "delete", "consume", "increment", 
  * is the store's data failing to parse, so it stays a store failure.
  */
 function isProgrammingError(error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof URIError || error instanceof EvalError;
+  return (
+    error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof URIError || error instanceof EvalError
+  );
 }
 
 /**

@@ -109,7 +109,20 @@ describe("Memory store bounds", () => {
     for (const key of ["cimd:https://c.test/id", "client-jwks:https://c.test/jwks", "authreq:abc"]) expect(isDisposable(key, {})).toBe(true);
     expect(isDisposable("client:c1", { unused: true })).toBe(true);
     expect(isDisposable("client:c1", { metadata: {} })).toBe(false);
-    for (const key of ["keys:signing", "assertion-jti:https://x/authreq:1:j", "code:h", "code-live:h", "refresh:h", "refresh-spent:h", "refresh-replay:h", "grant:g", "ratelimit:t", "login-lock:h", "login-attempts:h:0", "other"]) {
+    for (const key of [
+      "keys:signing",
+      "assertion-jti:https://x/authreq:1:j",
+      "code:h",
+      "code-live:h",
+      "refresh:h",
+      "refresh-spent:h",
+      "refresh-replay:h",
+      "grant:g",
+      "ratelimit:t",
+      "login-lock:h",
+      "login-attempts:h:0",
+      "other",
+    ]) {
       expect(isDisposable(key, {})).toBe(false);
     }
   });
@@ -135,14 +148,23 @@ describe("Memory store eviction of single-use records", () => {
     const t = createTestServer({
       now: clock.now,
       storage: createMemoryStore({ maxEntries: 200, now: clock.now }),
-      clients: [{ client_id: "machine", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, scope: "mcp:tools" }],
+      clients: [
+        { client_id: "machine", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] }, scope: "mcp:tools" },
+      ],
     });
     const now = Math.floor(Date.now() / 1000);
     const assertion = await new SignJWT({ iss: "machine", sub: "machine", aud: ISSUER, iat: now, exp: now + 120, jti: crypto.randomUUID() })
       .setProtectedHeader({ alg: "ES256", kid: "k1" })
       .sign(privateKey);
     const token = () =>
-      t.fetch(`${ISSUER}/token`, form({ grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion }));
+      t.fetch(
+        `${ISSUER}/token`,
+        form({
+          grant_type: "client_credentials",
+          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          client_assertion: assertion,
+        }),
+      );
     expect((await token()).status).toBe(200);
     expect((await token()).status).toBe(401);
     const statuses = new Set<number>();

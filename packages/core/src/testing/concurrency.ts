@@ -46,7 +46,12 @@ async function signInPage(storage: Storage) {
     const body = { request_id: field("request_id"), csrf_token: field("csrf_token"), username: "alice", decision: "allow" };
     return (password: string) =>
       server.fetch(
-        new Request(`${ISSUER}/authorize/consent`, { method: "POST", headers: { ...FORM, Cookie: cookie }, body: new URLSearchParams({ ...body, password }), redirect: "manual" }),
+        new Request(`${ISSUER}/authorize/consent`, {
+          method: "POST",
+          headers: { ...FORM, Cookie: cookie },
+          body: new URLSearchParams({ ...body, password }),
+          redirect: "manual",
+        }),
         from,
       );
   };
@@ -66,17 +71,27 @@ async function setUp(storage: Storage) {
   const guard = createResourceGuard({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: server });
   const verifier = "v".repeat(43);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  const challenge = btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+  const challenge = btoa(String.fromCharCode(...digest))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "");
   const token = (body: Record<string, string>) =>
     server.fetch(
-      new Request(`${ISSUER}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ client_id: "pub", ...body }) }),
+      new Request(`${ISSUER}/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ client_id: "pub", ...body }),
+      }),
     );
   const code = async () => {
-    const authorize = await server.fetch(new Request(`${ISSUER}/authorize?response_type=code&client_id=pub&code_challenge=${challenge}&code_challenge_method=S256`));
+    const authorize = await server.fetch(
+      new Request(`${ISSUER}/authorize?response_type=code&client_id=pub&code_challenge=${challenge}&code_challenge_method=S256`),
+    );
     const requestId = new URL(authorize.headers.get("Location")!).searchParams.get("request_id")!;
     return new URL((await server.completeAuthorization(requestId, { subject: "alice" })).headers.get("Location")!).searchParams.get("code")!;
   };
-  const live = async (accessToken: string) => !((await guard.authenticate(new Request(RESOURCE, { headers: { Authorization: `Bearer ${accessToken}` } }))) instanceof Response);
+  const live = async (accessToken: string) =>
+    !((await guard.authenticate(new Request(RESOURCE, { headers: { Authorization: `Bearer ${accessToken}` } }))) instanceof Response);
   return { token, code, verifier, live };
 }
 
@@ -117,7 +132,11 @@ export function runConcurrencySuite(name: string, harness: ConcurrencyHarness): 
         });
         const call = () =>
           server.fetch(
-            new Request(`${ISSUER}/token`, { method: "POST", headers: FORM, body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "x", client_id: "pub" }) }),
+            new Request(`${ISSUER}/token`, {
+              method: "POST",
+              headers: FORM,
+              body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "x", client_id: "pub" }),
+            }),
             { remoteAddress: "203.0.113.8" },
           );
         const statuses = (await Promise.all(Array.from({ length: 20 }, call))).map((r) => r.status);
@@ -152,7 +171,9 @@ export function runConcurrencySuite(name: string, harness: ConcurrencyHarness): 
       try {
         const { token, code, verifier, live } = await setUp(store);
         const c = await code();
-        const results = await settle(await Promise.all(Array.from({ length: PARALLEL }, () => token({ grant_type: "authorization_code", code: c, code_verifier: verifier }))));
+        const results = await settle(
+          await Promise.all(Array.from({ length: PARALLEL }, () => token({ grant_type: "authorization_code", code: c, code_verifier: verifier }))),
+        );
         const winners = results.filter((r) => r.status === 200);
         expect(winners).toHaveLength(1);
         for (const r of results.filter((r) => r.status !== 200)) {

@@ -210,7 +210,10 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       const guard = createResourceGuard({ resource, authorizationServers: [issuer], verifier: server });
       const verifier = "v".repeat(43);
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-      const challenge = btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+      const challenge = btoa(String.fromCharCode(...digest))
+        .replaceAll("+", "-")
+        .replaceAll("/", "_")
+        .replace(/=+$/, "");
       const signIn = async (clientId: string, subject: string) => {
         const authorize = await server.fetch(
           new Request(`${issuer}/authorize?response_type=code&client_id=${clientId}&code_challenge=${challenge}&code_challenge_method=S256`),
@@ -231,7 +234,8 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       expect(ids(await server.listGrants({ subject: "alice" }))).toEqual(["alice@a", "alice@b"]);
       expect(ids(await server.listGrants({ clientId: "a" }))).toEqual(["alice@a", "bob@a"]);
       expect(await server.revokeGrants({ clientId: "a" })).toBe(2);
-      const live = async (token: string) => !((await guard.authenticate(new Request(resource, { headers: { Authorization: `Bearer ${token}` } }))) instanceof Response);
+      const live = async (token: string) =>
+        !((await guard.authenticate(new Request(resource, { headers: { Authorization: `Bearer ${token}` } }))) instanceof Response);
       expect([await live(tokens.aliceA), await live(tokens.aliceB), await live(tokens.bobA)]).toEqual([false, true, false]);
       expect(ids(await server.listGrants({ subject: "alice" }))).toEqual(["alice@b"]);
       expect(await server.revokeGrants({ subject: "alice" })).toBe(1);

@@ -7,9 +7,7 @@ import type { RefreshRecord } from "./issue.js";
 import { keys } from "../storage/keys.js";
 
 /** A live token of this server and its grant. */
-export type FoundToken =
-  | { kind: "access_token"; grant: Grant; claims: VerifiedClaims }
-  | { kind: "refresh_token"; grant: Grant; record: RefreshRecord };
+export type FoundToken = { kind: "access_token"; grant: Grant; claims: VerifiedClaims } | { kind: "refresh_token"; grant: Grant; record: RefreshRecord };
 
 /** Finds the live grant behind an access token (a JWT of ours) or a refresh token, if any. */
 export async function findTokenGrant(ctx: ServerContext, token: string): Promise<FoundToken | undefined> {

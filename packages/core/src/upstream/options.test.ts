@@ -18,7 +18,16 @@ describe("upstream options (checked at construction)", () => {
 
   it("needs a 32-byte base64url encryption key, and distinct key ids", () => {
     expect(() => createTestServer(upstream({ tokenEncryptionKeys: "short" }))).toThrow("32 random bytes");
-    expect(() => createTestServer(upstream({ tokenEncryptionKeys: [{ id: "a", key: KEY }, { id: "a", key: "B".repeat(43) }] }))).toThrow("key id a given twice");
+    expect(() =>
+      createTestServer(
+        upstream({
+          tokenEncryptionKeys: [
+            { id: "a", key: KEY },
+            { id: "a", key: "B".repeat(43) },
+          ],
+        }),
+      ),
+    ).toThrow("key id a given twice");
   });
 
   it("is exclusive with login and interactionUrl, and refuses to let authorizationParams replace its own parameters", () => {
@@ -28,6 +37,8 @@ describe("upstream options (checked at construction)", () => {
   });
 
   it("needs a userinfo endpoint for a provider without discovery", () => {
-    expect(() => createTestServer(upstream({ endpoints: { authorization: "https://idp.example/authorize", token: "https://idp.example/token" } }))).toThrow("needs userinfo");
+    expect(() => createTestServer(upstream({ endpoints: { authorization: "https://idp.example/authorize", token: "https://idp.example/token" } }))).toThrow(
+      "needs userinfo",
+    );
   });
 });

@@ -35,7 +35,8 @@ function base(options: PresetOptions, issuer: string, scopes: string[]): Upstrea
 
 /** A host name, without scheme, path or port surprises. */
 function host(value: string, what: string): string {
-  if (!/^[A-Za-z0-9.-]+(?::\d+)?$/.test(value)) throw new TypeError(`Portcullis: ${what} must be a host name such as example.com (no scheme or path), got ${JSON.stringify(value)}`);
+  if (!/^[A-Za-z0-9.-]+(?::\d+)?$/.test(value))
+    throw new TypeError(`Portcullis: ${what} must be a host name such as example.com (no scheme or path), got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -107,7 +108,8 @@ export const upstreamPresets = {
     if (["common", "organizations", "consumers"].includes(tenant.toLowerCase())) {
       throw new TypeError(`Portcullis: upstreamPresets.entra needs your tenant ID or domain, not ${tenant} (its issuer varies per user)`);
     }
-    if (!/^[A-Za-z0-9.-]+$/.test(tenant)) throw new TypeError(`Portcullis: upstreamPresets.entra: tenant must be a tenant ID or domain, got ${JSON.stringify(tenant)}`);
+    if (!/^[A-Za-z0-9.-]+$/.test(tenant))
+      throw new TypeError(`Portcullis: upstreamPresets.entra: tenant must be a tenant ID or domain, got ${JSON.stringify(tenant)}`);
     const { tenant: _tenant, ...rest } = options;
     return base(rest, `https://login.microsoftonline.com/${tenant}/v2.0`, ["openid", "profile", "email", "offline_access"]);
   },

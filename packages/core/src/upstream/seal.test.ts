@@ -27,7 +27,13 @@ describe("Sealing upstream tokens at rest (AES-256-GCM)", () => {
   it("uses a fresh IV each time, and a rotated key list still opens old records", async () => {
     const [a, b] = await Promise.all([sealer.seal({ a: 1 }, "g"), sealer.seal({ a: 1 }, "g")]);
     expect(a.data).not.toBe(b.data);
-    const rotated = createSealer(new Map([["k2", key(2)], ["k1", key(1)]]), "k2");
+    const rotated = createSealer(
+      new Map([
+        ["k2", key(2)],
+        ["k1", key(1)],
+      ]),
+      "k2",
+    );
     expect(await rotated.open(a, "g")).toEqual({ a: 1 });
     expect((await rotated.seal({ a: 1 }, "g")).kid).toBe("k2");
     expect(await sealer.open(await rotated.seal({ a: 1 }, "g"), "g")).toBeUndefined();

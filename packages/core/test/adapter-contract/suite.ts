@@ -24,8 +24,13 @@ interface Case {
 }
 
 const STACK = /\bat\s+\S+\s+\(|\.(?:ts|js):\d+:\d+|\/secret\/|node_modules/;
-const toolCall = (name: string, padding = 0) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: {} }, ...(padding ? { pad: "x".repeat(padding) } : {}) });
-const json = (token?: string, extra: Record<string, string> = {}) => ({ "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra });
+const toolCall = (name: string, padding = 0) =>
+  JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: {} }, ...(padding ? { pad: "x".repeat(padding) } : {}) });
+const json = (token?: string, extra: Record<string, string> = {}) => ({
+  "Content-Type": "application/json",
+  ...(token ? { Authorization: `Bearer ${token}` } : {}),
+  ...extra,
+});
 const form = { "Content-Type": "application/x-www-form-urlencoded" };
 const deep = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
 const padded = toolCall("admin_echo", MAX_MCP_BODY + 100_000);
@@ -33,14 +38,41 @@ const padded = toolCall("admin_echo", MAX_MCP_BODY + 100_000);
 /** The table: every adapter answers each of these as the core does. */
 export const CONTRACT_CASES: Case[] = [
   { name: "bad percent-encoding in a token request body", path: "/token", headers: form, body: "grant_type=refresh_token&refresh_token=%zz&client_id=pub" },
-  { name: "bad percent-encoding in a token request parameter name", path: "/token", headers: form, body: "grant_type=refresh_token&refresh_token=x&client_id=pub&%E0%A4%A=1" },
+  {
+    name: "bad percent-encoding in a token request parameter name",
+    path: "/token",
+    headers: form,
+    body: "grant_type=refresh_token&refresh_token=x&client_id=pub&%E0%A4%A=1",
+  },
   { name: "bad percent-encoding in the query", method: "GET", path: "/authorize?response_type=code&client_id=%zz&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb" },
-  { name: "a token request body over the limit, declared", path: "/token", headers: form, body: `grant_type=refresh_token&refresh_token=${"x".repeat(70_000)}` },
-  { name: "a token request body over the limit, chunked", path: "/token", headers: form, body: `grant_type=refresh_token&refresh_token=${"x".repeat(70_000)}`, chunked: true },
-  { name: "a registration nested 20,000 levels deep", path: "/register", headers: json(), body: `{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none","jwks":{"keys":${deep(20_000)}}}` },
+  {
+    name: "a token request body over the limit, declared",
+    path: "/token",
+    headers: form,
+    body: `grant_type=refresh_token&refresh_token=${"x".repeat(70_000)}`,
+  },
+  {
+    name: "a token request body over the limit, chunked",
+    path: "/token",
+    headers: form,
+    body: `grant_type=refresh_token&refresh_token=${"x".repeat(70_000)}`,
+    chunked: true,
+  },
+  {
+    name: "a registration nested 20,000 levels deep",
+    path: "/register",
+    headers: json(),
+    body: `{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none","jwks":{"keys":${deep(20_000)}}}`,
+  },
   { name: "an MCP call without a token", path: "/mcp", headers: json(), body: toolCall("whoami") },
   // text/plain: a JSON body parser an app mounts first (express.json()) leaves it to the guard.
-  { name: "an MCP call without a token, padded over the limit and chunked", path: "/mcp", headers: { "Content-Type": "text/plain" }, body: padded, chunked: true },
+  {
+    name: "an MCP call without a token, padded over the limit and chunked",
+    path: "/mcp",
+    headers: { "Content-Type": "text/plain" },
+    body: padded,
+    chunked: true,
+  },
   { name: "a malformed Authorization header (two words)", path: "/mcp", headers: json(undefined, { Authorization: "Bearer a b" }), body: toolCall("whoami") },
   { name: "a malformed Authorization header (no token)", path: "/mcp", headers: json(undefined, { Authorization: "Bearer" }), body: toolCall("whoami") },
   { name: "another scheme", path: "/mcp", headers: json(undefined, { Authorization: "Basic d2VhazpwYXNz" }), body: toolCall("whoami") },
@@ -51,12 +83,37 @@ export const CONTRACT_CASES: Case[] = [
   { name: "an admin token calling admin_echo", path: "/mcp", headers: json("admin"), body: toolCall("admin_echo") },
   { name: "a weak token calling admin_echo padded past the limit (declared)", path: "/mcp", headers: json("weak"), body: padded },
   { name: "a weak token calling admin_echo padded past the limit (chunked)", path: "/mcp", headers: json("weak"), body: padded, chunked: true },
-  { name: "a weak token calling admin_echo padded past the limit as text/plain", path: "/mcp", headers: json("weak", { "Content-Type": "text/plain" }), body: padded },
-  { name: "a weak token with a body that is not JSON", path: "/mcp", headers: json("weak", { "Content-Type": "text/plain" }), body: `${toolCall("admin_echo")} trailing` },
+  {
+    name: "a weak token calling admin_echo padded past the limit as text/plain",
+    path: "/mcp",
+    headers: json("weak", { "Content-Type": "text/plain" }),
+    body: padded,
+  },
+  {
+    name: "a weak token with a body that is not JSON",
+    path: "/mcp",
+    headers: json("weak", { "Content-Type": "text/plain" }),
+    body: `${toolCall("admin_echo")} trailing`,
+  },
   { name: "a weak token with a JSON body nested 20,000 levels deep", path: "/mcp", headers: json("weak"), body: deep(20_000) },
-  ...["constructor", "__proto__", "toString", "hasOwnProperty"].map((name) => ({ name: `a tools/call named ${name}`, path: "/mcp", headers: json("weak"), body: toolCall(name) })),
-  { name: "a JSON-RPC method named hasOwnProperty", path: "/mcp", headers: json("weak"), body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "hasOwnProperty" }) },
-  { name: "Mcp-Name disagreeing with the body", path: "/mcp", headers: json("weak", { "Mcp-Method": "tools/call", "Mcp-Name": "whoami" }), body: toolCall("admin_echo") },
+  ...["constructor", "__proto__", "toString", "hasOwnProperty"].map((name) => ({
+    name: `a tools/call named ${name}`,
+    path: "/mcp",
+    headers: json("weak"),
+    body: toolCall(name),
+  })),
+  {
+    name: "a JSON-RPC method named hasOwnProperty",
+    path: "/mcp",
+    headers: json("weak"),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "hasOwnProperty" }),
+  },
+  {
+    name: "Mcp-Name disagreeing with the body",
+    path: "/mcp",
+    headers: json("weak", { "Mcp-Method": "tools/call", "Mcp-Name": "whoami" }),
+    body: toolCall("admin_echo"),
+  },
   { name: "a guard failure (a verifier answering without scopes)", path: "/mcp", headers: json("boom"), body: toolCall("whoami") },
 ];
 
@@ -105,7 +162,12 @@ async function exchange(url: string, c: Case) {
     // Not events.once: it rejects on the socket's error, and a reset write is expected here.
     const closed = new Promise((resolve) => socket.on("close", resolve));
     const body = Buffer.from(c.body ?? "");
-    const head = [`${c.method ?? "POST"} ${c.path} HTTP/1.1`, `Host: ${host}`, "Connection: close", ...Object.entries(c.headers ?? {}).map(([n, v]) => `${n}: ${v}`)];
+    const head = [
+      `${c.method ?? "POST"} ${c.path} HTTP/1.1`,
+      `Host: ${host}`,
+      "Connection: close",
+      ...Object.entries(c.headers ?? {}).map(([n, v]) => `${n}: ${v}`),
+    ];
     head.push(c.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${body.length}`);
     socket.write(`${head.join("\r\n")}\r\n\r\n`);
     socket.write(c.chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]) : body);
@@ -143,7 +205,11 @@ export function describeAdapterContract(
       // The connection was reset with the body unread: the refusal went unheard, nothing was read.
       if (quirks.resetsUnreadUploads && actual.status === 0 && (expected.status === 401 || expected.status === 413)) return expect(actual.reached).toBe(false);
       expect(STACK.test(actual.text), actual.text.slice(0, 300)).toBe(false);
-      expect({ status: actual.status, error: actual.error, reached: actual.reached }).toEqual({ status: expected.status, error: expected.error, reached: expected.reached });
+      expect({ status: actual.status, error: actual.error, reached: actual.reached }).toEqual({
+        status: expected.status,
+        error: expected.error,
+        reached: expected.reached,
+      });
     });
 
     it("audit #2: a 1.1 MB admin_echo call with a token lacking mcp:admin never reaches the route, declared, chunked or as text/plain", async () => {
@@ -165,12 +231,20 @@ export function describeAdapterContract(
       expect(await adapter.reportedErrors()).toBeGreaterThan(before);
     });
 
-    it.each(["/%6Dcp", "/MCP", "//mcp", "/mcp/", "/%2Fmcp", "/mcp%2F", "/./mcp", "/x/../mcp"])("never lets %s reach the MCP route without a token", async (path) => {
-      for (const method of ["POST", "GET"]) {
-        const response = await fetch(`${adapter.url}${path}`, { method, headers: json(), ...(method === "POST" ? { body: toolCall("admin_echo") } : {}), redirect: "manual" });
-        expect((await summary(response)).reached, `${method} ${path}`).toBe(false);
-      }
-    });
+    it.each(["/%6Dcp", "/MCP", "//mcp", "/mcp/", "/%2Fmcp", "/mcp%2F", "/./mcp", "/x/../mcp"])(
+      "never lets %s reach the MCP route without a token",
+      async (path) => {
+        for (const method of ["POST", "GET"]) {
+          const response = await fetch(`${adapter.url}${path}`, {
+            method,
+            headers: json(),
+            ...(method === "POST" ? { body: toolCall("admin_echo") } : {}),
+            redirect: "manual",
+          });
+          expect((await summary(response)).reached, `${method} ${path}`).toBe(false);
+        }
+      },
+    );
 
     it("audit #3: a chunked upload without a token is answered 401 long before it ends, its body unread", async () => {
       const { hostname, port, host } = new URL(adapter.url);

@@ -25,7 +25,12 @@ interface Deployment {
 
 const DEPLOYMENTS: Deployment[] = [
   { name: "authorization server at the MCP origin root", issuer: "https://mcp.test", rootDiscoverable: true },
-  { name: "tenant issuer with a path, co-hosted, served at the origin root too", issuer: "https://mcp.test/tenant1", rootDiscoverable: true, options: { serveAtOriginRoot: true } },
+  {
+    name: "tenant issuer with a path, co-hosted, served at the origin root too",
+    issuer: "https://mcp.test/tenant1",
+    rootDiscoverable: true,
+    options: { serveAtOriginRoot: true },
+  },
   { name: "separate authorization server with a path", issuer: "https://as.test/tenant1", rootDiscoverable: false },
 ];
 
@@ -80,12 +85,20 @@ function challenge(response: Response): Record<string, string> {
   return Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
 }
 
-const b64url = (bytes: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+const b64url = (bytes: ArrayBuffer) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
 
 /** A client of one revision: discovery, registration, sign-in, token, as that revision specifies. */
 async function revisionClient(revision: Revision, net: ReturnType<typeof deploy>["fetch"], extraScope?: string) {
   const mcpCall = (token?: string, body: unknown = { jsonrpc: "2.0", id: 1, method: "tools/list" }) =>
-    net(MCP, { method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    net(MCP, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
   const first = await mcpCall();
   expect(first.status).toBe(401);
   const params = challenge(first);
@@ -146,7 +159,11 @@ async function revisionClient(revision: Revision, net: ReturnType<typeof deploy>
       client_name: `${revision} client`,
       ...(revision === "2026-07-28" ? { application_type: "native" } : {}),
     };
-    const registered = await net(md.registration_endpoint as string, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(registration) });
+    const registered = await net(md.registration_endpoint as string, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(registration),
+    });
     expect(registered.status).toBe(201); // AS-DCR-1
     clientId = ((await registered.json()) as { client_id: string }).client_id;
   }
@@ -273,7 +290,9 @@ describe("Issuers with a path and several tenants (RFC 8414 §3.1, AS-MD-5)", ()
     );
     const { client_id } = (await registered.json()) as { client_id: string };
     const authorize = (server: typeof one, name: string) =>
-      server.fetch(new Request(`https://as.test/${name}/authorize?response_type=code&client_id=${client_id}&code_challenge=${"a".repeat(43)}&code_challenge_method=S256`));
+      server.fetch(
+        new Request(`https://as.test/${name}/authorize?response_type=code&client_id=${client_id}&code_challenge=${"a".repeat(43)}&code_challenge_method=S256`),
+      );
     expect((await authorize(one, "tenant1")).status).toBe(302);
     expect((await authorize(two, "tenant2")).status).toBe(400); // unknown to tenant2, though they share a store
   });

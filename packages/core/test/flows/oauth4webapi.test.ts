@@ -8,9 +8,7 @@ async function signInWithOauth4webapi(registration: Partial<oauth.OmitSymbolProp
   const opts = viaServer(t.fetch);
   const issuer = new URL(ISSUER);
   const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, opts));
-  const registered = await oauth.processDynamicClientRegistrationResponse(
-    await oauth.dynamicClientRegistrationRequest(as, registration, opts),
-  );
+  const registered = await oauth.processDynamicClientRegistrationResponse(await oauth.dynamicClientRegistrationRequest(as, registration, opts));
   const client: oauth.Client = { client_id: registered.client_id, token_endpoint_auth_method: registered.token_endpoint_auth_method as string };
   const clientAuth = registered.client_secret ? oauth.ClientSecretBasic(registered.client_secret as string) : oauth.None();
   const redirectUri = (registration.redirect_uris as string[])[0]!.replace("127.0.0.1/", "127.0.0.1:53123/");

@@ -44,7 +44,9 @@ describe("Audit events (onEvent; issue 6)", () => {
     });
     const { code, verifier } = await obtainCode(t.fetch);
     remember(code, verifier);
-    const tokens = (await (await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: "pub" })).json()) as Record<string, string>;
+    const tokens = (await (
+      await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: "pub" })
+    ).json()) as Record<string, string>;
     remember(tokens.access_token, tokens.refresh_token);
     // A code replay.
     await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier, client_id: "pub" });
@@ -68,7 +70,11 @@ describe("Audit events (onEvent; issue 6)", () => {
     // A rate limit.
     for (let i = 0; i < 25; i++) {
       await t.server.fetch(
-        new Request(`${ISSUER}/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "grant_type=refresh_token&refresh_token=x&client_id=pub" }),
+        new Request(`${ISSUER}/token`, {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: "grant_type=refresh_token&refresh_token=x&client_id=pub",
+        }),
         { remoteAddress: "203.0.113.99" },
       );
     }

@@ -1,6 +1,17 @@
 /** The SPEC-CHECKLIST §3 bad inputs not covered next to the endpoints, by ID. */
 import { describe, expect, it } from "vitest";
-import { authorizationUrl, basic, CONF_SECRET, TEST_CLIENTS, createTestServer, form, ISSUER, obtainConfidentialTokens, readConsentPage, RESOURCE } from "../helpers.js";
+import {
+  authorizationUrl,
+  basic,
+  CONF_SECRET,
+  TEST_CLIENTS,
+  createTestServer,
+  form,
+  ISSUER,
+  obtainConfidentialTokens,
+  readConsentPage,
+  RESOURCE,
+} from "../helpers.js";
 
 describe("Bad inputs (SPEC-CHECKLIST §3)", () => {
   it("B31: shows a homoglyph client name escaped, with the redirect host plainly beside it", async () => {

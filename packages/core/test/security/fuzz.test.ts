@@ -19,14 +19,64 @@ const PATHS = [
 ];
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "QUERY"];
 const HEADER_NAMES = ["Authorization", "Content-Type", "Cookie", "Origin", "Host", "X-Forwarded-For", "Content-Length", "Accept", "Mcp-Method", "Mcp-Name"];
-const PARAM_NAMES = ["client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "scope", "state", "resource", "grant_type", "code", "code_verifier", "refresh_token", "token", "client_secret", "client_assertion", "client_assertion_type", "request_id", "csrf_token", "decision", "username", "password"];
+const PARAM_NAMES = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "code_challenge",
+  "code_challenge_method",
+  "scope",
+  "state",
+  "resource",
+  "grant_type",
+  "code",
+  "code_verifier",
+  "refresh_token",
+  "token",
+  "client_secret",
+  "client_assertion",
+  "client_assertion_type",
+  "request_id",
+  "csrf_token",
+  "decision",
+  "username",
+  "password",
+];
 const REGISTERED = [/^http:\/\/127\.0\.0\.1(:\d+)?\/cb\?/, /^https:\/\/app\.test\/cb\?/];
 
 const printable = fc.string({ unit: fc.constantFrom(..."abcAZ09-._~:/?#[]@!$&'()*+,;=% \"\\<>{}|^`\t".split("")), maxLength: 60 });
-const value = fc.oneof(printable, fc.constantFrom("pub", "conf", "S256", "code", "http://127.0.0.1/cb", "https://evil.test/cb", "javascript:alert(1)", "%zz", "%C3", "a".repeat(5000), "Basic Og==", "Bearer x", "application/x-www-form-urlencoded", "application/json"));
+const value = fc.oneof(
+  printable,
+  fc.constantFrom(
+    "pub",
+    "conf",
+    "S256",
+    "code",
+    "http://127.0.0.1/cb",
+    "https://evil.test/cb",
+    "javascript:alert(1)",
+    "%zz",
+    "%C3",
+    "a".repeat(5000),
+    "Basic Og==",
+    "Bearer x",
+    "application/x-www-form-urlencoded",
+    "application/json",
+  ),
+);
 const params = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...PARAM_NAMES), printable), value), { maxLength: 8 });
-const encode = (pairs: [string, string][], raw: boolean) => pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join("&");
-const headers = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...HEADER_NAMES), fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,12}$/)), fc.oneof(printable.map((s) => s.replace(/[\t]/g, " ")), value.map((s) => s.replace(/[\t]/g, " ")))), { maxLength: 5 });
+const encode = (pairs: [string, string][], raw: boolean) =>
+  pairs.map(([k, v]) => (raw ? `${k}=${v}` : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join("&");
+const headers = fc.array(
+  fc.tuple(
+    fc.oneof(fc.constantFrom(...HEADER_NAMES), fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,12}$/)),
+    fc.oneof(
+      printable.map((s) => s.replace(/[\t]/g, " ")),
+      value.map((s) => s.replace(/[\t]/g, " ")),
+    ),
+  ),
+  { maxLength: 5 },
+);
 
 const request = fc.record({
   method: fc.constantFrom(...METHODS),
@@ -34,7 +84,15 @@ const request = fc.record({
   query: params,
   rawQuery: fc.boolean(),
   headers,
-  body: fc.option(fc.oneof(params.map((p) => encode(p, false)), params.map((p) => encode(p, true)), printable, fc.json()), { nil: undefined }),
+  body: fc.option(
+    fc.oneof(
+      params.map((p) => encode(p, false)),
+      params.map((p) => encode(p, true)),
+      printable,
+      fc.json(),
+    ),
+    { nil: undefined },
+  ),
 });
 
 function build(input: typeof request extends fc.Arbitrary<infer T> ? T : never, base = ISSUER): Request | undefined {
@@ -65,7 +123,11 @@ describe("Property: no input breaks the server (issue 6; SPEC-CHECKLIST §3)", (
         const text = await bounded(response.text(), 5000);
         expect(text).not.toMatch(STACK);
         const location = response.headers.get("Location");
-        if (location !== null) expect(REGISTERED.some((r) => r.test(location)), location).toBe(true);
+        if (location !== null)
+          expect(
+            REGISTERED.some((r) => r.test(location)),
+            location,
+          ).toBe(true);
         if (input.path === "/token" && response.status >= 400) expect(response.headers.get("Cache-Control")).toBe("no-store");
         expect(text).not.toMatch(/"access_token"/);
       }),
@@ -77,7 +139,16 @@ describe("Property: no input breaks the server (issue 6; SPEC-CHECKLIST §3)", (
     const t = createTestServer();
     const authorize = fc.record({
       client_id: fc.constantFrom("pub", "conf", "unknown", ""),
-      redirect_uri: fc.constantFrom(undefined, "http://127.0.0.1/cb", "http://127.0.0.1:9/cb", "https://app.test/cb", "https://app.test/cb/", "https://evil.test/cb", "http://127.0.0.1/cb#x", "HTTP://127.0.0.1/cb"),
+      redirect_uri: fc.constantFrom(
+        undefined,
+        "http://127.0.0.1/cb",
+        "http://127.0.0.1:9/cb",
+        "https://app.test/cb",
+        "https://app.test/cb/",
+        "https://evil.test/cb",
+        "http://127.0.0.1/cb#x",
+        "HTTP://127.0.0.1/cb",
+      ),
       response_type: fc.constantFrom(undefined, "code", "token", "CODE"),
       code_challenge: fc.constantFrom(undefined, "a".repeat(43), "short", "=".repeat(43)),
       code_challenge_method: fc.constantFrom(undefined, "S256", "plain"),
@@ -93,7 +164,10 @@ describe("Property: no input breaks the server (issue 6; SPEC-CHECKLIST §3)", (
         expect(response.status).toBeLessThan(500);
         const location = response.headers.get("Location");
         if (location !== null) {
-          expect(REGISTERED.some((r) => r.test(location)), location).toBe(true);
+          expect(
+            REGISTERED.some((r) => r.test(location)),
+            location,
+          ).toBe(true);
           expect(new URL(location).searchParams.get("code")).toBeNull();
         }
         expect(await response.text()).not.toMatch(STACK);
@@ -111,7 +185,10 @@ describe("Property: no input breaks the resource guard (issue 6)", () => {
       headers: fc.array(
         fc.tuple(
           fc.constantFrom("Authorization", "Origin", "Host", "Mcp-Method", "Mcp-Name", "Content-Type"),
-          fc.oneof(printable.map((s) => s.replace(/\t/g, " ")), fc.constantFrom("Bearer ", "Bearer a.b.c", "Bearer e30.e30.", "bearer x", "Basic x", `Bearer ${"A".repeat(9000)}`, "https://mcp.test")),
+          fc.oneof(
+            printable.map((s) => s.replace(/\t/g, " ")),
+            fc.constantFrom("Bearer ", "Bearer a.b.c", "Bearer e30.e30.", "bearer x", "Basic x", `Bearer ${"A".repeat(9000)}`, "https://mcp.test"),
+          ),
         ),
         { maxLength: 4 },
       ),
@@ -159,7 +236,11 @@ describe("Property: every endpoint through the Fetch core keeps its promises (is
 
   it.each(knownHoles(validToken))("%s", async (_title, input) => check(input));
 
-  it("answers hostile requests (paths, prototype keys, repeated parameters, deep JSON, padded bodies) without a 5xx, an unguarded pass, a token, a code or an open redirect", async () => {
-    await fc.assert(fc.asyncProperty(fuzzInput({ host: "as.test", validToken }), check), budget("fetch core", 300));
-  }, fuzzTimeout());
+  it(
+    "answers hostile requests (paths, prototype keys, repeated parameters, deep JSON, padded bodies) without a 5xx, an unguarded pass, a token, a code or an open redirect",
+    async () => {
+      await fc.assert(fc.asyncProperty(fuzzInput({ host: "as.test", validToken }), check), budget("fetch core", 300));
+    },
+    fuzzTimeout(),
+  );
 });

@@ -25,7 +25,10 @@ describe("Deeply nested JSON and error classification", () => {
     const t = createTestServer();
     const deepObject = `${'{"a":'.repeat(5_000)}1${"}".repeat(5_000)}`;
     for (const value of [nested(20_000), nested(33), deepObject]) {
-      await expectTokenError(await registerRaw(t.fetch, `{"redirect_uris":["https://app.test/cb"],"software_statement_extra":${value}}`), "invalid_client_metadata");
+      await expectTokenError(
+        await registerRaw(t.fetch, `{"redirect_uris":["https://app.test/cb"],"software_statement_extra":${value}}`),
+        "invalid_client_metadata",
+      );
     }
     const registered = (await (await registerRaw(t.fetch, '{"redirect_uris":["https://app.test/cb"]}')).json()) as Record<string, string>;
     const update = await t.fetch(registered.registration_client_uri!, {

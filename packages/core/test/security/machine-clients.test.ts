@@ -26,7 +26,10 @@ const machine = (scope?: string) => ({
 });
 
 function machineToken(fetch: Fetch, client: { client_id: string; client_secret: string }, scope?: string) {
-  return fetch(`${ISSUER}/token`, form({ grant_type: "client_credentials", ...(scope !== undefined ? { scope } : {}) }, { Authorization: basic(client.client_id, client.client_secret) }));
+  return fetch(
+    `${ISSUER}/token`,
+    form({ grant_type: "client_credentials", ...(scope !== undefined ? { scope } : {}) }, { Authorization: basic(client.client_id, client.client_secret) }),
+  );
 }
 
 describe("Machine clients need an operator (client_credentials)", () => {
@@ -38,14 +41,21 @@ describe("Machine clients need an operator (client_credentials)", () => {
     expect(body).not.toHaveProperty("client_id");
     expect(body).not.toHaveProperty("client_secret");
     // The exploit's next step: nothing was registered, so nothing authenticates.
-    const token = await t.fetch(`${ISSUER}/token`, form({ grant_type: "client_credentials", scope: "mcp:tools mcp:admin" }, { Authorization: basic("anything", "anything-anything") }));
+    const token = await t.fetch(
+      `${ISSUER}/token`,
+      form({ grant_type: "client_credentials", scope: "mcp:tools mcp:admin" }, { Authorization: basic("anything", "anything-anything") }),
+    );
     await expectTokenError(token, "invalid_client", 401);
     expect(t.events.filter((e) => e.type === "client.registered")).toEqual([]);
   });
 
   it("audit #1: open registration refuses client_credentials mixed with user-delegated grants, and any other grant type", async () => {
     const t = server();
-    for (const grant_types of [["authorization_code", "refresh_token", "client_credentials"], ["authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"], ["password"]]) {
+    for (const grant_types of [
+      ["authorization_code", "refresh_token", "client_credentials"],
+      ["authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+      ["password"],
+    ]) {
       const response = await register(t.fetch, { redirect_uris: ["https://app.test/cb"], token_endpoint_auth_method: "client_secret_basic", grant_types });
       await expectTokenError(response, "invalid_client_metadata");
     }
@@ -145,7 +155,13 @@ describe("Machine clients need an operator (client_credentials)", () => {
     const storage = createMemoryStore();
     const t = server({ storage, machineScopes: ["mcp:tools"] });
     const secret = "legacy-secret-0123456789";
-    const metadata = { client_id: "legacy", redirect_uris: [], token_endpoint_auth_method: "client_secret_basic", grant_types: ["client_credentials"], response_types: [] };
+    const metadata = {
+      client_id: "legacy",
+      redirect_uris: [],
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: ["client_credentials"],
+      response_types: [],
+    };
     await storage.set("client:legacy", { metadata, secretHash: await sha256(secret) });
     await expectTokenError(await machineToken(t.fetch, { client_id: "legacy", client_secret: secret }, "mcp:tools"), "unauthorized_client");
     await storage.set("client:legacy", { metadata, secretHash: await sha256(secret), machineClient: true });

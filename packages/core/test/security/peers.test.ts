@@ -31,7 +31,14 @@ import { createMemoryStore } from "../../src/storage/memory.js";
 describe("Peer regressions (PEERS.md §4)", () => {
   it("CVE-2025-4143 (#1): /authorize checks redirect_uri against the registration itself: case, slash, query and port variants get a local 400", async () => {
     const t = createTestServer();
-    for (const redirect of ["https://app.test/CB", "https://APP.test/cb/", "https://app.test/cb/", "https://app.test/cb?x=1", "https://app.test:8443/cb", "https://evil.test/cb"]) {
+    for (const redirect of [
+      "https://app.test/CB",
+      "https://APP.test/cb/",
+      "https://app.test/cb/",
+      "https://app.test/cb?x=1",
+      "https://app.test:8443/cb",
+      "https://evil.test/cb",
+    ]) {
       const { url } = await authorizationUrl({ client_id: "conf", redirect_uri: redirect });
       await expectErrorPage(await t.fetch(url));
     }
@@ -65,8 +72,21 @@ describe("Peer regressions (PEERS.md §4)", () => {
   it("cloudflare/workers-oauth-provider#80, #87, #98 and better-auth#9838 (#4, #10): javascript:, data: and vbscript: redirect URIs are refused in every variant; cursor:// style schemes are not", async () => {
     const t = createTestServer();
     const register = (uri: string) =>
-      t.fetch(`${ISSUER}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: [uri], token_endpoint_auth_method: "none" }) });
-    for (const uri of ["javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)", "javascript\u0000:alert(1)", "data:text/html,x", "vbscript:msgbox(1)", "DATA:text/html,x"]) {
+      t.fetch(`${ISSUER}/register`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ redirect_uris: [uri], token_endpoint_auth_method: "none" }),
+      });
+    for (const uri of [
+      "javascript:alert(1)",
+      "JaVaScRiPt:alert(1)",
+      " javascript:alert(1)",
+      "java\tscript:alert(1)",
+      "javascript\u0000:alert(1)",
+      "data:text/html,x",
+      "vbscript:msgbox(1)",
+      "DATA:text/html,x",
+    ]) {
       expect((await register(uri)).status, JSON.stringify(uri)).toBe(400);
     }
     expect((await register("com.cursor.app://oauth/callback")).status).toBe(201);
@@ -75,7 +95,10 @@ describe("Peer regressions (PEERS.md §4)", () => {
   it("cloudflare/workers-oauth-provider#52 (#5): a wrong code does not touch the grant, and client B cannot revoke client A's token", async () => {
     const t = createTestServer();
     const { body } = await obtainTokens(t.fetch);
-    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "authorization_code", code: "wrong", code_verifier: "a".repeat(43), client_id: "pub" }), "invalid_grant");
+    await expectTokenError(
+      await tokenRequest(t.fetch, { grant_type: "authorization_code", code: "wrong", code_verifier: "a".repeat(43), client_id: "pub" }),
+      "invalid_grant",
+    );
     const revoke = await t.fetch(`${ISSUER}/revoke`, {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic("conf", CONF_SECRET) },
@@ -100,7 +123,10 @@ describe("Peer regressions (PEERS.md §4)", () => {
     expect((await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: body.refresh_token!, client_id: "pub" })).status).toBe(200);
     const late = await obtainTokens(t.fetch);
     t.clock.advance(3601);
-    await expectTokenError(await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: late.body.refresh_token!, client_id: "pub" }), "invalid_grant");
+    await expectTokenError(
+      await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: late.body.refresh_token!, client_id: "pub" }),
+      "invalid_grant",
+    );
   });
 
   it("anomalyco/openauth#299, #305 (#12): https:evil.com and scheme-relative redirects are refused, and X-Forwarded-Host changes nothing", async () => {
@@ -109,13 +135,19 @@ describe("Peer regressions (PEERS.md §4)", () => {
       const { url } = await authorizationUrl({ client_id: "conf", redirect_uri: redirect });
       await expectErrorPage(await t.fetch(url));
     }
-    const metadata = await (await t.fetch(`${ISSUER}/.well-known/oauth-authorization-server`, { headers: { "X-Forwarded-Host": "evil.test", "X-Forwarded-Proto": "http" } })).json();
+    const metadata = await (
+      await t.fetch(`${ISSUER}/.well-known/oauth-authorization-server`, { headers: { "X-Forwarded-Host": "evil.test", "X-Forwarded-Proto": "http" } })
+    ).json();
     expect(JSON.stringify(metadata)).not.toContain("evil.test");
   });
 
   it("panva/node-oidc-provider 48cc79c, da993300 (#14): raw-string matching: an empty fragment, userinfo, https loopback ports and IPv6 variants are refused", async () => {
     const t = createTestServer({
-      clients: [...TEST_CLIENTS, { client_id: "v6", redirect_uris: ["http://[::1]/cb"] }, { client_id: "tls", redirect_uris: ["https://127.0.0.1/cb"], application_type: "native" }],
+      clients: [
+        ...TEST_CLIENTS,
+        { client_id: "v6", redirect_uris: ["http://[::1]/cb"] },
+        { client_id: "tls", redirect_uris: ["https://127.0.0.1/cb"], application_type: "native" },
+      ],
     });
     const refused: [string, string][] = [
       ["pub", "http://127.0.0.1:1234/cb#"],
@@ -139,11 +171,29 @@ describe("Peer regressions (PEERS.md §4)", () => {
     const { exportJWK, generateKeyPair, SignJWT } = await import("jose");
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const storage = createMemoryStore();
-    const clients = [{ client_id: "machine", grant_types: ["client_credentials"], token_endpoint_auth_method: "private_key_jwt" as const, jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: "k" }] } }];
+    const clients = [
+      {
+        client_id: "machine",
+        grant_types: ["client_credentials"],
+        token_endpoint_auth_method: "private_key_jwt" as const,
+        jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: "k" }] },
+      },
+    ];
     const [a, b] = [createTestServer({ storage, clients }), createTestServer({ storage, clients })];
     const now = Math.floor(Date.now() / 1000);
-    const assertion = await new SignJWT({ jti: crypto.randomUUID() }).setProtectedHeader({ alg: "ES256", kid: "k" }).setIssuer("machine").setSubject("machine").setAudience(ISSUER).setIssuedAt(now).setExpirationTime(now + 60).sign(privateKey);
-    const body = { grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion };
+    const assertion = await new SignJWT({ jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: "ES256", kid: "k" })
+      .setIssuer("machine")
+      .setSubject("machine")
+      .setAudience(ISSUER)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(privateKey);
+    const body = {
+      grant_type: "client_credentials",
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: assertion,
+    };
     expect((await tokenRequest(a!.fetch, body)).status).toBe(200);
     await expectTokenError(await tokenRequest(b!.fetch, body), "invalid_client", 401);
   });
@@ -200,7 +250,10 @@ describe("Peer regressions (PEERS.md §4)", () => {
   it("FastMCP jwtIssuer (#25): app claims cannot override reserved claims, and a refresh token is never accepted as an access token", async () => {
     const t = createTestServer({
       login: {
-        verifyPassword: async () => ({ subject: "alice", claims: { aud: "https://evil.test", iss: "https://evil.test", exp: 9_999_999_999, sub: "root", client_id: "x", scope: "admin", role: "user" } }),
+        verifyPassword: async () => ({
+          subject: "alice",
+          claims: { aud: "https://evil.test", iss: "https://evil.test", exp: 9_999_999_999, sub: "root", client_id: "x", scope: "admin", role: "user" },
+        }),
       },
     });
     const { body } = await obtainTokens(t.fetch);
@@ -214,7 +267,11 @@ describe("Peer regressions (PEERS.md §4)", () => {
   it("CVE-2025-61928 class (#27): the client configuration endpoint needs its registration access token", async () => {
     const t = createTestServer();
     const registered = (await (
-      await t.fetch(`${ISSUER}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }) })
+      await t.fetch(`${ISSUER}/register`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/cb"], token_endpoint_auth_method: "none" }),
+      })
     ).json()) as { client_id: string };
     for (const headers of [{}, { Authorization: "Bearer wrong-token" }] as Record<string, string>[]) {
       for (const method of ["GET", "PUT", "DELETE"]) {

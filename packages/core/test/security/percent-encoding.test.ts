@@ -21,7 +21,13 @@ interface Case {
 const CASES: Case[] = [
   { name: "registration management GET", target: "/register/$", headers: { Authorization: "Bearer abc" } },
   { name: "registration management GET without a token", target: "/register/$" },
-  { name: "registration management PUT", method: "PUT", target: "/register/$", headers: { Authorization: "Bearer abc", "Content-Type": "application/json" }, body: "{}" },
+  {
+    name: "registration management PUT",
+    method: "PUT",
+    target: "/register/$",
+    headers: { Authorization: "Bearer abc", "Content-Type": "application/json" },
+    body: "{}",
+  },
   { name: "registration management DELETE", method: "DELETE", target: "/register/x$", headers: { Authorization: "Bearer abc" } },
   { name: "authorize query value", target: "/authorize?client_id=$&response_type=code", page: true },
   { name: "authorize query name", target: "/authorize?client_id=pub&$=1", page: true },

@@ -71,8 +71,16 @@ describe("User-supplied names are looked up as own keys, never through a prototy
     for (const key of PROTO_KEYS) {
       const { url } = await authorizationUrl({ client_id: key });
       await expectErrorPage(await t.fetch(url));
-      await expectTokenError(await tokenRequest(t.fetch, { grant_type: "authorization_code", client_id: key, code: "c", code_verifier: "v".repeat(43) }), "invalid_client", 401);
-      await expectTokenError(await tokenRequest(t.fetch, { grant_type: "client_credentials" }, { Authorization: basic(key, "secret-secret-secret") }), "invalid_client", 401);
+      await expectTokenError(
+        await tokenRequest(t.fetch, { grant_type: "authorization_code", client_id: key, code: "c", code_verifier: "v".repeat(43) }),
+        "invalid_client",
+        401,
+      );
+      await expectTokenError(
+        await tokenRequest(t.fetch, { grant_type: "client_credentials" }, { Authorization: basic(key, "secret-secret-secret") }),
+        "invalid_client",
+        401,
+      );
       const management = await t.fetch(`${ISSUER}/register/${encodeURIComponent(key)}`, { headers: { Authorization: "Bearer abc" } });
       expect(management.status).toBe(401);
     }
@@ -94,7 +102,10 @@ describe("User-supplied names are looked up as own keys, never through a prototy
 
   it("audit #4: a registration body with an own __proto__ member changes nothing it should not", async () => {
     const t = createTestServer();
-    const response = await register(t.fetch, '{"redirect_uris":["https://app.test/cb"],"__proto__":{"grant_types":["client_credentials"],"scope":"mcp:tools files:write","token_endpoint_auth_method":"none"}}');
+    const response = await register(
+      t.fetch,
+      '{"redirect_uris":["https://app.test/cb"],"__proto__":{"grant_types":["client_credentials"],"scope":"mcp:tools files:write","token_endpoint_auth_method":"none"}}',
+    );
     expect(response.status).toBe(201);
     const client = (await response.json()) as Record<string, unknown>;
     expect(client.grant_types).toEqual(["authorization_code"]);

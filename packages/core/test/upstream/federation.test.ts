@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAuthorizationServer, createMemoryStore, UpstreamError, type AuthInfo, type Storage, type UpstreamAccess, type UpstreamOptions } from "../../src/index.js";
+import {
+  createAuthorizationServer,
+  createMemoryStore,
+  UpstreamError,
+  type AuthInfo,
+  type Storage,
+  type UpstreamAccess,
+  type UpstreamOptions,
+} from "../../src/index.js";
 import { Agent, formOf, formPost, pkce, signInAtIdp } from "./agent.js";
 import { startTestIdp, type TestIdp } from "./idp.js";
 
@@ -50,8 +58,20 @@ function createServer(options: { storage?: Storage; now?: () => number; upstream
     defaultScopes: ["mcp:tools"],
     storage: options.storage ?? createMemoryStore(),
     clients: [
-      { client_id: "client-a", client_name: "Client A", redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"] },
-      { client_id: "client-b", client_name: "Client B", redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"] },
+      {
+        client_id: "client-a",
+        client_name: "Client A",
+        redirect_uris: [CLIENT_REDIRECT],
+        token_endpoint_auth_method: "none",
+        grant_types: ["authorization_code", "refresh_token"],
+      },
+      {
+        client_id: "client-b",
+        client_name: "Client B",
+        redirect_uris: [CLIENT_REDIRECT],
+        token_endpoint_auth_method: "none",
+        grant_types: ["authorization_code", "refresh_token"],
+      },
     ],
     upstream: { issuer: (options.idp ?? idp).issuer, clientId: "portcullis", clientSecret: UPSTREAM_SECRET, tokenEncryptionKeys: KEY, ...options.upstream },
     ...(options.now ? { now: options.now } : {}),
@@ -101,7 +121,10 @@ async function signIn(server: Server, agent = new Agent(server), login = "alice"
 
 async function redeem(server: Server, code: string, verifier: string, clientId = "client-a") {
   const response = await server.fetch(
-    new Request(`${ISSUER}/token`, formPost({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: clientId, redirect_uri: CLIENT_REDIRECT })),
+    new Request(
+      `${ISSUER}/token`,
+      formPost({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: clientId, redirect_uri: CLIENT_REDIRECT }),
+    ),
   );
   expect(response.status).toBe(200);
   const text = await response.text();
@@ -328,7 +351,9 @@ describe("Federation: upstream tokens per grant", () => {
       resource: RESOURCE,
       scopes: { "mcp:tools": "Use the tools" },
       storage: createMemoryStore(),
-      clients: [{ client_id: "client-a", redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"] }],
+      clients: [
+        { client_id: "client-a", redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: "none", grant_types: ["authorization_code", "refresh_token"] },
+      ],
       upstream: { issuer: idp.issuer, clientId: "portcullis", clientSecret: UPSTREAM_SECRET, tokenEncryptionKeys: KEY },
       now: () => now,
       onEvent: seen,
@@ -351,7 +376,6 @@ describe("Federation: upstream tokens per grant", () => {
     for (const token of idp.issuedTokens) expect(text).not.toContain(token);
   });
 
-
   it("keeps upstream tokens only encrypted in the store, and opens them after a key rotation by key id", async () => {
     const storage = recordingStore();
     const k1 = { id: "k1", key: KEY };
@@ -368,7 +392,9 @@ describe("Federation: upstream tokens per grant", () => {
     expect(await upstreamOf(await rotated.verifyAccessToken(tokens.access_token, { resource: RESOURCE })).getAccessToken()).toBe(upstreamToken);
     // Without the old key the record does not open: an error, never a wrong token.
     const dropped = createServer({ storage, upstream: { tokenEncryptionKeys: [k2] } }).server;
-    await expect(upstreamOf(await dropped.verifyAccessToken(tokens.access_token, { resource: RESOURCE })).getAccessToken()).rejects.toBeInstanceOf(UpstreamError);
+    await expect(upstreamOf(await dropped.verifyAccessToken(tokens.access_token, { resource: RESOURCE })).getAccessToken()).rejects.toBeInstanceOf(
+      UpstreamError,
+    );
   });
 
   it("PX-8: refreshes an expired upstream access token, once for many concurrent callers across two instances sharing the store", async () => {
@@ -378,7 +404,10 @@ describe("Federation: upstream tokens per grant", () => {
     const b = createServer({ storage, now: () => now }).server;
     const { redirect, verifier } = await signIn(a);
     const { tokens } = await redeem(a, redirect.searchParams.get("code")!, verifier);
-    const [infoA, infoB] = await Promise.all([a.verifyAccessToken(tokens.access_token, { resource: RESOURCE }), b.verifyAccessToken(tokens.access_token, { resource: RESOURCE })]);
+    const [infoA, infoB] = await Promise.all([
+      a.verifyAccessToken(tokens.access_token, { resource: RESOURCE }),
+      b.verifyAccessToken(tokens.access_token, { resource: RESOURCE }),
+    ]);
     const before = await upstreamOf(infoA).getAccessToken();
     const refreshes = idp.counts.refresh_token;
     now += 61_000;

@@ -65,7 +65,9 @@ export async function startTestIdp(options: TestIdpOptions = {}): Promise<TestId
     ttl: { AccessToken: options.accessTokenTtlSeconds ?? 60, IdToken: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600 },
     cookies: { keys: ["test-idp-cookie-key-0123456789abcdef"] },
     ...options.configuration,
-    ...(options.configuration?.features ? { features: { devInteractions: { enabled: true }, revocation: { enabled: true }, introspection: { enabled: true }, ...options.configuration.features } } : {}),
+    ...(options.configuration?.features
+      ? { features: { devInteractions: { enabled: true }, revocation: { enabled: true }, introspection: { enabled: true }, ...options.configuration.features } }
+      : {}),
   };
   const provider = new Provider(issuer, configuration);
   const viaRFC8414 = new WeakSet<object>();

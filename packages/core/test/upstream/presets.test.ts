@@ -44,7 +44,14 @@ async function allow(server: ReturnType<typeof createServer>) {
   const agent = new Agent(server);
   const { verifier, challenge } = pkce();
   const url = new URL(`${ISSUER}/authorize`);
-  url.search = new URLSearchParams({ response_type: "code", client_id: "client-a", redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: "S256", state: "st" }).toString();
+  url.search = new URLSearchParams({
+    response_type: "code",
+    client_id: "client-a",
+    redirect_uri: REDIRECT,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "st",
+  }).toString();
   const page = await agent.request(url.href);
   expect(page.status).toBe(200);
   const { action, fields } = formOf(await page.text(), ISSUER);
@@ -71,7 +78,8 @@ describe("Upstream presets, against recorded discovery documents", () => {
     },
     {
       name: "auth0",
-      upstream: (fetch: UpstreamOptions["fetch"]) => upstreamPresets.auth0({ ...credentials, domain: "portcullis-demo.eu.auth0.com", audience: "https://api.example.com", fetch }),
+      upstream: (fetch: UpstreamOptions["fetch"]) =>
+        upstreamPresets.auth0({ ...credentials, domain: "portcullis-demo.eu.auth0.com", audience: "https://api.example.com", fetch }),
       discovery: "https://portcullis-demo.eu.auth0.com/.well-known/openid-configuration",
       authorize: "https://portcullis-demo.eu.auth0.com/authorize",
       params: { scope: "openid profile email offline_access", prompt: "consent", audience: "https://api.example.com" },
@@ -167,7 +175,10 @@ describe("ID token verification", () => {
       },
     });
     const server = createServer({ issuer: "https://idp.example", ...credentials, scopes: ["openid", "email"], fetch });
-    for (const [key, status] of [[good.privateKey, 302], [forger.privateKey, 400]] as const) {
+    for (const [key, status] of [
+      [good.privateKey, 302],
+      [forger.privateKey, 400],
+    ] as const) {
       signer = key;
       const { agent, upstreamUrl } = await allow(server);
       nonce = upstreamUrl.searchParams.get("nonce")!;
@@ -186,7 +197,9 @@ describe("GitHub preset: plain OAuth 2 with userinfo and claim mapping", () => {
       "POST https://github.com/login/oauth/access_token": async (request) => {
         const body = new URLSearchParams(await request.text());
         // Basic credentials are form-encoded before base64 (RFC 6749 §2.3.1).
-        const basic = atob((request.headers.get("Authorization") ?? "").replace(/^Basic /, "")).split(":").map((part) => decodeURIComponent(part));
+        const basic = atob((request.headers.get("Authorization") ?? "").replace(/^Basic /, ""))
+          .split(":")
+          .map((part) => decodeURIComponent(part));
         if (basic[0] !== "portcullis" || basic[1] !== "upstream-secret") return json({ error: "incorrect_client_credentials" });
         // GitHub answers a bad code with 200 and an error member.
         if (body.get("code") !== "good-code" || !body.get("code_verifier")) return json({ error: "bad_verification_code" });
@@ -212,7 +225,9 @@ describe("GitHub preset: plain OAuth 2 with userinfo and claim mapping", () => {
     const back = await agent.request(callback.href);
     expect(back.status).toBe(302);
     const code = new URL(back.headers.get("Location")!).searchParams.get("code")!;
-    const tokens = await server.fetch(new Request(`${ISSUER}/token`, formPost({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: "client-a" })));
+    const tokens = await server.fetch(
+      new Request(`${ISSUER}/token`, formPost({ grant_type: "authorization_code", code, code_verifier: verifier, client_id: "client-a" })),
+    );
     const { access_token } = (await tokens.json()) as { access_token: string };
     const info = await server.verifyAccessToken(access_token, { resource: `${ISSUER}/mcp` });
     expect(info.extra).toMatchObject({ sub: "583231", preferred_username: "octocat", name: "The Octocat" });

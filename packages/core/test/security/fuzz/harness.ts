@@ -123,7 +123,9 @@ export function toRequest(origin: string, input: FuzzInput): Request | undefined
 const headerValue = (value: string) => value.replace(/[\r\n\0]/g, " ").trim();
 /** A request target a socket can carry: what is not a visible ASCII character, percent-escaped. */
 const wireTarget = (target: string) =>
-  (target.startsWith("/") ? target : `/${target}`).replace(/[^\x21-\x7e]/gu, (c) => (c.length === 1 && c >= "\ud800" && c <= "\udfff" ? "%EF%BF%BD" : encodeURIComponent(c)));
+  (target.startsWith("/") ? target : `/${target}`).replace(/[^\x21-\x7e]/gu, (c) =>
+    c.length === 1 && c >= "\ud800" && c <= "\udfff" ? "%EF%BF%BD" : encodeURIComponent(c),
+  );
 
 /**
  * Sends `input` as raw HTTP/1.1 bytes (so paths, repeated headers and lying lengths arrive as
@@ -244,7 +246,12 @@ export async function bounded<T>(promise: Promise<T>, ms = 15_000): Promise<T> {
  * Runs the property over a socket: an answer must keep {@link checkAnswer}; none at all only for a
  * lying length, or where `mayDrop` says the server may cut the connection.
  */
-export async function checkOverSocket(port: number, context: PropertyContext, input: FuzzInput, mayDrop: (input: FuzzInput) => boolean = () => false): Promise<void> {
+export async function checkOverSocket(
+  port: number,
+  context: PropertyContext,
+  input: FuzzInput,
+  mayDrop: (input: FuzzInput) => boolean = () => false,
+): Promise<void> {
   const answer = await sendRaw(port, input);
   if (answer === undefined) {
     const lied = input.body !== undefined && input.method !== "GET" && input.method !== "HEAD" && (input.framing === "short" || input.framing === "long");
@@ -286,13 +293,17 @@ export function describeSocketProperties(
       await checkOverSocket(target.port, target.context, prepare(withToken), options.mayDrop);
     });
 
-    it("answers hostile requests without a 5xx, an unguarded pass, a token, a code or an open redirect", async () => {
-      await fc.assert(
-        fc.asyncProperty(fuzzInput({ host: `127.0.0.1:${target.port}`, validToken: target.validToken }), (input) =>
-          checkOverSocket(target.port, target.context, prepare(input), options.mayDrop),
-        ),
-        budget(runs.name, runs.runs),
-      );
-    }, fuzzTimeout());
+    it(
+      "answers hostile requests without a 5xx, an unguarded pass, a token, a code or an open redirect",
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(fuzzInput({ host: `127.0.0.1:${target.port}`, validToken: target.validToken }), (input) =>
+            checkOverSocket(target.port, target.context, prepare(input), options.mayDrop),
+          ),
+          budget(runs.name, runs.runs),
+        );
+      },
+      fuzzTimeout(),
+    );
   });
 }

@@ -39,7 +39,10 @@ export function createFuzzTarget(origin: string) {
   async function mint(): Promise<string> {
     const verifier = "v".repeat(43);
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-    const challenge = btoa(String.fromCharCode(...digest)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    const challenge = btoa(String.fromCharCode(...digest))
+      .replaceAll("+", "-")
+      .replaceAll("/", "_")
+      .replace(/=+$/, "");
     const query = new URLSearchParams({
       response_type: "code",
       client_id: "pub",

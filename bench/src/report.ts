@@ -38,6 +38,9 @@ const TARGETS: Array<Omit<Target, "ratio" | "verdict">> = [
   { name: "Registration (memory) >= 2x MCP SDK registration", scenario: "hono-memory-register", baseline: "sdk-register", min: 2 },
   { name: "Registration (SQLite) >= 2x MCP SDK registration", scenario: "hono-sqlite-register", baseline: "sdk-register", min: 2 },
   { name: "Registration (Redis) >= 2x MCP SDK registration", scenario: "hono-redis-register", baseline: "sdk-register", min: 2 },
+  { name: "Fresh token per request (Hono, PostgreSQL) >= 0.8x raw jose verify", scenario: "hono-postgres-fresh", baseline: "jose-verify", min: 0.8 },
+  { name: "Refresh grant (PostgreSQL) >= 1.5x MCP SDK refresh grant", scenario: "hono-postgres-refresh", baseline: "sdk-refresh", min: 1.5 },
+  { name: "Registration (PostgreSQL) >= 2x MCP SDK registration", scenario: "hono-postgres-register", baseline: "sdk-register", min: 2 },
 ];
 
 export function evaluateTargets(results: ScenarioResult[]): Target[] {
@@ -45,8 +48,8 @@ export function evaluateTargets(results: ScenarioResult[]): Target[] {
   const list = [...TARGETS];
   // Cost growth, per store: the most live grants measured against the fewest (an errored run
   // counts, so a failed 1M makes the line n/a rather than comparing 100k instead).
-  const names: Record<Store, string> = { memory: "memory", sqlite: "SQLite", redis: "Redis" };
-  for (const store of ["memory", "sqlite", "redis"] as const) {
+  const names: Record<Store, string> = { memory: "memory", sqlite: "SQLite", redis: "Redis", postgres: "PostgreSQL" };
+  for (const store of ["memory", "sqlite", "redis", "postgres"] as const) {
     const growth = results.filter((r) => growthStore(r.id) === store);
     const size = (r: ScenarioResult) => r.id.slice(r.id.lastIndexOf("-") + 1);
     if (growth.length >= 2) {

@@ -15,6 +15,7 @@ import { BENCH_DIR, runHttpScenario, runOpsScenario, type HttpScenario, type Sce
 import { createLoadGenerator } from "./load.js";
 import { evaluateTargets, markdown, type Report } from "./report.js";
 import { scenarios } from "./scenarios.js";
+import { POSTGRES_BENCH_URL } from "./servers/common.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split("=")[1];
@@ -34,16 +35,17 @@ const loadAverageAtStart = loadavg()
   .map((n) => n.toFixed(2))
   .join(" ");
 const redis = await redisAnswers();
+const postgres = await postgresAnswers();
 const adapters = (["express", "node"] as const).filter((a) => existsSync(join(ROOT, "packages", a, "src", "index.ts")));
 const WORKER_DIR = join(ROOT, "examples", "cloudflare-worker");
 const hasWorker = existsSync(join(WORKER_DIR, "src", "build.ts"));
 const load = await createLoadGenerator(prefer);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const all = scenarios(settings, { redis, adapters: [...adapters], worker: hasWorker });
+const all = scenarios(settings, { redis, postgres, adapters: [...adapters], worker: hasWorker });
 const selected = only ? all.filter((s) => only.includes(s.id) || (s.kind === "ops" && only.some((o) => o.startsWith("jose")))) : all;
 log(
-  `Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`,
+  `Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, PostgreSQL ${postgres ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`,
 );
 // The Worker's bundle is built (and measured) before any scenario: the smoke scenario serves it.
 const workerSmoke = selected.some((s) => s.id === "worker-smoke");
@@ -108,6 +110,22 @@ function redisAnswers(): Promise<boolean> {
     socket.once("data", (d) => finish(d.toString().startsWith("+PONG")));
     socket.connect(6379, "127.0.0.1", () => socket.write("PING\r\n"));
   });
+}
+
+/** Whether PostgreSQL answers a query at `POSTGRES_BENCH_URL` (default the test database on 127.0.0.1:5432) within a second. */
+async function postgresAnswers(): Promise<boolean> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: POSTGRES_BENCH_URL, connectionTimeoutMillis: 1_000 });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** The Cloudflare Worker example's bundle size, once the example exists with a build script. */

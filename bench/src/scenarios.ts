@@ -22,7 +22,7 @@ export function sizes(settings: Settings): Sizes {
     : { freshTokens: 20_000, refreshTokens: 150_000, growth: [1_000, 100_000, 1_000_000] };
 }
 
-export type Store = "memory" | "sqlite" | "redis";
+export type Store = "memory" | "sqlite" | "redis" | "postgres";
 
 /** The cost-growth scenario ids: `growth-1k` … on memory (as before), `growth-sqlite-1k` … on the others. */
 export function growthId(store: Store, grants: number): string {
@@ -31,13 +31,16 @@ export function growthId(store: Store, grants: number): string {
 
 /** The store a cost-growth scenario id measures, or undefined for any other id. */
 export function growthStore(id: string): Store | undefined {
-  const m = /^growth-(?:(sqlite|redis)-)?\d+[kM]?$/.exec(id);
+  const m = /^growth-(?:(sqlite|redis|postgres)-)?\d+[kM]?$/.exec(id);
   return m ? ((m[1] as Store | undefined) ?? "memory") : undefined;
 }
 
 export const WORKER_SMOKE_LABEL = "miniflare (workerd) on this machine, smoke figure only";
 
-export function scenarios(settings: Settings, options: { redis: boolean; adapters: Array<"express" | "node">; worker: boolean }): Scenario[] {
+export function scenarios(
+  settings: Settings,
+  options: { redis: boolean; postgres?: boolean; adapters: Array<"express" | "node">; worker: boolean },
+): Scenario[] {
   const z = sizes(settings);
   const list: Scenario[] = [];
   const http = (s: Omit<HttpScenario, "kind">) => list.push({ kind: "http", ...s });
@@ -88,7 +91,7 @@ export function scenarios(settings: Settings, options: { redis: boolean; adapter
   });
   list.push({ kind: "ops", id: "jose", label: "jose ES256", group: "baseline" });
 
-  const stores: Store[] = ["memory", "sqlite", ...(options.redis ? (["redis"] as const) : [])];
+  const stores: Store[] = ["memory", "sqlite", ...(options.redis ? (["redis"] as const) : []), ...(options.postgres ? (["postgres"] as const) : [])];
   for (const store of stores) {
     const base = { group: `portcullis hono/${store}`, script: "portcullis.ts" as const };
     const config = { adapter: "hono", store };

@@ -169,3 +169,6 @@ export const REGISTRATION_BODY = JSON.stringify({
   response_types: ["code"],
   client_name: "bench client",
 });
+
+/** The PostgreSQL database the postgres scenarios use (each server in a schema of its own, dropped when it stops). */
+export const POSTGRES_BENCH_URL = process.env.POSTGRES_BENCH_URL ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -2,7 +2,7 @@
  * A Portcullis server under load: the authorization server and a guarded MCP-like endpoint
  * (POST /mcp -> {"ok":true}) mounted through one adapter, on one store.
  *
- * argv[2]: {"adapter":"hono"|"express"|"node", "store":"memory"|"sqlite"|"redis",
+ * argv[2]: {"adapter":"hono"|"express"|"node", "store":"memory"|"sqlite"|"redis"|"postgres",
  *           "maxEntries"?: N, "freshTokens"?: N, "refreshTokens"?: N, "liveGrants"?: N}
  *
  * Fixtures, prepared before the server reports ready:
@@ -12,7 +12,8 @@
  *   hours for a million. Memory and Redis get them through `storage.set` (Redis pipelines a batch
  *   of 10,000 at a time); SQLite gets them through a second better-sqlite3 connection to the same
  *   file, 50,000 rows per transaction, in the row format the store writes (checked against a
- *   record the store itself wrote first): through the store, 150k grants took 21 s.
+ *   record the store itself wrote first): through the store, 150k grants took 21 s. PostgreSQL
+ *   gets them through a pool of its own, 5,000 rows per multi-row INSERT, checked the same way.
  *   `refreshTokens` of those (more are attached to the same grants when there are fewer grants
  *   than tokens) go to the load generator, one per request: rotation makes each single-use. One
  *   extra is spent in-process first, through the authorization server, proving the records are
@@ -31,11 +32,11 @@ import { Hono } from "hono";
 import type BetterSqlite3 from "better-sqlite3";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard, type Storage } from "@portcullis/core";
 import { bearerAuth, oauthRoutes } from "@portcullis/hono";
-import { argConfig, fail, listenLoopback, onStop, reportReady, writeLines, type ReadyInfo } from "./common.js";
+import { argConfig, fail, listenLoopback, onStop, POSTGRES_BENCH_URL, reportReady, writeLines, type ReadyInfo } from "./common.js";
 
 interface Config {
   adapter: "hono" | "express" | "node";
-  store: "memory" | "sqlite" | "redis";
+  store: "memory" | "sqlite" | "redis" | "postgres";
   maxEntries?: number;
   freshTokens?: number;
   refreshTokens?: number;
@@ -52,6 +53,7 @@ const { port, origin, attach } = await listenLoopback();
 const resource = `${origin}/mcp`;
 const facts: Record<string, string | number> = {};
 let sqlitePath: string | undefined;
+const postgresSchema = `portcullis_bench_${process.pid}`;
 const storage = await openStore(config);
 
 const server = createAuthorizationServer({
@@ -131,7 +133,28 @@ async function openStore(c: Config): Promise<Storage> {
     });
     return store;
   }
+  if (c.store === "postgres") {
+    const { createPostgresStore } = await import("@portcullis/postgres");
+    await dropPostgresSchema();
+    const store = createPostgresStore({ url: POSTGRES_BENCH_URL, schema: postgresSchema });
+    onStop(async () => {
+      await store.close?.();
+      await dropPostgresSchema();
+    });
+    return store;
+  }
   return fail(`unknown store ${String(c.store)}`);
+}
+
+async function dropPostgresSchema(): Promise<void> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: POSTGRES_BENCH_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(postgresSchema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Removes every key this run wrote (they also expire within REFRESH_TTL_SECONDS). */
@@ -233,6 +256,7 @@ interface BulkWriter {
  */
 async function bulkWriter(): Promise<BulkWriter> {
   const ttl = { ttlSeconds: REFRESH_TTL_SECONDS };
+  if (config.store === "postgres") return postgresBulkWriter();
   if (config.store !== "sqlite") {
     return {
       batch: config.store === "redis" ? 10_000 : 1000,
@@ -270,6 +294,42 @@ async function bulkWriter(): Promise<BulkWriter> {
       // Fold the WAL back into the file, so the store's reads do not walk a WAL of millions of rows.
       db.pragma("wal_checkpoint(TRUNCATE)");
       db.close();
+    },
+  };
+}
+
+/** The PostgreSQL bulk writer: multi-row inserts on a pool of its own, in the store's row format. */
+async function postgresBulkWriter(): Promise<BulkWriter> {
+  const { default: pg } = await import("pg");
+  const pool = new pg.Pool({ connectionString: POSTGRES_BENCH_URL, max: 4 });
+  const table = `${pg.escapeIdentifier(postgresSchema)}.entries`;
+  const expiry = () => Date.now() + REFRESH_TTL_SECONDS * 1000;
+
+  // The row format check: a record written by the store reads back as this writer would write it.
+  const probeKey = `bench-format-probe:${randomBytes(8).toString("base64url")}`;
+  const probeValue = { id: "x", scopes: SCOPES, createdAt: Date.now() };
+  const before = expiry();
+  await storage.set(probeKey, probeValue, { ttlSeconds: REFRESH_TTL_SECONDS });
+  const after = expiry();
+  const { rows } = await pool.query<{ value: string; expires_at: string }>(`SELECT value::text AS value, expires_at FROM ${table} WHERE key = $1`, [probeKey]);
+  const written = rows[0];
+  if (!written || written.value !== JSON.stringify(probeValue) || !(Number(written.expires_at) >= before && Number(written.expires_at) <= after)) {
+    await pool.end();
+    fail(`the PostgreSQL store's row format changed (wrote ${JSON.stringify(written)}); update postgresBulkWriter in bench/src/servers/portcullis.ts`);
+  }
+  await storage.delete(probeKey);
+
+  const insert = `INSERT INTO ${table} (key, value, expires_at) SELECT * FROM unnest($1::text[], $2::json[], $3::bigint[])`;
+  return {
+    batch: 5_000,
+    write: async (records) => {
+      const at = expiry();
+      await pool.query(insert, [records.map(([key]) => key), records.map(([, value]) => JSON.stringify(value)), records.map(() => at)]);
+    },
+    close: async () => {
+      // Fresh statistics, so the store's first statements plan against the loaded table.
+      await pool.query(`VACUUM ANALYZE ${table}`);
+      await pool.end();
     },
   };
 }

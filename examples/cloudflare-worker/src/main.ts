@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { banner, demoConfig } from "@portcullis/example-shared";
 import { serveWorker } from "./serve.js";
 
-// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE and the
-// UPSTREAM_* variables; the Worker gets them as vars. State lives in the Durable Object, whatever
-// STORE says.
+// The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, the
+// UPSTREAM_* variables, SIGNING_KEY_ROTATION_SECONDS and ACCESS_TOKEN_TTL_SECONDS; the Worker gets
+// them as vars. State lives in the Durable Object, whatever STORE says.
 const given = demoConfig(process.env, { store: "durable-object" });
 // The Worker needs UPSTREAM_TOKEN_KEY as a var; locally, one is generated for this process when unset.
 const config =

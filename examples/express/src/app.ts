@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler } from "express";
 import { oauthRouter, requireBearerAuth } from "@portcullis/express";
-import { createDemoAuth, createExampleAuth, type DemoConfig } from "@portcullis/example-shared";
+import { type createDemoAuth, createExampleAuth, type DemoConfig } from "@portcullis/example-shared";
 import { handleNodeMcpRequest } from "@portcullis/example-shared/node";
 import type { Storage } from "@portcullis/core";
 

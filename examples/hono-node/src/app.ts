@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { bearerAuth, oauthRoutes } from "@portcullis/hono";
-import { createDemoAuth, createExampleAuth, handleMcpRequest, type DemoConfig } from "@portcullis/example-shared";
+import { type createDemoAuth, createExampleAuth, handleMcpRequest, type DemoConfig } from "@portcullis/example-shared";
 import type { Storage } from "@portcullis/core";
 
 /**

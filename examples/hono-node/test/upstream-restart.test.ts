@@ -87,7 +87,7 @@ describe("Federation on SQLite: restart and encryption at rest", () => {
     const client = await registerClient(base);
     const tokens = await signIn(base, client);
     const who = await callTool(base, tokens.access_token!, "whoami");
-    expect(who.result?.content[0]!.text).toContain("alice@idp.example");
+    expect(who.result?.content[0]?.text).toContain("alice@idp.example");
     const info = await callTool(base, tokens.access_token!, "upstream_userinfo");
     expect(info.result?.isError).toBeFalsy();
     expect(JSON.parse(info.result!.content[0]!.text)).toMatchObject({ sub: "alice", email: "alice@idp.example" });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { toNodeListener, withBearerAuth } from "@portcullis/node";
-import { createDemoAuth, createExampleAuth, type DemoConfig } from "@portcullis/example-shared";
+import { type createDemoAuth, createExampleAuth, type DemoConfig } from "@portcullis/example-shared";
 import { handleNodeMcpRequest } from "@portcullis/example-shared/node";
 import type { Storage } from "@portcullis/core";
 

@@ -11,22 +11,36 @@ export interface DemoConfig {
   password: string;
   /** Whether the password was generated because `DEMO_PASSWORD` was unset. */
   generatedPassword: boolean;
-  /** `STORE`: `memory`, `sqlite:<file>` or a `redis://` URL. */
+  /** `STORE`: `memory`, `sqlite:<file>`, a `redis://` URL or a `postgres://` URL. */
   store: string;
   /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
   allowInsecureCimd: boolean;
   /** `SESSION_TTL_SECONDS`: how long a sign-in on the built-in pages lasts (default 8 hours). */
-  sessionTtlSeconds?: number;
+  sessionTtlSeconds: number | undefined;
   /** `AUTH_MODE=resource-server`: the external authorization server (see `resource-server.ts`). */
   resourceServer?: ResourceServerConfig;
-  /**
-   * `UPSTREAM_ISSUER` and its companions (in the default mode): users sign in at that identity
-   * provider, not with the password.
-   */
+  /** `UPSTREAM_ISSUER` and its companions: users sign in at that identity provider, not with the password. */
   upstream: UpstreamDemoConfig | undefined;
+  /** `SIGNING_KEY_ROTATION_SECONDS`: rotate the signing key on this period; unset: no rotation. */
+  signingKeyRotationSeconds: number | undefined;
+  /** `ACCESS_TOKEN_TTL_SECONDS`: the access-token lifetime; unset: the server's default (3600). */
+  accessTokenTtlSeconds: number | undefined;
 }
 
-/** Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, STORE and AUTH_MODE (with its UPSTREAM_* variables). */
+/** A variable holding a whole number of seconds, at least `min`; undefined when unset or empty. */
+function seconds(env: Record<string, string | undefined>, name: string, min: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of seconds, at least ${min}; got ${raw}`);
+  return value;
+}
+
+/**
+ * Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, STORE, ALLOW_INSECURE_CIMD, AUTH_MODE (with
+ * its UPSTREAM_* variables), the UPSTREAM_* sign-in variables, SIGNING_KEY_ROTATION_SECONDS and
+ * ACCESS_TOKEN_TTL_SECONDS.
+ */
 export function demoConfig(env: Record<string, string | undefined>, defaults: { store: string }): DemoConfig {
   const port = Number(env.PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${env.PORT}`);
@@ -41,17 +55,13 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     generatedPassword: password === undefined,
     store: env.STORE ?? defaults.store,
     allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
-    ...(env.SESSION_TTL_SECONDS ? { sessionTtlSeconds: positiveInteger(env.SESSION_TTL_SECONDS, "SESSION_TTL_SECONDS") } : {}),
+    sessionTtlSeconds: seconds(env, "SESSION_TTL_SECONDS", 60),
     ...(resourceServer ? { resourceServer } : {}),
-    // In resource-server mode UPSTREAM_ISSUER names the token issuer, not a sign-in provider.
+    // In resource-server mode the identity provider is the authorization server: nobody signs in here.
     upstream: resourceServer ? undefined : upstreamConfig(env),
+    signingKeyRotationSeconds: seconds(env, "SIGNING_KEY_ROTATION_SECONDS", 2),
+    accessTokenTtlSeconds: seconds(env, "ACCESS_TOKEN_TTL_SECONDS", 1),
   };
-}
-
-function positiveInteger(text: string, name: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 60) throw new Error(`${name} must be a whole number of seconds, at least 60, got ${text}`);
-  return value;
 }
 
 function randomPassword(): string {
@@ -90,6 +100,8 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
     defaultScopes: ["mcp:tools"],
     storage,
     serviceName: "Portcullis demo",
+    ...(config.accessTokenTtlSeconds ? { accessTokenTtlSeconds: config.accessTokenTtlSeconds } : {}),
+    ...(config.signingKeyRotationSeconds ? { signingKeyRotation: { periodSeconds: config.signingKeyRotationSeconds } } : {}),
     // The audit trail: one JSON line per event on stdout (events never carry tokens or secrets).
     onEvent: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), ...event })),
     clientMetadataDocuments: {
@@ -129,7 +141,10 @@ export function banner(name: string, config: DemoConfig): string {
     `Portcullis demo (${name}) listening on port ${config.port}`,
     `  MCP server:   ${mcpUrl}`,
     `  Issuer:       ${config.publicUrl}`,
-    `  Store:        ${config.store}`,
+    // A password in a store URL stays out of the log.
+    `  Store:        ${config.store.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")}`,
+    ...(config.signingKeyRotationSeconds ? [`  Signing keys: rotated every ${config.signingKeyRotationSeconds} s`] : []),
+    ...(config.accessTokenTtlSeconds ? [`  Access tokens live ${config.accessTokenTtlSeconds} s`] : []),
     ...(config.upstream
       ? upstreamBanner(config.upstream, config.publicUrl)
       : [

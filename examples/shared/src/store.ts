@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { createMemoryStore, type Storage } from "@portcullis/core";
+import { createPostgresStore } from "@portcullis/postgres";
 import { createRedisStore } from "@portcullis/redis";
 import { createSqliteStore } from "@portcullis/sqlite";
 
@@ -8,7 +9,8 @@ export const DEFAULT_NODE_STORE = "sqlite:.data/portcullis.db";
 
 /**
  * Opens the store named by `STORE`: `memory`, `sqlite:<file>` (relative to the working
- * directory), or a `redis://` / `rediss://` URL (`?prefix=` sets the key prefix).
+ * directory), a `redis://` / `rediss://` URL (`?prefix=` sets the key prefix), or a
+ * `postgres://` / `postgresql://` URL (`?schema=` sets the schema).
  */
 export async function openStore(spec: string): Promise<Storage> {
   if (spec === "memory") return createMemoryStore();
@@ -25,5 +27,10 @@ export async function openStore(spec: string): Promise<Storage> {
     await store.get("ping"); // fail at start, not at the first sign-in
     return store;
   }
-  throw new Error(`STORE=${spec} is not one of memory, sqlite:<file>, redis://...`);
+  if (spec.startsWith("postgres://") || spec.startsWith("postgresql://")) {
+    const store = createPostgresStore({ url: spec });
+    await store.get("ping"); // fail at start (and create the schema), not at the first sign-in
+    return store;
+  }
+  throw new Error(`STORE=${spec} is not one of memory, sqlite:<file>, redis://..., postgres://...`);
 }

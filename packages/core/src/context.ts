@@ -1,7 +1,7 @@
 import type { ClientRegistry } from "./clients/registry.js";
 import type { ResolvedOptions } from "./options.js";
 import type { JWTVerifier } from "./resource/jwt-verifier.js";
-import type { KeyManager } from "./tokens/keys.js";
+import type { KeyRing } from "./tokens/keys.js";
 import type { RateLimiter } from "./http/rate-limit.js";
 import type { Upstream } from "./upstream/index.js";
 
@@ -9,7 +9,7 @@ import type { Upstream } from "./upstream/index.js";
 export interface ServerContext {
   options: ResolvedOptions;
   clients: ClientRegistry;
-  keys: KeyManager;
+  keys: KeyRing;
   verifier: JWTVerifier;
   limiter: RateLimiter;
   /** The upstream identity provider, when users sign in through one (`upstream` option). */
@@ -17,7 +17,8 @@ export interface ServerContext {
   /**
    * Grants recently seen live, with when that stops counting (ms): the verification hot path
    * reads the store at most once per grant per `grantCacheSeconds`. Revocation here deletes the
-   * entry at once; other instances notice within that interval.
+   * entry at once; other instances delete it when the store's `subscribe` tells them, and
+   * otherwise notice within that interval.
    */
   liveGrants: Map<string, number>;
 }

@@ -147,23 +147,25 @@ const REASONS = {
   /** An opaque access token where no introspection is configured. */
   token_opaque_unsupported: { error: "invalid_token" },
 
-  // The upstream identity provider (sign-in through `upstream`); reported, never sent to the client.
-  /** The provider's answer at the callback did not verify (state, `iss`, shape). */
-  upstream_response_invalid: { error: "invalid_request" },
-  /** The provider refused a code or refresh token as invalid, expired or revoked. */
-  upstream_invalid_grant: { error: "invalid_grant" },
-  /** An answer from the provider failed verification (issuer, ID token, nonce, shape). */
-  upstream_invalid_response: { error: "invalid_grant" },
-  /** The provider could not be reached (network error, timeout). */
-  upstream_unreachable: { error: "temporarily_unavailable", status: 502 },
-  /** The provider refused this server's own request (its client, a scope): a configuration matter. */
-  upstream_refused: { error: "temporarily_unavailable", status: 502 },
-  /** Revoking a grant's upstream refresh token at the provider failed (the grant is revoked here regardless). */
-  upstream_revocation_failed: { error: "temporarily_unavailable", status: 502 },
-
   // Limits.
   /** A rate limit: 429 with `Retry-After`. */
   rate_limited: { error: "temporarily_unavailable", status: 429 },
+
+  // Reported to `onError` only, never answered.
+  /** The identity provider's callback did not verify (state, cookie, `iss` or the response itself). */
+  upstream_callback_invalid: { error: "invalid_request" },
+  /** The identity provider refused a code or refresh token as invalid, expired or revoked. */
+  upstream_invalid_grant: { error: "invalid_grant" },
+  /** The identity provider could not be reached in time. */
+  upstream_unreachable: { error: "temporarily_unavailable" },
+  /** The identity provider answered with an error other than a refused grant. */
+  upstream_refused: { error: "server_error" },
+  /** The identity provider's answer was malformed or did not verify (ID token, JSON). */
+  upstream_invalid_response: { error: "server_error" },
+  /** Revoking a grant's upstream refresh token at the identity provider failed (ours is revoked anyway). */
+  upstream_revocation_failed: { error: "server_error" },
+  /** A revocation was stored but could not be broadcast to other instances (their grant cache's bound still holds). */
+  revocation_not_broadcast: { error: "server_error" },
 } as const satisfies Record<string, { error: OAuthErrorCode; status?: number }>;
 
 /**

@@ -1,5 +1,6 @@
 export { createAuthorizationServer } from "./server.js";
 export type { AuthorizationRequestInfo, AuthorizationServer, ConsentInfo, GrantInfo, ImportedClient } from "./server.js";
+export type { KeyManager, SigningAlgorithm, SigningKeyInfo } from "./tokens/keys.js";
 export type { PageMessages } from "./handlers/messages.js";
 export type { PageTheme } from "./handlers/pages.js";
 export { namespacedStore } from "./storage/namespaced.js";

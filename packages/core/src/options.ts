@@ -415,6 +415,15 @@ const schema = z.object({
   outbound: z.optional(z.union([z.boolean(), outboundSchema])),
   /** Lifetime of an access token. Default 3600, at most 86,400. */
   accessTokenTtlSeconds: int(1, 86_400),
+  /**
+   * Rotates the signing key every `periodSeconds` (at least 2). The next key is published in the
+   * JWKS half a period before it starts signing, so verifiers that cache the JWKS have it in time;
+   * the key it replaces stays published until every token it signed has expired
+   * (`accessTokenTtlSeconds` plus `clockToleranceSeconds`). Instances sharing the store rotate
+   * together: each change of the key set is one compare-and-set in the store. Off by default
+   * (`false`): keys then change only through `server.keys.rotate()` and `server.keys.retire(kid)`.
+   */
+  signingKeyRotation: z.optional(z.union([z.literal(false), z.object({ periodSeconds: z.int().check(z.gte(2), z.lte(31_536_000)) })])),
   /** Lifetime of a refresh token (each rotation starts it again). Default 30 days. */
   refreshTokenTtlSeconds: int(),
   /**
@@ -442,7 +451,8 @@ const schema = z.object({
   /**
    * How long an instance trusts that a grant it has seen live still is, before asking the store
    * again when verifying its access tokens. Revocation on this instance takes effect at once; on
-   * other instances sharing the store, within this interval. 0 asks every time. Default 2.
+   * other instances sharing the store, at once when the store broadcasts (`Storage.publish`, as
+   * the Redis and PostgreSQL stores do), otherwise within this interval. 0 asks every time. Default 2.
    */
   grantCacheSeconds: int(0, 60),
   /** Lifetime of an authorization code. Default 60, at most 600 (OAuth 2.1 §4.1.2). */
@@ -647,6 +657,8 @@ export function resolveOptions(input: AuthorizationServerOptions) {
     clientMetadataDocuments: documents,
     outbound,
     accessTokenTtlSeconds: o.accessTokenTtlSeconds ?? DEFAULTS.accessTokenTtlSeconds,
+    /** The rotation period in seconds, or false. */
+    signingKeyRotationSeconds: o.signingKeyRotation ? o.signingKeyRotation.periodSeconds : (false as const),
     refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds,
     grantCacheSeconds: o.grantCacheSeconds ?? DEFAULTS.grantCacheSeconds,
     refreshTokenReuseIntervalSeconds: o.refreshTokenReuseIntervalSeconds ?? DEFAULTS.refreshTokenReuseIntervalSeconds,

@@ -1,7 +1,7 @@
 import { createClientRegistry, validateClientMetadata, type ClientRegistry } from "./clients/registry.js";
 import { isOAuthError, OAuthError } from "./errors.js";
 import type { RequestMeta, ServerContext } from "./context.js";
-import { findGrant, isGrantLive, listGrants, revokeGrant, type Grant } from "./tokens/grant-store.js";
+import { findGrant, isGrantLive, listGrants, revokeGrant, watchRevocations, type Grant } from "./tokens/grant-store.js";
 import {
   authorizeHandler,
   completeAuthorization,
@@ -27,9 +27,9 @@ import { oversizedRequestStatus } from "./http/request-limits.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
 import { decodeComponent, isPlainPath, pathOf } from "./lib/url.js";
 import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
-import { authInfoFromClaims, createJWTVerifier } from "./resource/jwt-verifier.js";
+import { authInfoFromClaims, createKeySetVerifier } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
-import { createKeyManager } from "./tokens/keys.js";
+import { createKeyManager, type KeyManager } from "./tokens/keys.js";
 import type { AuthInfo, ClientMetadata, TokenVerifier, User } from "./types.js";
 import { createUpstream } from "./upstream/index.js";
 import { UpstreamError } from "./upstream/provider.js";
@@ -60,6 +60,17 @@ export interface AuthorizationServer extends TokenVerifier {
   readonly issuer: string;
   /** The canonical URIs of the resources tokens are issued for (the `resource` option). */
   readonly resources: string[];
+  /**
+   * The signing keys: the JWKS, the keys and their status, and rotating or withdrawing a key by
+   * hand (see `signingKeyRotation` for rotation on a schedule).
+   *
+   * @example
+   * ```ts
+   * await server.keys.rotate();
+   * console.log(await server.keys.list());
+   * ```
+   */
+  readonly keys: KeyManager;
   /**
    * The RFC 8414 authorization server metadata document.
    *
@@ -266,14 +277,26 @@ export type ImportedClient = {
  */
 export function createAuthorizationServer(input: AuthorizationServerOptions): AuthorizationServer {
   const options = resolveOptions(input);
-  const keys = createKeyManager(options.storage, "ES256", options.now);
-  const verifier = createJWTVerifier({
-    issuer: options.issuer,
-    jwks: keys.jwks,
-    clockToleranceSeconds: options.clockToleranceSeconds,
-    maxLifetimeSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,
+  const keys = createKeyManager({
+    storage: options.storage,
+    alg: "ES256",
     now: options.now,
+    rotationSeconds: options.signingKeyRotationSeconds,
+    retainSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,
+    onError: (error) => options.onError(error, {}),
+    onEvent: options.onEvent,
   });
+  const verifier = createKeySetVerifier(
+    {
+      issuer: options.issuer,
+      clockToleranceSeconds: options.clockToleranceSeconds,
+      maxLifetimeSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,
+      now: options.now,
+    },
+    keys.jwks,
+  );
+  // A cached JWKS must not miss the next key when it starts signing: half a period at most.
+  const jwksMaxAge = Math.min(300, options.signingKeyRotationSeconds === false ? 300 : Math.floor(options.signingKeyRotationSeconds / 2));
   const ctx: ServerContext = {
     options,
     clients: createClientRegistry(options.storage, options.clients, options.scopes, options.now, options.clientMetadataDocuments),
@@ -282,6 +305,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
     liveGrants: new Map(),
   };
+  watchRevocations(ctx);
   if (options.upstream) {
     ctx.upstream = createUpstream(options.upstream, {
       storage: options.storage,
@@ -323,7 +347,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
       paths.jwks,
       {
         methods: ["GET", "HEAD"],
-        handler: async () => jsonResponse(await keys.jwks(), { headers: { "Cache-Control": "public, max-age=300" } }),
+        handler: async () => jsonResponse(await keys.jwks(), { headers: { "Cache-Control": `public, max-age=${jwksMaxAge}` } }),
         cors: true,
       },
     ],
@@ -452,6 +476,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
   return {
     issuer: options.issuer,
     resources: options.resources,
+    keys: { jwks: async () => structuredClone(await keys.jwks()), list: keys.list, rotate: keys.rotate, retire: keys.retire },
     metadata: () => JSON.parse(metadataBody) as Record<string, unknown>,
     handle,
     owns: (path: string): boolean | undefined => (isPlainPath(path) ? routeFor(path) !== undefined : undefined),

@@ -100,6 +100,12 @@ export type ServerEvent =
   /** A client revoked one of its tokens (RFC 7009); the grant's end follows as `grant.revoked`. */
   | { type: "token.revoked"; clientId: string; grantId: string; tokenType: "access_token" | "refresh_token" }
   | { type: "grant.revoked"; clientId: string; grantId: string; reason: string }
+  /**
+   * This instance wrote a new version of the signing key set: the first key (`create`), the
+   * schedule's next key or the drop of a key whose tokens have expired (`schedule`), or
+   * `server.keys.rotate()` / `retire()`. `kids` is the new set; `retired` a key withdrawn by hand.
+   */
+  | { type: "signing_keys.changed"; change: "create" | "schedule" | "rotate" | "retire"; version: number; kids: string[]; retired?: string }
   | { type: "replay.detected"; clientId: string; grantId: string; kind: "code" | "refresh_token" }
   /** A wrong password on the login page; `clientId` is empty for a sign-in to the account page. */
   | { type: "login.failed"; clientId: string }

@@ -119,6 +119,35 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
     }
   });
 
+  it("delivers a published message to every subscriber of the channel under the same prefix", async () => {
+    const keyPrefix = freshPrefix();
+    const a = createRedisStore({ url, keyPrefix });
+    const b = createRedisStore({ url, keyPrefix });
+    const other = createRedisStore({ url, keyPrefix: freshPrefix() });
+    try {
+      const got: string[] = [];
+      const seen = () => got.filter((m) => !m.endsWith(":warmup"));
+      const unsubscribe = b.subscribe!("grant-revoked", (message) => got.push(`b:${message}`));
+      a.subscribe!("other-channel", (message) => got.push(`a-other:${message}`));
+      other.subscribe!("grant-revoked", (message) => got.push(`other-prefix:${message}`));
+      // The subscriber connects in the background: publish until every listener has heard one.
+      const warm = async () => {
+        await Promise.all([a.publish!("grant-revoked", "warmup"), a.publish!("other-channel", "warmup"), other.publish!("grant-revoked", "warmup")]);
+        return new Set(got.map((m) => m.split(":")[0])).size;
+      };
+      await expect.poll(warm, { timeout: 3_000 }).toBe(3);
+      // Warm-up messages still on their way are left out.
+      await a.publish!("grant-revoked", "g-1");
+      await expect.poll(() => seen(), { timeout: 2_000 }).toEqual(["b:g-1"]);
+      unsubscribe();
+      await a.publish!("grant-revoked", "g-2");
+      await a.publish!("other-channel", "x");
+      await expect.poll(() => seen(), { timeout: 2_000 }).toEqual(["b:g-1", "a-other:x"]);
+    } finally {
+      await Promise.all([a.close?.(), b.close?.(), other.close?.()]);
+    }
+  });
+
   it("uses a client it is given and leaves it open on close", async () => {
     const keyPrefix = freshPrefix();
     const client = createClient({ url, RESP: 3 });
@@ -128,6 +157,18 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
       const store = createRedisStore({ client, keyPrefix });
       await store.set("k", { a: 1 });
       expect(await store.consume("k")).toEqual({ a: 1 });
+      // Subscribing opens a duplicate of the given client, closed with the store.
+      const got: string[] = [];
+      store.subscribe!("c", (message) => got.push(message));
+      await expect
+        .poll(
+          async () => {
+            await store.publish!("c", "m");
+            return got.length;
+          },
+          { timeout: 3_000 },
+        )
+        .toBeGreaterThan(0);
       await store.close?.();
       expect(client.isOpen).toBe(true);
       expect(await client.ping()).toBe("PONG");
@@ -138,6 +179,23 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
 });
 
 describe("Redis store without a server", () => {
+  it("subscribes to nothing, without failing, when a given client cannot be duplicated", async () => {
+    const sent: string[][] = [];
+    const client = {
+      isOpen: true,
+      sendCommand: async (args: string[]) => {
+        sent.push(args);
+        return 1;
+      },
+    };
+    const store = createRedisStore({ client, keyPrefix: "p:" });
+    const unsubscribe = store.subscribe!("grant-revoked", () => {});
+    unsubscribe();
+    await store.publish!("grant-revoked", "g");
+    expect(sent).toEqual([["PUBLISH", "p:grant-revoked", "g"]]);
+    await store.close?.();
+  });
+
   it("rejects quickly, and again on the next call, when nothing listens at the URL", async () => {
     const store = createRedisStore({ url: "redis://127.0.0.1:1" });
     await expect(store.get("k")).rejects.toThrow(/cannot connect to redis:\/\/127\.0\.0\.1:1/);

@@ -9,6 +9,23 @@ import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
 export interface RedisStoreClient {
   sendCommand(args: string[], options?: { typeMapping?: Record<string, never> }): Promise<unknown>;
   readonly isOpen: boolean;
+  /**
+   * A new client with the same options; the store makes one to subscribe on (a subscribed
+   * connection can send nothing else). Without it, a store given this client hears no messages,
+   * so other instances' revocations reach it only within `grantCacheSeconds`.
+   */
+  duplicate?(): RedisSubscriberClient;
+}
+
+/** The part of a node-redis client the store subscribes with: a `duplicate()` of its client. */
+export interface RedisSubscriberClient {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  destroy(): void;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
+  readonly isOpen: boolean;
 }
 
 /** Options for {@link createRedisStore}. */
@@ -48,6 +65,10 @@ const INCREMENT_SHA = createHash("sha1").update(INCREMENT_SCRIPT).digest("hex");
  * A store that creates its client connects on first use and fails fast while Redis is
  * unreachable (no offline queue), reconnecting on a later call.
  *
+ * `publish`/`subscribe` are Redis pub/sub under the key prefix, on a second connection the store
+ * opens on the first `subscribe` (node-redis reconnects it and subscribes again after a drop), so
+ * a grant revoked at one instance is dropped from every instance's cache at once.
+ *
  * Does not work against Redis Cluster: `list` scans one node. Needs Redis 6.2 or later (`GETDEL`).
  *
  * @example
@@ -67,6 +88,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
   };
   const full = (key: string) => keyPrefix + key;
   const decode = <T>(reply: unknown) => (typeof reply === "string" ? (JSON.parse(reply) as T) : undefined);
+  const bus = createSubscriber(() => client.duplicate?.());
 
   return {
     async get<T>(key: string) {
@@ -119,8 +141,111 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
       }
       return entries;
     },
+    async publish(channel, message) {
+      if (typeof channel !== "string" || typeof message !== "string") throw new TypeError("`channel` and `message` must be strings");
+      await send(["PUBLISH", full(channel), message]);
+    },
+    subscribe(channel, listener) {
+      return bus.subscribe(full(channel), listener);
+    },
     async close() {
+      bus.close();
       await owned?.close();
+    },
+  };
+}
+
+/**
+ * One subscriber connection for all of a store's channels, opened on the first `subscribe`.
+ * While it connects or reconnects, messages are missed (pub/sub keeps none); the grant cache's
+ * own bound covers that.
+ */
+function createSubscriber(duplicate: () => RedisSubscriberClient | undefined) {
+  const listeners = new Map<string, Set<(message: string) => void>>();
+  let client: RedisSubscriberClient | undefined;
+  let starting = false;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  let failures = 0;
+
+  const deliver = (message: string, channel: string) => {
+    for (const listener of listeners.get(channel) ?? []) {
+      try {
+        listener(message);
+      } catch {
+        // One listener's failure is not the store's nor the other listeners'.
+      }
+    }
+  };
+  const later = () => {
+    if (closed || retry) return;
+    retry = setTimeout(
+      () => {
+        retry = undefined;
+        start();
+      },
+      Math.min(50 * 2 ** failures++, 2_000),
+    );
+    retry.unref();
+  };
+  // Connects once and subscribes every channel wanted so far; retried with backoff until it works.
+  const start = () => {
+    if (closed || client || starting) return;
+    starting = true;
+    const made = duplicate();
+    // A given client without duplicate(): nothing to listen on; the grant cache's bound applies.
+    if (!made) {
+      starting = false;
+      return;
+    }
+    made.on("error", () => {});
+    // Closed for good (its reconnection gave up): start over with a new connection.
+    made.on("end", () => {
+      if (client !== made || closed) return;
+      client = undefined;
+      later();
+    });
+    void (async () => {
+      try {
+        await withTimeout(made.connect(), "connecting the Redis subscriber");
+        if (closed) return made.destroy();
+        // From here a new channel subscribes directly; the ones wanted so far are subscribed below.
+        client = made;
+        for (const channel of [...listeners.keys()]) await withTimeout(made.subscribe(channel, deliver), "subscribing");
+        failures = 0;
+      } catch {
+        if (client === made) client = undefined;
+        if (made.isOpen) made.destroy();
+        later();
+      } finally {
+        starting = false;
+      }
+    })();
+  };
+
+  return {
+    subscribe(channel: string, listener: (message: string) => void): () => void {
+      if (closed) return () => {};
+      let set = listeners.get(channel);
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+        // A new channel on a connected subscriber; otherwise start() subscribes it with the rest.
+        if (client?.isOpen) void client.subscribe(channel, deliver).catch(() => {});
+        else start();
+      }
+      const own = (message: string) => listener(message);
+      set.add(own);
+      return () => {
+        set.delete(own);
+      };
+    },
+    close() {
+      closed = true;
+      clearTimeout(retry);
+      listeners.clear();
+      if (client?.isOpen) client.destroy();
+      client = undefined;
     },
   };
 }

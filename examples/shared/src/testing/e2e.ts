@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { E2E_USER } from "./http-flow.js";
 
+export { describeKeyRotation } from "./key-rotation.js";
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const USERNAME = E2E_USER.username;
 const PASSWORD = E2E_USER.password;

@@ -1,4 +1,4 @@
-/// <reference path="./oidc-provider.d.ts" />
+/// <reference path="../../../../packages/core/test/upstream/oidc-provider.d.ts" />
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";

@@ -8,7 +8,7 @@ import { base64url, randomToken, sha256, timingSafeEqual } from "../lib/crypto.j
 import { sha256Digest } from "../lib/sha256.js";
 import { keys } from "../storage/keys.js";
 import type { Upstream } from "../upstream/index.js";
-import { UpstreamError, upstreamFailure } from "../upstream/provider.js";
+import { UpstreamError, type UpstreamSignIn, upstreamFailure } from "../upstream/provider.js";
 import { authorizationResponse } from "./authorize.js";
 import { endpointPaths } from "./metadata.js";
 import { errorPage } from "./pages.js";
@@ -109,11 +109,11 @@ export async function upstreamCallbackHandler(request: Request, ctx: ServerConte
       return toClient({ error: code, error_description: description });
     }
     // Reported without the callback's parameters (its code among them).
-    ctx.options.onError(upstreamFailure(error, "callback"), { request, reason: "upstream_response_invalid" });
+    ctx.options.onError(upstreamFailure(error, "callback"), { request, reason: "upstream_callback_invalid" });
     return errorPage(serviceName, "The identity provider's answer could not be verified.", 400, clear);
   }
 
-  let signIn;
+  let signIn: UpstreamSignIn;
   try {
     signIn = await upstream.client.signIn(as, validated, upstreamRedirectUri(ctx), record.verifier, record.nonce);
   } catch (error) {

@@ -16,7 +16,7 @@ async function forgery() {
   const storage = createMemoryStore({ now: clock.now });
   const t = createTestServer({ now: clock.now, storage });
   const { body } = await obtainTokens(t.fetch, { scope: "mcp:tools" });
-  const [stored] = (await storage.get<{ kid: string; privateJwk: JWK; publicJwk: JWK }[]>("keys:signing"))!;
+  const [stored] = (await storage.get<{ keys: { kid: string; privateJwk: JWK; publicJwk: JWK }[] }>("keys:set:000000000001"))!.keys;
   const key = await importJWK(stored!.privateJwk, "ES256");
   const valid = decodeJWT(body.access_token!).payload;
   const now = Math.floor(clock.now() / 1000);

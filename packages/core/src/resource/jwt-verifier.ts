@@ -154,13 +154,46 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
 }
 
 /**
+ * A verifier over the authorization server's own key set: `keys` answers the same object until the
+ * set changes, and re-reads its store when called with `reload`. It is asked before every check,
+ * and a changed set drops every remembered verdict, so a withdrawn key's tokens are refused at once
+ * and a token refused for an unknown key is checked again.
+ *
+ * @internal The server's own verifier; apps use {@link createJWTVerifier}.
+ */
+export function createKeySetVerifier(options: Omit<JWTVerifierOptions, "jwks">, keys: (options?: { reload?: boolean }) => Promise<JSONWebKeySet>): JWTVerifier {
+  /** The live key set last seen: another object means the keys changed. */
+  let liveSet: JSONWebKeySet | undefined;
+  let keySet: JWTVerifyGetKey | undefined;
+  const follow = async (reload?: boolean): Promise<boolean> => {
+    const set = await keys(reload ? { reload } : undefined);
+    if (set === liveSet) return false;
+    liveSet = set;
+    keySet = createLocalJWKSet(set);
+    return true;
+  };
+  return verifierWithKeys(options, {
+    keys: async () => {
+      if (!keySet) await follow();
+      return keySet!;
+    },
+    current: () => follow(),
+    // A key we have not seen may come from a rotation: re-read the store once.
+    reload: () => follow(true),
+  });
+}
+
+/**
  * Where a verifier's keys come from: `keys` answers the current key resolver; `reload`, when
  * given, is asked once for a token whose `kid` matches no key, and answers whether it loaded the
- * keys again (so the token is checked once more).
+ * keys again (so the token is checked once more); `current`, when given, is asked before every
+ * check and answers whether the keys changed since. Either answering `true` drops every
+ * remembered verdict.
  */
 export interface KeySource {
   keys(): Promise<JWTVerifyGetKey>;
   reload?(): Promise<boolean>;
+  current?(): Promise<boolean>;
 }
 
 /** The verifier of {@link createJWTVerifier}, over any key source (the remote verifier brings its own). */
@@ -186,6 +219,11 @@ export function verifierWithKeys(options: Omit<JWTVerifierOptions, "jwks">, sour
     map.set(key, value);
   };
 
+  const forgetVerdicts = () => {
+    cache.clear();
+    failures.clear();
+  };
+
   const verifySignature = async (token: string): Promise<VerifiedClaims> => {
     const verifyOptions = {
       issuer,
@@ -199,6 +237,7 @@ export function verifierWithKeys(options: Omit<JWTVerifierOptions, "jwks">, sour
       return (await jwtVerify(token, await source.keys(), verifyOptions)).payload as VerifiedClaims;
     } catch (error) {
       if ((error as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY" && (await source.reload?.())) {
+        forgetVerdicts();
         return (await jwtVerify(token, await source.keys(), verifyOptions)).payload as VerifiedClaims;
       }
       throw error;
@@ -208,6 +247,8 @@ export function verifierWithKeys(options: Omit<JWTVerifierOptions, "jwks">, sour
 
   /** The verified entry for a token, or the error to answer with; never throws for a bad token. */
   const entryFor = async (token: string): Promise<{ claims: VerifiedClaims; audiences: string[] } | OAuthError> => {
+    // Keys that change (the server's own): a withdrawn key's tokens must not stay cached as verified.
+    if (source.current && (await source.current())) forgetVerdicts();
     const nowMs = now();
     const nowSeconds = nowMs / 1000;
     const hit = cache.get(token);

@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { createClock, parseChallenge, resourceRequest, RESOURCE } from "../../test/helpers.js";
-import { OAuthError } from "../errors.js";
+import type { OAuthError } from "../errors.js";
 import { createResourceGuard } from "./guard.js";
 import { AuthorizationServerUnavailableError } from "./issuer-client.js";
 import { createRemoteVerifier, type RemoteVerifierOptions } from "./remote-verifier.js";

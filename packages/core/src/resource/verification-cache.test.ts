@@ -1,6 +1,6 @@
 import { SignJWT, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
-import { createJWTVerifier, createMemoryStore, OAuthError } from "../index.js";
+import { createJWTVerifier, createMemoryStore, OAuthError, type Storage } from "../index.js";
 import { createTestServer, ISSUER, obtainTokens, RESOURCE } from "../../test/helpers.js";
 
 const bearer = (token: string) => new Request(RESOURCE, { headers: { Authorization: `Bearer ${token}` } });
@@ -43,6 +43,44 @@ describe("Verification caches (the bearer check's hot path)", () => {
     expect(((await t.guard.authenticate(bearer(body.access_token!))) as Response).status).toBe(401);
   });
 
+  it("AS-REV-5: drops a grant revoked at another instance at once when the store broadcasts, and within the bound when it does not", async () => {
+    const revokeAtAThenCheckAtB = async (storage: Storage) => {
+      const a = createTestServer({ storage, grantCacheSeconds: 60 });
+      const b = createTestServer({ storage, grantCacheSeconds: 60 });
+      const { body } = await obtainTokens(a.fetch);
+      // B has seen the grant live, so it would trust it for a minute.
+      expect(await b.guard.authenticate(bearer(body.access_token!))).not.toBeInstanceOf(Response);
+      await a.fetch(`${ISSUER}/revoke`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token: body.refresh_token!, client_id: "pub" }),
+      });
+      return b.guard.authenticate(bearer(body.access_token!));
+    };
+    const published: string[] = [];
+    const broadcasting = withBus(createMemoryStore(), published);
+    expect(((await revokeAtAThenCheckAtB(broadcasting)) as Response).status).toBe(401);
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatch(/^grant-revoked /);
+    // The same without a broadcast: B still trusts its cache (the fallback is the bound).
+    expect(await revokeAtAThenCheckAtB(createMemoryStore())).not.toBeInstanceOf(Response);
+  });
+
+  it("reports a failed broadcast to onError and still revokes", async () => {
+    const storage: Storage = { ...createMemoryStore(), publish: async () => Promise.reject(new Error("bus down")), subscribe: () => () => {} };
+    const errors: unknown[] = [];
+    const t = createTestServer({ storage, onError: (error) => errors.push(error) });
+    const { body } = await obtainTokens(t.fetch);
+    const response = await t.fetch(`${ISSUER}/revoke`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: body.refresh_token!, client_id: "pub" }),
+    });
+    expect(response.status).toBe(200);
+    expect(((await t.guard.authenticate(bearer(body.access_token!))) as Response).status).toBe(401);
+    expect(String(errors[0])).toMatch(/bus down/);
+  });
+
   it("remembers a token that failed verification, answering it without checking it again", async () => {
     const { privateKey, publicKey } = await generateKeyPair("ES256");
     const { exportJWK } = await import("jose");
@@ -71,3 +109,20 @@ describe("Verification caches (the bearer check's hot path)", () => {
     expect(loads).toBe(loadsAfterFirst);
   });
 });
+
+/** A memory store with an in-process publish/subscribe, standing in for a shared store's channel. */
+function withBus(store: Storage, published: string[]): Storage {
+  const listeners = new Map<string, Set<(message: string) => void>>();
+  return {
+    ...store,
+    async publish(channel, message) {
+      published.push(`${channel} ${message}`);
+      for (const listener of listeners.get(channel) ?? []) listener(message);
+    },
+    subscribe(channel, listener) {
+      const set = listeners.get(channel) ?? new Set();
+      listeners.set(channel, set.add(listener));
+      return () => set.delete(listener);
+    },
+  };
+}

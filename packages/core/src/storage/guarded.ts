@@ -8,7 +8,7 @@ export class StorageError extends Error {
   }
 }
 
-const METHODS = ["get", "set", "setIfAbsent", "delete", "consume", "increment", "list"] as const;
+const METHODS = ["get", "set", "setIfAbsent", "delete", "consume", "increment", "list", "publish"] as const;
 
 /**
  * Errors that mean a bug rather than an outage, whether in Portcullis or in the store adapter: a
@@ -31,6 +31,7 @@ function isProgrammingError(error: unknown): boolean {
 export function withStorageErrors(storage: Storage): Storage {
   const wrapped = { ...storage } as Storage;
   for (const method of METHODS) {
+    if (!storage[method]) continue;
     const call = storage[method].bind(storage) as (...args: unknown[]) => Promise<unknown>;
     (wrapped as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
       try {
@@ -41,6 +42,7 @@ export function withStorageErrors(storage: Storage): Storage {
       }
     };
   }
+  if (storage.subscribe) wrapped.subscribe = (channel, listener) => storage.subscribe!(channel, listener);
   if (storage.close) wrapped.close = () => storage.close!();
   return wrapped;
 }

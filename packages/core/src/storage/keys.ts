@@ -31,7 +31,10 @@ const PREFIXES = {
   spentRefreshToken: "refresh-spent:",
   /** The response a retried refresh gets again, by the spent token's hash. */
   refreshReplay: "refresh-replay:",
-  /** The signing key set. */
+  /**
+   * The signing key set: each version of it (written once, by `setIfAbsent`), the number of the
+   * newest, and the single record earlier releases kept.
+   */
   signingKeys: "keys:",
   /** A rate-limit counter for one window. */
   rateLimit: "ratelimit:",
@@ -79,7 +82,14 @@ export const keys = {
   refreshToken: (hash: string) => `${PREFIXES.refreshToken}${hash}`,
   spentRefreshToken: (hash: string) => `${PREFIXES.spentRefreshToken}${hash}`,
   refreshReplay: (hash: string) => `${PREFIXES.refreshReplay}${hash}`,
+  /** The key set as earlier releases stored it (one array, never rotated); read once to carry it over. */
   signingKeys: () => `${PREFIXES.signingKeys}signing`,
+  /** The prefix listing every stored version of the key set, oldest first. */
+  signingKeySets: () => `${PREFIXES.signingKeys}set:`,
+  /** One version of the key set; zero-padded so that key order is version order. */
+  signingKeySet: (version: number) => `${PREFIXES.signingKeys}set:${String(version).padStart(12, "0")}`,
+  /** The number of the newest version of the key set, as last written (a hint: newer ones may exist). */
+  signingKeyHead: () => `${PREFIXES.signingKeys}head`,
   rateLimit: (counter: string, window: number) => `${PREFIXES.rateLimit}${counter}:${window}`,
   loginLock: (id: string) => `${PREFIXES.loginLock}${id}`,
   loginAttempts: (id: string, round: string) => `${PREFIXES.loginAttempts}${id}:${round}`,
@@ -102,3 +112,12 @@ export function kindOfKey(key: string): KeyKind | undefined {
   for (const [kind, prefix] of KINDS) if (key.startsWith(prefix)) return kind;
   return undefined;
 }
+
+/**
+ * The channels the authorization server publishes on through `Storage.publish`, before any
+ * namespace prefix. Like the keys, instances of different versions meet on them: they never change.
+ */
+export const channels = {
+  /** A grant was revoked; the message is its id. Other instances drop it from their grant cache. */
+  grantRevoked: "grant-revoked",
+} as const;

@@ -24,6 +24,10 @@ export function namespacedStore(storage: Storage, prefix: string): Storage {
     increment: (key, options) => storage.increment(k(key), options),
     list: async <T>(keyPrefix: string, options?: { limit?: number }) =>
       (await storage.list<T>(k(keyPrefix), options)).map((entry) => ({ key: entry.key.slice(prefix.length), value: entry.value })),
+    // Channels carry the prefix too, so one tenant's messages never reach another's listeners.
+    ...(storage.publish && storage.subscribe
+      ? { publish: (channel, message) => storage.publish!(k(channel), message), subscribe: (channel, listener) => storage.subscribe!(k(channel), listener) }
+      : {}),
     ...(storage.close ? { close: () => storage.close!() } : {}),
   };
 }

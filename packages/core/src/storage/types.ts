@@ -51,6 +51,21 @@ export interface Storage {
   increment(key: string, options?: SetOptions): Promise<number>;
   /** Live entries whose key starts with `prefix`, in key order, at most `limit` (default 1000; 0 or less: none). */
   list<T = unknown>(prefix: string, options?: { limit?: number }): Promise<StorageEntry<T>[]>;
+  /**
+   * Optional, for stores shared by several instances: sends `message` to every listener that
+   * {@link subscribe}d to `channel` through any store on the same backing service (this instance
+   * included). Delivery is best effort and at most once: a listener that is disconnected at the
+   * time misses it, so nothing may depend on it for correctness, only for speed. The server
+   * publishes a revoked grant's id here so other instances drop it from their grant cache at once
+   * rather than after `grantCacheSeconds`. A store that implements one of the two implements both.
+   */
+  publish?(channel: string, message: string): Promise<void>;
+  /**
+   * Optional, with {@link publish}: calls `listener` with each message later published on
+   * `channel`, and answers a function that stops it. Never throws for a connection problem: the
+   * store connects in the background and reconnects when the connection drops.
+   */
+  subscribe?(channel: string, listener: (message: string) => void): () => void;
   /** Releases connections or file handles. */
   close?(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { SignJWT } from "jose";
-import type { KeyManager } from "./keys.js";
+import type { KeyRing } from "./keys.js";
 import { randomToken } from "../lib/crypto.js";
 
 /** What an access token is issued for. */
@@ -20,7 +20,7 @@ const RESERVED = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "clie
  * grant so a revoked grant's tokens are refused.
  */
 export async function issueAccessToken(
-  keys: KeyManager,
+  keys: KeyRing,
   claims: AccessTokenClaims,
   ttlSeconds: number,
   nowMs: number,

@@ -1,5 +1,5 @@
 import type { ServerContext } from "../context.js";
-import { keys } from "../storage/keys.js";
+import { channels, keys } from "../storage/keys.js";
 
 /** A user's authorization of one client for one resource and a set of scopes. */
 export interface Grant {
@@ -44,13 +44,16 @@ export async function findGrant(ctx: ServerContext, id: string): Promise<Grant |
 
 /**
  * Revokes a grant: its access tokens stop verifying and its refresh token stops refreshing. The
- * revoked record is kept for the grant's lifetime so a late write cannot bring it back.
+ * revoked record is kept for the grant's lifetime so a late write cannot bring it back. Other
+ * instances sharing a store that can publish are told at once (see {@link watchRevocations});
+ * otherwise they notice within `grantCacheSeconds`.
  */
 export async function revokeGrant(ctx: ServerContext, id: string, clientId: string, reason: string): Promise<void> {
   ctx.liveGrants.delete(id);
-  const existing = await ctx.options.storage.get<Grant>(keys.grant(id));
+  const { storage } = ctx.options;
+  const existing = await storage.get<Grant>(keys.grant(id));
   if (existing?.revoked) return;
-  await ctx.options.storage.set(keys.grant(id), { ...(existing ?? { id }), revoked: true }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  await storage.set(keys.grant(id), { ...(existing ?? { id }), revoked: true }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
   ctx.options.onEvent({ type: "grant.revoked", clientId, grantId: id, reason });
   if (ctx.upstream) {
     // The upstream grant ends with ours where the provider offers revocation; a provider that is
@@ -61,6 +64,19 @@ export async function revokeGrant(ctx: ServerContext, id: string, clientId: stri
       ctx.options.onError(error, { reason: "upstream_revocation_failed" });
     }
   }
+  // After the write, so an instance told reads the revoked record. A failure here costs only
+  // speed (the cache's bound still holds), so it is reported, never thrown.
+  if (storage.publish) {
+    await storage.publish(channels.grantRevoked, id).catch((error: unknown) => ctx.options.onError(error, { reason: "revocation_not_broadcast" }));
+  }
+}
+
+/**
+ * Drops a grant from this instance's cache as soon as any instance sharing the store revokes it,
+ * when the store can broadcast (`Storage.subscribe`).
+ */
+export function watchRevocations(ctx: ServerContext): void {
+  ctx.options.storage.subscribe?.(channels.grantRevoked, (id) => ctx.liveGrants.delete(id));
 }
 
 /**

@@ -10,12 +10,18 @@ declare module "oidc-provider" {
     oidc: { params?: Record<string, unknown> };
   }
 
+  export interface Account {
+    accountId: string;
+    claims: () => Record<string, unknown> | Promise<Record<string, unknown>>;
+  }
+
   export interface Configuration {
     clients?: Record<string, unknown>[];
-    findAccount?: (ctx: unknown, id: string) => unknown;
+    findAccount?: (ctx: unknown, id: string) => Account | Promise<Account | undefined> | undefined;
     claims?: Record<string, string[]>;
     features?: Record<string, Record<string, unknown>>;
-    ttl?: Record<string, unknown>;
+    // biome-ignore lint/suspicious/noExplicitAny: oidc-provider calls each TTL function with its own arguments
+    ttl?: Record<string, number | ((...args: any[]) => number)>;
     cookies?: { keys?: string[] };
     [key: string]: unknown;
   }

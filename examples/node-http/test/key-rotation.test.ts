@@ -1,0 +1,4 @@
+import { fileURLToPath } from "node:url";
+import { describeKeyRotation, startExample } from "@portcullis/example-shared/testing";
+
+describeKeyRotation("examples/node-http", (env) => startExample(fileURLToPath(new URL("..", import.meta.url)), env), { twoInstances: true });

@@ -1,0 +1,210 @@
+import { createServer, type Socket } from "node:net";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Storage } from "@portcullis/core";
+import { runStorageContract } from "@portcullis/core/testing";
+import { createPostgresStore } from "./index.js";
+import { POSTGRES_URL, freshSchema, postgresSkipReason } from "../test/availability.js";
+
+const skipReason = await postgresSkipReason("postgres store");
+
+// Every store in this file gets a schema of its own under this file's name, all dropped at the end.
+const base = freshSchema("store");
+let schemas = 0;
+const nextSchema = () => `${base.name}_${++schemas}`;
+const storeSchemas = new WeakMap<Storage, string>();
+const admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+admin.on("error", () => {});
+
+afterAll(async () => {
+  if (!skipReason) {
+    const { rows } = await admin.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", [base.name]);
+    for (const { nspname } of rows) await admin.query(`DROP SCHEMA ${pg.escapeIdentifier(nspname)} CASCADE`);
+  }
+  await admin.end();
+});
+
+runStorageContract("postgres", {
+  skipReason,
+  usesClock: true,
+  async open(clock) {
+    const schema = nextSchema();
+    const store = createPostgresStore({ url: POSTGRES_URL, schema, now: clock.now });
+    storeSchemas.set(store, schema);
+    return store;
+  },
+  async reopen(store, clock) {
+    await store.close?.();
+    return createPostgresStore({ url: POSTGRES_URL, schema: storeSchemas.get(store)!, now: clock.now });
+  },
+});
+
+describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
+  const opened: Storage[] = [];
+  const open = (options: Parameters<typeof createPostgresStore>[0]) => {
+    const store = createPostgresStore(options);
+    opened.push(store);
+    return store;
+  };
+  afterAll(async () => {
+    await Promise.all(opened.map((store) => store.close?.()));
+  });
+
+  it("takes the schema from the URL's schema parameter and records the migration once", async () => {
+    const schema = nextSchema();
+    const url = new URL(POSTGRES_URL);
+    url.searchParams.set("schema", schema);
+    // Five instances starting at once on an empty database: one creates, the others wait and find it done.
+    const stores = Array.from({ length: 5 }, () => open({ url: url.href }));
+    await Promise.all(stores.map((store, i) => store.set(`k${i}`, i)));
+    const { rows } = await admin.query(`SELECT version FROM ${pg.escapeIdentifier(schema)}.migrations`);
+    expect(rows).toEqual([{ version: 1 }]);
+    const count = await admin.query(`SELECT count(*)::int AS n FROM ${pg.escapeIdentifier(schema)}.entries`);
+    expect(count.rows[0]).toEqual({ n: 5 });
+    expect(await stores[4]!.get("k0")).toBe(0);
+  });
+
+  it("refuses a schema written by a newer version", async () => {
+    const schema = nextSchema();
+    const first = open({ url: POSTGRES_URL, schema });
+    await first.get("k");
+    await admin.query(`INSERT INTO ${pg.escapeIdentifier(schema)}.migrations (version) VALUES (99)`);
+    const second = open({ url: POSTGRES_URL, schema });
+    await expect(second.get("k")).rejects.toThrow(/schema version 99 is newer/);
+  });
+
+  it("lets exactly one of two instances consume a key", async () => {
+    const schema = nextSchema();
+    const a = open({ url: POSTGRES_URL, schema });
+    const b = open({ url: POSTGRES_URL, schema });
+    for (let round = 0; round < 10; round++) {
+      await a.set(`code-${round}`, { round }, { ttlSeconds: 60 });
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).consume(`code-${round}`)));
+      expect(results.filter((r) => r !== undefined)).toEqual([{ round }]);
+    }
+  });
+
+  it("keeps values exactly, NUL characters included", async () => {
+    const store = open({ url: POSTGRES_URL, schema: nextSchema() });
+    const value = { name: "a\u0000b", emoji: "🔑", big: 2 ** 53 - 1, nested: [{ x: null }] };
+    await store.set("k", value);
+    expect(await store.get("k")).toEqual(value);
+    await store.set("plain", 5);
+    expect(await store.increment("plain")).toBe(6);
+    expect(await store.get("plain")).toBe(6);
+  });
+
+  it("sweeps expired rows in the background on the store's clock", async () => {
+    let time = Date.now();
+    const schema = nextSchema();
+    const store = open({ url: POSTGRES_URL, schema, now: () => time, sweepIntervalSeconds: 0.05 });
+    await store.set("gone", 1, { ttlSeconds: 1 });
+    await store.set("kept", 2, { ttlSeconds: 60 });
+    await store.set("forever", 3);
+    time += 2_000;
+    const keys = async () => (await admin.query<{ key: string }>(`SELECT key FROM ${pg.escapeIdentifier(schema)}.entries ORDER BY key`)).rows.map((r) => r.key);
+    await expect.poll(keys, { timeout: 3_000 }).toEqual(["forever", "kept"]);
+  });
+
+  it("delivers a published message to every subscriber of the channel, on every instance", async () => {
+    const schema = nextSchema();
+    const a = open({ url: POSTGRES_URL, schema });
+    const b = open({ url: POSTGRES_URL, schema });
+    const other = open({ url: POSTGRES_URL, schema: nextSchema() });
+    const got: string[] = [];
+    const seen = () => got.filter((m) => !m.endsWith(":warmup"));
+    const unsubscribe = b.subscribe!("grant-revoked", (message) => got.push(`b:${message}`));
+    a.subscribe!("other-channel", (message) => got.push(`a-other:${message}`));
+    other.subscribe!("grant-revoked", (message) => got.push(`other-schema:${message}`));
+    // LISTEN starts in the background: publish until every listener has heard one.
+    const warm = async () => {
+      await Promise.all([a.publish!("grant-revoked", "warmup"), a.publish!("other-channel", "warmup"), other.publish!("grant-revoked", "warmup")]);
+      return new Set(got.map((m) => m.split(":")[0])).size;
+    };
+    await expect.poll(warm, { timeout: 3_000 }).toBe(3);
+    // Warm-up messages still on their way are left out.
+    await a.publish!("grant-revoked", "g-1");
+    await expect.poll(() => seen(), { timeout: 2_000 }).toEqual(["b:g-1"]);
+    unsubscribe();
+    await a.publish!("grant-revoked", "g-2");
+    await a.publish!("other-channel", "x");
+    await expect.poll(() => seen(), { timeout: 2_000 }).toEqual(["b:g-1", "a-other:x"]);
+  });
+
+  it("listens again after its connection is killed", async () => {
+    const schema = nextSchema();
+    const a = open({ url: POSTGRES_URL, schema });
+    const b = open({ url: POSTGRES_URL, schema, poolSize: 2 });
+    const got: string[] = [];
+    b.subscribe!("c", (message) => got.push(message));
+    await expect
+      .poll(
+        async () => {
+          await a.publish!("c", "1");
+          return got.length;
+        },
+        { timeout: 3_000 },
+      )
+      .toBeGreaterThan(0);
+    const channel = (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND state = 'idle'")).rows;
+    for (const { pid } of channel) await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    got.length = 0;
+    await expect
+      .poll(
+        async () => {
+          await a.publish!("c", "2");
+          return got.length;
+        },
+        { timeout: 5_000 },
+      )
+      .toBeGreaterThan(0);
+  });
+
+  it("uses a pool it is given and leaves it open on close", async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 3 });
+    try {
+      const store = createPostgresStore({ pool, schema: nextSchema() });
+      await store.set("k", { a: 1 });
+      expect(await store.consume("k")).toEqual({ a: 1 });
+      await store.close?.();
+      await expect(store.get("k")).rejects.toThrow(/closed/);
+      expect((await pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+describe("Postgres store options and outages", () => {
+  it("refuses bad options at construction", () => {
+    expect(() => createPostgresStore({} as never)).toThrow(/exactly one of `url` and `pool`/);
+    expect(() => createPostgresStore({ url: "mysql://x/db" })).toThrow(/postgres:\/\//);
+    expect(() => createPostgresStore({ url: POSTGRES_URL, schema: 'x"; DROP TABLE y; --' })).toThrow(/`schema`/);
+    expect(() => createPostgresStore({ url: `${POSTGRES_URL}?schema=1abc` })).toThrow(/`schema`/);
+    expect(() => createPostgresStore({ url: POSTGRES_URL, poolSize: 0 })).toThrow(/poolSize/);
+  });
+
+  it("rejects quickly when nothing listens, and hides the password", async () => {
+    const store = createPostgresStore({ url: "postgres://user:hunter2@127.0.0.1:1/db" });
+    const error = await store.get("k").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/cannot open schema "portcullis" at postgres:\/\/\*\*\*@127\.0\.0\.1:1\/db/);
+    expect((error as Error).message).not.toContain("hunter2");
+    await store.close?.();
+  }, 8_000);
+
+  it("rejects instead of hanging when the server accepts but never answers", async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const store = createPostgresStore({ url: `postgres://u@127.0.0.1:${port}/db` });
+    try {
+      await expect(store.get("k")).rejects.toThrow(/cannot open schema/);
+    } finally {
+      await store.close?.();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 15_000);
+});

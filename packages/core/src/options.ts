@@ -391,7 +391,9 @@ const schema = z.object({
    * The default keeps the endpoint from being an open redirector for whoever registers a client
    * (OAuth 2.1 §7.12.2). Configured clients and clients registered with an initial access token
    * always get the redirect, and so does a user's own Deny on the consent page: the user chose
-   * it on a page that names where it returns.
+   * it on a page that names where it returns. A `prompt=none` error (`login_required`,
+   * `consent_required`) to a loopback redirect URI goes straight back too: a silent request
+   * expects it, and nobody can be sent to another's loopback address to be phished.
    */
   untrustedClientErrors: z.optional(z.enum(["interstitial", "redirect"])),
   /**

@@ -100,7 +100,11 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
     // Nothing may be shown (OIDC Core §3.1.2.1): a code when consent is remembered, else an error.
     if (remembered) return codeResponse(ctx, valid, client.client_id, user!, 302);
     const error = signedIn ? "consent_required" : "login_required";
-    return clientErrorResponse(ctx, stored, valid.redirectUri, { error, error_description: "user interaction is required", state: valid.state });
+    const params = { error, error_description: "user interaction is required", state: valid.state };
+    // Straight back to a loopback redirect (a native client; nobody can be sent there to be
+    // phished), as a silent request expects; to any other untrusted one, through the page.
+    if (isLoopbackHost(new URL(valid.redirectUri))) return authorizationResponse(ctx, valid.redirectUri, params, 302);
+    return clientErrorResponse(ctx, stored, valid.redirectUri, params);
   }
   if (remembered && !ctx.options.interactionUrl) return codeResponse(ctx, valid, client.client_id, user!, 302);
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CHROMIUM, startExample, type RunningExample } from "@portcullis/example-shared/testing";
+import { CHROMIUM, signInThenDecide, startExample, type RunningExample } from "@portcullis/example-shared/testing";
 import { E2E_USER } from "@portcullis/example-shared/http-flow";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,15 +36,14 @@ describe.skipIf(browserMissing)("portcullis against the hono-node example, signi
     await Promise.all([example?.stop(), browser?.close()]);
   });
 
-  /** Opens the authorization URL in a fresh context and answers the sign-in and consent page. */
+  /** Opens the authorization URL in a fresh context and answers the login and consent pages. */
   async function consent(url: string, decision: "allow" | "deny") {
     const context = await browser.newContext();
     const page = await context.newPage();
     try {
       await page.goto(url);
-      await page.fill('input[name="username"]', E2E_USER.username);
-      await page.fill('input[name="password"]', E2E_USER.password);
-      await Promise.all([page.waitForURL(/127\.0\.0\.1:\d+\/callback/), page.click(`button[name="decision"][value="${decision}"]`)]);
+      // A fresh context has no session: the login page, then the consent page.
+      await signInThenDecide(page, decision, E2E_USER.password, E2E_USER.username);
       return await page.textContent("body");
     } finally {
       await context.close();

@@ -9,6 +9,7 @@ export const projects = [
   "packages/postgres",
   "packages/cloudflare",
   "packages/mcp-sdk",
+  "packages/client",
   "examples/hono-node",
   "examples/express",
   "examples/node-http",

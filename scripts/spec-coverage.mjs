@@ -37,8 +37,6 @@ const args = process.argv.slice(2);
  */
 const PENDING = {
   // Behaviour Portcullis does not have yet.
-  // Roles Portcullis does not play yet.
-  ...Object.fromEntries([1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`C-${n}`, "client-side rule: applies once the library ships a client helper"])),
 };
 
 /** A rule ID: upper-case segments, the last one a number (AS-AUTHZ-21, RS-401-8, PX-1, C-1). */

@@ -12,6 +12,8 @@ export interface Env {
   DEMO_USERNAME?: string;
   /** A secret (`wrangler secret put DEMO_PASSWORD`). Required unless UPSTREAM_ISSUER is set: isolates must agree on it. */
   DEMO_PASSWORD?: string;
+  /** How long a sign-in on the built-in pages lasts, in seconds (default 8 hours). */
+  SESSION_TTL_SECONDS?: string;
   /** `resource-server`: no authorization server here; /mcp accepts UPSTREAM_ISSUER's tokens. */
   AUTH_MODE?: string;
   /**
@@ -64,7 +66,13 @@ export default withPortcullis<Env>(
         UPSTREAM_SCOPES,
         UPSTREAM_TOKEN_KEY,
       } = env;
-      const { UPSTREAM_INTROSPECTION_CLIENT_ID, UPSTREAM_INTROSPECTION_CLIENT_SECRET, SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS } = env;
+      const {
+        UPSTREAM_INTROSPECTION_CLIENT_ID,
+        UPSTREAM_INTROSPECTION_CLIENT_SECRET,
+        SIGNING_KEY_ROTATION_SECONDS,
+        ACCESS_TOKEN_TTL_SECONDS,
+        SESSION_TTL_SECONDS,
+      } = env;
       const config = demoConfig(
         {
           PUBLIC_URL,
@@ -80,6 +88,7 @@ export default withPortcullis<Env>(
           UPSTREAM_INTROSPECTION_CLIENT_SECRET,
           SIGNING_KEY_ROTATION_SECONDS,
           ACCESS_TOKEN_TTL_SECONDS,
+          SESSION_TTL_SECONDS,
         },
         { store: "durable-object" },
       );

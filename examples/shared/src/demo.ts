@@ -15,6 +15,8 @@ export interface DemoConfig {
   store: string;
   /** `ALLOW_INSECURE_CIMD=1`: admit http metadata documents on loopback, for trying a local client. */
   allowInsecureCimd: boolean;
+  /** `SESSION_TTL_SECONDS`: how long a sign-in on the built-in pages lasts (default 8 hours). */
+  sessionTtlSeconds: number | undefined;
   /** `AUTH_MODE=resource-server`: the external authorization server (see `resource-server.ts`). */
   resourceServer?: ResourceServerConfig;
   /** `UPSTREAM_ISSUER` and its companions: users sign in at that identity provider, not with the password. */
@@ -53,6 +55,7 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     generatedPassword: password === undefined,
     store: env.STORE ?? defaults.store,
     allowInsecureCimd: env.ALLOW_INSECURE_CIMD === "1",
+    sessionTtlSeconds: seconds(env, "SESSION_TTL_SECONDS", 60),
     ...(resourceServer ? { resourceServer } : {}),
     // In resource-server mode the identity provider is the authorization server: nobody signs in here.
     upstream: resourceServer ? undefined : upstreamConfig(env),
@@ -105,6 +108,7 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
       ...(runtime.resolveHost ? { resolveHost: runtime.resolveHost } : {}),
       allowInsecureLoopback: config.allowInsecureCimd,
     },
+    ...(config.sessionTtlSeconds ? { sessions: { ttlSeconds: config.sessionTtlSeconds } } : {}),
     ...(config.upstream
       ? { upstream: upstreamOptions(config.upstream) }
       : {

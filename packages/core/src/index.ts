@@ -1,6 +1,8 @@
 export { createAuthorizationServer } from "./server.js";
-export type { AuthorizationRequestInfo, AuthorizationServer, GrantInfo, ImportedClient } from "./server.js";
+export type { AuthorizationRequestInfo, AuthorizationServer, ConsentInfo, GrantInfo, ImportedClient } from "./server.js";
 export type { KeyManager, SigningAlgorithm, SigningKeyInfo } from "./tokens/keys.js";
+export type { PageMessages } from "./handlers/messages.js";
+export type { PageTheme } from "./handlers/pages.js";
 export { namespacedStore } from "./storage/namespaced.js";
 export { serveOwned } from "./http/serve.js";
 export { MAX_JSON_DEPTH } from "./lib/json.js";

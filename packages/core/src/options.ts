@@ -31,6 +31,7 @@ import { resolveAllowedHosts } from "./http/host.js";
 import type { ConnectionInfo } from "./http/peer.js";
 import { base64url, base64urlDecode } from "./lib/crypto.js";
 import { sha256Digest } from "./lib/sha256.js";
+import { BUILT_IN_MESSAGES, type PageMessages } from "./handlers/messages.js";
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
@@ -50,6 +51,7 @@ export const DEFAULTS = {
   trustProxy: 0,
   serviceName: "Portcullis",
   untrustedClientErrors: "interstitial",
+  sessionTtlSeconds: 28_800,
   unusedClientTtlSeconds: 86_400,
   metadataDocuments: { minCacheSeconds: 60, maxCacheSeconds: 86_400 },
   rateLimit: {
@@ -337,6 +339,36 @@ const schema = z.object({
   /** The built-in login and consent page. */
   login: z.optional(loginSchema),
   /**
+   * The look and language of the built-in pages (login, consent, account). `theme.logoUrl` (https,
+   * or a path on this server) is shown on each page and allowed by its CSP; `theme.colors` sets the
+   * accent, background and text colours (CSS colour values); `theme.css` is appended to the style
+   * sheet. `messages` adds or overrides catalogues by language tag (`{ de: { signIn: "Anmelden" } }`),
+   * merged over the built-in English and French; a page's language is the first of the request's
+   * `Accept-Language` that a catalogue serves, English otherwise.
+   */
+  pages: z.optional(
+    z.object({
+      theme: z.optional(
+        z.object({
+          logoUrl: z.optional(z.string()),
+          colors: z.optional(z.object({ accent: z.optional(z.string()), background: z.optional(z.string()), text: z.optional(z.string()) })),
+          css: z.optional(z.string()),
+        }),
+      ),
+      messages: z.optional(z.record(z.string().check(z.regex(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/, "a language tag")), z.record(z.string(), z.string()))),
+    }),
+  ),
+  /**
+   * Sign-in sessions of the built-in pages. After the password, a cookie (`HttpOnly`,
+   * `SameSite=Lax`, `Path=/`, `Secure` with the `__Host-` prefix on an https issuer; a new value at
+   * each sign-in) names a session kept in `storage`, so it holds across instances: a later
+   * authorization in that browser asks no password (only consent, or nothing for a client the user
+   * already allowed those scopes), `prompt=login` asks again, `POST <issuer>/logout` ends it, and
+   * `<issuer>/account` lists the applications the user allowed. `ttlSeconds`: its lifetime,
+   * default 28,800 (8 hours). `false`: no sessions (each authorization asks for the password).
+   */
+  sessions: z.optional(z.union([z.boolean(), z.object({ ttlSeconds: int(60, 31_536_000) })])),
+  /**
    * Sign-in through an upstream identity provider: after the MCP client's request is validated,
    * the built-in consent page (no password form) and, on Allow, the provider's sign-in; the
    * grant's user is the provider's user. The provider's tokens are kept per grant, encrypted, and
@@ -360,7 +392,9 @@ const schema = z.object({
    * The default keeps the endpoint from being an open redirector for whoever registers a client
    * (OAuth 2.1 §7.12.2). Configured clients and clients registered with an initial access token
    * always get the redirect, and so does a user's own Deny on the consent page: the user chose
-   * it on a page that names where it returns.
+   * it on a page that names where it returns. A `prompt=none` error (`login_required`,
+   * `consent_required`) to a loopback redirect URI goes straight back too: a silent request
+   * expects it, and nobody can be sent to another's loopback address to be phished.
    */
   untrustedClientErrors: z.optional(z.enum(["interstitial", "redirect"])),
   /**
@@ -609,6 +643,19 @@ export function resolveOptions(input: AuthorizationServerOptions) {
     machineScopes: o.machineScopes ?? [],
     storage: withStorageErrors(namespacedStore(o.storage, o.storageNamespace ?? (path ? `${path}:` : ""))),
     login: o.login,
+    pages: {
+      theme: o.pages?.theme ?? {},
+      messages: Object.fromEntries(
+        [...new Set([...Object.keys(BUILT_IN_MESSAGES), ...Object.keys(o.pages?.messages ?? {})])].map((lang) => [
+          lang,
+          { ...BUILT_IN_MESSAGES[lang], ...o.pages?.messages?.[lang] },
+        ]),
+      ) as Record<string, Partial<PageMessages>>,
+    },
+    sessions:
+      o.sessions === false
+        ? (false as const)
+        : { ttlSeconds: (typeof o.sessions === "object" ? o.sessions.ttlSeconds : undefined) ?? DEFAULTS.sessionTtlSeconds },
     upstream,
     interactionUrl: o.interactionUrl,
     clients: o.clients ?? [],

@@ -6,11 +6,14 @@ import {
   authorizeHandler,
   completeAuthorization,
   consentHandler,
+  consentPageHandler,
   denyAuthorization,
+  loginHandler,
   describeAuthorization,
   type AuthorizationRequestInfo,
 } from "./handlers/authorize.js";
 import { introspectHandler } from "./handlers/introspect.js";
+import { accountHandler, accountRevokeHandler, connectedApps, logoutHandler, revokeApp } from "./handlers/account.js";
 import { authorizationServerMetadata, endpointPaths, openIdConfiguration } from "./handlers/metadata.js";
 import { registerHandler, registrationManagementHandler } from "./handlers/register.js";
 import { revokeHandler } from "./handlers/revoke.js";
@@ -176,6 +179,28 @@ export interface AuthorizationServer extends TokenVerifier {
    */
   revokeGrants(which: { grantId: string } | { subject: string } | { clientId: string }): Promise<number>;
   /**
+   * The applications a user allowed (remembered consents), for an account page of the app's own:
+   * one per client, with the union of the scopes allowed and the last token issue or refresh.
+   *
+   * @param owner `{ subject }`: the user.
+   * @returns The applications, most recently used first.
+   *
+   * @example
+   * ```ts
+   * for (const app of await server.listConsents({ subject: user.id })) console.log(app.clientName, app.scopes);
+   * ```
+   */
+  listConsents(owner: { subject: string }): Promise<ConsentInfo[]>;
+  /**
+   * Revokes what a user allowed a client: the remembered consent (the next authorization asks
+   * again) and every grant of theirs to it (refresh tokens at once; access tokens within
+   * `grantCacheSeconds`). Other clients keep theirs.
+   *
+   * @param which `{ subject, clientId }`.
+   * @returns How many grants were revoked.
+   */
+  revokeConsent(which: { subject: string; clientId: string }): Promise<number>;
+  /**
    * For an app's own sign-in UI: what a pending authorization request asks for.
    *
    * @param requestId The `request_id` the server passed to the app's own page (`interactionUrl`).
@@ -317,7 +342,15 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     [paths.oidcMetadata, { methods: ["GET", "HEAD"], handler: document(oidcBody), cors: true }],
     [paths.oidcMetadataAppended, { methods: ["GET", "HEAD"], handler: document(oidcBody), cors: true }],
     [paths.authorize, { methods: ["GET", "POST"], handler: authorizeHandler, cors: false, page: true }],
-    [paths.consent, { methods: ["POST"], handler: consentHandler, cors: false, page: true }],
+    [
+      paths.consent,
+      {
+        methods: ["GET", "POST"],
+        handler: (request, ctx, meta) => (request.method === "GET" ? consentPageHandler(request, ctx) : consentHandler(request, ctx, meta)),
+        cors: false,
+        page: true,
+      },
+    ],
     [paths.token, { methods: ["POST"], handler: tokenHandler, cors: true }],
     [paths.revoke, { methods: ["POST"], handler: revokeHandler, cors: true }],
     [paths.introspect, { methods: ["POST"], handler: introspectHandler, cors: false }],
@@ -330,6 +363,12 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
       },
     ],
   ]);
+  if (options.login?.verifyPassword) routes.set(paths.login, { methods: ["POST"], handler: loginHandler, cors: false, page: true });
+  if (options.login?.verifyPassword && options.sessions) {
+    routes.set(paths.logout, { methods: ["POST"], handler: logoutHandler, cors: false, page: true });
+    routes.set(paths.account, { methods: ["GET"], handler: accountHandler, cors: false, page: true });
+    routes.set(paths.accountRevoke, { methods: ["POST"], handler: accountRevokeHandler, cors: false, page: true });
+  }
   if (ctx.upstream) routes.set(paths.upstreamCallback, { methods: ["GET"], handler: upstreamCallbackHandler, cors: false, page: true });
   if (options.dynamicRegistration) routes.set(paths.register, { methods: ["POST"], handler: registerHandler, cors: true });
   if (options.serveAtOriginRoot && options.issuerPath) {
@@ -487,6 +526,9 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
       return grants.length;
     },
 
+    listConsents: (owner: { subject: string }) => connectedApps(ctx, owner.subject),
+    revokeConsent: (which: { subject: string; clientId: string }) => revokeApp(ctx, which.subject, which.clientId),
+
     getAuthorizationRequest: (requestId: string) => describeAuthorization(ctx, requestId),
     completeAuthorization: (requestId: string, user: User, grant: { scopes?: string[] } = {}) => completeAuthorization(ctx, requestId, user, grant.scopes),
     denyAuthorization: (requestId: string) => denyAuthorization(ctx, requestId),
@@ -499,6 +541,18 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
 }
 
 export type { AuthorizationRequestInfo };
+
+/** An application a user allowed: its client, the scopes allowed (the union), and when. */
+export interface ConsentInfo {
+  clientId: string;
+  /** The client's `client_name` (client-supplied: show it as untrusted text). */
+  clientName: string | undefined;
+  scopes: string[];
+  /** When the user first allowed it (ms since the epoch). */
+  grantedAt: number;
+  /** The last token issue or refresh (ms since the epoch). */
+  lastUsedAt: number;
+}
 
 /** A live grant: one user's authorization of one client, for one resource and a set of scopes. */
 export type GrantInfo = Omit<Grant, "claims" | "revoked">;

@@ -113,7 +113,14 @@ export type ServerEvent =
    */
   | { type: "signing_keys.changed"; change: "create" | "schedule" | "rotate" | "retire"; version: number; kids: string[]; retired?: string }
   | { type: "replay.detected"; clientId: string; grantId: string; kind: "code" | "refresh_token" }
+  /** A wrong password on the login page; `clientId` is empty for a sign-in to the account page. */
   | { type: "login.failed"; clientId: string }
+  /** A user signed in on the login page: a new session. */
+  | { type: "session.started"; subject: string }
+  /** A user signed out. */
+  | { type: "session.ended"; subject: string }
+  /** A user revoked a connected application (its consent and grants), on the account page or through `revokeConsent`. */
+  | { type: "consent.revoked"; clientId: string; subject: string }
   /** A request refused `invalid_client`: `reason` is its {@link ReasonCode}, or `invalid_client` when it carries none (an app's own refusal). */
   | { type: "client_auth.failed"; clientId: string | undefined; reason: ReasonCode | "invalid_client" }
   /** A request refused with 429 by a rate limit or a sign-in lockout. */

@@ -81,6 +81,35 @@ export async function readConsentPage(response: Response) {
   return { html, requestId: field("request_id")!, csrf: field("csrf_token")!, cookie: cookie! };
 }
 
+/** The cookies a response sets, as one `Cookie` header value joined to `jar`. */
+export function cookiesOf(response: Response, jar = ""): string {
+  const set = response.headers.getSetCookie().map((c) => c.split(";")[0]!);
+  const names = new Set(set.map((c) => c.split("=")[0]));
+  return [...jar.split("; ").filter((c) => c && !names.has(c.split("=")[0])), ...set.filter((c) => !c.endsWith("="))].join("; ");
+}
+
+/**
+ * Opens the authorization URL like a browser: the login page, the password posted to it, then
+ * the consent page it leads to. Answers the consent page and what its form posts back.
+ */
+export async function openConsentPage(fetch: Fetch, url: URL, user = USER) {
+  const login = await fetch(url);
+  if (login.status !== 200) throw new Error(`login page answered ${login.status}: ${login.headers.get("Location") ?? ""}`);
+  const first = await readConsentPage(login);
+  let jar = cookiesOf(login);
+  const posted = await fetch(`${ISSUER}/authorize/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: jar },
+    body: new URLSearchParams({ request_id: first.requestId, csrf_token: first.csrf, username: user.username, password: user.password }),
+    redirect: "manual",
+  });
+  if (posted.status !== 303) throw new Error(`login answered ${posted.status}`);
+  jar = cookiesOf(posted, jar);
+  const page = await fetch(posted.headers.get("Location")!, { headers: { Cookie: jar } });
+  const read = await readConsentPage(page.clone());
+  return { page, html: read.html, requestId: read.requestId, csrf: read.csrf, cookie: jar };
+}
+
 /** Opens the page, then submits the login + consent form like a browser would. */
 export async function signIn(
   fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>,

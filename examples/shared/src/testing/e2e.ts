@@ -6,7 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { E2E_USER } from "./http-flow.js";
@@ -89,9 +89,11 @@ export async function startExample(
 export async function callbackServer() {
   const waiters: ((params: URLSearchParams) => void)[] = [];
   const server: Server = createServer((req, res) => {
-    const params = new URL(req.url!, "http://127.0.0.1").searchParams;
+    const url = new URL(req.url!, "http://127.0.0.1");
+    // Only the redirect counts, not what the browser asks besides (its favicon).
+    if (url.pathname !== "/callback") return void res.writeHead(404).end();
     res.writeHead(200, { "Content-Type": "text/plain" }).end("You may close this window.");
-    waiters.shift()?.(params);
+    waiters.shift()?.(url.searchParams);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -146,6 +148,19 @@ export class BrowserProvider implements OAuthClientProvider {
 }
 
 /**
+ * Drives the built-in pages in a browser: the login page (username, password, one submit
+ * button), then the consent page (no password field), where it clicks `decision`; waits for the
+ * redirect back to the loopback callback.
+ */
+export async function signInThenDecide(page: Page, decision: "allow" | "deny", password = PASSWORD, username = USERNAME): Promise<void> {
+  await page.fill('input[name="username"]', username);
+  await page.fill('input[name="password"]', password);
+  await Promise.all([page.waitForURL(/\/authorize\/consent\?/), page.click('form button[type="submit"]')]);
+  if ((await page.locator('input[name="password"]').count()) !== 0) throw new Error("the consent page asks for a password");
+  await Promise.all([page.waitForURL(/127\.0\.0\.1:\d+\/callback/), page.click(`button[name="decision"][value="${decision}"]`)]);
+}
+
+/**
  * The end-to-end test every example runs: the official MCP SDK client, knowing only the MCP URL,
  * discovers, registers, signs a user in through real Chromium, calls `whoami`, refreshes, and is
  * refused after revocation; a denied consent comes back as `access_denied`.
@@ -185,16 +200,14 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
       await Promise.all([example?.stop(), browser?.close(), callback?.close()]);
     });
 
-    /** Opens the authorization URL in a fresh browser context and answers with the consent page. */
+    /** Opens the authorization URL in a fresh browser context: the login page, then the consent page. */
     const signInPage =
       (decision: "allow" | "deny", password = PASSWORD) =>
       async (url: URL) => {
         const context = await browser.newContext();
         const page = await context.newPage();
         await page.goto(url.href);
-        await page.fill('input[name="username"]', USERNAME);
-        await page.fill('input[name="password"]', password);
-        await Promise.all([page.waitForURL(/127\.0\.0\.1:\d+\/callback/), page.click(`button[name="decision"][value="${decision}"]`)]);
+        await signInThenDecide(page, decision, password);
         await context.close();
       };
 
@@ -303,5 +316,6 @@ export { describeHostileInputs } from "./hostile.js";
 export { describeAuditExploits } from "./audit.js";
 export { describeGuardExploits } from "./guard-exploits.js";
 export { describeResourceServerMode } from "./resource-server.js";
+export { describePagesE2E } from "./pages.js";
 export { describeUpstreamE2E } from "./upstream-e2e.js";
 export type { StartIdp, UpstreamIdp } from "./upstream-e2e.js";

@@ -21,8 +21,9 @@ export async function registerClient(base: string, redirectUri = "http://127.0.0
 }
 
 /**
- * Signs the demo user in without a browser: opens the authorization URL, reads the consent page's
- * hidden fields and cookie, and posts the form. Answers the authorization code and PKCE verifier.
+ * Signs the demo user in without a browser: opens the authorization URL, posts the login page's
+ * form, then allows on the consent page, keeping the cookies. Answers the authorization code and
+ * PKCE verifier.
  */
 export async function authorize(base: string, client: { clientId: string; redirectUri: string }, user = E2E_USER) {
   const verifier = b64url(randomBytes(32));
@@ -38,20 +39,45 @@ export async function authorize(base: string, client: { clientId: string; redire
     state: "s",
     resource: `${base}/mcp`,
   }).toString();
+  // The login page, then the consent page it leads to: each form with its own CSRF token.
   const page = await fetch(url, { redirect: "manual" });
-  const html = await page.text();
-  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
-  const cookie = page.headers.get("Set-Cookie")?.split(";")[0] ?? "";
-  const decided = await fetch(`${base}/authorize/consent`, {
+  const login = await page.text();
+  const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
+  let cookie = cookiesOf(page);
+  const signedIn = await fetch(`${base}/authorize/login`, {
     method: "POST",
     redirect: "manual",
     headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
-    body: new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), ...user, decision: "allow" }),
+    body: new URLSearchParams({ request_id: field(login, "request_id"), csrf_token: field(login, "csrf_token"), ...user }),
   });
+  cookie = cookiesOf(signedIn, cookie);
+  const next = signedIn.headers.get("Location");
+  if (signedIn.status !== 303 || !next) throw new Error(`login answered ${signedIn.status}: ${await signedIn.text()}`);
+  // A client the user allowed before comes straight back with its code.
+  const decided = new URL(next).pathname.endsWith("/authorize/consent") ? await decide(base, next, cookie) : signedIn;
   const location = decided.headers.get("Location");
   const code = location ? new URL(location).searchParams.get("code") : null;
   if (!code) throw new Error(`no code (${decided.status}): ${location ?? (await decided.text())}`);
   return { code, verifier };
+}
+
+/** Opens the consent page at `url` and allows. */
+async function decide(base: string, url: string, cookie: string): Promise<Response> {
+  const html = await (await fetch(url, { headers: { Cookie: cookie } })).text();
+  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
+  return fetch(`${base}/authorize/consent`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
+    body: new URLSearchParams({ request_id: field("request_id"), csrf_token: field("csrf_token"), decision: "allow" }),
+  });
+}
+
+/** The cookies a response sets, added to a `Cookie` header value (a deleted one dropped). */
+export function cookiesOf(response: Response, jar = ""): string {
+  const set = response.headers.getSetCookie().map((c) => c.split(";")[0]!);
+  const names = new Set(set.map((c) => c.split("=")[0]));
+  return [...jar.split("; ").filter((c) => c && !names.has(c.split("=")[0])), ...set.filter((c) => !c.endsWith("="))].join("; ");
 }
 
 /** POSTs a form to the token endpoint and answers the status and JSON body. */

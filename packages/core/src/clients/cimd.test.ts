@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { authorizationUrl, createTestServer, readConsentPage, RESOURCE, USER } from "../../test/helpers.js";
+import { authorizationUrl, createTestServer, openConsentPage, readConsentPage, RESOURCE, USER } from "../../test/helpers.js";
 import { connectionRecorder } from "../../test/listener.js";
 
 const DOC_URL = "https://client.test/oauth/cimd.json";
@@ -57,9 +57,9 @@ describe("Client ID Metadata Documents (CIMD, MCP 2025-11-25)", () => {
 
   it("fetches the document, accepts a loopback redirect on another port, and shows the document host on consent (AS-CIMD-7, AS-CIMD-11)", async () => {
     const t = setup(() => json(validDoc()));
-    const page = await authorize(t, DOC_URL);
-    expect(page.status).toBe(200);
-    const { html } = await readConsentPage(page);
+    expect((await authorize(t, DOC_URL)).status).toBe(200);
+    const { url } = await authorizationUrl({ client_id: DOC_URL, redirect_uri: "http://127.0.0.1:4000/callback" });
+    const { html } = await openConsentPage(t.fetch, url);
     expect(html).toContain("data-document-host>client.test<");
     expect(html).toContain("CIMD Client");
     expect(html).toContain('data-warning="localhost"');

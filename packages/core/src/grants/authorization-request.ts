@@ -2,7 +2,7 @@ import { OAuthError } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { bindResource, verifySingleResource } from "../lib/resource.js";
 import { redirectUriMatches } from "../clients/redirect-uri.js";
-import type { ClientMetadata, StoredClient } from "../types.js";
+import type { ClientMetadata, StoredClient, User } from "../types.js";
 import type { ServerContext } from "../context.js";
 
 /** An authorization request that passed validation and waits for the user. */
@@ -19,6 +19,12 @@ export interface PendingAuthorization {
   /** SHA-256 of the browser cookie of the browser that opened the page. */
   browserHash?: string;
   createdAt: number;
+  /** The user who signed in for this request on the login page. */
+  user?: User;
+  /** `prompt=login`: the password is asked even in a signed-in browser. */
+  forceLogin?: true;
+  /** `prompt=consent`: the consent page is shown even when the user allowed these scopes before. */
+  forceConsent?: true;
 }
 
 /** Where errors go: nowhere (an error page) until the client and redirect URI are known. */

@@ -5,6 +5,7 @@ import {
   expectErrorPage,
   expectErrorRedirect,
   ISSUER,
+  openConsentPage,
   readConsentPage,
   redirectOf,
   RESOURCE,
@@ -110,9 +111,9 @@ describe("Authorization endpoint: valid requests (OAuth 2.1 §4.1.1)", () => {
     const t = createTestServer();
     const { url } = await authorizationUrl({ resource: RESOURCE });
     expect(url.search).toContain("resource=https%3A%2F%2Fmcp.test%2Fmcp");
-    const response = await t.fetch(url);
-    expect(response.status).toBe(200);
-    expect(await response.text()).toContain(RESOURCE);
+    const { page } = await openConsentPage(t.fetch, url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(RESOURCE);
   });
 
   it("treats an empty resource= as absent and uses the single configured resource (B12)", async () => {

@@ -7,6 +7,7 @@ import {
   expectErrorRedirect,
   form,
   ISSUER,
+  openConsentPage,
   readConsentPage,
   redirectOf,
   RESOURCE,
@@ -18,11 +19,18 @@ import {
 
 const CONSENT = `${ISSUER}/authorize/consent`;
 
-/** Opens the consent page and answers what a browser would post back. */
+/** Opens the login page and answers what a browser would post back. */
 async function openPage(fetch: Fetch, params: Record<string, string | undefined> = {}) {
   const page = await fetch((await authorizationUrl(params)).url);
   expect(page.status).toBe(200);
   return { page, ...(await readConsentPage(page)) };
+}
+
+/** Signs in on the login page and answers the consent page it leads to. */
+async function openConsent(fetch: Fetch, params: Record<string, string | undefined> = {}) {
+  const opened = await openConsentPage(fetch, (await authorizationUrl(params)).url);
+  expect(opened.page.status).toBe(200);
+  return opened;
 }
 
 function post(fetch: Fetch, fields: Record<string, string>, cookie?: string) {
@@ -42,7 +50,7 @@ describe("Consent page (RFC 9700 §4.16; MCP security best practices)", () => {
 
   it("shows the client name, the redirect host and a localhost warning for a loopback-only client (AS-AUTHZ-18)", async () => {
     const t = createTestServer();
-    const { html } = await openPage(t.fetch);
+    const { html } = await openConsent(t.fetch);
     expect(html).toContain("Public test client");
     expect(html).toContain("127.0.0.1");
     expect(html).toContain('data-warning="localhost"');
@@ -51,7 +59,7 @@ describe("Consent page (RFC 9700 §4.16; MCP security best practices)", () => {
 
   it("shows no localhost warning for a client with an https redirect (AS-AUTHZ-18)", async () => {
     const t = createTestServer();
-    const { html } = await openPage(t.fetch, { client_id: "conf", redirect_uri: "https://app.test/cb" });
+    const { html } = await openConsent(t.fetch, { client_id: "conf", redirect_uri: "https://app.test/cb" });
     expect(html).toContain("app.test");
     expect(html).not.toContain('data-warning="localhost"');
   });

@@ -6,6 +6,14 @@ export function endpointPaths(options: ResolvedOptions) {
   return {
     authorize: `${base}/authorize`,
     consent: `${base}/authorize/consent`,
+    /** The built-in login page's form (an authorization's sign-in, or the account page's). */
+    login: `${base}/authorize/login`,
+    /** Ends the browser's sign-in session (POST with the session's CSRF token). */
+    logout: `${base}/logout`,
+    /** The signed-in user's connected applications. */
+    account: `${base}/account`,
+    /** Revokes one connected application (POST with the session's CSRF token). */
+    accountRevoke: `${base}/account/revoke`,
     token: `${base}/token`,
     register: `${base}/register`,
     revoke: `${base}/revoke`,

@@ -8,6 +8,7 @@ import { clientCredentialsGrant } from "../grants/client-credentials.js";
 import { readForm, type Params } from "../http/body.js";
 import { verifySingleResource } from "../lib/resource.js";
 import { jsonResponse } from "../http/responses.js";
+import { touchConsent } from "../users/consents.js";
 
 /** How each supported grant type is redeemed. */
 const REDEEMERS = new Map<string, (ctx: ServerContext, client: AuthenticatedClient, params: Params) => Promise<RefreshRedemption>>([
@@ -44,6 +45,8 @@ export async function tokenHandler(request: Request, ctx: ServerContext, meta: R
     // The redemption's own writes finish (or fail) before anything is answered.
     await redeemed.pending;
   }
+  // The connected application's last use, on the user's account page.
+  if (grantType !== "client_credentials") await touchConsent(ctx, grant.subject, grant.clientId);
   const who = { clientId: grant.clientId, subject: grant.subject, grantId: grant.id };
   ctx.options.onEvent(
     grantType === "refresh_token"

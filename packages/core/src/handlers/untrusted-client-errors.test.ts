@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authorizationUrl, createTestServer, expectErrorRedirect, ISSUER, readConsentPage, redirectOf, signIn } from "../../test/helpers.js";
+import { authorizationUrl, createTestServer, expectErrorRedirect, ISSUER, openConsentPage, redirectOf, signIn } from "../../test/helpers.js";
 
 const REDIRECT = "http://127.0.0.1/cb";
 const INITIAL_ACCESS_TOKEN = "operator-issued-initial-token";
@@ -47,20 +47,36 @@ describe("Errors for untrusted clients go through a page, not an automatic redir
     expect(params.get("code")).toBeNull();
   });
 
-  it("AS-AUTHZ-21: covers every error decided after the redirect URI check (missing PKCE, response_type, prompt=none)", async () => {
+  it("AS-AUTHZ-21: covers every error decided after the redirect URI check (missing PKCE, response_type, resource)", async () => {
     const t = createTestServer();
     const clientId = await register(t);
     const cases: [Record<string, string | undefined>, string][] = [
       [{ code_challenge: undefined, code_challenge_method: undefined }, "invalid_request"],
       [{ response_type: "token" }, "unsupported_response_type"],
       [{ resource: "https://other.test/mcp" }, "invalid_target"],
-      [{ prompt: "none" }, "login_required"],
     ];
     for (const [params, error] of cases) {
       const { url } = await authorizationUrl({ client_id: clientId, ...params });
       const { params: sent } = await expectInterstitial(await t.fetch(url));
       expect(sent.get("error"), error).toBe(error);
     }
+  });
+
+  it("AS-AUTHZ-21, AS-AUTHZ-23: prompt=none errors go straight back to a loopback redirect, and through the page to any other untrusted one", async () => {
+    const t = createTestServer();
+    const native = await register(t);
+    const silent = await t.fetch((await authorizationUrl({ client_id: native, prompt: "none", state: "st-n" })).url);
+    expect(silent.status).toBe(302);
+    const back = new URL(silent.headers.get("Location")!);
+    expect(`${back.origin}${back.pathname}`).toBe(REDIRECT);
+    expect(back.searchParams.get("error")).toBe("login_required");
+    expect(back.searchParams.get("state")).toBe("st-n");
+    expect(back.searchParams.get("iss")).toBe(ISSUER);
+
+    const web = await register(t, { redirect_uris: ["https://app.example/cb"] });
+    const { url } = await authorizationUrl({ client_id: web, redirect_uri: "https://app.example/cb", prompt: "none" });
+    const { params } = await expectInterstitial(await t.fetch(url));
+    expect(params.get("error")).toBe("login_required");
   });
 
   it("AS-AUTHZ-21: escapes what the client chose (its name, the state) on the page", async () => {
@@ -103,9 +119,8 @@ describe("Errors for untrusted clients go through a page, not an automatic redir
   it("AS-AUTHZ-21: the user's own Deny still redirects with access_denied (the consent page named where it returns)", async () => {
     const t = createTestServer();
     const clientId = await register(t);
-    const page = await t.fetch((await authorizationUrl({ client_id: clientId })).url);
-    const { html } = await readConsentPage(page.clone());
-    expect(html).toContain("<dt>Returns to</dt><dd><code>127.0.0.1</code></dd>");
+    const { html } = await openConsentPage(t.fetch, (await authorizationUrl({ client_id: clientId })).url);
+    expect(html).toContain("<dt>Returns to</dt><dd><code data-redirect-host>127.0.0.1</code></dd>");
     const denied = await signIn(t.fetch, (await authorizationUrl({ client_id: clientId })).url, { decision: "deny" });
     expect(denied.status).toBe(303);
     const { url, params } = redirectOf(denied);

@@ -30,6 +30,10 @@ describe("storage keys", () => {
       keys.upstreamState("h1"),
       keys.upstreamTokens("g1"),
       keys.upstreamRefreshLock("g1"),
+      keys.session("h1"),
+      keys.pendingLogin("r1"),
+      keys.userConsents("a:b"),
+      keys.userConsent("a:b", "c1"),
     ]).toEqual([
       "client:c1",
       "cimd:https://c.test/id",
@@ -56,6 +60,10 @@ describe("storage keys", () => {
       "upstream-state:h1",
       "upstream-tokens:g1",
       "upstream-lock:g1",
+      "session:h1",
+      "loginreq:r1",
+      "consent:a%3Ab:",
+      "consent:a%3Ab:c1",
     ]);
   });
 
@@ -80,5 +88,9 @@ describe("storage keys", () => {
     expect(isDisposable(keys.mcpSession("h"), {})).toBe(false);
     expect(isDisposable(keys.upstreamState("h"), {})).toBe(true);
     expect(isDisposable(keys.upstreamTokens("g"), {})).toBe(false);
+    // Losing a session signs a user out; losing a consent asks again: neither is a cache.
+    expect(isDisposable(keys.session("h"), {})).toBe(false);
+    expect(isDisposable(keys.userConsent("s", "c"), {})).toBe(false);
+    expect(isDisposable(keys.pendingLogin("r"), {})).toBe(true);
   });
 });

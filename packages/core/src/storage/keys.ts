@@ -52,6 +52,12 @@ const PREFIXES = {
   upstreamTokens: "upstream-tokens:",
   /** The lock one instance holds while it refreshes a grant's upstream tokens. */
   upstreamRefreshLock: "upstream-lock:",
+  /** A browser's sign-in session on the built-in pages, by the hash of its cookie value. */
+  session: "session:",
+  /** A sign-in asked for outside an authorization request (the account page), by its id. */
+  pendingLogin: "loginreq:",
+  /** A user's remembered consent to one client, under the index of that user's consents. */
+  userConsents: "consent:",
 } as const;
 
 /** The kinds of record the authorization server stores. */
@@ -92,6 +98,11 @@ export const keys = {
   upstreamState: (hash: string) => `${PREFIXES.upstreamState}${hash}`,
   upstreamTokens: (grantId: string) => `${PREFIXES.upstreamTokens}${grantId}`,
   upstreamRefreshLock: (grantId: string) => `${PREFIXES.upstreamRefreshLock}${grantId}`,
+  session: (hash: string) => `${PREFIXES.session}${hash}`,
+  pendingLogin: (id: string) => `${PREFIXES.pendingLogin}${id}`,
+  /** The prefix listing a user's consents (the subject percent-encoded, so no subject's prefix is another's). */
+  userConsents: (subject: string) => `${PREFIXES.userConsents}${encodeURIComponent(subject)}:`,
+  userConsent: (subject: string, clientId: string) => `${PREFIXES.userConsents}${encodeURIComponent(subject)}:${clientId}`,
 };
 
 const KINDS = Object.entries(PREFIXES) as [KeyKind, string][];

@@ -3,7 +3,7 @@ import { kindOfKey } from "./keys.js";
 /**
  * Which records a bounded store may drop before they expire, by the key the server built (before
  * any namespace prefix; see `keys.ts`). Only records whose loss costs a refetch or a repeated step
- * are disposable: cached client metadata documents and client JWK sets, pending sign-in requests (and upstream sign-ins in progress),
+ * are disposable: cached client metadata documents and client JWK sets, pending sign-in requests (and upstream sign-ins in progress, account sign-ins),
  * and dynamic registrations never yet used (which expire on their own). Everything else, and
  * anything not named here, is kept: spent assertions, codes and their redemption markers, refresh
  * tokens spent or live, grants, rate-limit and lockout counters, signing keys. Losing one of those
@@ -15,6 +15,7 @@ export function isDisposable(key: string, value: unknown): boolean {
     case "clientJWKS":
     case "pendingAuthorization":
     case "upstreamState":
+    case "pendingLogin":
       return true;
     case "client":
       return typeof value === "object" && value !== null && (value as { unused?: unknown }).unused === true;

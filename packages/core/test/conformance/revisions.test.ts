@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard, type AuthorizationServerOptions } from "../../src/index.js";
-import { readConsentPage, USER } from "../helpers.js";
+import { cookiesOf, readConsentPage, USER } from "../helpers.js";
 
 const REVISIONS = ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"] as const;
 type Revision = (typeof REVISIONS)[number];
@@ -181,13 +181,24 @@ async function revisionClient(revision: Revision, net: ReturnType<typeof deploy>
     ...(scope || extraScope ? { scope: [scope, extraScope].filter(Boolean).join(" ") } : {}),
     ...(resource ? { resource } : {}),
   }).toString();
+  // The login page, then the consent page it leads to, each posted where its form says.
   const page = await net(url);
   expect(page.status).toBe(200);
-  const form = await readConsentPage(page);
-  const decided = await net(new URL(form.html.match(/action="([^"]+)"/)![1]!, url).href, {
+  const login = await readConsentPage(page);
+  let cookie = cookiesOf(page);
+  const signedIn = await net(new URL(login.html.match(/action="([^"]+)"/)![1]!, url).href, {
     method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: form.cookie },
-    body: new URLSearchParams({ request_id: form.requestId, csrf_token: form.csrf, ...USER, decision: "allow" }),
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
+    body: new URLSearchParams({ request_id: login.requestId, csrf_token: login.csrf, ...USER }),
+  });
+  expect(signedIn.status).toBe(303);
+  cookie = cookiesOf(signedIn, cookie);
+  const consentUrl = new URL(signedIn.headers.get("Location")!, url).href;
+  const form = await readConsentPage(await net(consentUrl, { headers: { Cookie: cookie } }));
+  const decided = await net(new URL(form.html.match(/action="([^"]+)"/)![1]!, consentUrl).href, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: cookie },
+    body: new URLSearchParams({ request_id: form.requestId, csrf_token: form.csrf, decision: "allow" }),
   });
   const callback = new URL(decided.headers.get("Location")!);
   expect(callback.searchParams.get("state")).toBe(state); // AS-AUTHZ-11

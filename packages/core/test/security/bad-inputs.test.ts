@@ -9,7 +9,7 @@ import {
   form,
   ISSUER,
   obtainConfidentialTokens,
-  readConsentPage,
+  openConsentPage,
   RESOURCE,
 } from "../helpers.js";
 
@@ -19,10 +19,10 @@ describe("Bad inputs (SPEC-CHECKLIST §3)", () => {
       clients: [{ client_id: "lookalike", client_name: "G\u043e\u043egle <b>Docs</b>", redirect_uris: ["https://evil.test/cb"] }],
     });
     const { url } = await authorizationUrl({ client_id: "lookalike", redirect_uri: "https://evil.test/cb" });
-    const { html } = await readConsentPage(await t.fetch(url));
+    const { html } = await openConsentPage(t.fetch, url);
     expect(html).toContain("G\u043e\u043egle &#60;b&#62;Docs&#60;/b&#62;");
     expect(html).not.toContain("<b>Docs</b>");
-    expect(html).toMatch(/Returns to<\/dt><dd><code>evil\.test<\/code>/);
+    expect(html).toMatch(/Returns to<\/dt><dd><code data-redirect-host>evil\.test<\/code>/);
   });
 
   it("B34: refuses a bearer access token as introspection credentials, and answers inactive for a token of another client", async () => {

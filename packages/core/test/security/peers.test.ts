@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  openConsentPage,
   authorizationUrl,
   basic,
   CONF_SECRET,
@@ -212,7 +213,10 @@ describe("Peer regressions (PEERS.md §4)", () => {
 
   it("windmill-labs/windmill GHSA-q9xg-f2v2-695g (#19): the consent page carries no script and cannot navigate anywhere but the validated redirect", async () => {
     const t = createTestServer();
-    const response = await t.fetch((await authorizationUrl({})).url);
+    const login = await t.fetch((await authorizationUrl({})).url);
+    expect(login.headers.get("Content-Security-Policy")).toMatch(/default-src 'none'.*form-action 'self';/);
+    expect(await login.text()).not.toMatch(/<script|javascript:|http-equiv="refresh"/i);
+    const { page: response } = await openConsentPage(t.fetch, (await authorizationUrl({})).url);
     const csp = response.headers.get("Content-Security-Policy")!;
     expect(csp).toContain("default-src 'none'");
     expect(csp).not.toMatch(/script-src/);

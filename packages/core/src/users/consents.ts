@@ -1,0 +1,58 @@
+import type { ServerContext } from "../context.js";
+import { keys } from "../storage/keys.js";
+
+/** A user's remembered consent to one client: what they allowed, and when it was last used. */
+export interface ConsentRecord {
+  clientId: string;
+  /** Every scope the user allowed this client, over time (the union). */
+  scopes: string[];
+  /** The resources it was allowed for. */
+  resources: string[];
+  /** When the user first allowed the client (ms since the epoch). */
+  grantedAt: number;
+  /** The last token issue or refresh for this user and client (ms since the epoch). */
+  lastUsedAt: number;
+}
+
+/**
+ * Remembers that a user allowed a client `scopes` at `resource`, widening what was allowed
+ * before. Kept as long as a refresh token lives, and renewed on each use.
+ */
+export async function rememberConsent(ctx: ServerContext, subject: string, clientId: string, scopes: string[], resource: string): Promise<void> {
+  const key = keys.userConsent(subject, clientId);
+  const now = ctx.options.now();
+  const existing = await ctx.options.storage.get<ConsentRecord>(key);
+  const record: ConsentRecord = {
+    clientId,
+    scopes: [...new Set([...(existing?.scopes ?? []), ...scopes])],
+    resources: [...new Set([...(existing?.resources ?? []), resource])],
+    grantedAt: existing?.grantedAt ?? now,
+    lastUsedAt: now,
+  };
+  await ctx.options.storage.set(key, record, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+}
+
+/** Whether the user already allowed this client every one of `scopes` at `resource`. */
+export async function consentCovers(ctx: ServerContext, subject: string, clientId: string, scopes: string[], resource: string): Promise<boolean> {
+  const record = await ctx.options.storage.get<ConsentRecord>(keys.userConsent(subject, clientId));
+  return record !== undefined && record.resources.includes(resource) && scopes.every((s) => record.scopes.includes(s));
+}
+
+/** Marks a token issue or refresh: the consent's last use. Nothing when there is no consent. */
+export async function touchConsent(ctx: ServerContext, subject: string, clientId: string): Promise<void> {
+  const key = keys.userConsent(subject, clientId);
+  const existing = await ctx.options.storage.get<ConsentRecord>(key);
+  if (!existing) return;
+  await ctx.options.storage.set(key, { ...existing, lastUsedAt: ctx.options.now() }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+}
+
+/** A user's consents, one per client. */
+export async function listConsents(ctx: ServerContext, subject: string): Promise<ConsentRecord[]> {
+  const entries = await ctx.options.storage.list<ConsentRecord>(keys.userConsents(subject), { limit: 10_000 });
+  return entries.map((e) => e.value).filter((v): v is ConsentRecord => typeof v === "object" && v !== null);
+}
+
+/** Forgets a user's consent to a client (the next authorization asks again). */
+export async function forgetConsent(ctx: ServerContext, subject: string, clientId: string): Promise<void> {
+  await ctx.options.storage.delete(keys.userConsent(subject, clientId));
+}

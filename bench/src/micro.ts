@@ -1,15 +1,23 @@
 /**
  * In-process cost attribution for the two hot paths the HTTP scenarios measure: microseconds per
  * operation, one at a time, each in a bounded loop. Not part of `npm run bench`; used to explain
- * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`).
+ * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`; `--guard` for the
+ * guard's cached and 401 paths alone, A/B; `--refresh[=file.cpuprofile]` or `--register[=...]` for 5 s of
+ * refresh grants or registrations alone, profiled into the file).
  */
 import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { SignJWT, generateKeyPair } from "jose";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard } from "@portcullis/core";
+import { REGISTRATION_BODY } from "./servers/common.js";
 
 const origin = "http://127.0.0.1:8787";
 const resource = `${origin}/mcp`;
-const storage = createMemoryStore({ maxEntries: 1_000_000 });
+// `--redis`: the Redis store on 127.0.0.1:6379 (keys under a prefix of this process, expiring).
+const onRedis = process.argv.includes("--redis");
+const storage = onRedis
+  ? (await import("@portcullis/redis")).createRedisStore({ url: "redis://127.0.0.1:6379", keyPrefix: `portcullis-micro-${process.pid}:` })
+  : createMemoryStore({ maxEntries: 1_000_000 });
 const server = createAuthorizationServer({
   issuer: origin,
   resource,
@@ -18,17 +26,29 @@ const server = createAuthorizationServer({
   interactionUrl: "/login",
   clients: [{ client_id: "pub", redirect_uris: ["http://127.0.0.1:33418/callback"], grant_types: ["authorization_code", "refresh_token"] }],
   rateLimit: false,
+  // `--eddsa`: Ed25519 signing keys instead of the default ES256.
+  signingAlgorithm: process.argv.includes("--eddsa") ? "EdDSA" : "ES256",
 });
 const guard = createResourceGuard({ resource, authorizationServers: [origin], verifier: server, requiredScopes: ["mcp:tools"] });
 
 // A grant and refresh tokens in the core's record format, as the HTTP scenarios pre-load them.
 const grantId = "g1";
-await storage.set(`grant:${grantId}`, { id: grantId, clientId: "pub", subject: "alice", scopes: ["mcp:tools"], resource, createdAt: Date.now() });
+await storage.set(
+  `grant:${grantId}`,
+  { id: grantId, clientId: "pub", subject: "alice", scopes: ["mcp:tools"], resource, createdAt: Date.now() },
+  { ttlSeconds: 900 },
+);
 const refreshTokens: string[] = [];
-for (let i = 0; i < 200_000; i++) {
-  const t = randomBytes(32).toString("base64url");
-  refreshTokens.push(t);
-  await storage.set(`refresh:${createHash("sha256").update(t).digest("base64url")}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] });
+for (let batch = 0; batch < (onRedis ? 30 : 200); batch++) {
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const t = randomBytes(32).toString("base64url");
+    refreshTokens.push(t);
+    writes.push(
+      storage.set(`refresh:${createHash("sha256").update(t).digest("base64url")}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] }, { ttlSeconds: 900 }),
+    );
+  }
+  await Promise.all(writes);
 }
 let next = 0;
 const refreshRequest = () =>
@@ -53,6 +73,73 @@ async function us(name: string, op: () => unknown, ms = 1500): Promise<void> {
     n++;
   }
   console.log(`${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  ${name}`);
+}
+
+if (process.argv.includes("--guard")) {
+  // The guard's two paths, A/B in one process, interleaved so a drifting host moves both sides:
+  // a verifier that answers a reused token without I/O (the server) against one that only has the
+  // asynchronous check; a 401 written from its plain form against one built as a Fetch Response.
+  const asyncOnly = createResourceGuard({
+    resource,
+    authorizationServers: [origin],
+    verifier: { issuer: origin, verifyAccessToken: (t, o) => server.verifyAccessToken(t, o), checkAccessToken: (t, o) => server.checkAccessToken(t, o) },
+    requiredScopes: ["mcp:tools"],
+  });
+  const bare = new Request(resource, { method: "POST" });
+  for (let round = 1; round <= 3; round++) {
+    console.log(`round ${round}`);
+    await us("guard.protect, reused token, cached check (no I/O)", () => guard.protect(guardedRequest));
+    await us("guard.protect, reused token, asynchronous check only", () => asyncOnly.protect(guardedRequest));
+    await us("guard.protect, no token, plain 401", async () => {
+      const r = await guard.protect(bare);
+      if (r.ok || !r.plain) throw new Error("expected a plain refusal");
+      return r.plain.body;
+    });
+    await us("guard.protect, no token, 401 as a Fetch Response read whole", async () => {
+      const r = await guard.protect(bare);
+      if (r.ok) throw new Error("expected a refusal");
+      for (const _ of r.response.headers);
+      return r.response.text();
+    });
+  }
+  process.exit(0);
+}
+
+const loadMode = process.argv.find((a) => /^--(refresh|register)(=|$)/.test(a));
+if (loadMode) {
+  // The refresh grant (or registration) alone, 50 in flight for 5 s, profiled (the load only, not
+  // the set-up) into the file after `=`, when given: read it with src/profile-summary.ts.
+  const registering = loadMode.startsWith("--register");
+  // `--inflight=N`: requests in flight at once (default 50); 1 shows a request's own latency.
+  const inFlight = Number(process.argv.find((a) => a.startsWith("--inflight="))?.slice("--inflight=".length) ?? 50);
+  const profileTo = loadMode.includes("=") ? loadMode.slice(loadMode.indexOf("=") + 1) : undefined;
+  const registerRequest = () => new Request(`${origin}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: REGISTRATION_BODY });
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  if (profileTo) {
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+  }
+  const started = performance.now();
+  let n = 0;
+  const worker = async () => {
+    while (performance.now() - started < 5000) {
+      const r = await server.fetch(registering ? registerRequest() : refreshRequest());
+      if (r.status !== (registering ? 201 : 200)) throw new Error(`answered ${r.status}`);
+      await r.arrayBuffer();
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  console.log(
+    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(${registering ? "registration" : "refresh grant"}), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`,
+  );
+  if (profileTo) {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(profileTo, JSON.stringify(profile));
+  }
+  process.exit(0);
 }
 
 console.log("Guarded request, reused token:");

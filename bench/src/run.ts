@@ -12,22 +12,27 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { BENCH_DIR, runHttpScenario, runOpsScenario, type HttpScenario, type ScenarioResult, type Settings } from "./harness.js";
+import { parseBenchArgs } from "./args.js";
 import { createLoadGenerator } from "./load.js";
 import { evaluateTargets, markdown, type Report } from "./report.js";
 import { scenarios } from "./scenarios.js";
 import { POSTGRES_BENCH_URL } from "./servers/common.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split("=")[1];
-const quick = args.includes("--quick");
-const only = flag("only")?.split(",").filter(Boolean);
-const outDir = resolve(flag("out") ?? join(BENCH_DIR, "results"));
-const prefer = flag("load") as "wrk" | "autocannon" | undefined;
-const cpuProfile = args.includes("--cpu-prof");
+const QUICK: Settings = { quick: true, warmupSeconds: 1, runSeconds: 1, runs: 1, connections: 50, registrationFill: 5_000 };
+const FULL: Settings = { quick: false, warmupSeconds: 2, runSeconds: 5, runs: 3, connections: 50, registrationFill: 100_000 };
+// Every id a full run on a machine with every store and adapter would measure.
+const parsed = parseBenchArgs(
+  process.argv.slice(2),
+  scenarios(FULL, { redis: true, postgres: true, adapters: ["express", "node"], worker: true }).map((s) => s.id),
+);
+if ("error" in parsed) {
+  process.stderr.write(`npm run bench: ${parsed.error}\n`);
+  process.exit(2);
+}
+const { quick, only, load: prefer, cpuProfile } = parsed;
+const outDir = resolve(parsed.out ?? join(BENCH_DIR, "results"));
 
-const settings: Settings = quick
-  ? { quick, warmupSeconds: 1, runSeconds: 1, runs: 1, connections: 50, registrationFill: 5_000 }
-  : { quick, warmupSeconds: 2, runSeconds: 5, runs: 3, connections: 50, registrationFill: 100_000 };
+const settings = quick ? QUICK : FULL;
 
 const ROOT = join(BENCH_DIR, "..");
 const startedAt = new Date();

@@ -38,6 +38,7 @@ export type {
   BodyReader,
   Challenge,
   GuardRequest,
+  PlainResponse,
   HeaderReader,
   JWTVerifier,
   JWTVerifierOptions,

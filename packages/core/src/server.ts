@@ -27,7 +27,7 @@ import { oversizedRequestStatus } from "./http/request-limits.js";
 import { jsonResponse, methodNotAllowedResponse, publicPreflightResponse, withPublicCors } from "./http/responses.js";
 import { decodeComponent, isPlainPath, pathOf } from "./lib/url.js";
 import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
-import { authInfoFromClaims, createKeySetVerifier } from "./resource/jwt-verifier.js";
+import { authInfoFromClaims, createKeySetVerifier, type VerifiedClaims } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
 import { createKeyManager, type KeyManager } from "./tokens/keys.js";
 import type { AuthInfo, ClientMetadata, TokenVerifier, User } from "./types.js";
@@ -144,6 +144,16 @@ export interface AuthorizationServer extends TokenVerifier {
    * @returns The token's {@link AuthInfo}, or the `OAuthError("invalid_token")` to answer with.
    */
   checkAccessToken(token: string, options: { resource: string }): Promise<AuthInfo | OAuthError>;
+  /**
+   * {@link AuthorizationServer.checkAccessToken} without I/O, for a token this instance verified
+   * (or refused) moments ago: its grant known live within `grantCacheSeconds`, its keys read
+   * within the second. The guard asks it first, so a reused token costs no promise.
+   *
+   * @param token The access token.
+   * @param options.resource The canonical URI of the resource the token must be meant for.
+   * @returns What `checkAccessToken` would answer, or `undefined` when only it can tell.
+   */
+  checkCachedAccessToken(token: string, options: { resource: string }): AuthInfo | OAuthError | undefined;
   /**
    * The live grants of a user or of a client, for account pages and admin tools.
    *
@@ -279,7 +289,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
   const options = resolveOptions(input);
   const keys = createKeyManager({
     storage: options.storage,
-    alg: "ES256",
+    alg: options.signingAlgorithm,
     now: options.now,
     rotationSeconds: options.signingKeyRotationSeconds,
     retainSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,
@@ -294,6 +304,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
       now: options.now,
     },
     keys.jwks,
+    keys.loadedJwks,
   );
   // A cached JWKS must not miss the next key when it starts signing: half a period at most.
   const jwksMaxAge = Math.min(300, options.signingKeyRotationSeconds === false ? 300 : Math.floor(options.signingKeyRotationSeconds / 2));
@@ -429,11 +440,23 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     const claims = await verifier.check(token, resource);
     if (claims instanceof OAuthError) return claims;
     if (typeof claims.gid !== "string" || !(await isGrantLive(ctx, claims.gid))) return revoked;
+    return infoFor(token, claims, resource);
+  };
+  /** The synchronous check: a remembered verdict and a grant known live (the same bound as `isGrantLive`'s cache), or undefined. */
+  const checkCachedAccessToken = (token: string, resource: string): AuthInfo | OAuthError | undefined => {
+    const claims = verifier.checkCached(token, resource);
+    if (claims === undefined || claims instanceof OAuthError) return claims;
+    if (typeof claims.gid !== "string") return revoked;
+    const until = ctx.liveGrants.get(claims.gid);
+    if (until === undefined || until <= options.now()) return undefined;
+    return infoFor(token, claims, resource);
+  };
+  const infoFor = (token: string, claims: VerifiedClaims, resource: string): AuthInfo => {
     let info = infos.get(claims);
     if (!info) {
       const built = authInfoFromClaims(token, claims, resource);
       // The grant's upstream tokens, for tools: a handle, never the token itself in a claim.
-      if (ctx.upstream) built.extra = { ...built.extra, upstream: ctx.upstream.tokens.access(claims.gid) };
+      if (ctx.upstream) built.extra = { ...built.extra, upstream: ctx.upstream.tokens.access(claims.gid as string) };
       info = freezeAuthInfo(built);
       infos.set(claims, info);
     }
@@ -491,6 +514,8 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     },
 
     checkAccessToken: async (token: string, options: { resource: string }) => checkAccessToken(token, resourceOption(options)),
+
+    checkCachedAccessToken: (token: string, options: { resource: string }) => checkCachedAccessToken(token, resourceOption(options)),
 
     listGrants: async (owner: { subject: string } | { clientId: string }): Promise<GrantInfo[]> =>
       (await listGrants(ctx, owner)).map(({ claims: _claims, revoked: _revoked, ...info }) => info),

@@ -30,6 +30,12 @@ export interface TokenVerifier {
    * of exceptions. Optional: the guard falls back to `verifyAccessToken`.
    */
   checkAccessToken?(token: string, options: { resource: string }): Promise<AuthInfo | OAuthError>;
+  /**
+   * The same check from what the verifier already holds, without I/O (a token it verified moments
+   * ago): the guard asks it first, so a reused token is answered without a promise. `undefined`
+   * when only `checkAccessToken` / `verifyAccessToken` can tell. Optional.
+   */
+  checkCachedAccessToken?(token: string, options: { resource: string }): AuthInfo | OAuthError | undefined;
 }
 
 /** The signed-in resource owner, as the app's login step reports it. */

@@ -1,6 +1,6 @@
 import type { Request as ExpressRequest, RequestHandler } from "express";
 import { MAX_JSON_DEPTH, OAuthError, serveOwned, type AuthInfo, type BodyReader, type Handles, type ResourceGuard } from "@portcullis/core";
-import { nodeBodyReader, nodeFetchRequest, nodeGuardRequest, sendResponse } from "@portcullis/core/node";
+import { nodeBodyReader, nodeFetchRequest, nodeGuardRequest, sendRefusal, sendResponse } from "@portcullis/core/node";
 
 declare global {
   // Declaration merging is how Express types what middleware adds to a request.
@@ -73,7 +73,7 @@ export function requireBearerAuth(guard: ResourceGuard, options: { scopes?: stri
     const request = nodeGuardRequest(req, urlOf(req));
     // A body reader only where the guard may read one: the hot path allocates nothing more.
     const result = await guard.protect(request, guard.inspectsBody && req.method === "POST" ? { ...options, ...bodyForGuard(req) } : options);
-    if (!result.ok) return sendResponse(result.response, res, req);
+    if (!result.ok) return sendRefusal(result, res, req);
     req.auth = result.auth;
     for (const name in result.headers) res.setHeader(name, result.headers[name]!);
     next();

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { serveOwned, type AuthInfo, type Handles, type ResourceGuard } from "@portcullis/core";
-import { nodeBodyReader, nodeGuardRequest, sendResponse } from "@portcullis/core/node";
+import { nodeBodyReader, nodeGuardRequest, sendRefusal, sendResponse } from "@portcullis/core/node";
 
 /** A `node:http` / `node:https` request listener. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -99,7 +99,7 @@ export function withBearerAuth(
     const request = nodeGuardRequest(req);
     // A body reader only where the guard may read one: the hot path allocates nothing more.
     const result = await guard.protect(request, guard.inspectsBody && req.method === "POST" ? { ...options, body: nodeBodyReader(req) } : options);
-    if (!result.ok) return sendResponse(result.response, res, req);
+    if (!result.ok) return sendRefusal(result, res, req);
     for (const name in result.headers) res.setHeader(name, result.headers[name]!);
     try {
       await listener(Object.assign(req, { auth: result.auth }), res);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { createMemoryStore } from "../storage/memory.js";
+import type { Storage } from "../storage/types.js";
 import {
   basic,
   CONF_SECRET,
@@ -148,5 +150,26 @@ describe("Refresh token grant (OAuth 2.1 §4.3)", () => {
     expect(body.access_token).toBeTypeOf("string");
     expect(body).not.toHaveProperty("refresh_token");
     await expectTokenError(await refresh(t.fetch, "anything", { client_id: "once" }), "unauthorized_client");
+  });
+
+  it("answers 503 when a write of the refresh fails (the spent record, the successor, the retry record), never a token response nor an unhandled rejection", async () => {
+    for (const failing of ["refresh-spent:", "refresh:", "refresh-replay:"]) {
+      let armed = false;
+      const base = createMemoryStore();
+      const storage: Storage = {
+        ...base,
+        set: async (key, value, options) => {
+          if (armed && key.startsWith(failing)) throw new Error(`store down writing ${failing}`);
+          return base.set(key, value, options);
+        },
+      };
+      const t = createTestServer({ storage });
+      const { body } = await obtainTokens(t.fetch);
+      armed = true;
+      const response = await refresh(t.fetch, body.refresh_token!);
+      expect(response.status, failing).toBe(503);
+      expect(((await response.json()) as { error: string }).error).toBe("server_error");
+      expect(response.headers.get("Cache-Control")).toBe("no-store");
+    }
   });
 });

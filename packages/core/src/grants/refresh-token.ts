@@ -6,7 +6,7 @@ import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import { findGrant, revokeGrant, type Grant } from "../tokens/grant-store.js";
-import type { RefreshRecord, TokenSet } from "../tokens/issue.js";
+import type { RefreshRecord } from "../tokens/issue.js";
 import { keys } from "../storage/keys.js";
 
 /** A rotated-out refresh token: who held it, when it was spent, and what the spending request asked. */
@@ -25,7 +25,12 @@ export interface RefreshRedemption {
    */
   successor?: string;
   /** Keeps the refresh token just issued, hidden, so a retry within the interval gets it again. */
-  remember?: (tokens: TokenSet) => Promise<void>;
+  remember?: (refreshToken: string) => Promise<void>;
+  /**
+   * Store writes started for this redemption and not yet awaited (the spent token's record), so
+   * they overlap the signing and the new token's write: awaited before the response goes out.
+   */
+  pending?: Promise<unknown>;
 }
 
 /** What a retry needs: the successor sealed under a key only the spent token derives. */
@@ -63,14 +68,19 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
   const spent = await storage.consume<RefreshRecord>(keys.refreshToken(hash));
   if (!spent) throw invalidGrant("refresh_token_raced");
   const spentRecord: SpentRecord = { ...spent, spentAt: ctx.options.now(), asked };
-  await storage.set(keys.spentRefreshToken(hash), spentRecord, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  // Not awaited here: it overlaps the signing and the successor's write (one pipeline on Redis),
+  // and the token endpoint awaits it before answering, so a failure still fails the request.
+  const pending = storage.set(keys.spentRefreshToken(hash), spentRecord, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  // Observed at once, so a failure before the endpoint awaits it is never an unhandled rejection.
+  pending.catch(() => {});
   const interval = ctx.options.refreshTokenReuseIntervalSeconds;
-  if (interval === 0) return { grant, scopes };
+  if (interval === 0) return { grant, scopes, pending };
   return {
     grant,
     scopes,
-    remember: async (tokens) => {
-      const successor = tokens.refresh_token === undefined ? undefined : hideToken(token, tokens.refresh_token);
+    pending,
+    remember: async (refreshToken) => {
+      const successor = hideToken(token, refreshToken);
       if (successor === undefined) return;
       const record: ReplayRecord = { successor };
       await storage.set(keys.refreshReplay(hash), record, { ttlSeconds: interval });

@@ -60,5 +60,5 @@ export function authorizationServerMetadata(options: ResolvedOptions): Record<st
  * schema requires. Portcullis issues no ID tokens; the algorithm named is its signing algorithm.
  */
 export function openIdConfiguration(options: ResolvedOptions): Record<string, unknown> {
-  return { ...authorizationServerMetadata(options), subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["ES256"] };
+  return { ...authorizationServerMetadata(options), subject_types_supported: ["public"], id_token_signing_alg_values_supported: [options.signingAlgorithm] };
 }

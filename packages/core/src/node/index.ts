@@ -3,7 +3,7 @@
 // so nothing here imports `node:*` (or needs Node's types): the core stays free of both.
 import { rawHeaders } from "../http/raw-headers.js";
 import { readChunksAtMost } from "../lib/stream.js";
-import type { GuardRequest } from "../resource/guard.js";
+import type { GuardRequest, ProtectResult } from "../resource/guard.js";
 
 /** What is read of a Node `http.IncomingMessage` (an Express request is one). */
 export interface NodeRequest extends AsyncIterable<Uint8Array> {
@@ -26,7 +26,7 @@ export interface NodeResponse {
   readonly destroyed: boolean;
   setHeader(name: string, value: string | string[]): unknown;
   write(chunk: Uint8Array): boolean;
-  end(chunk?: Uint8Array): unknown;
+  end(chunk?: Uint8Array | string): unknown;
   destroy(): unknown;
   once(event: "drain" | "close", listener: () => void): unknown;
   off(event: "drain" | "close", listener: () => void): unknown;
@@ -132,6 +132,27 @@ export async function sendResponse(response: Response, res: NodeResponse, req?: 
   await writeBody(response.body, res);
   if (req?.readableDidRead && !req.readableEnded) {
     // The guard's reader left a `readable` listener, which would keep `resume()` from flowing.
+    req.removeAllListeners("readable");
+    req.resume();
+  }
+}
+
+/**
+ * Writes the guard's refusal ({@link ProtectResult} with `ok: false`): as it is when the guard
+ * gave its plain form (a challenge: no Fetch `Response` is built or streamed), else through
+ * {@link sendResponse}.
+ *
+ * @param result The refusal from `guard.protect`.
+ * @param res The Node response.
+ * @param req The Node request, left flowing when the guard read part of its body.
+ */
+export function sendRefusal(result: Extract<ProtectResult, { ok: false }>, res: NodeResponse, req?: NodeRequest): Promise<void> | void {
+  const plain = result.plain;
+  if (!plain) return sendResponse(result.response, res, req);
+  res.statusCode = plain.status;
+  for (const name in plain.headers) res.setHeader(name, plain.headers[name]!);
+  res.end(plain.body);
+  if (req?.readableDidRead && !req.readableEnded) {
     req.removeAllListeners("readable");
     req.resume();
   }

@@ -7,7 +7,7 @@ import { readAtMost } from "../lib/stream.js";
 import { configuredResource } from "../lib/resource.js";
 import { isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
-import { challengeResponse } from "./challenge.js";
+import { challengeAnswer, PlainAnswer, plainJson, type PlainResponse } from "./challenge.js";
 import { createSessionCheck, verifySessionBindingOptions, type SessionBindingOptions } from "./session-binding.js";
 
 /** Options of {@link createResourceGuard}. */
@@ -134,7 +134,36 @@ export type AuthenticateResult = AuthInfo | Response;
  * The result of {@link ResourceGuard.protect}: the request may go on, with its verified token and
  * the CORS headers to add to the route's own response; or the guard's answer, to send as is.
  */
-export type ProtectResult = { ok: true; auth: AuthInfo; headers: Record<string, string> } | { ok: false; response: Response };
+export type ProtectResult =
+  | { readonly ok: true; readonly auth: AuthInfo; readonly headers: Readonly<Record<string, string>> }
+  | {
+      readonly ok: false;
+      readonly response: Response;
+      /**
+       * The same answer as its status, headers and body, when the guard made it (a challenge, a
+       * refused host or origin): a Node adapter writes it without building the `Response`.
+       */
+      readonly plain?: PlainResponse;
+    };
+
+/** A refusal the guard made itself: the Fetch `Response` is built only when asked for. */
+class Refusal {
+  readonly ok = false;
+  #response: Response | undefined;
+  readonly plain: PlainAnswer;
+  constructor(plain: PlainAnswer) {
+    this.plain = plain;
+  }
+  get response(): Response {
+    this.#response ??= this.plain.toResponse();
+    return this.#response;
+  }
+}
+
+/** What the guard decided for a request: the token's `AuthInfo`, or the answer to send. */
+type Outcome = AuthInfo | PlainAnswer | Response;
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * What the guard reads of a request: a Fetch `Request` is one. An adapter may pass a lighter
@@ -342,11 +371,14 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
   const toolScopes = ownEntries(options.mcp?.tools);
   const inspectsBody = options.mcp !== undefined;
   const check = options.verifier.checkAccessToken?.bind(options.verifier);
+  const checkCached = options.verifier.checkCachedAccessToken?.bind(options.verifier);
   const allowedOrigins = options.allowedOrigins ?? [resourceURL.origin];
   const allowedHosts = resolveAllowedHosts(options.allowedHosts, resourceURL, "allowedHosts");
   /** Each token's scopes with those they imply, kept as long as the verifier keeps its `AuthInfo`. */
   const heldScopes = new WeakMap<readonly string[], Set<string>>();
-  const hostRefused = () => jsonResponse({ error: "forbidden", error_description: "host not allowed" }, { status: 403, noStore: true });
+  const HOST_REFUSED = plainJson(403, { error: "forbidden", error_description: "host not allowed" }, {}, true);
+  const ORIGIN_REFUSED = plainJson(403, { error: "forbidden", error_description: "origin not allowed" });
+  const hostRefused = () => HOST_REFUSED.toResponse();
   const sessionOwner = createSessionCheck(options.sessionBinding);
 
   const metadata: Record<string, unknown> = {
@@ -362,9 +394,11 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
 
   const isAllowedOrigin = (origin: string) => allowedOrigins === "*" || allowedOrigins.includes(origin);
   /** CORS headers for a request from an allowed browser origin. */
-  const corsHeaders = (request: GuardRequest): Record<string, string> => {
+  const corsHeaders = (request: GuardRequest): Record<string, string> => corsFor(request) ?? {};
+  /** The CORS headers, or `undefined` for a request without an allowed `Origin`. */
+  const corsFor = (request: GuardRequest): Record<string, string> | undefined => {
     const origin = request.headers.get("Origin");
-    if (!origin || !isAllowedOrigin(origin)) return {};
+    if (!origin || !isAllowedOrigin(origin)) return undefined;
     return {
       "Access-Control-Allow-Origin": allowedOrigins === "*" ? "*" : origin,
       "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
@@ -372,8 +406,25 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
     };
   };
 
-  const challenge = (request: GuardRequest, error?: "invalid_request" | "invalid_token", description?: string, scopes = requiredScopes) =>
-    challengeResponse({ resourceMetadata: metadataUrl, ...(error ? { error } : {}), ...(description ? { description } : {}), scopes }, corsHeaders(request));
+  /**
+   * The challenges for the route's own scopes without CORS, by error and description: made once,
+   * so a request without a valid token costs a lookup. Descriptions are the guard's and the
+   * verifier's fixed texts; the map stops growing at a bound all the same.
+   */
+  const plainChallenges = new Map<string, PlainAnswer>();
+  const challenge = (request: GuardRequest, error?: "invalid_request" | "invalid_token", description?: string, scopes = requiredScopes): PlainAnswer => {
+    const make = (cors?: Record<string, string>) =>
+      challengeAnswer({ resourceMetadata: metadataUrl, ...(error ? { error } : {}), ...(description ? { description } : {}), scopes }, cors);
+    const cors = corsFor(request);
+    if (cors || scopes !== requiredScopes) return make(cors);
+    const key = `${error ?? ""}\n${description ?? ""}`;
+    let answer = plainChallenges.get(key);
+    if (!answer) {
+      answer = make();
+      if (plainChallenges.size < 256) plainChallenges.set(key, answer);
+    }
+    return answer;
+  };
 
   /** For a request in an MCP session someone else opened: the 404 of an unknown session (RS-TOK-6). */
   const sessionRefusal = async (request: GuardRequest, info: AuthInfo): Promise<Response | undefined> => {
@@ -400,6 +451,123 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       { jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null },
       { status: 404, headers: corsHeaders(request), noStore: true },
     );
+  };
+
+  /** Passed tokens' results without CORS headers, one per `AuthInfo`: a reused token allocates none. */
+  const passed = new WeakMap<AuthInfo, ProtectResult>();
+  const settle = (request: GuardRequest, outcome: Outcome): ProtectResult => {
+    if (outcome instanceof PlainAnswer) return new Refusal(outcome);
+    if (outcome instanceof Response) return { ok: false, response: outcome };
+    const cors = corsFor(request);
+    if (cors) return { ok: true, auth: outcome, headers: cors };
+    let result = passed.get(outcome);
+    if (!result) {
+      result = Object.freeze({ ok: true, auth: outcome, headers: NO_HEADERS });
+      passed.set(outcome, result);
+    }
+    return result;
+  };
+
+  /**
+   * The guard's decision. Synchronous as far as it can be: the header checks, and a token the
+   * verifier answers for without I/O (`checkCachedAccessToken`: verified moments ago, grant known
+   * live) when neither the session binding nor the body need reading; otherwise a promise.
+   */
+  const decide = (request: GuardRequest, required: AuthenticateOptions): Outcome | Promise<Outcome> => {
+    if (!isAllowedHost(request, allowedHosts)) return HOST_REFUSED;
+    const origin = request.headers.get("Origin");
+    if (origin && !isAllowedOrigin(origin)) return ORIGIN_REFUSED;
+    // The token first, from the headers alone: nothing of the body is read for a request without one.
+    const scopes = required.scopes ?? requiredScopes;
+    const header = request.headers.get("Authorization");
+    if (!header) return challenge(request, undefined, undefined, scopes);
+    const space = header.indexOf(" ");
+    const scheme = space === -1 ? header : header.slice(0, space);
+    if (scheme.toLowerCase() !== "bearer") return challenge(request, undefined, undefined, scopes);
+    const token = header.slice(space + 1);
+    if (token.includes(",")) return challenge(request, "invalid_request", "one Authorization header, one token", scopes);
+    if (space === -1 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
+      return challenge(request, "invalid_token", "the access token is malformed", scopes);
+    }
+    let known: AuthInfo | OAuthError | undefined;
+    try {
+      known = checkCached?.(token, { resource });
+    } catch {
+      // The full check below answers for it (a 503 when the verifier fails).
+      known = undefined;
+    }
+    if (isOAuthError(known)) return challenge(request, "invalid_token", known.description, scopes);
+    const readsMore = (sessionOwner !== undefined && request.headers.get("Mcp-Session-Id") !== null) || (inspectsBody && request.method === "POST");
+    if (known && !readsMore) return scopeVerdict(request, known, scopes);
+    return verified(request, required, token, scopes, known);
+  };
+
+  /** The rest of the decision, with I/O: the verifier, the session binding, the JSON-RPC body. */
+  const verified = async (
+    request: GuardRequest,
+    required: AuthenticateOptions,
+    token: string,
+    routeScopes: string[],
+    known: AuthInfo | undefined,
+  ): Promise<Outcome> => {
+    let scopes = routeScopes;
+    let info: AuthInfo | OAuthError;
+    if (known) info = known;
+    else {
+      try {
+        info = check ? await check(token, { resource }) : await options.verifier.verifyAccessToken(token, { resource });
+      } catch (error) {
+        if (!isOAuthError(error) || error.code !== "invalid_token") {
+          // Never fail open, never a stack trace: the token could not be checked right now.
+          (options.onError ?? reportError)(error, { request });
+          return jsonResponse(
+            { error: "server_error", error_description: "the access token could not be verified right now" },
+            { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
+          );
+        }
+        info = error;
+      }
+    }
+    if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
+    const foreignSession = await sessionRefusal(request, info);
+    if (foreignSession) return foreignSession;
+    if (inspectsBody && request.method === "POST") {
+      // The requirements depend on the body: what cannot be read whole and parsed is refused, never passed.
+      const body = await jsonBodyOf(request, required);
+      if (!body.ok) return body.error.toResponse({ headers: corsHeaders(request) });
+      const operation = mcpOperation(request, body.value);
+      if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
+      scopes = union(
+        scopes,
+        ...operation.map(({ method, tool }) => [...(methodScopes.get(method) ?? []), ...(tool === undefined ? [] : (toolScopes.get(tool) ?? []))]),
+      );
+    }
+    return scopeVerdict(request, info, scopes);
+  };
+
+  /** The token's `AuthInfo` when it holds every scope needed, else the 403 challenge. */
+  const scopeVerdict = (request: GuardRequest, info: AuthInfo, scopes: string[]): Outcome => {
+    let held = heldScopes.get(info.scopes);
+    if (!held) {
+      held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
+      if (Object.isFrozen(info.scopes)) heldScopes.set(info.scopes, held);
+    }
+    for (const scope of scopes) {
+      if (!held.has(scope)) {
+        // Every scope the operation needs, in one challenge, plus those the token already has:
+        // a client that re-authorizes with this scope alone keeps what it had (step-up grants the union).
+        return challengeAnswer(
+          {
+            resourceMetadata: metadataUrl,
+            error: "insufficient_scope",
+            description: "the access token lacks a required scope",
+            scopes: union(scopes, info.scopes),
+          },
+          corsFor(request),
+        );
+      }
+    }
+    return info;
   };
 
   const guard: ResourceGuard = {
@@ -460,80 +628,24 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
     inspectsBody,
 
     async authenticate(request: GuardRequest, required: AuthenticateOptions = {}): Promise<AuthenticateResult> {
-      if (!isAllowedHost(request, allowedHosts)) return hostRefused();
-      const origin = request.headers.get("Origin");
-      if (origin && !isAllowedOrigin(origin)) {
-        return jsonResponse({ error: "forbidden", error_description: "origin not allowed" }, { status: 403 });
-      }
-      // The token first, from the headers alone: nothing of the body is read for a request without one.
-      let scopes = required.scopes ?? requiredScopes;
-      const header = request.headers.get("Authorization");
-      if (!header) return challenge(request, undefined, undefined, scopes);
-      const space = header.indexOf(" ");
-      const scheme = space === -1 ? header : header.slice(0, space);
-      if (scheme.toLowerCase() !== "bearer") return challenge(request, undefined, undefined, scopes);
-      const token = header.slice(space + 1);
-      if (token.includes(",")) return challenge(request, "invalid_request", "one Authorization header, one token", scopes);
-      if (space === -1 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
-        return challenge(request, "invalid_token", "the access token is malformed", scopes);
-      }
-      let info: AuthInfo | OAuthError;
-      try {
-        info = check ? await check(token, { resource }) : await options.verifier.verifyAccessToken(token, { resource });
-      } catch (error) {
-        if (!isOAuthError(error) || error.code !== "invalid_token") {
-          // Never fail open, never a stack trace: the token could not be checked right now.
-          (options.onError ?? reportError)(error, { request });
-          return jsonResponse(
-            { error: "server_error", error_description: "the access token could not be verified right now" },
-            { status: 503, headers: { ...corsHeaders(request), "Retry-After": "5" }, noStore: true },
-          );
-        }
-        info = error;
-      }
-      if (isOAuthError(info)) return challenge(request, "invalid_token", info.description, scopes);
-      const foreignSession = await sessionRefusal(request, info);
-      if (foreignSession) return foreignSession;
-      if (inspectsBody && request.method === "POST") {
-        // The requirements depend on the body: what cannot be read whole and parsed is refused, never passed.
-        const body = await jsonBodyOf(request, required);
-        if (!body.ok) return body.error.toResponse({ headers: corsHeaders(request) });
-        const operation = mcpOperation(request, body.value);
-        if (operation === "mismatch") return challenge(request, "invalid_request", "Mcp-Method or Mcp-Name does not match the body", scopes);
-        scopes = union(
-          scopes,
-          ...operation.map(({ method, tool }) => [...(methodScopes.get(method) ?? []), ...(tool === undefined ? [] : (toolScopes.get(tool) ?? []))]),
-        );
-      }
-      let held = heldScopes.get(info.scopes);
-      if (!held) {
-        held = new Set(info.scopes.flatMap((s) => [s, ...(implied.get(s) ?? [])]));
-        if (Object.isFrozen(info.scopes)) heldScopes.set(info.scopes, held);
-      }
-      if (scopes.some((s) => !held.has(s))) {
-        // Every scope the operation needs, in one challenge, plus those the token already has:
-        // a client that re-authorizes with this scope alone keeps what it had (step-up grants the union).
-        return challengeResponse(
-          {
-            resourceMetadata: metadataUrl,
-            error: "insufficient_scope",
-            description: "the access token lacks a required scope",
-            scopes: union(scopes, info.scopes),
-          },
-          corsHeaders(request),
-        );
-      }
-      return info;
+      const decided = decide(request, required);
+      const outcome = decided instanceof Promise ? await decided : decided;
+      return outcome instanceof PlainAnswer ? outcome.toResponse() : outcome;
     },
 
-    async protect(request: GuardRequest, required?: AuthenticateOptions): Promise<ProtectResult> {
+    protect(request: GuardRequest, required: AuthenticateOptions = {}): Promise<ProtectResult> {
       try {
-        if (request.method === "OPTIONS") return { ok: false, response: guard.preflight(request) };
-        const result = await guard.authenticate(request, required);
-        if (result instanceof Response) return { ok: false, response: result };
-        return { ok: true, auth: result, headers: corsHeaders(request) };
+        if (request.method === "OPTIONS") return Promise.resolve({ ok: false, response: guard.preflight(request) });
+        const decided = decide(request, required);
+        if (decided instanceof Promise) {
+          return decided.then(
+            (outcome) => settle(request, outcome),
+            (error: unknown) => ({ ok: false, response: guard.serverError(error, request) }),
+          );
+        }
+        return Promise.resolve(settle(request, decided));
       } catch (error) {
-        return { ok: false, response: guard.serverError(error, request) };
+        return Promise.resolve({ ok: false, response: guard.serverError(error, request) });
       }
     },
 

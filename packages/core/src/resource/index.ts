@@ -6,7 +6,7 @@ export type { SessionBindingOptions } from "./session-binding.js";
 export { rawHeaders } from "../http/raw-headers.js";
 export type { HeaderReader } from "../http/raw-headers.js";
 export { bearerChallenge, challengeResponse } from "./challenge.js";
-export type { Challenge } from "./challenge.js";
+export type { Challenge, PlainResponse } from "./challenge.js";
 export { authInfoFromClaims, createJWTVerifier, jwtTokenVerifier } from "./jwt-verifier.js";
 export type { JWTVerifier, JWTVerifierOptions, VerifiedClaims } from "./jwt-verifier.js";
 export type { AuthInfo, TokenVerifier } from "../types.js";

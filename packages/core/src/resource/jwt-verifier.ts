@@ -112,6 +112,16 @@ export interface JWTVerifier {
    */
   verify(token: string, resource?: string): Promise<VerifiedClaims>;
   /**
+   * {@link JWTVerifier.check} from what the verifier already holds, without I/O: the verdict on a
+   * token it verified (or refused) before, while its keys are known to be current.
+   *
+   * @param token The access token, as sent after `Bearer `.
+   * @param resource The canonical URI of the protected resource the token must be meant for.
+   * @returns The claims or the error, as `check` would answer; `undefined` when only `check` can
+   *   tell (a token not seen, an expired entry, keys due for a re-read).
+   */
+  checkCached(token: string, resource?: string): VerifiedClaims | OAuthError | undefined;
+  /**
    * Forgets a cached verified token, so the next check verifies it again (after revocation).
    *
    * @param token The access token to drop from the cache.
@@ -161,7 +171,11 @@ export function createJWTVerifier(options: JWTVerifierOptions): JWTVerifier {
  *
  * @internal The server's own verifier; apps use {@link createJWTVerifier}.
  */
-export function createKeySetVerifier(options: Omit<JWTVerifierOptions, "jwks">, keys: (options?: { reload?: boolean }) => Promise<JSONWebKeySet>): JWTVerifier {
+export function createKeySetVerifier(
+  options: Omit<JWTVerifierOptions, "jwks">,
+  keys: (options?: { reload?: boolean }) => Promise<JSONWebKeySet>,
+  loadedKeys?: () => JSONWebKeySet | undefined,
+): JWTVerifier {
   /** The live key set last seen: another object means the keys changed. */
   let liveSet: JSONWebKeySet | undefined;
   let keySet: JWTVerifyGetKey | undefined;
@@ -178,6 +192,8 @@ export function createKeySetVerifier(options: Omit<JWTVerifierOptions, "jwks">, 
       return keySet!;
     },
     current: () => follow(),
+    // Unchanged only when the set loaded is still fresh and is the one verdicts were made with.
+    ...(loadedKeys ? { currentNow: () => (liveSet !== undefined && loadedKeys() === liveSet ? false : undefined) } : {}),
     // A key we have not seen may come from a rotation: re-read the store once.
     reload: () => follow(true),
   });
@@ -188,12 +204,15 @@ export function createKeySetVerifier(options: Omit<JWTVerifierOptions, "jwks">, 
  * given, is asked once for a token whose `kid` matches no key, and answers whether it loaded the
  * keys again (so the token is checked once more); `current`, when given, is asked before every
  * check and answers whether the keys changed since. Either answering `true` drops every
- * remembered verdict.
+ * remembered verdict. A source with `current` also needs `currentNow` for cached verdicts to be
+ * answered without I/O: `false` when the keys are known unchanged, `undefined` when only
+ * `current` can tell.
  */
 export interface KeySource {
   keys(): Promise<JWTVerifyGetKey>;
   reload?(): Promise<boolean>;
   current?(): Promise<boolean>;
+  currentNow?(): false | undefined;
 }
 
 /** The verifier of {@link createJWTVerifier}, over any key source (the remote verifier brings its own). */
@@ -244,6 +263,16 @@ export function verifierWithKeys(options: Omit<JWTVerifierOptions, "jwks">, sour
     }
   };
   const wrongAudience = OAuthError.because("audience_mismatch", "the access token is not meant for this resource");
+
+  /** A remembered verdict, when the keys are known current without I/O; never removes anything. */
+  const cachedEntry = (token: string): { claims: VerifiedClaims; audiences: string[] } | OAuthError | undefined => {
+    if (source.current && source.currentNow?.() !== false) return undefined;
+    const nowMs = now();
+    const hit = cache.get(token);
+    if (hit) return hit.claims.exp + tolerance > nowMs / 1000 ? hit : undefined;
+    const failed = failures.get(token);
+    return failed && failed.until > nowMs ? failed.error : undefined;
+  };
 
   /** The verified entry for a token, or the error to answer with; never throws for a bad token. */
   const entryFor = async (token: string): Promise<{ claims: VerifiedClaims; audiences: string[] } | OAuthError> => {
@@ -302,6 +331,12 @@ export function verifierWithKeys(options: Omit<JWTVerifierOptions, "jwks">, sour
       if (result instanceof OAuthError) throw result;
       return result;
     },
+    checkCached(token: string, resource?: string): VerifiedClaims | OAuthError | undefined {
+      const entry = cachedEntry(token);
+      if (entry === undefined || entry instanceof OAuthError) return entry;
+      if (resource !== undefined && !isAudience(entry.audiences, resource)) return wrongAudience;
+      return entry.claims;
+    },
     forget(token: string): void {
       cache.delete(token);
     },
@@ -325,8 +360,7 @@ export function authInfoFromClaims(token: string, claims: VerifiedClaims, resour
 export function jwtTokenVerifier(options: JWTVerifierOptions) {
   const verifier = createJWTVerifier(options);
   const infos = new WeakMap<object, AuthInfo>();
-  const checkAccessToken = async (token: string, { resource }: { resource: string }): Promise<AuthInfo | OAuthError> => {
-    const claims = await verifier.check(token, resource);
+  const infoFor = (token: string, claims: VerifiedClaims | OAuthError, resource: string): AuthInfo | OAuthError => {
     if (claims instanceof OAuthError) return claims;
     let info = infos.get(claims);
     if (!info) {
@@ -337,9 +371,15 @@ export function jwtTokenVerifier(options: JWTVerifierOptions) {
     }
     return info;
   };
+  const checkAccessToken = async (token: string, { resource }: { resource: string }): Promise<AuthInfo | OAuthError> =>
+    infoFor(token, await verifier.check(token, resource), resource);
   return {
     issuer: options.issuer,
     checkAccessToken,
+    checkCachedAccessToken(token: string, { resource }: { resource: string }): AuthInfo | OAuthError | undefined {
+      const claims = verifier.checkCached(token, resource);
+      return claims === undefined ? undefined : infoFor(token, claims, resource);
+    },
     async verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo> {
       const result = await checkAccessToken(token, options);
       if (result instanceof OAuthError) throw result;

@@ -104,6 +104,21 @@ describe("createRemoteVerifier: JWT access tokens of an external authorization s
     },
   );
 
+  it("answers a JWT it verified moments ago without I/O (checkCachedAccessToken), and nothing for a token it has not seen or an opaque one", async () => {
+    const as = await fakeAuthorizationServer();
+    const verifier = as.verifier();
+    const token = await as.sign();
+    expect(verifier.checkCachedAccessToken(token, { resource: RESOURCE })).toBeUndefined();
+    const info = await verifier.checkAccessToken(token, { resource: RESOURCE });
+    const requests = as.requests.length;
+    expect(verifier.checkCachedAccessToken(token, { resource: RESOURCE })).toBe(info);
+    expect(verifier.checkCachedAccessToken(token, { resource: "https://other.test/mcp" })).toMatchObject({ reason: "audience_mismatch" });
+    expect(verifier.checkCachedAccessToken("opaque-token", { resource: RESOURCE })).toBeUndefined();
+    expect(as.requests.length).toBe(requests);
+    // Through the guard, a reused token is answered alike.
+    expect(await guardAnswer(verifier, token)).toMatchObject({ status: 200 });
+  });
+
   it("falls back to RFC 8414 metadata (path inserted after the well-known prefix) when OIDC discovery has none", async () => {
     const as = await fakeAuthorizationServer({ discovery: "rfc8414" });
     expect(await guardAnswer(as.verifier(), await as.sign())).toMatchObject({ status: 200 });

@@ -97,6 +97,16 @@ export interface RemoteVerifier extends TokenVerifier {
    */
   verifyAccessToken(token: string, options: { resource: string }): Promise<AuthInfo>;
   /**
+   * {@link RemoteVerifier.checkAccessToken} without I/O, for a JWT verified (or refused) moments
+   * ago while the issuer's metadata is still fresh: the guard asks it first.
+   *
+   * @param token The access token.
+   * @param options `resource`: the canonical URI of the protected resource.
+   * @returns What `checkAccessToken` would answer, or `undefined` when only it can tell (a token
+   *   not seen, an opaque token, metadata due for a reload).
+   */
+  checkCachedAccessToken(token: string, options: { resource: string }): AuthInfo | OAuthError | undefined;
+  /**
    * The issuer's metadata, discovered on first use and kept for an hour. Call it at start to
    * learn early that the issuer is unreachable or misconfigured.
    *
@@ -195,6 +205,10 @@ function cachedLoad<T>(load: () => Promise<T>, now: () => number, maxAgeMs: numb
       })
       .finally(() => (inflight = undefined)));
   return {
+    /** The value held, while it needs no reload; otherwise `undefined`. */
+    peek(): T | undefined {
+      return held && now() < held.refreshAt ? held.value : undefined;
+    },
     async get(): Promise<T> {
       if (held && now() < held.refreshAt) return held.value;
       if (!held && failed && now() < failed.until) throw failed.error;
@@ -335,6 +349,15 @@ export function createRemoteVerifier(options: RemoteVerifierOptions): RemoteVeri
   return {
     issuer,
     checkAccessToken,
+    checkCachedAccessToken(token, { resource }) {
+      if (!JWT_SHAPE.test(token)) return undefined;
+      // The same route checkAccessToken takes: the keys only while the metadata says so.
+      const held = metadata.peek();
+      if (!held || !(held.jwks_uri || !introspector)) return undefined;
+      const claims = jwt.checkCached(token, resource);
+      if (claims === undefined) return undefined;
+      return claims instanceof OAuthError ? claims : authInfoOf(token, claims, resource);
+    },
     async verifyAccessToken(token, options) {
       const result = await checkAccessToken(token, options);
       if (result instanceof OAuthError) throw result;

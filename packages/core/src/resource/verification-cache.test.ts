@@ -1,6 +1,6 @@
 import { SignJWT, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
-import { createJWTVerifier, createMemoryStore, OAuthError, type Storage } from "../index.js";
+import { createJWTVerifier, createMemoryStore, createResourceGuard, OAuthError, type PlainResponse, type Storage, type TokenVerifier } from "../index.js";
 import { createTestServer, ISSUER, obtainTokens, RESOURCE } from "../../test/helpers.js";
 
 const bearer = (token: string) => new Request(RESOURCE, { headers: { Authorization: `Bearer ${token}` } });
@@ -79,6 +79,88 @@ describe("Verification caches (the bearer check's hot path)", () => {
     expect(response.status).toBe(200);
     expect(((await t.guard.authenticate(bearer(body.access_token!))) as Response).status).toBe(401);
     expect(String(errors[0])).toMatch(/bus down/);
+  });
+
+  it("answers a token verified moments ago without I/O, within the grant cache's bound and while the keys are current", async () => {
+    let now = Date.now();
+    const t = createTestServer({ now: () => now, grantCacheSeconds: 2 });
+    const { body } = await obtainTokens(t.fetch);
+    const token = body.access_token!;
+    // Never seen: only the full check can tell.
+    expect(t.server.checkCachedAccessToken(token, { resource: RESOURCE })).toBeUndefined();
+    const info = await t.guard.authenticate(bearer(token));
+    expect(t.server.checkCachedAccessToken(token, { resource: RESOURCE })).toBe(info);
+    expect(t.server.checkCachedAccessToken(token, { resource: "https://other.test/mcp" })).toMatchObject({ reason: "audience_mismatch" });
+    // Past the grant cache's bound, the grant must be read again.
+    now += 2_001;
+    expect(t.server.checkCachedAccessToken(token, { resource: RESOURCE })).toBeUndefined();
+    expect(await t.guard.authenticate(bearer(token))).toBe(info);
+    // A withdrawn key: the remembered verdict is not answered, and the full check refuses it.
+    const [key] = await t.server.keys.list();
+    await t.server.keys.retire(key!.kid);
+    expect(t.server.checkCachedAccessToken(token, { resource: RESOURCE })).toBeUndefined();
+    expect(((await t.guard.authenticate(bearer(token))) as Response).status).toBe(401);
+  });
+
+  it("RS-TOK-6: the guard takes a verifier's cached answer for a reused token, and still checks the session's owner", async () => {
+    const t = createTestServer();
+    const alice = (await obtainTokens(t.fetch)).body.access_token!;
+    // The same user through another client: another owner for the session (subject and client).
+    const bob = (await obtainTokens(t.fetch, {}, "pub2")).body.access_token!;
+    let full = 0;
+    const verifier: TokenVerifier = {
+      issuer: ISSUER,
+      verifyAccessToken: async () => Promise.reject(new Error("not used")),
+      checkAccessToken: async (token, options) => {
+        full++;
+        return t.server.checkAccessToken(token, options);
+      },
+      checkCachedAccessToken: (token, options) => t.server.checkCachedAccessToken(token, options),
+    };
+    const guard = createResourceGuard({ resource: RESOURCE, verifier, requiredScopes: ["mcp:tools"] });
+    const session = (token: string) => new Request(RESOURCE, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Mcp-Session-Id": "s-1" } });
+    const first = await guard.protect(bearer(alice));
+    expect(first.ok).toBe(true);
+    expect(full).toBe(1);
+    const second = await guard.protect(bearer(alice));
+    expect(second).toBe(first);
+    expect(full).toBe(1);
+    expect((await guard.protect(session(alice))).ok).toBe(true);
+    await guard.protect(bearer(bob));
+    const hijack = await guard.protect(session(bob));
+    expect(hijack.ok).toBe(false);
+    expect((hijack as { response: Response }).response.status).toBe(404);
+    // A verifier whose cached answer throws is asked in full, never failing open or closed on it.
+    const throwing = createResourceGuard({
+      resource: RESOURCE,
+      verifier: {
+        ...verifier,
+        checkCachedAccessToken: () => {
+          throw new Error("cache broken");
+        },
+      },
+    });
+    expect((await throwing.protect(bearer(alice))).ok).toBe(true);
+  });
+
+  it("gives a challenge in plain form beside the Response, the two alike, for adapters that write it directly", async () => {
+    const t = createTestServer();
+    for (const request of [
+      new Request(RESOURCE, { method: "POST" }),
+      bearer("not-a-jwt"),
+      new Request(RESOURCE, { method: "POST", headers: { Origin: "https://evil.test" } }),
+    ]) {
+      const result = await t.guard.protect(request);
+      expect(result.ok).toBe(false);
+      const { plain, response } = result as { plain: PlainResponse; response: Response };
+      expect(plain.status).toBe(response.status);
+      expect(plain.body).toBe(await response.text());
+      expect(Object.fromEntries(Object.entries(plain.headers).map(([k, v]) => [k.toLowerCase(), v]))).toEqual(Object.fromEntries(response.headers));
+      if (plain.status === 401) {
+        expect(plain.headers["Cache-Control"]).toBe("no-store");
+        expect(plain.headers["WWW-Authenticate"]).toMatch(/^Bearer /);
+      }
+    }
   });
 
   it("remembers a token that failed verification, answering it without checking it again", async () => {

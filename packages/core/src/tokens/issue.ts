@@ -31,10 +31,26 @@ export async function issueTokens(
   scopes: string[],
   client: ClientMetadata,
   refresh: boolean | { reuse: string } = true,
+  /** Written beside the new refresh token's record, given its value (the retry record of a refresh). */
+  alongside?: (refreshToken: string) => Promise<void>,
 ): Promise<TokenSet> {
   const { options } = ctx;
   const now = options.now();
-  const { token, expiresAt } = await issueAccessToken(
+  // The new refresh token's record (and what goes alongside) is written while the access token is
+  // signed (a thread-pool job): on a networked store, round trips in parallel rather than in turn.
+  let stored: Promise<unknown> | undefined;
+  let refreshToken: string | undefined;
+  if (typeof refresh === "object") {
+    refreshToken = refresh.reuse;
+  } else if (refresh && client.grant_types.includes("refresh_token")) {
+    refreshToken = randomToken(32);
+    const remaining = Math.floor((grant.createdAt + options.refreshTokenTtlSeconds * 1000 - now) / 1000);
+    const record: RefreshRecord = { grantId: grant.id, clientId: grant.clientId, scopes: grant.scopes };
+    const written = options.storage.set(keys.refreshToken(await sha256(refreshToken)), record, { ttlSeconds: Math.max(1, remaining) });
+    stored = alongside ? Promise.all([written, alongside(refreshToken)]) : written;
+    stored.catch(() => {});
+  }
+  const signed = issueAccessToken(
     ctx.keys,
     {
       issuer: options.issuer,
@@ -48,16 +64,14 @@ export async function issueTokens(
     options.accessTokenTtlSeconds,
     now,
   );
-  const set: TokenSet = { access_token: token, token_type: "Bearer", expires_in: expiresAt - Math.floor(now / 1000) };
-  if (scopes.length > 0) set.scope = scopes.join(" ");
-  if (typeof refresh === "object") {
-    set.refresh_token = refresh.reuse;
-  } else if (refresh && client.grant_types.includes("refresh_token")) {
-    const refresh = randomToken(32);
-    const remaining = Math.floor((grant.createdAt + options.refreshTokenTtlSeconds * 1000 - now) / 1000);
-    const record: RefreshRecord = { grantId: grant.id, clientId: grant.clientId, scopes: grant.scopes };
-    await options.storage.set(keys.refreshToken(await sha256(refresh)), record, { ttlSeconds: Math.max(1, remaining) });
-    set.refresh_token = refresh;
+  let issued: Awaited<typeof signed>;
+  try {
+    issued = await signed;
+  } finally {
+    await stored;
   }
+  const set: TokenSet = { access_token: issued.token, token_type: "Bearer", expires_in: issued.expiresAt - Math.floor(now / 1000) };
+  if (scopes.length > 0) set.scope = scopes.join(" ");
+  if (refreshToken !== undefined) set.refresh_token = refreshToken;
   return set;
 }

@@ -133,6 +133,11 @@ export interface KeyRing extends KeyManager {
    * this instance does not know). The same object is answered until the set changes.
    */
   jwks(options?: { reload?: boolean }): Promise<{ keys: JWK[] }>;
+  /**
+   * The JWKS {@link KeyRing.jwks} would answer, when that needs no store read (the set was read
+   * less than a second ago and no change is due); otherwise `undefined`.
+   */
+  loadedJwks(): { keys: JWK[] } | undefined;
 }
 
 /** Options of {@link createKeyManager}. */
@@ -394,6 +399,12 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
     },
 
     jwks: async (options?: { reload?: boolean }) => (await load(options?.reload === true)).jwks,
+
+    loadedJwks() {
+      if (!state || loading) return undefined;
+      const t = now();
+      return t >= state.readAt && t < state.validUntil ? state.jwks : undefined;
+    },
 
     list: async () => describe((await load()).record.keys, now(), retainMs).map((v) => v.info),
 

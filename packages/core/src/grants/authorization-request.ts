@@ -4,6 +4,7 @@ import { bindResource, verifySingleResource } from "../lib/resource.js";
 import { redirectUriMatches } from "../clients/redirect-uri.js";
 import type { ClientMetadata, StoredClient, User } from "../types.js";
 import type { ServerContext } from "../context.js";
+import { SCOPE_TOKEN } from "../lib/scope.js";
 
 /** An authorization request that passed validation and waits for the user. */
 export interface PendingAuthorization {
@@ -45,7 +46,6 @@ export class RedirectableError extends Error {
 }
 
 const CHALLENGE = /^[A-Za-z0-9\-_]{43}$/;
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const MAX_STATE = 4096;
 
 /** An authorization request that passed {@link validateAuthorizationRequest}. */

@@ -5,8 +5,7 @@ import { bindResource } from "../lib/resource.js";
 import type { AuthenticatedClient } from "../client-auth/authenticate.js";
 import type { ServerContext } from "../context.js";
 import { createGrant, type Grant } from "../tokens/grant-store.js";
-
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+import { SCOPE_TOKEN } from "../lib/scope.js";
 
 /**
  * The client credentials grant (OAuth 2.1 §4.2) for machine clients: confidential clients only,

@@ -1,4 +1,4 @@
-import type { ResolvedUpstream } from "../options.js";
+import type { ResolvedUpstream } from "./options.js";
 import type { Storage } from "../storage/types.js";
 import type { User } from "../types.js";
 import { createUpstreamClient, type UpstreamClient } from "./provider.js";

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, customFetch as joseFetch, jwtVerify, type JWTVerifyGetKey } from "jose";
 import * as oauth from "oauth4webapi";
-import type { ResolvedUpstream } from "../options.js";
+import type { ResolvedUpstream } from "./options.js";
 
 /** Why an exchange with the identity provider failed. */
 export type UpstreamFailure =

@@ -111,13 +111,18 @@ export class BrowserProvider implements OAuthClientProvider {
   verifier = "";
   readonly redirectUrl: string;
   private readonly open: (url: URL) => Promise<void>;
-  constructor(redirectUrl: string, open: (url: URL) => Promise<void>) {
+  private readonly clientName: string;
+  /** Present when asked for: the SDK then sends a `state` with each authorization request. */
+  readonly state?: () => string;
+  constructor(redirectUrl: string, open: (url: URL) => Promise<void>, options: { clientName?: string; state?: boolean } = {}) {
     this.redirectUrl = redirectUrl;
     this.open = open;
+    this.clientName = options.clientName ?? "Portcullis e2e client";
+    if (options.state) this.state = () => `e2e-${Math.random().toString(36).slice(2)}`;
   }
   get clientMetadata() {
     return {
-      client_name: "Portcullis e2e client",
+      client_name: this.clientName,
       redirect_uris: [this.redirectUrl],
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],

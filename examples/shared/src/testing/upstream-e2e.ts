@@ -1,13 +1,9 @@
 import { existsSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, freePort, type RunningExample } from "./e2e.js";
+import { BrowserProvider, CHROMIUM, callbackServer, freePort, type RunningExample } from "./e2e.js";
 
 /** What the suite needs of a test identity provider (`startTestIdp` in packages/core/test/upstream/idp.ts). */
 export interface UpstreamIdp {
@@ -25,68 +21,8 @@ const UPSTREAM_CLIENT = { id: "portcullis-demo", secret: "upstream-demo-secret-0
 /** Upstream access tokens live this long, so the suite sees one expire and get refreshed. */
 const UPSTREAM_TOKEN_SECONDS = 4;
 
-/** A loopback redirect target that records what the authorization server sends back. */
-async function callbackServer() {
-  const waiters: ((params: URLSearchParams) => void)[] = [];
-  const server: Server = createServer((req, res) => {
-    const params = new URL(req.url!, "http://127.0.0.1").searchParams;
-    res.writeHead(200, { "Content-Type": "text/plain" }).end("You may close this window.");
-    waiters.shift()?.(params);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    redirectUrl: `http://127.0.0.1:${port}/callback`,
-    next: () => new Promise<URLSearchParams>((resolve) => waiters.push(resolve)),
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
-
-/** An in-memory OAuthClientProvider whose "browser" is a real headless Chromium. */
-class BrowserProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = "";
-  readonly redirectUrl: string;
-  private readonly open: (url: URL) => Promise<void>;
-  constructor(redirectUrl: string, open: (url: URL) => Promise<void>) {
-    this.redirectUrl = redirectUrl;
-    this.open = open;
-  }
-  get clientMetadata() {
-    return {
-      client_name: "Portcullis federation e2e client",
-      redirect_uris: [this.redirectUrl],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  async redirectToAuthorization(url: URL) {
-    await this.open(url);
-  }
-  state() {
-    return `e2e-${Math.random().toString(36).slice(2)}`;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
+/** The e2e client, asking with a `state` so the suite can see it come back on a refusal. */
+const FEDERATION_CLIENT = { clientName: "Portcullis federation e2e client", state: true };
 
 const textOf = (result: Awaited<ReturnType<Client["callTool"]>>) => (result.content as { type: string; text: string }[])[0]!.text;
 
@@ -185,7 +121,7 @@ export function describeUpstreamE2E(name: string, startIdp: StartIdp, start: (en
     }
 
     it("PX-1, PX-8: signs in at the upstream after Portcullis consent, calls whoami and upstream_userinfo, also after the upstream access token expired", async () => {
-      const provider = new BrowserProvider(callback.redirectUrl, browse(allowAndSignIn));
+      const provider = new BrowserProvider(callback.redirectUrl, browse(allowAndSignIn), FEDERATION_CLIENT);
       const redirected = callback.next();
       const first = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider });
       await expect(new Client({ name: "portcullis-federation-e2e", version: "1.0.0" }).connect(first)).rejects.toThrow(/Unauthorized/i);
@@ -229,6 +165,7 @@ export function describeUpstreamE2E(name: string, startIdp: StartIdp, start: (en
         browse(async (page) => {
           await Promise.all([backAtClient(page), page.click('button[name="decision"][value="deny"]')]);
         }, visited),
+        FEDERATION_CLIENT,
       );
       const redirected = callback.next();
       await expect(
@@ -248,6 +185,7 @@ export function describeUpstreamE2E(name: string, startIdp: StartIdp, start: (en
           await Promise.all([page.waitForURL((u) => u.href.startsWith(idp.issuer)), page.click('button[name="decision"][value="allow"]')]);
           await Promise.all([backAtClient(page), page.click('a[href*="/abort"]')]);
         }),
+        FEDERATION_CLIENT,
       );
       const redirected = callback.next();
       await expect(

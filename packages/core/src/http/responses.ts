@@ -1,8 +1,17 @@
-/** A JSON response; `noStore` adds `Cache-Control: no-store` for anything that carries credentials. */
-export function jsonResponse(body: unknown, init: { status?: number; headers?: HeadersInit; noStore?: boolean } = {}): Response {
-  const headers = new Headers(init.headers);
-  headers.set("Content-Type", "application/json");
-  if (init.noStore) headers.set("Cache-Control", "no-store");
+/**
+ * A JSON response; `noStore` adds `Cache-Control: no-store` for anything that carries credentials.
+ * Its headers are a plain record, not a `Headers`: @hono/node-server writes a record's fields
+ * straight to the socket, where a `Headers` would first be built and then copied out again.
+ */
+export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string>; noStore?: boolean } = {}): Response {
+  const headers: Record<string, string> = {};
+  for (const name in init.headers) {
+    // As Headers.set would, the two set below replace any spelling of theirs.
+    const lower = name.toLowerCase();
+    if (lower !== "content-type" && !(init.noStore && lower === "cache-control")) headers[name] = init.headers[name]!;
+  }
+  headers["Content-Type"] = "application/json";
+  if (init.noStore) headers["Cache-Control"] = "no-store";
   return new Response(JSON.stringify(body), { status: init.status ?? 200, headers });
 }
 

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { createClock, createTestServer, form, ISSUER } from "../../test/helpers.js";
@@ -87,6 +88,59 @@ describe("Memory store bounds", () => {
     await store.set("e", "e", cache);
     await store.set("f", "f", cache);
     expect((await store.list("")).map((e) => e.key)).toEqual(["d", "e", "f"]);
+  });
+
+  it("evicts as a plain oldest-first list would, through any mix of writes, rewrites and deletes", async () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("set" as const), key: fc.integer({ min: 0, max: 9 }), disposable: fc.boolean() }),
+      fc.record({ kind: fc.constant("delete" as const), key: fc.integer({ min: 0, max: 9 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 80 }), async (ops) => {
+        const store = createMemoryStore({ maxEntries: 4 });
+        // The model: entries, and the disposable ones in the order they became disposable.
+        const entries = new Set<string>();
+        let order: string[] = [];
+        for (const o of ops) {
+          const key = `k${o.key}`;
+          if (o.kind === "delete") {
+            await store.delete(key);
+            entries.delete(key);
+            order = order.filter((k) => k !== key);
+            continue;
+          }
+          let full = false;
+          if (!entries.has(key) && entries.size >= 4) {
+            const oldest = order.shift();
+            if (oldest === undefined) full = true;
+            else entries.delete(oldest);
+          }
+          const write = store.set(key, o.key, o.disposable ? cache : undefined);
+          if (full) {
+            await expect(write).rejects.toThrow(MemoryStoreFullError);
+            continue;
+          }
+          await write;
+          entries.add(key);
+          if (!o.disposable) order = order.filter((k) => k !== key);
+          else if (!order.includes(key)) order.push(key);
+          expect((await store.list("")).map((e) => e.key)).toEqual([...entries].sort());
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("finds the oldest disposable entry after none was left to drop", async () => {
+    const store = createMemoryStore({ maxEntries: 2 });
+    await store.set("keep", 1);
+    await store.set("a", 1, cache);
+    await store.set("x", 1);
+    await expect(store.set("y", 1)).rejects.toThrow(MemoryStoreFullError);
+    await store.delete("x");
+    await store.set("b", 1, cache);
+    await store.set("c", 1, cache);
+    expect((await store.list("")).map((e) => e.key)).toEqual(["c", "keep"]);
   });
 
   it("treats a namespaced (tenant) store's records as it treats unprefixed ones", async () => {

@@ -41,6 +41,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const slots = new Map<string, Slot>();
   // Keys written as disposable, oldest first: the only live entries eviction may take.
   const disposable = new Set<string>();
+  // Eviction reads the oldest through one iterator kept across writes: a Set keeps deleted slots
+  // until it is rehashed, and a fresh iterator per eviction walked every slot dropped before it
+  // (a full store's writes went from 3 to 24 µs within 100k). Whatever this iterator has passed
+  // was evicted, and a key added again goes to the end, so its next key is the oldest there is.
+  let oldestDisposable = disposable.values();
 
   const drop = (key: string) => {
     slots.delete(key);
@@ -97,7 +102,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     if (slots.size < maxEntries) return;
     sweep();
     if (slots.size < maxEntries) return;
-    const oldest = disposable.values().next();
+    let oldest = oldestDisposable.next();
+    if (oldest.done) {
+      // A finished iterator stays finished, even after keys are added: start a new one.
+      oldestDisposable = disposable.values();
+      oldest = oldestDisposable.next();
+    }
     if (!oldest.done) return drop(oldest.value);
     sweepAll();
     if (slots.size >= maxEntries) throw new MemoryStoreFullError(maxEntries);

@@ -21,6 +21,8 @@ export interface ServerContext {
    * otherwise notice within that interval.
    */
   liveGrants: Map<string, number>;
+  /** When this instance last recorded a consent's use, by user and client (ms): see `touchConsent`. */
+  consentTouches: Map<string, number>;
 }
 
 /** What one request brings besides itself: where it comes from. */

@@ -315,6 +315,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     verifier,
     limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
     liveGrants: new Map(),
+    consentTouches: new Map(),
   };
   watchRevocations(ctx);
   if (options.upstream) {

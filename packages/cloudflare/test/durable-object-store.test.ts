@@ -31,15 +31,14 @@ afterAll(async () => {
 });
 
 /** Sends one store call to the test Worker; rethrows its error with the same name. */
-async function call(
-  store: string,
-  op: string,
-  key: string,
-  extra: { value?: unknown; ttl?: number; limit?: number; entries?: readonly StorageWrite[] } = {},
-) {
+async function call(store: string, op: string, key: string, extra: { value?: unknown; ttl?: number; limit?: number; entries?: readonly StorageWrite[] } = {}) {
   const body: Record<string, unknown> = { store, op, key };
   if (extra.entries) {
-    body.entries = extra.entries.map((e) => ({ key: e.key, value: e.value, ...(e.options?.ttlSeconds === undefined ? {} : { ttl: String(e.options.ttlSeconds) }) }));
+    body.entries = extra.entries.map((e) => ({
+      key: e.key,
+      value: e.value,
+      ...(e.options?.ttlSeconds === undefined ? {} : { ttl: String(e.options.ttlSeconds) }),
+    }));
   }
   if ("value" in extra) body.value = extra.value;
   if (extra.ttl !== undefined) body.ttl = String(extra.ttl);

@@ -141,7 +141,9 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       for (let round = 0; round < 3; round++) {
         await store.set(`rotate-${round}`, round, { ttlSeconds: 60 });
         const results = await Promise.all(
-          Array.from({ length: 50 }, (_, i) => consumeAndSet(store, `rotate-${round}`, [{ key: `successor-${round}-${i}`, value: i, options: { ttlSeconds: 60 } }])),
+          Array.from({ length: 50 }, (_, i) =>
+            consumeAndSet(store, `rotate-${round}`, [{ key: `successor-${round}-${i}`, value: i, options: { ttlSeconds: 60 } }]),
+          ),
         );
         const winners = results.flatMap((r, i) => (r === undefined ? [] : [i]));
         expect(winners).toHaveLength(1);
@@ -155,7 +157,12 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
       const store = await open();
       if (!store.consumeAndSet) return context.skip();
       await store.set("kept", "v");
-      await expect(store.consumeAndSet("kept", [{ key: "a", value: 1 }, { key: "b", value: undefined }])).rejects.toThrow(TypeError);
+      await expect(
+        store.consumeAndSet("kept", [
+          { key: "a", value: 1 },
+          { key: "b", value: undefined },
+        ]),
+      ).rejects.toThrow(TypeError);
       await expect(store.consumeAndSet("kept", [{ key: "a", value: 1, options: { ttlSeconds: Number.NaN } }])).rejects.toThrow(TypeError);
       expect(await store.get("kept")).toBe("v");
       expect(await store.get("a")).toBeUndefined();

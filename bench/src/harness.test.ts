@@ -51,8 +51,8 @@ describe("Benchmark harness (--quick, a subset)", () => {
     expect(existsSync(join(out, "latest.md"))).toBe(false);
   });
 
-  it("measures cost growth on SQLite with its own target line, the Worker in workerd as a smoke figure, and --cpu-prof profiles of the load only", () => {
-    const ids = ["growth-sqlite-1k", "growth-sqlite-100k", "worker-smoke"];
+  it("measures cost growth on SQLite with its own target line, the guarded Worker in workerd paired with an unguarded one, and --cpu-prof profiles of the load only", () => {
+    const ids = ["growth-sqlite-1k", "growth-sqlite-100k", "worker-reused"];
     const dir = join(out, "growth");
     const run = runBench([`--only=${ids.join(",")}`, `--out=${dir}`, "--cpu-prof"], 230_000);
     expect(run.status, run.stderr).toBe(0);
@@ -64,7 +64,14 @@ describe("Benchmark harness (--quick, a subset)", () => {
     expect(report.results[1]!.facts?.liveGrants).toBe(100_000);
     expect(md).toMatch(/(PASS|FAIL) — Refresh at 100k live grants >= 0\.8x at 1k \(SQLite\): \d+\.\d+×/);
     expect(md).toMatch(/n\/a — Refresh with the most live grants >= 0\.8x with the fewest \(memory\): not measured/);
-    expect(md).toMatch(/Worker throughput \(`worker-smoke`.*miniflare \(workerd\) on this machine, smoke figure only.*: [\d,]+ req\/s/);
+    // The guarded Worker alternated its runs with the unguarded one (started alongside, not a row of its own here).
+    const worker = report.results.find((r) => r.id === "worker-reused")!;
+    expect(worker.paired?.ratios).toHaveLength(report.settings.runs);
+    expect(worker.paired!.baselineRps).toBeGreaterThan(0);
+    expect(md).toMatch(/worker-reused` \| [\d,]+ \|.*× worker-bare \(paired\)/);
+    expect(md).toContain(
+      `Worker guarded against unguarded (\`worker-reused\` against \`worker-bare\`, a tools/list, runs alternated; miniflare (workerd) on this machine, no target): ${worker.paired!.ratio.toFixed(2)}× (paired)`,
+    );
     expect(report.workerBundle).toMatch(/KiB gzipped/);
 
     // One profile per server, started once it was ready: the refresh grants are in it, the preload is not.

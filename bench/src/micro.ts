@@ -15,9 +15,28 @@ const origin = "http://127.0.0.1:8787";
 const resource = `${origin}/mcp`;
 // `--redis`: the Redis store on 127.0.0.1:6379 (keys under a prefix of this process, expiring).
 const onRedis = process.argv.includes("--redis");
+// `--postgres`: PostgreSQL at POSTGRES_BENCH_URL (default postgres://postgres@127.0.0.1:5432/test),
+// in a schema of this process, dropped at the end.
+const onPostgres = process.argv.includes("--postgres");
+const postgresUrl = process.env.POSTGRES_BENCH_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const postgresSchema = `portcullis_micro_${process.pid}`;
 const storage = onRedis
   ? (await import("@portcullis/redis")).createRedisStore({ url: "redis://127.0.0.1:6379", keyPrefix: `portcullis-micro-${process.pid}:` })
-  : createMemoryStore({ maxEntries: 1_000_000 });
+  : onPostgres
+    ? (await import("@portcullis/postgres")).createPostgresStore({ url: postgresUrl, schema: postgresSchema })
+    : createMemoryStore({ maxEntries: 1_000_000 });
+/** Ends the run, dropping the PostgreSQL schema of this process. */
+async function finish(): Promise<never> {
+  await storage.close?.();
+  if (onPostgres) {
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${postgresSchema} CASCADE`);
+    await client.end();
+  }
+  process.exit(0);
+}
 const server = createAuthorizationServer({
   issuer: origin,
   resource,
@@ -39,7 +58,7 @@ await storage.set(
   { ttlSeconds: 900 },
 );
 const refreshTokens: string[] = [];
-for (let batch = 0; batch < (onRedis ? 30 : 200); batch++) {
+for (let batch = 0; batch < (onRedis || onPostgres ? 30 : 200); batch++) {
   const writes: Promise<void>[] = [];
   for (let i = 0; i < 1000; i++) {
     const t = randomBytes(32).toString("base64url");
@@ -102,7 +121,7 @@ if (process.argv.includes("--guard")) {
       return r.response.text();
     });
   }
-  process.exit(0);
+  await finish();
 }
 
 const loadMode = process.argv.find((a) => /^--(refresh|register)(=|$)/.test(a));
@@ -139,7 +158,7 @@ if (loadMode) {
     const { profile } = await session.post("Profiler.stop");
     writeFileSync(profileTo, JSON.stringify(profile));
   }
-  process.exit(0);
+  await finish();
 }
 
 console.log("Guarded request, reused token:");
@@ -194,4 +213,4 @@ const concurrent = async () => {
   );
 };
 await concurrent();
-process.exit(0);
+await finish();

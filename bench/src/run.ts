@@ -52,10 +52,10 @@ const selected = only ? all.filter((s) => only.includes(s.id) || (s.kind === "op
 log(
   `Portcullis benchmark${quick ? " (quick)" : ""}: ${selected.length} scenarios, load generator ${load.name}, Redis ${redis ? "answers" : "absent"}, PostgreSQL ${postgres ? "answers" : "absent"}, adapters hono${adapters.map((a) => `, ${a}`).join("")}`,
 );
-// The Worker's bundle is built (and measured) before any scenario: the smoke scenario serves it.
-const workerSmoke = selected.some((s) => s.id === "worker-smoke");
-const bundle = only && !workerSmoke ? { text: "not measured (--only)", built: false } : workerBundle();
-if (only && !workerSmoke) log(`Worker bundle: ${bundle.text}`);
+// The Worker's bundle is built (and measured) before any scenario: the Worker scenarios serve it.
+const servesWorker = selected.some((s) => s.kind === "http" && s.script === "worker.ts");
+const bundle = only && !servesWorker ? { text: "not measured (--only)", built: false } : workerBundle();
+if (only && !servesWorker) log(`Worker bundle: ${bundle.text}`);
 
 const results: ScenarioResult[] = [];
 for (const s of selected) {

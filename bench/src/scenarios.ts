@@ -35,7 +35,7 @@ export function growthStore(id: string): Store | undefined {
   return m ? ((m[1] as Store | undefined) ?? "memory") : undefined;
 }
 
-export const WORKER_SMOKE_LABEL = "miniflare (workerd) on this machine, smoke figure only";
+export const WORKER_LABEL = "miniflare (workerd) on this machine";
 
 export function scenarios(
   settings: Settings,
@@ -206,16 +206,28 @@ export function scenarios(
   }
 
   if (options.worker) {
+    const base = { group: "cloudflare worker (workerd)", script: "worker.ts" as const, readyTimeoutSeconds: 180 };
+    // The same request on both sides but for the bearer token, which the unguarded Worker has no use for.
+    const accept = { Accept: "application/json, text/event-stream" };
     http({
-      id: "worker-smoke",
-      label: "Cloudflare Worker example, guarded POST /mcp tools/list, valid token",
-      group: "cloudflare worker (smoke)",
-      script: "worker.ts",
-      config: {},
-      request: (info) => ({ ...mcp({ Authorization: `Bearer ${info.token}`, Accept: "application/json, text/event-stream" }) }),
+      ...base,
+      id: "worker-bare",
+      label: "Worker without Portcullis (bench entry, the example's MCP server), POST /mcp tools/list",
+      config: { guard: false },
+      request: () => mcp(accept),
       expectStatus: 200,
-      readyTimeoutSeconds: 180,
-      note: `${WORKER_SMOKE_LABEL}; the MCP SDK answers tools/list behind the guard; RSS is workerd's`,
+      note: `${WORKER_LABEL}; built with the example's build settings; RSS is workerd's`,
+    });
+    http({
+      ...base,
+      id: "worker-reused",
+      label: "Cloudflare Worker example, guarded POST /mcp tools/list, reused token",
+      config: {},
+      request: (info) => mcp({ ...accept, Authorization: `Bearer ${info.token}` }),
+      expectStatus: 200,
+      compare: "worker-bare",
+      paired: true,
+      note: `${WORKER_LABEL}; the example's bundle as built, token from a real sign-in; RSS is workerd's`,
     });
   }
   return list;

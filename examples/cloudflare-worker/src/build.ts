@@ -11,10 +11,12 @@ export const COMPATIBILITY_DATE = "2025-09-01";
 /**
  * Bundles src/worker.ts for workerd as wrangler would: ESM, Web APIs only. `platform: "neutral"`
  * makes any Node built-in in the graph fail the build instead of needing `nodejs_compat`.
+ * `entry` bundles another module Worker with the same settings (the benchmark's Worker without
+ * Portcullis, so both sides of its ratio are built alike).
  */
-export async function buildWorker(options: { minify?: boolean } = {}) {
+export async function buildWorker(options: { minify?: boolean; entry?: string } = {}) {
   const result = await build({
-    entryPoints: [fileURLToPath(new URL("src/worker.ts", root))],
+    entryPoints: [options.entry ?? fileURLToPath(new URL("src/worker.ts", root))],
     bundle: true,
     write: false,
     format: "esm",

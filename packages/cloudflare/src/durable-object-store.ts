@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
+import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
 import type { DurableObjectNamespaceLike, DurableObjectState } from "./workers.js";
 
 /**
@@ -71,6 +71,15 @@ export class PortcullisStorageObject extends DurableObjectBase {
   consume(key: string): string | undefined {
     const [row] = this.ctx.storage.sql.exec<Row>("DELETE FROM portcullis_entries WHERE key = ? RETURNING value, expires_at", key).toArray();
     return row && isLive(row, Date.now()) ? row.value : undefined;
+  }
+
+  /** Spends a live `key` and, only then, writes `entries` ([key, JSON, ttlSeconds?] each), in one transaction. */
+  consumeAndSet(key: string, entries: [string, string, number | undefined][]): string | undefined {
+    return this.ctx.storage.transactionSync(() => {
+      const spent = this.consume(key);
+      if (spent !== undefined) for (const [k, json, ttlSeconds] of entries) this.write(k, json, ttlSeconds);
+      return spent;
+    });
   }
 
   increment(key: string, ttlSeconds?: number): number {
@@ -171,6 +180,7 @@ interface StorageObjectStub {
   setIfAbsent(key: string, json: string, ttlSeconds?: number): Promise<boolean>;
   delete(key: string): Promise<void>;
   consume(key: string): Promise<string | undefined>;
+  consumeAndSet(key: string, entries: [string, string, number | undefined][]): Promise<string | undefined>;
   increment(key: string, ttlSeconds?: number): Promise<number>;
   list(prefix: string, limit: number): Promise<{ key: string; value: string }[]>;
 }
@@ -216,6 +226,10 @@ export function createDurableObjectStore(namespace: DurableObjectNamespaceLike, 
     },
     async consume<T>(key: string) {
       return parse<T>(await stub().consume(key));
+    },
+    async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
+      const writes = entries.map((entry): [string, string, number | undefined] => [entry.key, encode(entry.value), ttl(entry.options)]);
+      return parse<T>(await stub().consumeAndSet(key, writes));
     },
     async increment(key, options) {
       return stub().increment(key, ttl(options));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Storage } from "@portcullis/core";
+import type { Storage, StorageWrite } from "@portcullis/core";
 import { runConcurrencySuite, runStorageContract } from "@portcullis/core/testing";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,8 +31,15 @@ afterAll(async () => {
 });
 
 /** Sends one store call to the test Worker; rethrows its error with the same name. */
-async function call(store: string, op: string, key: string, extra: { value?: unknown; ttl?: number; limit?: number; hasValue?: boolean } = {}) {
+async function call(store: string, op: string, key: string, extra: { value?: unknown; ttl?: number; limit?: number; entries?: readonly StorageWrite[] } = {}) {
   const body: Record<string, unknown> = { store, op, key };
+  if (extra.entries) {
+    body.entries = extra.entries.map((e) => ({
+      key: e.key,
+      value: e.value,
+      ...(e.options?.ttlSeconds === undefined ? {} : { ttl: String(e.options.ttlSeconds) }),
+    }));
+  }
   if ("value" in extra) body.value = extra.value;
   if (extra.ttl !== undefined) body.ttl = String(extra.ttl);
   if (extra.limit !== undefined) body.limit = extra.limit;
@@ -50,6 +57,7 @@ function remoteStore(name: string): Storage {
     setIfAbsent: async (key, value, options) => (await call(name, "setIfAbsent", key, { value, ttl: options?.ttlSeconds })) as boolean,
     delete: async (key) => void (await call(name, "delete", key)),
     consume: async (key) => call(name, "consume", key) as never,
+    consumeAndSet: async (key, entries) => call(name, "consumeAndSet", key, { entries }) as never,
     increment: async (key, options) => (await call(name, "increment", key, { ttl: options?.ttlSeconds })) as number,
     list: async (prefix, options) => (await call(name, "list", prefix, { limit: options?.limit })) as never,
   };

@@ -15,12 +15,14 @@ export class TestStorageObject extends PortcullisStorageObject {
 
 interface Call {
   store: string;
-  op: "get" | "set" | "setIfAbsent" | "delete" | "consume" | "increment" | "list" | "rowCount" | "alarmTime";
+  op: "get" | "set" | "setIfAbsent" | "delete" | "consume" | "consumeAndSet" | "increment" | "list" | "rowCount" | "alarmTime";
   key: string;
   value?: unknown;
   /** A TTL as text, so NaN and Infinity survive JSON. */
   ttl?: string;
   limit?: number;
+  /** consumeAndSet's entries; a missing value stands for undefined, a TTL is text as above. */
+  entries?: { key: string; value?: unknown; ttl?: string }[];
 }
 
 export default {
@@ -39,6 +41,12 @@ export default {
         case "set":
         case "setIfAbsent":
           result = await store[call.op](call.key, call.value, options);
+          break;
+        case "consumeAndSet":
+          result = await store.consumeAndSet!(
+            call.key,
+            (call.entries ?? []).map((e) => ({ key: e.key, value: e.value, ...(e.ttl === undefined ? {} : { options: { ttlSeconds: Number(e.ttl) } }) })),
+          );
           break;
         case "increment":
           result = await store.increment(call.key, options);

@@ -4,6 +4,7 @@ import type { JWTVerifier } from "./resource/jwt-verifier.js";
 import type { KeyRing } from "./tokens/keys.js";
 import type { RateLimiter } from "./http/rate-limit.js";
 import type { Upstream } from "./upstream/index.js";
+import type { BoundedMap } from "./lib/bounded-map.js";
 
 /** What every handler and grant shares: resolved options and the server's components. */
 export interface ServerContext {
@@ -20,7 +21,9 @@ export interface ServerContext {
    * entry at once; other instances delete it when the store's `subscribe` tells them, and
    * otherwise notice within that interval.
    */
-  liveGrants: Map<string, number>;
+  liveGrants: BoundedMap<string, number>;
+  /** When this instance last recorded a consent's use, by user and client (ms): see `touchConsent`. */
+  consentTouches: Map<string, number>;
 }
 
 /** What one request brings besides itself: where it comes from. */

@@ -59,5 +59,5 @@ export type { UpstreamFailure } from "./upstream/provider.js";
 export type { OAuthErrorCode, ReasonCode } from "./errors.js";
 export { createMemoryStore, MemoryStoreFullError } from "./storage/memory.js";
 export type { MemoryStoreOptions } from "./storage/memory.js";
-export type { SetOptions, Storage, StorageEntry } from "./storage/types.js";
+export type { SetOptions, Storage, StorageEntry, StorageWrite } from "./storage/types.js";
 export type { AuthInfo, ClientMetadata, Handles, RateLimitedEndpoint, ServerEvent, TokenVerifier, User } from "./types.js";

@@ -34,6 +34,7 @@ import type { AuthInfo, ClientMetadata, TokenVerifier, User } from "./types.js";
 import { createUpstream } from "./upstream/index.js";
 import { UpstreamError } from "./upstream/provider.js";
 import { upstreamCallbackHandler } from "./handlers/upstream.js";
+import { BoundedMap } from "./lib/bounded-map.js";
 
 /** Where RFC 8414 and OIDC discovery documents live, with the issuer's path appended. */
 const METADATA_PREFIXES = ["/.well-known/oauth-authorization-server/", "/.well-known/openid-configuration/"];
@@ -314,7 +315,8 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     keys,
     verifier,
     limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
-    liveGrants: new Map(),
+    liveGrants: new BoundedMap(10_000),
+    consentTouches: new Map(),
   };
   watchRevocations(ctx);
   if (options.upstream) {

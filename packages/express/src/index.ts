@@ -28,11 +28,14 @@ declare global {
  */
 export function oauthRouter(...handlers: Handles[]): RequestHandler {
   return async (req, res, next) => {
+    const path = pathOnly(req.originalUrl);
+    // A path none of them may own (the MCP route itself) goes on at once.
+    if (handlers.every((handler) => handler.owns?.(path) === false)) return next();
     let response: Response | undefined;
     try {
       // The socket address serves per-address rate limits; forwarded headers are the core's call.
       response = await serveOwned(handlers, {
-        path: pathOnly(req.originalUrl),
+        path,
         method: req.method,
         request: (withBody) =>
           nodeFetchRequest(

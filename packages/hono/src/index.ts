@@ -17,12 +17,15 @@ declare module "hono" {
  */
 export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
   return async (c, next) => {
+    const path = c.req.path;
+    // A path none of them may own (the MCP route itself) goes on at once, without a promise of ours.
+    if (handlers.every((handler) => handler.owns?.(path) === false)) return next();
     // On @hono/node-server, the Node stream for the body and the socket address for per-address
     // rate limits; elsewhere (Workers, Deno, Bun) the core's `clientIp` option says where the
     // address comes from.
     const incoming = nodeIncoming(c);
     const response = await serveOwned(handlers, {
-      path: c.req.path,
+      path,
       method: c.req.method,
       request: () => c.req.raw,
       remoteAddress: () => incoming?.socket?.remoteAddress,

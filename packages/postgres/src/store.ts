@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
-import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
+import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
 
 /**
  * The part of a node-postgres `Pool` the store uses. Any `new pg.Pool(...)` fits.
@@ -184,6 +184,21 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
       const [row] = await query<ValueRow & { live: boolean }>(sql.consume, [key, now()]);
       return row?.live ? (JSON.parse(row.value) as T) : undefined;
     },
+    async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
+      const t = now();
+      // Encoded before the query, so a bad value consumes nothing; a key written twice keeps its
+      // last value, as two sets would (one INSERT may not touch a row twice).
+      const writes = new Map(entries.map((entry) => [entry.key, [encode(entry.value), expiry(() => t, entry.options)] as const]));
+      if (writes.has(key)) throw new TypeError("consumeAndSet cannot write the key it consumes");
+      const [row] = await query<ValueRow & { live: boolean }>(sql.consumeAndSet, [
+        key,
+        t,
+        [...writes.keys()],
+        [...writes.values()].map(([value]) => value),
+        [...writes.values()].map(([, expiresAt]) => expiresAt),
+      ]);
+      return row?.live ? (JSON.parse(row.value) as T) : undefined;
+    },
     async increment(key, options) {
       const t = now();
       const [row] = await query<ValueRow>(sql.increment, [key, expiry(() => t, options), t]);
@@ -253,6 +268,17 @@ function statements(s: string) {
     delete: `DELETE FROM ${s}.entries WHERE key = $1`,
     // A second concurrent DELETE waits for the first to commit, then finds no row.
     consume: `DELETE FROM ${s}.entries WHERE key = $1 RETURNING value::text AS value, ${live} AS live`,
+    // One statement: the DELETE locks the row, so a concurrent twin waits, then finds nothing
+    // and writes nothing. An expired row is deleted (garbage) and nothing is written.
+    consumeAndSet: `WITH spent AS (
+            DELETE FROM ${s}.entries WHERE key = $1 RETURNING value::text AS value, ${live} AS live
+          ), written AS (
+            INSERT INTO ${s}.entries (key, value, expires_at)
+            SELECT k, v::json, x FROM unnest($3::text[], $4::text[], $5::bigint[]) AS w(k, v, x)
+            WHERE EXISTS (SELECT 1 FROM spent WHERE live)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+          )
+          SELECT value, live FROM spent`,
     // SET expressions all read the row as it was, so the value and expiry agree on "expired".
     increment: `INSERT INTO ${s}.entries AS e (key, value, expires_at) VALUES ($1, '1'::json, $2)
           ON CONFLICT (key) DO UPDATE SET

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createClient } from "redis";
-import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
+import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
 
 /**
  * The part of a node-redis client the store uses. Any `createClient()` result fits, whatever
@@ -58,6 +58,19 @@ if created and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`;
 const INCREMENT_SHA = createHash("sha1").update(INCREMENT_SCRIPT).digest("hex");
 
+// GETDEL and, only when it found the key, one SET per further key: ARGV holds value and PX
+// milliseconds (or '') per key. A script runs alone, so no other command sees half of it.
+const CONSUME_AND_SET_SCRIPT = `local value = redis.call('GET', KEYS[1])
+if not value then return false end
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  local ttl = ARGV[2 * i - 2]
+  if ttl == '' then redis.call('SET', KEYS[i], ARGV[2 * i - 3])
+  else redis.call('SET', KEYS[i], ARGV[2 * i - 3], 'PX', ttl) end
+end
+return value`;
+const CONSUME_AND_SET_SHA = createHash("sha1").update(CONSUME_AND_SET_SCRIPT).digest("hex");
+
 /**
  * A store in Redis, shared by many instances behind a load balancer. `consume` is `GETDEL`,
  * `setIfAbsent` is `SET NX`, TTLs are Redis expiries in milliseconds, and values are JSON.
@@ -89,6 +102,15 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
   const full = (key: string) => keyPrefix + key;
   const decode = <T>(reply: unknown) => (typeof reply === "string" ? (JSON.parse(reply) as T) : undefined);
   const bus = createSubscriber(() => client.duplicate?.());
+  // By its hash, sending the text once when the server does not hold it yet (after a restart).
+  const script = async (sha: string, text: string, args: string[]) => {
+    try {
+      return await send(["EVALSHA", sha, ...args]);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+      return send(["EVAL", text, ...args]);
+    }
+  };
 
   return {
     async get<T>(key: string) {
@@ -106,14 +128,14 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
     async consume<T>(key: string) {
       return decode<T>(await send(["GETDEL", full(key)]));
     },
+    async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
+      // Encoded before anything is sent, so a bad value consumes nothing.
+      const values = entries.flatMap((entry) => [encode(entry.value), expiry(entry.options)[1] ?? ""]);
+      const args = [String(entries.length + 1), full(key), ...entries.map((entry) => full(entry.key)), ...values];
+      return decode<T>(await script(CONSUME_AND_SET_SHA, CONSUME_AND_SET_SCRIPT, args));
+    },
     async increment(key, options) {
-      const args = ["1", full(key), expiry(options)[1] ?? ""];
-      try {
-        return Number(await send(["EVALSHA", INCREMENT_SHA, ...args]));
-      } catch (error) {
-        if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
-        return Number(await send(["EVAL", INCREMENT_SCRIPT, ...args]));
-      }
+      return Number(await script(INCREMENT_SHA, INCREMENT_SCRIPT, ["1", full(key), expiry(options)[1] ?? ""]));
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       const limit = Math.floor(options?.limit ?? DEFAULT_LIST_LIMIT);

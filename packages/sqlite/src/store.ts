@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { SetOptions, Storage, StorageEntry } from "@portcullis/core";
+import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
 
 /** Options for {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -111,6 +111,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
   }
 
   const queue = createWriteQueue(db, statements);
+  // Spends a live row and writes the others in one step; an expired row is deleted and nothing written.
+  const rotate = db.transaction((key: string, writes: { key: string; value: string; expiresAt: number | null }[]) => {
+    const t = now();
+    const row = statements.consume.get({ key });
+    if (!row || (row.expires_at !== null && row.expires_at <= t)) return undefined;
+    for (const write of writes) statements.set.run(write);
+    return row;
+  });
   // A read runs at once unless writes are waiting; then it joins their transaction, so every
   // operation takes effect in call order, as on the memory store.
   const read = <T>(run: () => T): Promise<T> => (queue.idle() ? Promise.resolve(run()) : queue.enqueue(run));
@@ -139,6 +147,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
       const row = await queue.enqueue(() => statements.consume.get({ key }));
       if (!row || (row.expires_at !== null && row.expires_at <= t)) return undefined;
       return JSON.parse(row.value) as T;
+    },
+    async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
+      const t = now();
+      // Encoded before anything runs, so a bad value consumes nothing.
+      const writes = entries.map((entry) => ({ key: entry.key, value: encode(entry.value), expiresAt: expiry(() => t, entry.options) }));
+      // A savepoint inside the batch's transaction: a failed write undoes the consume too.
+      const row = await queue.enqueue(() => rotate(key, writes));
+      return row === undefined ? undefined : (JSON.parse(row.value) as T);
     },
     async increment(key, options) {
       const t = now();

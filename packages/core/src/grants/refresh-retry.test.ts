@@ -21,6 +21,10 @@ function recordingServer(overrides: Parameters<typeof createTestServer>[0] = {})
       written.push(`${key}=${JSON.stringify(value)}`);
       return inner.setIfAbsent(key, value, options);
     },
+    async consumeAndSet(key, entries) {
+      for (const entry of entries) written.push(`${entry.key}=${JSON.stringify(entry.value)}`);
+      return inner.consumeAndSet!(key, entries);
+    },
   };
   return { ...createTestServer({ now: clock.now, storage, ...overrides }), clock, written };
 }

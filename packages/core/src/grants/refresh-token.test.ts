@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createMemoryStore } from "../storage/memory.js";
-import type { Storage } from "../storage/types.js";
+import type { Storage, StorageWrite } from "../storage/types.js";
 import {
   basic,
   CONF_SECRET,
@@ -153,23 +153,37 @@ describe("Refresh token grant (OAuth 2.1 §4.3)", () => {
   });
 
   it("answers 503 when a write of the refresh fails (the spent record, the successor, the retry record), never a token response nor an unhandled rejection", async () => {
-    for (const failing of ["refresh-spent:", "refresh:", "refresh-replay:"]) {
+    // With the store's one-step consumeAndSet, and without it (consume, then set).
+    for (const [failing, oneStep] of ["refresh-spent:", "refresh:", "refresh-replay:"].flatMap((f) => [[f, true] as const, [f, false] as const])) {
       let armed = false;
-      const base = createMemoryStore();
+      const { consumeAndSet, ...base } = createMemoryStore();
       const storage: Storage = {
         ...base,
         set: async (key, value, options) => {
           if (armed && key.startsWith(failing)) throw new Error(`store down writing ${failing}`);
           return base.set(key, value, options);
         },
+        ...(oneStep
+          ? {
+              consumeAndSet: async (key: string, entries: readonly StorageWrite[]) => {
+                if (armed && entries.some((e) => e.key.startsWith(failing))) throw new Error(`store down writing ${failing}`);
+                return consumeAndSet!(key, entries);
+              },
+            }
+          : {}),
       };
       const t = createTestServer({ storage });
       const { body } = await obtainTokens(t.fetch);
       armed = true;
       const response = await refresh(t.fetch, body.refresh_token!);
-      expect(response.status, failing).toBe(503);
+      expect(response.status, `${failing} ${oneStep}`).toBe(503);
       expect(((await response.json()) as { error: string }).error).toBe("server_error");
       expect(response.headers.get("Cache-Control")).toBe("no-store");
+      if (oneStep) {
+        // One step: the failed rotation spent nothing, so the client's next try works.
+        armed = false;
+        expect((await refresh(t.fetch, body.refresh_token!)).status).toBe(200);
+      }
     }
   });
 });

@@ -8,6 +8,8 @@ import type { ServerContext } from "../context.js";
 import { findGrant, revokeGrant, type Grant } from "../tokens/grant-store.js";
 import type { RefreshRecord } from "../tokens/issue.js";
 import { keys } from "../storage/keys.js";
+import { consumeAndSet } from "../storage/consume-and-set.js";
+import type { StorageWrite } from "../storage/types.js";
 
 /** A rotated-out refresh token: who held it, when it was spent, and what the spending request asked. */
 interface SpentRecord extends RefreshRecord {
@@ -24,13 +26,13 @@ export interface RefreshRedemption {
    * unused), to answer again with a new access token.
    */
   successor?: string;
-  /** Keeps the refresh token just issued, hidden, so a retry within the interval gets it again. */
-  remember?: (refreshToken: string) => Promise<void>;
   /**
-   * Store writes started for this redemption and not yet awaited (the spent token's record), so
-   * they overlap the signing and the new token's write: awaited before the response goes out.
+   * Writes what the issue stores (the new refresh token's record), given the new refresh token.
+   * For a refresh, in one step with spending the presented token, its spent record and retry
+   * record (one round trip on a networked store, overlapping the signing); it fails as a race,
+   * writing nothing, when another request spent the token first. Omitted: plain writes.
    */
-  pending?: Promise<unknown>;
+  store?: (writes: StorageWrite[], refreshToken: string | undefined) => Promise<void>;
 }
 
 /** What a retry needs: the successor sealed under a key only the spent token derives. */
@@ -65,25 +67,20 @@ export async function redeemRefreshToken(ctx: ServerContext, client: Authenticat
     throw new OAuthError("invalid_scope", "requested scope exceeds the original grant");
   }
   bindResource(params.get("resource"), { authorized: grant.resource });
-  const spent = await storage.consume<RefreshRecord>(keys.refreshToken(hash));
-  if (!spent) throw invalidGrant("refresh_token_raced");
-  const spentRecord: SpentRecord = { ...spent, spentAt: ctx.options.now(), asked };
-  // Not awaited here: it overlaps the signing and the successor's write (one pipeline on Redis),
-  // and the token endpoint awaits it before answering, so a failure still fails the request.
-  const pending = storage.set(keys.spentRefreshToken(hash), spentRecord, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
-  // Observed at once, so a failure before the endpoint awaits it is never an unhandled rejection.
-  pending.catch(() => {});
+  // Refresh records are written once and never changed, so the one read above is the one spent.
+  const spent: SpentRecord = { ...record, spentAt: ctx.options.now(), asked };
   const interval = ctx.options.refreshTokenReuseIntervalSeconds;
-  if (interval === 0) return { grant, scopes, pending };
   return {
     grant,
     scopes,
-    pending,
-    remember: async (refreshToken) => {
-      const successor = hideToken(token, refreshToken);
-      if (successor === undefined) return;
-      const record: ReplayRecord = { successor };
-      await storage.set(keys.refreshReplay(hash), record, { ttlSeconds: interval });
+    store: async (writes, refreshToken) => {
+      const entries = [...writes, { key: keys.spentRefreshToken(hash), value: spent, options: { ttlSeconds: ctx.options.refreshTokenTtlSeconds } }];
+      const successor = interval > 0 && refreshToken !== undefined ? hideToken(token, refreshToken) : undefined;
+      if (successor !== undefined) {
+        const replay: ReplayRecord = { successor };
+        entries.push({ key: keys.refreshReplay(hash), value: replay, options: { ttlSeconds: interval } });
+      }
+      if ((await consumeAndSet(storage, keys.refreshToken(hash), entries)) === undefined) throw invalidGrant("refresh_token_raced");
     },
   };
 }

@@ -37,14 +37,8 @@ export async function tokenHandler(request: Request, ctx: ServerContext, meta: R
   const redeemed: RefreshRedemption = await redeem(ctx, client, params);
   const { grant } = redeemed;
   const refresh = redeemed.successor !== undefined ? { reuse: redeemed.successor } : grantType !== "client_credentials";
-  let tokens: Awaited<ReturnType<typeof issueTokens>>;
-  try {
-    // A retry answers with the successor it lost, whose retry record is already kept.
-    tokens = await issueTokens(ctx, grant, redeemed.scopes, client.metadata, refresh, redeemed.successor === undefined ? redeemed.remember : undefined);
-  } finally {
-    // The redemption's own writes finish (or fail) before anything is answered.
-    await redeemed.pending;
-  }
+  // A retry answers with the successor it lost, whose retry record is already kept.
+  const tokens = await issueTokens(ctx, grant, redeemed.scopes, client.metadata, refresh, redeemed.store);
   // The connected application's last use, on the user's account page.
   if (grantType !== "client_credentials") await touchConsent(ctx, grant.subject, grant.clientId);
   const who = { clientId: grant.clientId, subject: grant.subject, grantId: grant.id };

@@ -3,6 +3,7 @@ import { isAudience, tokenAudiences } from "../lib/resource.js";
 import type { AuthInfo } from "../types.js";
 import { AuthorizationServerUnavailableError, fetchIssuerJSON, type IssuerHTTP, type IssuerMetadata } from "./issuer-client.js";
 import { scopesOfClaims } from "./remote-claims.js";
+import { BoundedMap } from "../lib/bounded-map.js";
 
 /** What the introspection client needs besides the issuer's metadata. */
 export interface IntrospectionSettings {
@@ -30,7 +31,7 @@ const refused = (reason: ReasonCode, description = "the access token is invalid,
  */
 export function createIntrospector(settings: IntrospectionSettings, http: IssuerHTTP, metadata: () => Promise<IssuerMetadata>) {
   const { now } = settings;
-  const answers = new Map<string, { until: number; answer: Record<string, unknown> }>();
+  const answers = new BoundedMap<string, { until: number; answer: Record<string, unknown> }>(settings.cacheSize);
   const pending = new Map<string, Promise<Record<string, unknown>>>();
 
   const ask = async (token: string): Promise<Record<string, unknown>> => {
@@ -53,7 +54,6 @@ export function createIntrospector(settings: IntrospectionSettings, http: Issuer
     const exp = typeof answer.exp === "number" ? answer.exp * 1000 : Number.POSITIVE_INFINITY;
     const until = answer.active ? Math.min(exp, at + settings.activeCacheMs) : at + settings.inactiveCacheMs;
     if (until > at) {
-      if (answers.size >= settings.cacheSize) answers.delete(answers.keys().next().value!);
       answers.set(token, { until, answer });
     }
     return answer;

@@ -3,6 +3,7 @@ import { OAuthError, type ReasonCode } from "../errors.js";
 import type { AuthInfo } from "../types.js";
 import { isAudience, tokenAudiences } from "../lib/resource.js";
 import { verifyKnownKeys, type KeySpec } from "../lib/known-keys.js";
+import { BoundedMap } from "../lib/bounded-map.js";
 
 /** Options of {@link createJWTVerifier}. */
 export interface JWTVerifierOptions {
@@ -227,16 +228,13 @@ export function verifierWithKeys(options: Omit<JWTVerifierOptions, "jwks">, sour
   const now = options.now ?? Date.now;
   const issuer = options.issuer;
   /** Verified tokens, with their audiences already canonicalised. */
-  const cache = new Map<string, { claims: VerifiedClaims; audiences: string[] }>();
+  const cache = new BoundedMap<string, { claims: VerifiedClaims; audiences: string[] }>(cacheSize);
   /**
    * Tokens that failed, remembered for a minute so a replayed bad token costs a lookup rather
    * than a signature check, and answered with the same error object (no new stack each time).
    */
-  const failures = new Map<string, { until: number; error: OAuthError }>();
-  const remember = <K, V>(map: Map<K, V>, key: K, value: V) => {
-    if (map.size >= cacheSize) map.delete(map.keys().next().value!);
-    map.set(key, value);
-  };
+  const failures = new BoundedMap<string, { until: number; error: OAuthError }>(cacheSize);
+  const remember = <K, V>(map: BoundedMap<K, V>, key: K, value: V) => map.set(key, value);
 
   const forgetVerdicts = () => {
     cache.clear();

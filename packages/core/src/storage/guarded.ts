@@ -8,7 +8,7 @@ export class StorageError extends Error {
   }
 }
 
-const METHODS = ["get", "set", "setIfAbsent", "delete", "consume", "increment", "list", "publish"] as const;
+const METHODS = ["get", "set", "setIfAbsent", "delete", "consume", "consumeAndSet", "increment", "list", "publish"] as const;
 
 /**
  * Errors that mean a bug rather than an outage, whether in Portcullis or in the store adapter: a

@@ -8,6 +8,14 @@ import { namespacedStore } from "./namespaced.js";
 import { isDisposable } from "./retention.js";
 
 runStorageContract("memory", { open: async (clock) => createMemoryStore({ now: clock.now }), usesClock: true });
+// A store without the optional consumeAndSet: the server's fallback (consume, then set) keeps the contract.
+runStorageContract("memory without consumeAndSet", {
+  open: async (clock) => {
+    const { consumeAndSet: _, ...store } = createMemoryStore({ now: clock.now });
+    return store;
+  },
+  usesClock: true,
+});
 
 const cache = { disposable: true } as const;
 
@@ -34,6 +42,25 @@ describe("Memory store bounds", () => {
     await store.delete("assertion-jti:c:1");
     await store.set("one-more", 1);
     expect(await store.get("one-more")).toBe(1);
+  });
+
+  it("consumeAndSet on a full store refuses with nothing consumed, and counts the consumed entry's room", async () => {
+    const store = createMemoryStore({ maxEntries: 3 });
+    await store.set("refresh:a", 1);
+    await store.set("refresh:b", 2);
+    await store.set("refresh:c", 3);
+    // Two new keys where one is freed: one too many.
+    await expect(
+      store.consumeAndSet!("refresh:a", [
+        { key: "x", value: 1 },
+        { key: "y", value: 2 },
+      ]),
+    ).rejects.toThrow(MemoryStoreFullError);
+    expect(await store.get("refresh:a")).toBe(1);
+    expect(await store.get("x")).toBeUndefined();
+    // One new key where one is freed fits.
+    expect(await store.consumeAndSet!("refresh:a", [{ key: "x", value: 1 }])).toBe(1);
+    expect((await store.list("")).map((e) => e.key)).toEqual(["refresh:b", "refresh:c", "x"]);
   });
 
   it("drops disposable entries, oldest first, before refusing, and keeps every other one", async () => {

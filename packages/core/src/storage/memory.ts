@@ -1,4 +1,4 @@
-import type { SetOptions, Storage, StorageEntry } from "./types.js";
+import type { SetOptions, Storage, StorageEntry, StorageWrite } from "./types.js";
 
 // Entries a sweep visits per insertion into a full store, looking for expired ones.
 const SWEEP_STEP = 64;
@@ -98,27 +98,37 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     lastFullSweep = t;
     for (const [key, slot] of slots) if (slot.expiresAt !== undefined && slot.expiresAt <= t) drop(key);
   };
-  const makeRoom = () => {
-    if (slots.size < maxEntries) return;
+  // Room for `needed` more keys, or MemoryStoreFullError with nothing written.
+  const makeRoom = (needed = 1) => {
+    if (slots.size + needed <= maxEntries) return;
     sweep();
-    if (slots.size < maxEntries) return;
-    let oldest = oldestDisposable.next();
-    if (oldest.done) {
-      // A finished iterator stays finished, even after keys are added: start a new one.
-      oldestDisposable = disposable.values();
-      oldest = oldestDisposable.next();
+    while (slots.size + needed > maxEntries) {
+      let oldest = oldestDisposable.next();
+      if (oldest.done) {
+        // A finished iterator stays finished, even after keys are added: start a new one.
+        oldestDisposable = disposable.values();
+        oldest = oldestDisposable.next();
+      }
+      if (oldest.done) break;
+      drop(oldest.value);
     }
-    if (!oldest.done) return drop(oldest.value);
+    if (slots.size + needed <= maxEntries) return;
     sweepAll();
-    if (slots.size >= maxEntries) throw new MemoryStoreFullError(maxEntries);
+    if (slots.size + needed > maxEntries) throw new MemoryStoreFullError(maxEntries);
   };
-  const write = (key: string, value: unknown, options?: SetOptions) => {
+  const slotOf = (value: unknown, options?: SetOptions): Slot => {
     if (value === undefined) throw new TypeError("a stored value must not be undefined");
-    const slot = { json: JSON.stringify(value), expiresAt: expiry(options) };
-    if (!slots.has(key)) makeRoom();
+    return { json: JSON.stringify(value), expiresAt: expiry(options) };
+  };
+  const put = (key: string, slot: Slot, options?: SetOptions) => {
     slots.set(key, slot);
     if (options?.disposable) disposable.add(key);
     else disposable.delete(key);
+  };
+  const write = (key: string, value: unknown, options?: SetOptions) => {
+    const slot = slotOf(value, options);
+    if (!slots.has(key)) makeRoom();
+    put(key, slot, options);
   };
 
   return {
@@ -141,6 +151,23 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       const slot = live(key);
       if (!slot) return undefined;
       drop(key);
+      return JSON.parse(slot.json) as T;
+    },
+    async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
+      // Every value is checked before anything changes, so a bad one consumes nothing.
+      const prepared = entries.map((entry) => ({ entry, slot: slotOf(entry.value, entry.options) }));
+      const slot = live(key);
+      if (!slot) return undefined;
+      const wasDisposable = disposable.has(key);
+      drop(key);
+      const added = new Set(entries.map((entry) => entry.key).filter((k) => !slots.has(k))).size;
+      try {
+        makeRoom(added);
+      } catch (error) {
+        put(key, slot, { disposable: wasDisposable });
+        throw error;
+      }
+      for (const { entry, slot: written } of prepared) put(entry.key, written, entry.options);
       return JSON.parse(slot.json) as T;
     },
     async increment(key, options) {

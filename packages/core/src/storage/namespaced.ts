@@ -21,6 +21,15 @@ export function namespacedStore(storage: Storage, prefix: string): Storage {
     setIfAbsent: (key, value, options) => storage.setIfAbsent(k(key), value, marked(key, value, options)),
     delete: (key) => storage.delete(k(key)),
     consume: (key) => storage.consume(k(key)),
+    ...(storage.consumeAndSet
+      ? {
+          consumeAndSet: (key, entries) =>
+            storage.consumeAndSet!(
+              k(key),
+              entries.map((entry) => ({ key: k(entry.key), value: entry.value, options: marked(entry.key, entry.value, entry.options) })),
+            ),
+        }
+      : {}),
     increment: (key, options) => storage.increment(k(key), options),
     list: async <T>(keyPrefix: string, options?: { limit?: number }) =>
       (await storage.list<T>(k(keyPrefix), options)).map((entry) => ({ key: entry.key.slice(prefix.length), value: entry.value })),

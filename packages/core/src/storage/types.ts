@@ -20,6 +20,13 @@ export interface StorageEntry<T = unknown> {
   value: T;
 }
 
+/** One write of {@link Storage.consumeAndSet}: what {@link Storage.set} would be called with. */
+export interface StorageWrite {
+  key: string;
+  value: unknown;
+  options?: SetOptions;
+}
+
 /**
  * The storage port every Portcullis store implements. Values are JSON-serialisable; a store
  * returns a copy, never a live reference. Every method is atomic on its own key.
@@ -43,6 +50,17 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** Atomically reads and removes the entry under `key`; exactly one concurrent caller gets it. */
   consume<T = unknown>(key: string): Promise<T | undefined>;
+  /**
+   * Optional: atomically consumes the entry under `key`, as {@link consume}, and only when it was
+   * live writes `entries` (other keys than `key`) in the same step, as {@link set} would; answers
+   * the consumed value. Of N
+   * concurrent callers on one key exactly one gets the value, and only that caller's entries are
+   * written; a failed call writes nothing and consumes nothing. The server spends a refresh token
+   * this way together with its successor's record, so a store shared over a network does the whole
+   * rotation in one round trip and a crash between the two cannot lose the grant. A store without
+   * it gets `consume` followed by `set`s.
+   */
+  consumeAndSet?<T = unknown>(key: string, entries: readonly StorageWrite[]): Promise<T | undefined>;
   /**
    * Atomically adds 1 to the counter under `key` and answers the new count. A new counter starts
    * at 1 and gets `ttlSeconds`; later increments keep the original expiry (a fixed window).

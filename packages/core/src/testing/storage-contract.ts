@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Storage } from "../storage/types.js";
+import { consumeAndSet } from "../storage/consume-and-set.js";
 import { createAuthorizationServer } from "../server.js";
 import { createResourceGuard } from "../resource/guard.js";
 
@@ -111,6 +112,60 @@ export function runStorageContract(name: string, harness: StoreHarness): void {
         const results = await Promise.all(Array.from({ length: 50 }, () => store.consume(`once-${round}`)));
         expect(results.filter((r) => r !== undefined)).toEqual([round]);
       }
+    });
+
+    it("consumeAndSet spends a live entry once and writes its entries with their TTLs, and writes nothing otherwise", async () => {
+      const store = await open();
+      await store.set("old", { grant: "g1" }, { ttlSeconds: 60 });
+      await store.set("next", "stale");
+      const entries = [
+        { key: "next", value: { grant: "g1", n: 2 } },
+        { key: "short", value: 1, options: { ttlSeconds: 1 } },
+      ];
+      expect(await consumeAndSet(store, "old", entries)).toEqual({ grant: "g1" });
+      expect(await store.get("old")).toBeUndefined();
+      expect(await store.get("next")).toEqual({ grant: "g1", n: 2 });
+      expect(await store.get("short")).toBe(1);
+      // Nothing to spend: nothing written, whether spent before, never there or expired.
+      expect(await consumeAndSet(store, "old", [{ key: "after-spent", value: 1 }])).toBeUndefined();
+      expect(await consumeAndSet(store, "never", [{ key: "after-never", value: 1 }])).toBeUndefined();
+      await store.set("brief", "x", { ttlSeconds: 1 });
+      await pass(1200);
+      expect(await store.get("short")).toBeUndefined();
+      expect(await consumeAndSet(store, "brief", [{ key: "after-expired", value: 1 }])).toBeUndefined();
+      for (const key of ["after-spent", "after-never", "after-expired"]) expect(await store.get(key)).toBeUndefined();
+    });
+
+    it("consumeAndSet has one winner under 50 concurrent callers, and only the winner's entries are written", async () => {
+      const store = await open();
+      for (let round = 0; round < 3; round++) {
+        await store.set(`rotate-${round}`, round, { ttlSeconds: 60 });
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            consumeAndSet(store, `rotate-${round}`, [{ key: `successor-${round}-${i}`, value: i, options: { ttlSeconds: 60 } }]),
+          ),
+        );
+        const winners = results.flatMap((r, i) => (r === undefined ? [] : [i]));
+        expect(winners).toHaveLength(1);
+        expect(results[winners[0]!]).toBe(round);
+        const written = await store.list(`successor-${round}-`);
+        expect(written).toEqual([{ key: `successor-${round}-${winners[0]}`, value: winners[0] }]);
+      }
+    });
+
+    it("consumeAndSet, where a store has it, refuses a bad entry before consuming anything", async (context) => {
+      const store = await open();
+      if (!store.consumeAndSet) return context.skip();
+      await store.set("kept", "v");
+      await expect(
+        store.consumeAndSet("kept", [
+          { key: "a", value: 1 },
+          { key: "b", value: undefined },
+        ]),
+      ).rejects.toThrow(TypeError);
+      await expect(store.consumeAndSet("kept", [{ key: "a", value: 1, options: { ttlSeconds: Number.NaN } }])).rejects.toThrow(TypeError);
+      expect(await store.get("kept")).toBe("v");
+      expect(await store.get("a")).toBeUndefined();
     });
 
     it("setIfAbsent writes only once under concurrency, and again after expiry", async () => {

@@ -93,7 +93,6 @@ export async function isGrantLive(ctx: ServerContext, id: string): Promise<boole
   }
   const ttl = ctx.options.grantCacheSeconds * 1000;
   if (ttl > 0) {
-    if (ctx.liveGrants.size >= 10_000) ctx.liveGrants.delete(ctx.liveGrants.keys().next().value!);
     ctx.liveGrants.set(id, now + ttl);
   }
   return true;

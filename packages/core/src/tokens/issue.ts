@@ -4,6 +4,7 @@ import type { ClientMetadata } from "../types.js";
 import type { ServerContext } from "../context.js";
 import type { Grant } from "./grant-store.js";
 import { keys } from "../storage/keys.js";
+import type { StorageWrite } from "../storage/types.js";
 
 /** A refresh token record, stored under the token's SHA-256. */
 export interface RefreshRecord {
@@ -31,14 +32,15 @@ export async function issueTokens(
   scopes: string[],
   client: ClientMetadata,
   refresh: boolean | { reuse: string } = true,
-  /** Written beside the new refresh token's record, given its value (the retry record of a refresh). */
-  alongside?: (refreshToken: string) => Promise<void>,
+  /**
+   * Writes the new refresh token's record, given the token (a refresh spends the presented one in
+   * the same step). Called whenever given, even with nothing to write. Default: plain writes.
+   */
+  store?: (writes: StorageWrite[], refreshToken: string | undefined) => Promise<void>,
 ): Promise<TokenSet> {
   const { options } = ctx;
   const now = options.now();
-  // The new refresh token's record (and what goes alongside) is written while the access token is
-  // signed (a thread-pool job): on a networked store, round trips in parallel rather than in turn.
-  let stored: Promise<unknown> | undefined;
+  const writes: StorageWrite[] = [];
   let refreshToken: string | undefined;
   if (typeof refresh === "object") {
     refreshToken = refresh.reuse;
@@ -46,10 +48,13 @@ export async function issueTokens(
     refreshToken = randomToken(32);
     const remaining = Math.floor((grant.createdAt + options.refreshTokenTtlSeconds * 1000 - now) / 1000);
     const record: RefreshRecord = { grantId: grant.id, clientId: grant.clientId, scopes: grant.scopes };
-    const written = options.storage.set(keys.refreshToken(await sha256(refreshToken)), record, { ttlSeconds: Math.max(1, remaining) });
-    stored = alongside ? Promise.all([written, alongside(refreshToken)]) : written;
-    stored.catch(() => {});
+    writes.push({ key: keys.refreshToken(await sha256(refreshToken)), value: record, options: { ttlSeconds: Math.max(1, remaining) } });
   }
+  // Stored while the access token is signed (a thread-pool job): on a networked store, the round
+  // trip runs beside the signature rather than after it.
+  const { storage } = options;
+  const stored = store ? store(writes, refreshToken) : writes.length > 0 ? Promise.all(writes.map((w) => storage.set(w.key, w.value, w.options))) : undefined;
+  stored?.catch(() => {});
   const signed = issueAccessToken(
     ctx.keys,
     {

@@ -38,12 +38,27 @@ export async function consentCovers(ctx: ServerContext, subject: string, clientI
   return record !== undefined && record.resources.includes(resource) && scopes.every((s) => record.scopes.includes(s));
 }
 
-/** Marks a token issue or refresh: the consent's last use. Nothing when there is no consent. */
+/** A consent's last use is recorded at most this often per user and client by one instance. */
+export const CONSENT_TOUCH_INTERVAL_MS = 60_000;
+const MAX_TRACKED_TOUCHES = 10_000;
+
+/**
+ * Marks a token issue or refresh: the consent's last use, which also renews its lifetime. Nothing
+ * when there is no consent. A read and a write, so an instance does it at most once a minute per
+ * user and client: the account page's "last used" is exact to the minute, and a client refreshing
+ * in a loop costs no extra round trips.
+ */
 export async function touchConsent(ctx: ServerContext, subject: string, clientId: string): Promise<void> {
   const key = keys.userConsent(subject, clientId);
+  const now = ctx.options.now();
+  const touches = ctx.consentTouches;
+  const last = touches.get(key);
+  if (last !== undefined && now - last >= 0 && now - last < CONSENT_TOUCH_INTERVAL_MS) return;
+  if (touches.size >= MAX_TRACKED_TOUCHES) touches.clear();
+  touches.set(key, now);
   const existing = await ctx.options.storage.get<ConsentRecord>(key);
   if (!existing) return;
-  await ctx.options.storage.set(key, { ...existing, lastUsedAt: ctx.options.now() }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+  await ctx.options.storage.set(key, { ...existing, lastUsedAt: now }, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
 }
 
 /** A user's consents, one per client. */

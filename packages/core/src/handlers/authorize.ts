@@ -17,7 +17,7 @@ import { endpointPaths } from "./metadata.js";
 import { consentPage, errorInterstitialPage, errorPage, loginPage, type PageUi } from "./pages.js";
 import { localize } from "./messages.js";
 import { readSession, startSession } from "../users/sessions.js";
-import { consentCovers, rememberConsent } from "../users/consents.js";
+import { consentCovers, consentMayBeReused, rememberConsent } from "../users/consents.js";
 import { isTrustedClient } from "../clients/registry.js";
 import type { StoredClient } from "../types.js";
 import { keys } from "../storage/keys.js";
@@ -94,8 +94,13 @@ export async function authorizeHandler(request: Request, ctx: ServerContext, met
   // Who is signed in: the built-in session, else the app's own (login.currentUser). prompt=login asks again.
   const signedIn = ctx.upstream ? undefined : ((await readSession(ctx, request))?.user ?? (await ctx.options.login?.currentUser?.(request)) ?? undefined);
   const user = prompts.has("login") ? undefined : signedIn;
-  // A client the user already allowed these scopes: no page (unless prompt=consent asks for one).
-  const remembered = user !== undefined && !prompts.has("consent") && (await consentCovers(ctx, user.subject, client.client_id, valid.scopes, valid.resource));
+  // A client the user already allowed these scopes: no page (unless prompt=consent asks for one,
+  // or the client cannot prove who it is: a public client on a loopback or private-use redirect).
+  const remembered =
+    user !== undefined &&
+    !prompts.has("consent") &&
+    consentMayBeReused(client, valid.redirectUri) &&
+    (await consentCovers(ctx, user.subject, client.client_id, valid.scopes, valid.resource));
   if (prompts.has("none")) {
     // Nothing may be shown (OIDC Core §3.1.2.1): a code when consent is remembered, else an error.
     if (remembered) return codeResponse(ctx, valid, client.client_id, user!, 302);
@@ -439,7 +444,12 @@ export async function loginHandler(request: Request, ctx: ServerContext, meta: R
   }
   const signedIn: PendingAuthorization = { ...pending!, user };
   let response: Response;
-  if (!pending!.forceConsent && (await consentCovers(ctx, user.subject, pending!.clientId, pending!.scopes, pending!.resource))) {
+  const client = pending!.forceConsent ? undefined : await ctx.clients.find(pending!.clientId);
+  if (
+    client &&
+    consentMayBeReused(client.metadata, pending!.redirectUri) &&
+    (await consentCovers(ctx, user.subject, pending!.clientId, pending!.scopes, pending!.resource))
+  ) {
     await ctx.options.storage.set(keys.pendingAuthorization(id), signedIn, { ttlSeconds: remainingSeconds(ctx, pending!) });
     response = await completeAuthorization(ctx, id, user, undefined, 303);
   } else {

@@ -240,37 +240,72 @@ describe("Sessions", () => {
   });
 });
 
+// A public client whose code only its owner receives: an https redirect off loopback.
+const WEB = {
+  client_id: "web",
+  redirect_uris: ["https://web.test/cb"],
+  token_endpoint_auth_method: "none" as const,
+  grant_types: ["authorization_code", "refresh_token"],
+};
+const web = { client_id: "web", redirect_uri: "https://web.test/cb" };
+
 describe("Remembered consent", () => {
   it("a later request within the allowed scopes comes straight back with a code, state and iss; prompt=none too", async () => {
-    const t = createTestServer();
+    const t = createTestServer({ clients: [...TEST_CLIENTS, WEB] });
     const b = browser(t.fetch);
-    expect(redirectOf(await firstSignIn(b)).params.get("code")).toBeTruthy();
-    const again = await b.open((await authorizationUrl({ state: "s2" })).url);
+    expect(redirectOf(await firstSignIn(b, web)).params.get("code")).toBeTruthy();
+    const again = await b.open((await authorizationUrl({ ...web, state: "s2" })).url);
     expect(again.status).toBe(302);
     const { params } = redirectOf(again);
     expect(params.get("code")).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(params.get("state")).toBe("s2");
     expect(params.get("iss")).toBe(ISSUER);
-    const silent = await b.open((await authorizationUrl({ prompt: "none", state: "s3" })).url);
+    const silent = await b.open((await authorizationUrl({ ...web, prompt: "none", state: "s3" })).url);
     expect(redirectOf(silent).params.get("code")).toBeTruthy();
     expect(redirectOf(silent).params.get("state")).toBe("s3");
   });
 
   it("the remembered code is a working code: it redeems to tokens with the allowed scopes", async () => {
-    const t = createTestServer();
+    const t = createTestServer({ clients: [...TEST_CLIENTS, WEB] });
     const b = browser(t.fetch);
-    await firstSignIn(b);
-    const { url, verifier } = await authorizationUrl({});
+    await firstSignIn(b, web);
+    const { url, verifier } = await authorizationUrl(web);
     const code = redirectOf(await b.open(url)).params.get("code")!;
-    const tokens = await tokenRequest(t.fetch, {
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      client_id: "pub",
-      redirect_uri: "http://127.0.0.1/cb",
-    });
+    const tokens = await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier, ...web });
     expect(tokens.status).toBe(200);
     expect(((await tokens.json()) as { scope: string }).scope).toBe("mcp:tools");
+  });
+
+  it("a confidential client's remembered consent stands too, whatever its redirect", async () => {
+    const t = createTestServer();
+    const b = browser(t.fetch);
+    const conf = { client_id: "conf", redirect_uri: "https://app.test/cb" };
+    await firstSignIn(b, conf);
+    expect(redirectOf(await b.open((await authorizationUrl(conf)).url)).params.get("code")).toBeTruthy();
+  });
+
+  it("RFC 8252 §8.6: a public client on a loopback or private-use redirect is asked again every time (any local program could use its client_id); prompt=none is consent_required", async () => {
+    const native = { client_id: "native", redirect_uris: ["com.example.app:/cb"], token_endpoint_auth_method: "none" as const };
+    const t = createTestServer({ clients: [...TEST_CLIENTS, native] });
+    for (const params of [{}, { client_id: "pub", redirect_uri: "http://127.0.0.1:49152/cb" }, { client_id: "native", redirect_uri: "com.example.app:/cb" }]) {
+      const b = browser(t.fetch);
+      expect(redirectOf(await firstSignIn(b, params)).params.get("code")).toBeTruthy();
+      const again = await b.open((await authorizationUrl(params)).url);
+      // Straight to the consent page: signed in (no password), nothing issued.
+      expect(again.status).toBe(200);
+      const html = await again.text();
+      expect(html).toContain('name="decision"');
+      expect(html).not.toContain('name="password"');
+      const silent = await b.open((await authorizationUrl({ ...params, prompt: "none", state: "quiet" })).url);
+      expect(redirectOf(silent).params.get("code")).toBeNull();
+      expect(redirectOf(silent).params.get("error")).toBe("consent_required");
+    }
+    // A new login leads to the consent page as well, not straight back.
+    const b = browser(t.fetch);
+    await firstSignIn(b);
+    const forced = await b.open((await authorizationUrl({ prompt: "login" })).url);
+    const afterLogin = await logIn(b, forced);
+    expect(afterLogin.headers.get("Location")).toContain("/authorize/consent?");
   });
 
   it("prompt=consent asks again, and so does a wider scope", async () => {

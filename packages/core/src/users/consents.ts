@@ -1,5 +1,7 @@
 import type { ServerContext } from "../context.js";
+import { isLoopbackHost } from "../lib/url.js";
 import { keys } from "../storage/keys.js";
+import type { ClientMetadata } from "../types.js";
 
 /** A user's remembered consent to one client: what they allowed, and when it was last used. */
 export interface ConsentRecord {
@@ -30,6 +32,25 @@ export async function rememberConsent(ctx: ServerContext, subject: string, clien
     lastUsedAt: now,
   };
   await ctx.options.storage.set(key, record, { ttlSeconds: ctx.options.refreshTokenTtlSeconds });
+}
+
+/**
+ * Whether a consent remembered for `client` may stand in for the page on a request redirecting to
+ * `redirectUri`: only where the client's identity is assured (RFC 8252 §8.6). It is, for a client
+ * that authenticates at the token endpoint, and for a code sent to an https redirect URI off
+ * loopback, which only its owner receives. A public client redirecting to loopback (any port) or
+ * a private-use scheme could be any program on the user's machine using its `client_id`: it is
+ * asked every time, as if nothing had been allowed before.
+ */
+export function consentMayBeReused(client: Pick<ClientMetadata, "token_endpoint_auth_method">, redirectUri: string): boolean {
+  if (client.token_endpoint_auth_method !== "none") return true;
+  let url: URL;
+  try {
+    url = new URL(redirectUri);
+  } catch {
+    return false;
+  }
+  return url.protocol === "https:" && !isLoopbackHost(url);
 }
 
 /** Whether the user already allowed this client every one of `scopes` at `resource`. */

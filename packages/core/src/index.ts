@@ -52,6 +52,7 @@ export { AuthorizationServerUnavailableError, createRemoteVerifier } from "./res
 export type { IssuerMetadata, RemoteVerifier, RemoteVerifierOptions } from "./resource/index.js";
 export { OAuthError, isOAuthError } from "./errors.js";
 export { UpstreamError } from "./upstream/provider.js";
+export { SigningKeyUnavailableError } from "./tokens/keys.js";
 export { upstreamPresets } from "./upstream/presets.js";
 export type { PresetOptions } from "./upstream/presets.js";
 export type { UpstreamAccess } from "./upstream/tokens.js";

@@ -32,6 +32,7 @@ import type { ConnectionInfo } from "./http/peer.js";
 import { BUILT_IN_MESSAGES, type PageMessages } from "./handlers/messages.js";
 import { SCOPE_TOKEN } from "./lib/scope.js";
 import { resolveUpstream } from "./upstream/options.js";
+import { resolveEncryptionKeys } from "./lib/encryption-keys.js";
 
 const fn = <T>() => z.optional(z.custom<T>((value) => typeof value === "function"));
 const int = (min = 1, max?: number) => z.optional(max === undefined ? z.int().check(z.gte(min)) : z.int().check(z.gte(min), z.lte(max)));
@@ -74,6 +75,12 @@ export interface LoginOptions extends z.input<typeof loginSchema> {}
 /** The claims of an upstream user (ID token, then userinfo), mapped to the Portcullis user. */
 export type UpstreamClaimsMapper = (claims: Record<string, unknown>) => User | null;
 
+/** Encryption keys at rest: one base64url key, or a list of `{ id, key }` whose first encrypts. */
+const encryptionKeysSchema = z.union([
+  z.string(),
+  z.array(z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)), key: z.string() })).check(z.minLength(1)),
+]);
+
 const upstreamSchema = z.object({
   /**
    * The identity provider's issuer, e.g. `https://accounts.example.com`. Its metadata is
@@ -96,10 +103,7 @@ const upstreamSchema = z.object({
    * list is for rotation: the first encrypts, every one decrypts (the key id is kept with each
    * record). A plain string is one key, its id derived from it.
    */
-  tokenEncryptionKeys: z.union([
-    z.string(),
-    z.array(z.object({ id: z.string().check(z.minLength(1), z.maxLength(64)), key: z.string() })).check(z.minLength(1)),
-  ]),
+  tokenEncryptionKeys: encryptionKeysSchema,
   /**
    * A provider without discovery (plain OAuth 2, such as GitHub): its endpoints. `userinfo` is then
    * required, and `mapClaims` reads the user from its answer.
@@ -434,6 +438,15 @@ const schema = z.object({
    * the JWKS publishes each key with its own `alg`.
    */
   signingAlgorithm: z.optional(z.enum(["ES256", "EdDSA"])),
+  /**
+   * The keys that encrypt the private signing keys in the store (AES-256-GCM): 32 random bytes,
+   * base64url, or a list of `{ id, key }` for rotation: the first encrypts, every one decrypts
+   * (the key id is kept with each stored key). A plain string is one key, its id derived from it.
+   * Set, keys stored plain before are encrypted on the next read of the key set. Unset, private
+   * keys are stored as plain JWKs, and a copy of the store is enough to sign access tokens:
+   * protect the store like the keys, or set this. Give it to every instance on the store.
+   */
+  keyEncryptionKeys: z.optional(encryptionKeysSchema),
   /** Lifetime of a refresh token (each rotation starts it again). Default 30 days. */
   refreshTokenTtlSeconds: int(),
   /**
@@ -670,6 +683,9 @@ export function resolveOptions(input: AuthorizationServerOptions) {
     /** The rotation period in seconds, or false. */
     signingKeyRotationSeconds: o.signingKeyRotation ? o.signingKeyRotation.periodSeconds : (false as const),
     signingAlgorithm: o.signingAlgorithm ?? DEFAULTS.signingAlgorithm,
+    /** The keys that seal private signing keys in the store, or undefined (stored plain). */
+    keyEncryption:
+      o.keyEncryptionKeys === undefined ? undefined : resolveEncryptionKeys(o.keyEncryptionKeys, "keyEncryptionKeys", "portcullis/key-encryption-key-id"),
     refreshTokenTtlSeconds: o.refreshTokenTtlSeconds ?? DEFAULTS.refreshTokenTtlSeconds,
     grantCacheSeconds: o.grantCacheSeconds ?? DEFAULTS.grantCacheSeconds,
     refreshTokenReuseIntervalSeconds: o.refreshTokenReuseIntervalSeconds ?? DEFAULTS.refreshTokenReuseIntervalSeconds,

@@ -30,6 +30,8 @@ import { resolveOptions, type AuthorizationServerOptions } from "./options.js";
 import { authInfoFromClaims, createKeySetVerifier, type VerifiedClaims } from "./resource/jwt-verifier.js";
 import { StorageError } from "./storage/guarded.js";
 import { createKeyManager, type KeyManager } from "./tokens/keys.js";
+import { createSealer } from "./lib/seal.js";
+import { isMemoryStore } from "./storage/memory.js";
 import type { AuthInfo, ClientMetadata, TokenVerifier, User } from "./types.js";
 import { createUpstream } from "./upstream/index.js";
 import { UpstreamError } from "./upstream/provider.js";
@@ -271,6 +273,9 @@ export type ImportedClient = {
   [member: string]: unknown;
 };
 
+/** Whether this process has warned already that signing keys are stored unencrypted. */
+let warnedPlainKeys = false;
+
 /**
  * Creates the authorization server: one `fetch` for every endpoint, plus the calls an app's own
  * sign-in UI and its resource guard need.
@@ -288,12 +293,19 @@ export type ImportedClient = {
  */
 export function createAuthorizationServer(input: AuthorizationServerOptions): AuthorizationServer {
   const options = resolveOptions(input);
+  if (!options.keyEncryption && !isMemoryStore(input.storage) && !warnedPlainKeys) {
+    warnedPlainKeys = true;
+    console.warn(
+      "[portcullis] keyEncryptionKeys is not set: private signing keys are stored unencrypted, and a copy of the store can sign access tokens. Set keyEncryptionKeys (32 random bytes, base64url).",
+    );
+  }
   const keys = createKeyManager({
     storage: options.storage,
     alg: options.signingAlgorithm,
     now: options.now,
     rotationSeconds: options.signingKeyRotationSeconds,
     retainSeconds: options.accessTokenTtlSeconds + options.clockToleranceSeconds,
+    ...(options.keyEncryption ? { sealer: createSealer(options.keyEncryption.keys, options.keyEncryption.encryptionKeyId) } : {}),
     onError: (error) => options.onError(error, {}),
     onEvent: options.onEvent,
   });

@@ -109,9 +109,10 @@ export type ServerEvent =
   /**
    * This instance wrote a new version of the signing key set: the first key (`create`), the
    * schedule's next key or the drop of a key whose tokens have expired (`schedule`), or
-   * `server.keys.rotate()` / `retire()`. `kids` is the new set; `retired` a key withdrawn by hand.
+   * `server.keys.rotate()` / `retire()`, or private keys stored plain now encrypted under
+   * `keyEncryptionKeys` (`seal`). `kids` is the new set; `retired` a key withdrawn by hand.
    */
-  | { type: "signing_keys.changed"; change: "create" | "schedule" | "rotate" | "retire"; version: number; kids: string[]; retired?: string }
+  | { type: "signing_keys.changed"; change: "create" | "schedule" | "rotate" | "retire" | "seal"; version: number; kids: string[]; retired?: string }
   | { type: "replay.detected"; clientId: string; grantId: string; kind: "code" | "refresh_token" }
   /** A wrong password on the login page; `clientId` is empty for a sign-in to the account page. */
   | { type: "login.failed"; clientId: string }

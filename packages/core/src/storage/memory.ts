@@ -131,7 +131,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     put(key, slot, options);
   };
 
-  return {
+  const store: Storage = {
     async get<T>(key: string) {
       const slot = live(key);
       return slot ? (JSON.parse(slot.json) as T) : undefined;
@@ -195,6 +195,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       disposable.clear();
     },
   };
+  memoryStores.add(store);
+  return store;
+}
+
+const memoryStores = new WeakSet<Storage>();
+
+/** Whether `storage` is a store {@link createMemoryStore} made (as made, not wrapped): nothing it holds outlives the process. */
+export function isMemoryStore(storage: Storage): boolean {
+  return memoryStores.has(storage);
 }
 
 /** Orders strings by Unicode code point (as SQLite and Redis do), not by UTF-16 code unit. */

@@ -2,19 +2,23 @@ import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Storage } from "../storage/types.js";
 import type { ServerEvent } from "../types.js";
 import { randomToken } from "../lib/crypto.js";
+import type { Sealed, Sealer } from "../lib/seal.js";
 import { keys as storageKeys } from "../storage/keys.js";
 
 /** The signing algorithms Portcullis issues access tokens with. */
 export type SigningAlgorithm = "ES256" | "EdDSA";
 
 /**
- * One key as stored. Both halves are plain JWKs: the store must be protected like the private
- * key it holds.
+ * One key as stored: the public half as a plain JWK; the private half sealed under
+ * `keyEncryptionKeys` (`sealedPrivateJwk`) or, without that option, as a plain JWK
+ * (`privateJwk`), when the store must be protected like the private key it holds.
  */
 interface StoredKey {
   kid: string;
   alg: SigningAlgorithm;
-  privateJwk: JWK;
+  privateJwk?: JWK;
+  /** The private JWK, AES-256-GCM with {@link sealContext} as additional data, and the id of the key that sealed it. */
+  sealedPrivateJwk?: Sealed;
   publicJwk: JWK;
   /** When it was created, and published (epoch ms). */
   createdAt: number;
@@ -31,7 +35,7 @@ interface KeySetRecord {
   version: number;
   keys: StoredKey[];
   /** What made this version, and when (epoch ms): concurrent manual rotations are one rotation. */
-  change: "create" | "schedule" | "rotate" | "retire";
+  change: "create" | "schedule" | "rotate" | "retire" | "seal";
   changedAt: number;
 }
 
@@ -151,6 +155,11 @@ export interface KeyManagerOptions {
   rotationSeconds: number | false;
   /** How long a key stays published after it stops signing: access-token lifetime plus clock tolerance. */
   retainSeconds: number;
+  /**
+   * Seals private keys before they are stored (`keyEncryptionKeys`), and opens them. Without it
+   * new keys are stored plain, and a sealed key cannot sign.
+   */
+  sealer?: Sealer;
   /** Told when a re-read fails while the keys already loaded keep serving. */
   onError?: (error: unknown) => void;
   /** Told of each version this instance wrote. */
@@ -165,6 +174,17 @@ const FORCED_REFRESH_MS = 200;
 const SUPERSEDED_TTL_SECONDS = 300;
 /** Attempts at a change that keeps losing to other instances' changes. */
 const MAX_ATTEMPTS = 20;
+
+/** The additional data a private key is sealed with: its own key id, so a sealed key moved to another record opens to nothing. */
+const sealContext = (kid: string) => `portcullis/signing-key:${kid}`;
+
+/** A private key is sealed with a key id this server does not hold, or does not open. */
+export class SigningKeyUnavailableError extends Error {
+  constructor(message: string) {
+    super(`Portcullis: ${message}`);
+    this.name = "SigningKeyUnavailableError";
+  }
+}
 
 const activeFrom = (key: StoredKey) => key.activeFrom ?? key.createdAt;
 const byActivation = (a: StoredKey, b: StoredKey) => activeFrom(a) - activeFrom(b);
@@ -204,10 +224,11 @@ function describe(keys: StoredKey[], t: number, retainMs: number): { key: Stored
  * Storage layout: each version of the set under `keys:set:<n>`, written only by `setIfAbsent`;
  * `keys:head` names the newest as last written. A reader starts from the highest of that and the
  * version it knows and reads forward until a version is missing. A superseded version expires a
- * few minutes after the next is written, taking withdrawn private keys with it.
+ * few minutes after the next is written, taking withdrawn private keys with it; when a version
+ * seals keys that were plain, the versions before it are deleted at once.
  */
 export function createKeyManager(options: KeyManagerOptions): KeyRing {
-  const { storage, alg, now, rotationSeconds } = options;
+  const { storage, alg, now, rotationSeconds, sealer } = options;
   const retainMs = options.retainSeconds * 1000;
   const periodMs = rotationSeconds === false ? undefined : rotationSeconds * 1000;
 
@@ -229,14 +250,41 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
   const newKey = async (signsFrom: number): Promise<StoredKey> => {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
     const kid = randomToken(12);
+    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };
     return {
       kid,
       alg,
-      privateJwk: { ...(await exportJWK(privateKey)), kid, alg },
+      ...(sealer ? { sealedPrivateJwk: await sealer.seal(privateJwk, sealContext(kid)) } : { privateJwk }),
       publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" },
       createdAt: now(),
       activeFrom: signsFrom,
     };
+  };
+
+  /** A key stored plain, sealed (with a sealer; otherwise, and once sealed, as it is). */
+  const sealed = async (key: StoredKey): Promise<StoredKey> => {
+    if (!sealer || !key.privateJwk) return key;
+    const { privateJwk, ...rest } = key;
+    return { ...rest, sealedPrivateJwk: await sealer.seal(privateJwk, sealContext(key.kid)) };
+  };
+  const hasPlainKeys = (record: { keys: StoredKey[] }) => sealer !== undefined && record.keys.some((k) => k.privateJwk);
+
+  /** The private JWK of a key, opened when sealed. */
+  const privateJwkOf = async (key: StoredKey): Promise<JWK> => {
+    if (key.privateJwk) return key.privateJwk;
+    const box = key.sealedPrivateJwk;
+    if (!box) throw new SigningKeyUnavailableError(`signing key ${key.kid} is stored without its private half`);
+    if (!sealer?.has(box.kid)) {
+      throw new SigningKeyUnavailableError(
+        `signing key ${key.kid} is encrypted with keyEncryptionKeys id ${JSON.stringify(box.kid)}, which ${sealer ? "is not among the configured keyEncryptionKeys" : "needs the keyEncryptionKeys option"}; configure that key (or rotate the signing key: server.keys.rotate())`,
+      );
+    }
+    const jwk = await sealer.open<JWK>(box, sealContext(key.kid));
+    if (!jwk)
+      throw new SigningKeyUnavailableError(
+        `signing key ${key.kid} does not decrypt under keyEncryptionKeys id ${JSON.stringify(box.kid)}: a different key under that id, or an altered record`,
+      );
+    return jwk;
   };
 
   /** Makes a version this instance's view, answering the same JWKS object while it lists the same keys. */
@@ -294,6 +342,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
       ...(retired ? { retired } : {}),
     });
     await storage.set(storageKeys.signingKeyHead(), next.version);
+    if (base && hasPlainKeys(base) && !hasPlainKeys(next)) {
+      // The versions before hold private keys in plain: gone at once (a reader that misses one lists the set).
+      for (const { key } of await storage.list(storageKeys.signingKeySets())) {
+        if (key < storageKeys.signingKeySet(next.version)) await storage.delete(key);
+      }
+      return true;
+    }
     // The version before stays readable a little while; older ones already expire.
     if (base) await storage.set(storageKeys.signingKeySet(base.version), base, { ttlSeconds: SUPERSEDED_TTL_SECONDS });
     return true;
@@ -354,11 +409,19 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
     return { keys, change: "schedule", changedAt: t };
   };
 
-  /** Reads the newest version (creating the first), then applies what the schedule asks for. */
+  /** Housekeeping, and the private keys stored plain sealed (with a sealer): one version for both. */
+  const maintain = async (record: KeySetRecord): Promise<Omit<KeySetRecord, "version"> | undefined> => {
+    const change = await housekeeping(record);
+    if (!hasPlainKeys(change ?? record)) return change;
+    const base = change ?? { keys: record.keys, change: "seal" as const, changedAt: now() };
+    return { ...base, keys: await Promise.all(base.keys.map(sealed)) };
+  };
+
+  /** Reads the newest version (creating the first), then applies what the schedule asks for and seals plain keys. */
   const read = async (): Promise<State> => {
     const record = (await readNewest(state?.record)) ?? (await createFirst());
     const current = adopt(record);
-    return scheduled(record, now()).needed ? adopt(await commit(record, housekeeping)) : current;
+    return scheduled(record, now()).needed || hasPlainKeys(record) ? adopt(await commit(record, maintain)) : current;
   };
 
   /** The key set, re-read when a second old (or when forced); a failed re-read keeps the one loaded. */
@@ -391,7 +454,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyRing {
       const key = signingKeyAt(record.keys, now())!;
       let privateKey = privateKeys.get(key.kid);
       if (!privateKey) {
-        privateKey = importJWK(key.privateJwk, key.alg) as Promise<CryptoKey>;
+        privateKey = privateJwkOf(key).then((jwk) => importJWK(jwk, key.alg) as Promise<CryptoKey>);
         privateKey.catch(() => privateKeys.delete(key.kid));
         privateKeys.set(key.kid, privateKey);
       }

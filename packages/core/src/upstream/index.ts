@@ -2,7 +2,7 @@ import type { ResolvedUpstream } from "./options.js";
 import type { Storage } from "../storage/types.js";
 import type { User } from "../types.js";
 import { createUpstreamClient, type UpstreamClient } from "./provider.js";
-import { createSealer } from "./seal.js";
+import { createSealer } from "../lib/seal.js";
 import { createUpstreamTokenStore, type UpstreamTokenStore } from "./tokens.js";
 
 /** The upstream identity provider as the server uses it. */

@@ -1,9 +1,8 @@
 // The `upstream` option resolved: its checks and defaults (the option itself is described once,
 // in the schema of `options.ts`).
 import type { UpstreamClaimsMapper, UpstreamOptions } from "../options.js";
-import { base64url, base64urlDecode } from "../lib/crypto.js";
+import { resolveEncryptionKeys } from "../lib/encryption-keys.js";
 import { SCOPE_TOKEN } from "../lib/scope.js";
-import { sha256Digest } from "../lib/sha256.js";
 import { isLoopbackHost, parseURL } from "../lib/url.js";
 
 /** Default upstream scopes: an OIDC sign-in that can refresh. */
@@ -30,12 +29,6 @@ export interface ResolvedUpstream {
   insecure: boolean;
 }
 
-function decodeKey(text: string, where: string): Uint8Array {
-  const bytes = /^[A-Za-z0-9_-]{43}$/.test(text) ? base64urlDecode(text) : undefined;
-  if (bytes?.length !== 32) throw new TypeError(`Portcullis: ${where} must be 32 random bytes, base64url (43 characters)`);
-  return bytes;
-}
-
 /** Checks a provider's URL: https, or http on a loopback host. */
 function upstreamURL(text: string, where: string): URL {
   const url = parseURL(text);
@@ -51,14 +44,7 @@ export function resolveUpstream(u: UpstreamOptions): ResolvedUpstream {
   if (issuer.search) throw new TypeError("Portcullis: upstream.issuer must have no query");
   for (const [name, value] of Object.entries(u.endpoints ?? {})) if (value !== undefined) upstreamURL(value, `upstream.endpoints.${name}`);
   if (u.endpoints && !u.endpoints.userinfo) throw new TypeError("Portcullis: upstream.endpoints needs userinfo (where the user is read without an ID token)");
-  const given = typeof u.tokenEncryptionKeys === "string" ? [{ id: "", key: u.tokenEncryptionKeys }] : u.tokenEncryptionKeys;
-  const keys = new Map<string, Uint8Array>();
-  for (const [i, { id, key }] of given.entries()) {
-    const bytes = decodeKey(key, `upstream.tokenEncryptionKeys${typeof u.tokenEncryptionKeys === "string" ? "" : `[${i}].key`}`);
-    const kid = id || base64url(sha256Digest(`portcullis/upstream-key-id:${key}`)).slice(0, 12);
-    if (keys.has(kid)) throw new TypeError(`Portcullis: upstream.tokenEncryptionKeys: key id ${kid} given twice`);
-    keys.set(kid, bytes);
-  }
+  const { keys, encryptionKeyId } = resolveEncryptionKeys(u.tokenEncryptionKeys, "upstream.tokenEncryptionKeys", "portcullis/upstream-key-id");
   for (const name of Object.keys(u.authorizationParams ?? {})) {
     if (RESERVED_UPSTREAM_PARAMS.includes(name)) throw new TypeError(`Portcullis: upstream.authorizationParams may not set ${name} (the server sets it)`);
   }
@@ -70,7 +56,7 @@ export function resolveUpstream(u: UpstreamOptions): ResolvedUpstream {
     clientSecret: u.clientSecret,
     scopes,
     keys,
-    encryptionKeyId: keys.keys().next().value!,
+    encryptionKeyId,
     endpoints: u.endpoints,
     mapClaims: u.mapClaims,
     authorizationParams: { ...u.authorizationParams },

@@ -2,7 +2,7 @@ import type { Storage } from "../storage/types.js";
 import { keys } from "../storage/keys.js";
 import { randomToken } from "../lib/crypto.js";
 import { UpstreamError, type UpstreamClient, type UpstreamTokenSet } from "./provider.js";
-import type { Sealed, Sealer } from "./seal.js";
+import type { Sealed, Sealer } from "../lib/seal.js";
 
 /**
  * What a tool handler gets as `authInfo.extra.upstream` when the server signs users in through an

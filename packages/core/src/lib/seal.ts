@@ -1,8 +1,9 @@
 import { base64url, base64urlDecode, fillRandom } from "../lib/crypto.js";
 
-// Upstream tokens are kept with AES-256-GCM (WebCrypto), a random 96-bit IV per record, and the
-// record's own key (its grant) as additional data: a sealed value moved to another grant's record,
-// or altered in the store, opens to nothing. The key id travels with the record so keys can rotate.
+// Secrets at rest (upstream tokens, private signing keys) are kept with AES-256-GCM (WebCrypto), a
+// random 96-bit IV per record, and the record's own identity (an upstream token's grant, a signing
+// key's kid) as additional data: a sealed value moved to another record, or altered in the store,
+// opens to nothing. The key id travels with the record so keys can rotate.
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const IV_BYTES = 12;
@@ -15,6 +16,8 @@ export interface Sealed {
 
 /** Seals and opens JSON values under the configured keys (the first seals, all open). */
 export interface Sealer {
+  /** Whether a key of this id is configured. */
+  has(kid: string): boolean;
   seal(value: unknown, context: string): Promise<Sealed>;
   /** The value, or undefined for an unknown key id, another context or an altered record. */
   open<T>(sealed: Sealed, context: string): Promise<T | undefined>;
@@ -33,6 +36,7 @@ export function createSealer(keys: Map<string, Uint8Array>, encryptionKeyId: str
     return key;
   };
   return {
+    has: (kid) => keys.has(kid),
     async seal(value, context) {
       const iv = fillRandom(new Uint8Array(IV_BYTES));
       const ciphertext = await crypto.subtle.encrypt(

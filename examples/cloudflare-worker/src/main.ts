@@ -3,9 +3,19 @@ import { banner, demoConfig } from "@portcullis/example-shared";
 import { serveWorker } from "./serve.js";
 
 // The example contract reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, AUTH_MODE, the
-// UPSTREAM_* variables, SIGNING_KEY_ROTATION_SECONDS and ACCESS_TOKEN_TTL_SECONDS; the Worker gets
-// them as vars. State lives in the Durable Object, whatever STORE says.
-const given = demoConfig(process.env, { store: "durable-object" });
+// UPSTREAM_* variables, SIGNING_KEY_ROTATION_SECONDS, ACCESS_TOKEN_TTL_SECONDS and
+// SIGNING_KEY_ENCRYPTION_KEY; the Worker gets them as vars. State lives in the Durable Object,
+// whatever STORE says.
+const read = demoConfig(process.env, { store: "durable-object" });
+// The Worker takes SIGNING_KEY_ENCRYPTION_KEY as a secret; locally, one is generated for this process when unset.
+const given =
+  read.keyEncryptionKey || read.resourceServer
+    ? read
+    : {
+        ...read,
+        keyEncryptionKey: randomBytes(32).toString("base64url"),
+        generatedKeyEncryptionKeyFile: "memory (this process only, like the Durable Object)",
+      };
 // The Worker needs UPSTREAM_TOKEN_KEY as a var; locally, one is generated for this process when unset.
 const config =
   given.upstream && !given.upstream.tokenKey

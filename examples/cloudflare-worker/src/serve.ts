@@ -36,6 +36,7 @@ export async function serveWorker(config: DemoConfig, options: { port?: number }
       ...(config.signingKeyRotationSeconds ? { SIGNING_KEY_ROTATION_SECONDS: String(config.signingKeyRotationSeconds) } : {}),
       ...(config.accessTokenTtlSeconds ? { ACCESS_TOKEN_TTL_SECONDS: String(config.accessTokenTtlSeconds) } : {}),
       ...(config.sessionTtlSeconds ? { SESSION_TTL_SECONDS: String(config.sessionTtlSeconds) } : {}),
+      ...(config.keyEncryptionKey ? { SIGNING_KEY_ENCRYPTION_KEY: config.keyEncryptionKey } : {}),
     },
     durableObjects: { PORTCULLIS_STORE: { className: "PortcullisStorageObject", useSQLite: true } },
   });

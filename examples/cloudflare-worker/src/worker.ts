@@ -35,6 +35,11 @@ export interface Env {
   SIGNING_KEY_ROTATION_SECONDS?: string;
   /** The access-token lifetime in seconds; unset: 3600. */
   ACCESS_TOKEN_TTL_SECONDS?: string;
+  /**
+   * A secret (`wrangler secret put SIGNING_KEY_ENCRYPTION_KEY`): 32 random bytes, base64url,
+   * encrypting the private signing keys in the Durable Object. Unset, they are stored unencrypted.
+   */
+  SIGNING_KEY_ENCRYPTION_KEY?: string;
 }
 
 /** The demo MCP server at /mcp behind Portcullis, with its state in a Durable Object. */
@@ -72,6 +77,7 @@ export default withPortcullis<Env>(
         SIGNING_KEY_ROTATION_SECONDS,
         ACCESS_TOKEN_TTL_SECONDS,
         SESSION_TTL_SECONDS,
+        SIGNING_KEY_ENCRYPTION_KEY,
       } = env;
       const config = demoConfig(
         {
@@ -89,6 +95,7 @@ export default withPortcullis<Env>(
           SIGNING_KEY_ROTATION_SECONDS,
           ACCESS_TOKEN_TTL_SECONDS,
           SESSION_TTL_SECONDS,
+          SIGNING_KEY_ENCRYPTION_KEY,
         },
         { store: "durable-object" },
       );

@@ -1,10 +1,11 @@
 import { serve } from "@hono/node-server";
 import { banner, demoConfig } from "@portcullis/example-shared";
-import { DEFAULT_NODE_STORE, openStore, resolveHost, withUpstreamTokenKey } from "@portcullis/example-shared/node";
+import { DEFAULT_NODE_STORE, openStore, resolveHost, withSigningKeyEncryptionKey, withUpstreamTokenKey } from "@portcullis/example-shared/node";
 import { createApp } from "./app.js";
 
-// With UPSTREAM_ISSUER and no UPSTREAM_TOKEN_KEY, the key is generated into a file beside the store.
-const config = withUpstreamTokenKey(demoConfig(process.env, { store: DEFAULT_NODE_STORE }));
+// Keys left unset (SIGNING_KEY_ENCRYPTION_KEY; UPSTREAM_TOKEN_KEY with UPSTREAM_ISSUER) are generated
+// into files beside the store.
+const config = withSigningKeyEncryptionKey(withUpstreamTokenKey(demoConfig(process.env, { store: DEFAULT_NODE_STORE })));
 const storage = await openStore(config.store);
 const app = createApp(config, storage, { resolveHost });
 

@@ -1,9 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { banner, demoConfig } from "@portcullis/example-shared";
-import { DEFAULT_NODE_STORE, openStore, resolveHost } from "@portcullis/example-shared/node";
+import { DEFAULT_NODE_STORE, openStore, resolveHost, withSigningKeyEncryptionKey } from "@portcullis/example-shared/node";
 import { createApp } from "./app.js";
 
-const config = demoConfig(process.env, { store: DEFAULT_NODE_STORE });
+// Without SIGNING_KEY_ENCRYPTION_KEY, the key is generated into a file beside the store.
+const config = withSigningKeyEncryptionKey(demoConfig(process.env, { store: DEFAULT_NODE_STORE }));
 const storage = await openStore(config.store);
 const app = createApp(config, storage, { resolveHost });
 

@@ -25,6 +25,14 @@ export interface DemoConfig {
   signingKeyRotationSeconds: number | undefined;
   /** `ACCESS_TOKEN_TTL_SECONDS`: the access-token lifetime; unset: the server's default (3600). */
   accessTokenTtlSeconds: number | undefined;
+  /**
+   * `SIGNING_KEY_ENCRYPTION_KEY`: 32 random bytes, base64url, that encrypt the private signing
+   * keys in the store (`keyEncryptionKeys`). When unset, the Node examples generate one into a
+   * file beside the store (see `withSigningKeyEncryptionKey` in `@portcullis/example-shared/node`).
+   */
+  keyEncryptionKey: string | undefined;
+  /** Where a generated signing-key encryption key was kept, to say so at start. */
+  generatedKeyEncryptionKeyFile?: string;
 }
 
 /** A variable holding a whole number of seconds, at least `min`; undefined when unset or empty. */
@@ -38,8 +46,8 @@ function seconds(env: Record<string, string | undefined>, name: string, min: num
 
 /**
  * Reads PORT, PUBLIC_URL, DEMO_USERNAME, DEMO_PASSWORD, STORE, ALLOW_INSECURE_CIMD, AUTH_MODE (with
- * its UPSTREAM_* variables), the UPSTREAM_* sign-in variables, SIGNING_KEY_ROTATION_SECONDS and
- * ACCESS_TOKEN_TTL_SECONDS.
+ * its UPSTREAM_* variables), the UPSTREAM_* sign-in variables, SIGNING_KEY_ROTATION_SECONDS,
+ * ACCESS_TOKEN_TTL_SECONDS and SIGNING_KEY_ENCRYPTION_KEY.
  */
 export function demoConfig(env: Record<string, string | undefined>, defaults: { store: string }): DemoConfig {
   const port = Number(env.PORT ?? 8787);
@@ -61,6 +69,7 @@ export function demoConfig(env: Record<string, string | undefined>, defaults: { 
     upstream: resourceServer ? undefined : upstreamConfig(env),
     signingKeyRotationSeconds: seconds(env, "SIGNING_KEY_ROTATION_SECONDS", 2),
     accessTokenTtlSeconds: seconds(env, "ACCESS_TOKEN_TTL_SECONDS", 1),
+    keyEncryptionKey: env.SIGNING_KEY_ENCRYPTION_KEY || undefined,
   };
 }
 
@@ -102,6 +111,8 @@ export function createDemoAuth(config: DemoConfig, storage: Storage, runtime: { 
     serviceName: "Portcullis demo",
     ...(config.accessTokenTtlSeconds ? { accessTokenTtlSeconds: config.accessTokenTtlSeconds } : {}),
     ...(config.signingKeyRotationSeconds ? { signingKeyRotation: { periodSeconds: config.signingKeyRotationSeconds } } : {}),
+    // The private signing keys are stored encrypted: a copy of the store cannot sign tokens.
+    ...(config.keyEncryptionKey ? { keyEncryptionKeys: config.keyEncryptionKey } : {}),
     // The audit trail: one JSON line per event on stdout (events never carry tokens or secrets).
     onEvent: (event) => console.log(JSON.stringify({ time: new Date().toISOString(), ...event })),
     clientMetadataDocuments: {
@@ -145,6 +156,7 @@ export function banner(name: string, config: DemoConfig): string {
     `  Store:        ${config.store.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")}`,
     ...(config.signingKeyRotationSeconds ? [`  Signing keys: rotated every ${config.signingKeyRotationSeconds} s`] : []),
     ...(config.accessTokenTtlSeconds ? [`  Access tokens live ${config.accessTokenTtlSeconds} s`] : []),
+    `  Signing keys: ${config.keyEncryptionKey ? `encrypted in the store with ${config.generatedKeyEncryptionKeyFile ? `a key generated and kept in ${config.generatedKeyEncryptionKeyFile} (set SIGNING_KEY_ENCRYPTION_KEY to choose one)` : "SIGNING_KEY_ENCRYPTION_KEY"}` : "stored unencrypted (set SIGNING_KEY_ENCRYPTION_KEY to encrypt them)"}`,
     ...(config.upstream
       ? upstreamBanner(config.upstream, config.publicUrl)
       : [

@@ -2,7 +2,7 @@ import { lookup } from "node:dns/promises";
 
 export { DEFAULT_NODE_STORE, openStore } from "./store.js";
 export { handleNodeMcpRequest } from "./node-mcp.js";
-export { upstreamKeyFile, withUpstreamTokenKey } from "./upstream-key.js";
+export { keptKey, keptKeyFile, upstreamKeyFile, withSigningKeyEncryptionKey, withUpstreamTokenKey } from "./kept-keys.js";
 
 /** Resolves a host to every address it has, so metadata-document fetches can refuse private ones. */
 export async function resolveHost(hostname: string): Promise<string[]> {

@@ -1,5 +1,6 @@
 /**
- * `@portcullis/core/testing`: the suites every Portcullis store must pass, for store authors.
+ * `@portcullis/core/testing`: the suites every Portcullis store must pass, for store authors, and
+ * the request parameter names hostile-input tests send values under.
  * They declare Vitest tests (`describe`/`it`), so call them at the top level of a test file run
  * by Vitest, which this entry needs as a peer dependency. Nothing in the main entry imports it.
  *
@@ -12,3 +13,4 @@ export { runStorageContract } from "./storage-contract.js";
 export type { ContractClock, StoreHarness } from "./storage-contract.js";
 export { runConcurrencySuite } from "./concurrency.js";
 export type { ConcurrencyHarness } from "./concurrency.js";
+export { REQUEST_PARAMETER_NAMES } from "./request-parameters.js";

@@ -1,6 +1,7 @@
 // Generators of hostile HTTP requests for the property-based fuzz suites (fast-check). One input
 // drives both the Fetch core (as a `Request`) and the Node adapters (as raw bytes on a socket).
 import fc from "fast-check";
+import { REQUEST_PARAMETER_NAMES } from "../../../src/testing/request-parameters.js";
 
 /** One request, as raw as a socket can carry it. */
 export interface FuzzInput {
@@ -35,33 +36,6 @@ const ENDPOINTS = [
   "/login",
   "/",
   "/nope",
-];
-
-const PARAM_NAMES = [
-  "client_id",
-  "redirect_uri",
-  "response_type",
-  "code_challenge",
-  "code_challenge_method",
-  "scope",
-  "state",
-  "resource",
-  "grant_type",
-  "code",
-  "code_verifier",
-  "refresh_token",
-  "token",
-  "token_type_hint",
-  "client_secret",
-  "client_assertion",
-  "client_assertion_type",
-  "request_id",
-  "csrf_token",
-  "decision",
-  "username",
-  "password",
-  "prompt",
-  "nonce",
 ];
 
 const SCOPES = ["mcp:tools", "mcp:admin", "files:read", "openid", "offline_access", ...PROTOTYPE_KEYS];
@@ -108,7 +82,7 @@ const value = fc.oneof(
 );
 
 const paramName = fc.oneof(
-  { weight: 5, arbitrary: fc.constantFrom(...PARAM_NAMES) },
+  { weight: 5, arbitrary: fc.constantFrom(...REQUEST_PARAMETER_NAMES) },
   { weight: 2, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS) },
   { weight: 1, arbitrary: printable },
 );

@@ -9,9 +9,10 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1
  * @example
- * import fc from "fast-check";
  * import { REQUEST_PARAMETER_NAMES } from "@portcullis/core/testing";
- * const pair = fc.tuple(fc.constantFrom(...REQUEST_PARAMETER_NAMES), fc.string());
+ * const url = new URL("/authorize", server.issuer);
+ * for (const name of REQUEST_PARAMETER_NAMES) url.searchParams.set(name, "%zz");
+ * expect((await server.fetch(new Request(url))).status).toBeLessThan(500);
  */
 export const REQUEST_PARAMETER_NAMES: readonly string[] = Object.freeze([
   "client_id",

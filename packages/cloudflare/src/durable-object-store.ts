@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
+import type { Storage, StorageEntry, StorageWrite } from "@portcullis/core";
+import { encodeValue, prefixEnd, ttlSecondsOf } from "@portcullis/core/store-kit";
 import type { DurableObjectNamespaceLike, DurableObjectState } from "./workers.js";
 
 /**
@@ -160,19 +161,6 @@ function isLive(row: Row, now: number): boolean {
   return row.expires_at === null || row.expires_at > now;
 }
 
-/** The smallest string greater than every string starting with `prefix`, in code point order. */
-function prefixEnd(prefix: string): string | undefined {
-  const points = [...prefix];
-  while (points.length > 0) {
-    const last = points.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) {
-      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
-      return points.join("") + String.fromCodePoint(next);
-    }
-  }
-  return undefined;
-}
-
 /** The RPC surface of {@link PortcullisStorageObject}, as a stub exposes it. */
 interface StorageObjectStub {
   get(key: string): Promise<string | undefined>;
@@ -216,10 +204,10 @@ export function createDurableObjectStore(namespace: DurableObjectNamespaceLike, 
       return parse<T>(await stub().get(key));
     },
     async set(key, value, options) {
-      await stub().set(key, encode(value), ttl(options));
+      await stub().set(key, encodeValue(value), ttlSecondsOf(options));
     },
     async setIfAbsent(key, value, options) {
-      return stub().setIfAbsent(key, encode(value), ttl(options));
+      return stub().setIfAbsent(key, encodeValue(value), ttlSecondsOf(options));
     },
     async delete(key) {
       await stub().delete(key);
@@ -228,28 +216,15 @@ export function createDurableObjectStore(namespace: DurableObjectNamespaceLike, 
       return parse<T>(await stub().consume(key));
     },
     async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
-      const writes = entries.map((entry): [string, string, number | undefined] => [entry.key, encode(entry.value), ttl(entry.options)]);
+      const writes = entries.map((entry): [string, string, number | undefined] => [entry.key, encodeValue(entry.value), ttlSecondsOf(entry.options)]);
       return parse<T>(await stub().consumeAndSet(key, writes));
     },
     async increment(key, options) {
-      return stub().increment(key, ttl(options));
+      return stub().increment(key, ttlSecondsOf(options));
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       const entries = await stub().list(prefix, options?.limit ?? 1000);
       return entries.map(({ key, value }): StorageEntry<T> => ({ key, value: JSON.parse(value) as T }));
     },
   };
-}
-
-function encode(value: unknown): string {
-  const json = value === undefined ? undefined : JSON.stringify(value);
-  if (json === undefined) throw new TypeError("a stored value must be JSON-serialisable and not undefined");
-  return json;
-}
-
-function ttl(options: SetOptions | undefined): number | undefined {
-  const seconds = options?.ttlSeconds;
-  if (seconds === undefined) return undefined;
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new TypeError(`ttlSeconds must be a finite number above 0, got ${seconds}`);
-  return seconds;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
+import { encodeValue, expiresAt, listLimit, prefixEnd, redactURL } from "@portcullis/core/store-kit";
 
 /**
  * The part of a node-postgres `Pool` the store uses. Any `new pg.Pool(...)` fits.
@@ -53,7 +54,6 @@ export interface PostgresStoreOptions {
 
 const DEFAULT_SCHEMA = "portcullis";
 const DEFAULT_POOL_SIZE = 10;
-const DEFAULT_LIST_LIMIT = 1000;
 // A bound on connecting and on every statement, so a server that stops answering cannot hang a request.
 const TIMEOUT_MS = 5_000;
 const SWEEP_BATCH = 500;
@@ -111,7 +111,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
     throw new TypeError("createPostgresStore: `sweepIntervalSeconds` must be a finite number >= 0");
   }
 
-  const where = parsed ? redact(parsed.connectionString) : "the given pool";
+  const where = parsed ? redactURL(parsed.connectionString) : "the given pool";
   const pool: PostgresStorePool = given ?? ownPool(parsed!.connectionString, poolSize);
   const sql = statements(pg.escapeIdentifier(schemaName));
   let closed = false;
@@ -170,11 +170,11 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
       return row ? (JSON.parse(row.value) as T) : undefined;
     },
     async set(key, value, options) {
-      await query(sql.set, [key, encode(value), expiry(now, options)]);
+      await query(sql.set, [key, encodeValue(value), expiry(now(), options)]);
     },
     async setIfAbsent(key, value, options) {
       const t = now();
-      return (await query(sql.setIfAbsent, [key, encode(value), expiry(() => t, options), t])).length > 0;
+      return (await query(sql.setIfAbsent, [key, encodeValue(value), expiry(t, options), t])).length > 0;
     },
     async delete(key) {
       await query(sql.delete, [key]);
@@ -188,7 +188,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
       const t = now();
       // Encoded before the query, so a bad value consumes nothing; a key written twice keeps its
       // last value, as two sets would (one INSERT may not touch a row twice).
-      const writes = new Map(entries.map((entry) => [entry.key, [encode(entry.value), expiry(() => t, entry.options)] as const]));
+      const writes = new Map(entries.map((entry) => [entry.key, [encodeValue(entry.value), expiry(t, entry.options)] as const]));
       if (writes.has(key)) throw new TypeError("consumeAndSet cannot write the key it consumes");
       const [row] = await query<ValueRow & { live: boolean }>(sql.consumeAndSet, [
         key,
@@ -201,15 +201,16 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
     },
     async increment(key, options) {
       const t = now();
-      const [row] = await query<ValueRow>(sql.increment, [key, expiry(() => t, options), t]);
+      const [row] = await query<ValueRow>(sql.increment, [key, expiry(t, options), t]);
       // No row: the live entry is not a counter, so the update's WHERE refused it.
       if (!row) throw new TypeError(`${key} does not hold a counter`);
       return Number(row.value);
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
-      const limit = Math.floor(options?.limit ?? DEFAULT_LIST_LIMIT);
-      if (!(limit > 0)) return [];
-      const end = rangeEnd(prefix);
+      const limit = listLimit(options);
+      if (limit === 0) return [];
+      // The least key above the prefix's range, in code point order: `COLLATE "C"` on UTF-8.
+      const end = prefixEnd(prefix);
       const t = now();
       const rows = end === undefined ? await query<EntryRow>(sql.listFrom, [prefix, t, limit]) : await query<EntryRow>(sql.listRange, [prefix, end, t, limit]);
       return rows.map((row): StorageEntry<T> => ({ key: row.key, value: JSON.parse(row.value) as T }));
@@ -433,40 +434,13 @@ function splitURL(url: string): { connectionString: string; schema: string | und
   return { connectionString: parsed.href, schema };
 }
 
-function expiry(now: () => number, options: SetOptions | undefined): number | null {
-  const ttl = options?.ttlSeconds;
-  if (ttl === undefined) return null;
-  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) throw new TypeError("`ttlSeconds` must be a finite number above 0");
-  return Math.round(now() + ttl * 1000);
-}
-
-function encode(value: unknown): string {
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new TypeError("the value is not JSON-serialisable");
-  return json;
-}
-
-/**
- * The least string above every string that starts with `prefix`, in code point order (which is
- * `COLLATE "C"` order on UTF-8 text); undefined when no such bound exists.
- */
-function rangeEnd(prefix: string): string | undefined {
-  const points = [...prefix];
-  while (points.length > 0) {
-    const last = points.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) {
-      // Skip the surrogate block, which UTF-8 text cannot hold.
-      return points.join("") + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
-    }
-  }
-  return undefined;
+/** When an entry written now with `options` expires, in whole milliseconds (the column is a bigint), or null. */
+function expiry(now: number, options: SetOptions | undefined): number | null {
+  const at = expiresAt(now, options);
+  return at === undefined ? null : Math.round(at);
 }
 
 function reasonOf(cause: unknown): string {
   if (cause instanceof AggregateError && cause.errors.length > 0) return reasonOf(cause.errors[0]);
   return cause instanceof Error ? cause.message || cause.name : String(cause);
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createClient } from "redis";
 import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
+import { compareCodePoints, encodeValue, listLimit, redactURL, ttlSecondsOf } from "@portcullis/core/store-kit";
 
 /**
  * The part of a node-redis client the store uses. Any `createClient()` result fits, whatever
@@ -47,7 +48,6 @@ const CONNECT_TIMEOUT_MS = 2_000;
 const COMMAND_TIMEOUT_MS = 5_000;
 const SCAN_COUNT = "1000";
 const MGET_BATCH = 500;
-const DEFAULT_LIST_LIMIT = 1000;
 // Default decoding (strings), whatever type mapping the client was created with.
 const AS_STRINGS = { typeMapping: {} as Record<string, never> };
 
@@ -117,10 +117,10 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
       return decode<T>(await send(["GET", full(key)]));
     },
     async set(key, value, options) {
-      await send(["SET", full(key), encode(value), ...expiry(options)]);
+      await send(["SET", full(key), encodeValue(value), ...expiry(options)]);
     },
     async setIfAbsent(key, value, options) {
-      return (await send(["SET", full(key), encode(value), "NX", ...expiry(options)])) !== null;
+      return (await send(["SET", full(key), encodeValue(value), "NX", ...expiry(options)])) !== null;
     },
     async delete(key) {
       await send(["DEL", full(key)]);
@@ -130,7 +130,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
     },
     async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
       // Encoded before anything is sent, so a bad value consumes nothing.
-      const values = entries.flatMap((entry) => [encode(entry.value), expiry(entry.options)[1] ?? ""]);
+      const values = entries.flatMap((entry) => [encodeValue(entry.value), expiry(entry.options)[1] ?? ""]);
       const args = [String(entries.length + 1), full(key), ...entries.map((entry) => full(entry.key)), ...values];
       return decode<T>(await script(CONSUME_AND_SET_SHA, CONSUME_AND_SET_SCRIPT, args));
     },
@@ -138,8 +138,8 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
       return Number(await script(INCREMENT_SHA, INCREMENT_SCRIPT, ["1", full(key), expiry(options)[1] ?? ""]));
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
-      const limit = Math.floor(options?.limit ?? DEFAULT_LIST_LIMIT);
-      if (!(limit > 0)) return [];
+      const limit = listLimit(options);
+      if (limit === 0) return [];
       const pattern = `${escapeGlob(full(prefix))}*`;
       const found = new Set<string>();
       let cursor = "0";
@@ -150,6 +150,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
         cursor = next;
       } while (cursor !== "0");
 
+      // Code point order, the order of the other stores (UTF-8 bytes), not UTF-16's.
       const sorted = [...found].sort(compareCodePoints);
       const entries: StorageEntry<T>[] = [];
       for (let i = 0; i < sorted.length && entries.length < limit; i += MGET_BATCH) {
@@ -297,11 +298,11 @@ function ownClient(url: string) {
       // isOpen turns true as soon as connect() starts, so an in-flight connect is checked first.
       if (connecting) return void (await connecting);
       if (client.isOpen) return;
-      connecting = withTimeout(client.connect(), `connecting to Redis at ${redact(url)}`)
+      connecting = withTimeout(client.connect(), `connecting to Redis at ${redactURL(url)}`)
         .catch((cause: unknown) => {
           if (client.isOpen) client.destroy();
           const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
-          throw new Error(`@portcullis/redis: cannot connect to ${redact(url)}: ${reason}`, { cause });
+          throw new Error(`@portcullis/redis: cannot connect to ${redactURL(url)}: ${reason}`, { cause });
         })
         .finally(() => (connecting = undefined));
       await connecting;
@@ -325,38 +326,11 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 
 /** `PX <ms>` for a TTL, nothing for no TTL. */
 function expiry(options: SetOptions | undefined): string[] {
-  const ttl = options?.ttlSeconds;
-  if (ttl === undefined) return [];
-  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) throw new TypeError("`ttlSeconds` must be a finite number above 0");
-  return ["PX", String(Math.max(1, Math.ceil(ttl * 1000)))];
-}
-
-function encode(value: unknown): string {
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new TypeError("the value is not JSON-serialisable");
-  return json;
+  const ttl = ttlSecondsOf(options);
+  return ttl === undefined ? [] : ["PX", String(Math.max(1, Math.ceil(ttl * 1000)))];
 }
 
 /** Makes every character literal in a `SCAN MATCH` pattern. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^]/g, "\\$&");
-}
-
-/**
- * Code point order, the order of UTF-8 bytes (and of the SQLite store). UTF-16 order differs
- * only where a surrogate meets a unit in U+E000..U+FFFF.
- */
-function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return rank(x) - rank(y);
-  }
-  return a.length - b.length;
-}
-const rank = (unit: number) => (unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit);
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
 }

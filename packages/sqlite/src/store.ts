@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { SetOptions, Storage, StorageEntry, StorageWrite } from "@portcullis/core";
+import type { Storage, StorageEntry, StorageWrite } from "@portcullis/core";
+import { encodeValue, expiresAt, listLimit, prefixEnd } from "@portcullis/core/store-kit";
 
 /** Options for {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -16,7 +17,6 @@ export interface SqliteStoreOptions {
 // How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
 const BUSY_TIMEOUT_MS = 5_000;
 const SWEEP_BATCH = 500;
-const DEFAULT_LIST_LIMIT = 1000;
 // Bounds how long one batch holds the write lock that other processes wait for.
 const MAX_BATCH = 1000;
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
@@ -130,12 +130,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
       return row ? (JSON.parse(row.value) as T) : undefined;
     },
     async set(key, value, options) {
-      const params = { key, value: encode(value), expiresAt: expiry(now, options) };
+      const params = { key, value: encodeValue(value), expiresAt: expiresAt(now(), options) ?? null };
       await queue.enqueue(() => statements.set.run(params));
     },
     async setIfAbsent(key, value, options) {
       const t = now();
-      const params = { key, value: encode(value), expiresAt: expiry(() => t, options), now: t };
+      const params = { key, value: encodeValue(value), expiresAt: expiresAt(t, options) ?? null, now: t };
       return (await queue.enqueue(() => statements.setIfAbsent.run(params))).changes > 0;
     },
     async delete(key) {
@@ -151,14 +151,14 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
     async consumeAndSet<T>(key: string, entries: readonly StorageWrite[]) {
       const t = now();
       // Encoded before anything runs, so a bad value consumes nothing.
-      const writes = entries.map((entry) => ({ key: entry.key, value: encode(entry.value), expiresAt: expiry(() => t, entry.options) }));
+      const writes = entries.map((entry) => ({ key: entry.key, value: encodeValue(entry.value), expiresAt: expiresAt(t, entry.options) ?? null }));
       // A savepoint inside the batch's transaction: a failed write undoes the consume too.
       const row = await queue.enqueue(() => rotate(key, writes));
       return row === undefined ? undefined : (JSON.parse(row.value) as T);
     },
     async increment(key, options) {
       const t = now();
-      const params = { key, expiresAt: expiry(() => t, options), now: t };
+      const params = { key, expiresAt: expiresAt(t, options) ?? null, now: t };
       const row = await queue.enqueue(() => statements.increment.get(params));
       // No row: the live entry is not a counter, so the update's WHERE refused it.
       if (!row) throw new TypeError(`${key} does not hold a counter`);
@@ -166,9 +166,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Storage {
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       // SQLite reads a negative LIMIT as "no limit".
-      const limit = Math.floor(options?.limit ?? DEFAULT_LIST_LIMIT);
-      if (!(limit > 0)) return [];
-      const end = rangeEnd(prefix);
+      const limit = listLimit(options);
+      if (limit === 0) return [];
+      // The least key above the prefix's range, in code point order: SQLite's BINARY order on UTF-8.
+      const end = prefixEnd(prefix);
       const t = now();
       const rows = await read(() =>
         end === undefined ? statements.listFrom.all({ start: prefix, now: t, limit }) : statements.listRange.all({ start: prefix, end, now: t, limit }),
@@ -346,35 +347,6 @@ function prepare(db: Database.Database) {
          (SELECT rowid FROM entries WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @limit)`,
     ),
   };
-}
-
-function expiry(now: () => number, options: SetOptions | undefined): number | null {
-  const ttl = options?.ttlSeconds;
-  if (ttl === undefined) return null;
-  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) throw new TypeError("`ttlSeconds` must be a finite number above 0");
-  return now() + ttl * 1000;
-}
-
-function encode(value: unknown): string {
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new TypeError("the value is not JSON-serialisable");
-  return json;
-}
-
-/**
- * The least string above every string that starts with `prefix`, in code point order (which is
- * SQLite's BINARY order on UTF-8 text); undefined when no such bound exists.
- */
-function rangeEnd(prefix: string): string | undefined {
-  const points = [...prefix];
-  while (points.length > 0) {
-    const last = points.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) {
-      // Skip the surrogate block, which UTF-8 text cannot hold.
-      return points.join("") + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
-    }
-  }
-  return undefined;
 }
 
 function openError(path: string, cause: unknown): Error {

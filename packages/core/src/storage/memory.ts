@@ -1,3 +1,4 @@
+import { compareCodePoints, encodeValue, expiresAt } from "./kit.js";
 import type { SetOptions, Storage, StorageEntry, StorageWrite } from "./types.js";
 
 // Entries a sweep visits per insertion into a full store, looking for expired ones.
@@ -60,12 +61,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     }
     return slot;
   };
-  const expiry = (options?: SetOptions) => {
-    const ttl = options?.ttlSeconds;
-    if (ttl === undefined) return undefined;
-    if (!Number.isFinite(ttl) || ttl <= 0) throw new TypeError(`ttlSeconds must be a finite number above 0, got ${ttl}`);
-    return now() + ttl * 1000;
-  };
   // Eviction does bounded work per insertion: a full scan on every insert past the cap made a
   // full store O(n) per write. The sweep cursor walks the Map in insertion order and survives
   // mutation (Map iterators are live); one that runs off the end is done for good, so is
@@ -116,10 +111,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     sweepAll();
     if (slots.size + needed > maxEntries) throw new MemoryStoreFullError(maxEntries);
   };
-  const slotOf = (value: unknown, options?: SetOptions): Slot => {
-    if (value === undefined) throw new TypeError("a stored value must not be undefined");
-    return { json: JSON.stringify(value), expiresAt: expiry(options) };
-  };
+  const slotOf = (value: unknown, options?: SetOptions): Slot => ({ json: encodeValue(value), expiresAt: expiresAt(now(), options) });
   const put = (key: string, slot: Slot, options?: SetOptions) => {
     slots.set(key, slot);
     if (options?.disposable) disposable.add(key);
@@ -181,7 +173,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       const limit = options?.limit ?? 1000;
-      const keys = [...slots.keys()].filter((key) => key.startsWith(prefix)).sort(byCodePoint);
+      const keys = [...slots.keys()].filter((key) => key.startsWith(prefix)).sort(compareCodePoints);
       const entries: StorageEntry<T>[] = [];
       for (const key of keys) {
         if (entries.length >= limit) break;
@@ -204,15 +196,4 @@ const memoryStores = new WeakSet<Storage>();
 /** Whether `storage` is a store {@link createMemoryStore} made (as made, not wrapped): nothing it holds outlives the process. */
 export function isMemoryStore(storage: Storage): boolean {
   return memoryStores.has(storage);
-}
-
-/** Orders strings by Unicode code point (as SQLite and Redis do), not by UTF-16 code unit. */
-function byCodePoint(a: string, b: string): number {
-  const x = [...a];
-  const y = [...b];
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
 }

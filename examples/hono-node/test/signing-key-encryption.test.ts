@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { authorize, callWhoami, freePort, registerClient, startExample, tokenRequest, type RunningExample } from "@portcullis/example-shared/testing";
+import { callWhoami, freePort, registerClient, signInForTokens, startExample, tokenRequest, type RunningExample } from "@portcullis/example-shared/testing";
 
 const dir = fileURLToPath(new URL("..", import.meta.url));
 const running: RunningExample[] = [];
@@ -32,14 +32,7 @@ describe("Signing keys encrypted at rest, on SQLite", () => {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
 
     const client = await registerClient(base);
-    const { code, verifier } = await authorize(base, client);
-    const tokens = await tokenRequest(base, {
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      client_id: client.clientId,
-      redirect_uri: client.redirectUri,
-    });
+    const tokens = await signInForTokens(base, client);
     expect(tokens.status).toBe(200);
     expect((await callWhoami(base, tokens.body.access_token!)).status).toBe(200);
 

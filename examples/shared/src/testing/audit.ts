@@ -2,7 +2,7 @@ import { request as httpRequest } from "node:http";
 import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authorize, registerClient, tokenRequest } from "./http-flow.js";
+import { registerClient, signInForTokens, tokenRequest } from "./http-flow.js";
 import type { RunningExample } from "./e2e.js";
 
 /** A TCP listener on loopback that only counts the connections made to it. */
@@ -89,15 +89,7 @@ export function describeAuditExploits(name: string, start: () => Promise<Running
       example = await start();
       base = example.url;
       client = await registerClient(base);
-      const { code, verifier } = await authorize(base, client);
-      const token = await tokenRequest(base, {
-        grant_type: "authorization_code",
-        code,
-        code_verifier: verifier,
-        client_id: client.clientId,
-        redirect_uri: client.redirectUri,
-        resource: `${base}/mcp`,
-      });
+      const token = await signInForTokens(base, client, { resource: `${base}/mcp` });
       weakToken = token.body.access_token!;
     }, 90_000);
     afterAll(async () => {

@@ -90,6 +90,19 @@ export async function tokenRequest(base: string, params: Record<string, string>)
   return { status: response.status, body: (await response.json()) as Record<string, string> };
 }
 
+/** Signs `user` in for `client` (through {@link authorize}) and redeems the code: the token endpoint's status and body. */
+export async function signInForTokens(base: string, client: { clientId: string; redirectUri: string }, extra: Record<string, string> = {}) {
+  const { code, verifier } = await authorize(base, client);
+  return tokenRequest(base, {
+    grant_type: "authorization_code",
+    code,
+    code_verifier: verifier,
+    client_id: client.clientId,
+    redirect_uri: client.redirectUri,
+    ...extra,
+  });
+}
+
 /** Calls `tools/call whoami` on the MCP endpoint with a bearer token; answers the HTTP status and result. */
 export async function callWhoami(base: string, accessToken: string) {
   const response = await fetch(`${base}/mcp`, {

@@ -1,11 +1,10 @@
 import type { ServerContext } from "../context.js";
-import { OAuthError } from "../errors.js";
-import { readForm, type Params } from "../http/body.js";
+import type { Params } from "../http/body.js";
 import { redirectResponse } from "../http/responses.js";
 import { listGrants, revokeGrant } from "../tokens/grant-store.js";
 import { forgetConsent, listConsents } from "../users/consents.js";
 import { endSession, readSession, sessionCsrfMatches, type Session } from "../users/sessions.js";
-import { accountLoginPage, pageUi, scopeDescription, themedError } from "./authorize.js";
+import { accountLoginPage, pageUi, readPageForm, scopeDescription, themedError } from "./authorize.js";
 import { endpointPaths } from "./metadata.js";
 import { accountPage, signedOutPage, type ConnectedApp } from "./pages.js";
 
@@ -58,14 +57,8 @@ export async function accountHandler(request: Request, ctx: ServerContext): Prom
 
 /** A session form's POST: the session and its CSRF token, or a 403 page. */
 async function sessionForm(request: Request, ctx: ServerContext): Promise<{ session: Session; form: Params } | Response> {
-  let form: Params;
-  try {
-    form = await readForm(request);
-    form.assertNotRepeated();
-  } catch (error) {
-    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
-    throw error;
-  }
+  const form = await readPageForm(ctx, request);
+  if (form instanceof Response) return form;
   const session = await readSession(ctx, request);
   if (!session || !sessionCsrfMatches(session, form.get("csrf_token"))) {
     return themedError(ctx, "The form could not be verified. Open the page again.", 403);

@@ -150,6 +150,18 @@ export function themedError(ctx: ServerContext, message: string, status = 400, h
   return errorPage(ctx.options.serviceName, message, status, headers, ctx.options.pages.theme);
 }
 
+/** The form a page posted, each field once; a malformed one is the error page. */
+export async function readPageForm(ctx: ServerContext, request: Request): Promise<Params | Response> {
+  try {
+    const form = await readForm(request);
+    form.assertNotRepeated();
+    return form;
+  } catch (error) {
+    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
+    throw error;
+  }
+}
+
 /** The UI context of a page answering `request`: its language (Accept-Language) and the theme. */
 export function pageUi(ctx: ServerContext, request: Request | undefined): PageUi {
   return { ...localize(request, ctx.options.pages.messages), serviceName: ctx.options.serviceName, theme: ctx.options.pages.theme };
@@ -255,14 +267,8 @@ function reportReason(ctx: ServerContext, request: Request, error: OAuthError): 
 
 /** The built-in page's POST: checks the CSRF token and browser binding, then signs in and decides. */
 export async function consentHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
-  let form: Params;
-  try {
-    form = await readForm(request);
-    form.assertNotRepeated();
-  } catch (error) {
-    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
-    throw error;
-  }
+  const form = await readPageForm(ctx, request);
+  if (form instanceof Response) return form;
   await ctx.limiter.check("login", { ip: meta.ip });
   const id = form.get("request_id") ?? "";
   const pending = id.length <= 64 ? await ctx.options.storage.get<PendingAuthorization>(keys.pendingAuthorization(id)) : undefined;
@@ -405,14 +411,8 @@ export async function accountLoginPage(ctx: ServerContext, request: Request, ret
  * the client when the user allowed it these scopes before, or to the account page.
  */
 export async function loginHandler(request: Request, ctx: ServerContext, meta: RequestMeta): Promise<Response> {
-  let form: Params;
-  try {
-    form = await readForm(request);
-    form.assertNotRepeated();
-  } catch (error) {
-    if (error instanceof OAuthError) return themedError(ctx, error.description ?? error.code, error.status);
-    throw error;
-  }
+  const form = await readPageForm(ctx, request);
+  if (form instanceof Response) return form;
   await ctx.limiter.check("login", { ip: meta.ip });
   const id = form.get("request_id") ?? "";
   const csrf = form.get("csrf_token") ?? "";

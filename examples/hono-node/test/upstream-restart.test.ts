@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, registerClient, startExample, tokenRequest, type RunningExample } from "@portcullis/example-shared/testing";
-import { Agent, formOf, formPost, pkce, signInAtIdp } from "../../../packages/core/test/upstream/agent.js";
+import { authorizationUrl, freePort, registerClient, startExample, tokenRequest, type RunningExample } from "@portcullis/example-shared/testing";
+import { Agent, formOf, formPost, signInAtIdp } from "../../../packages/core/test/upstream/agent.js";
 import { startTestIdp, type TestIdp } from "../../../packages/core/test/upstream/idp.js";
 
 const dir = fileURLToPath(new URL("..", import.meta.url));
@@ -29,18 +29,7 @@ async function callTool(base: string, accessToken: string, name: string) {
 /** Signs a user in over plain HTTP: Portcullis consent, the provider's development pages, the callback. */
 async function signIn(base: string, client: { clientId: string; redirectUri: string }) {
   const agent = new Agent();
-  const { verifier, challenge } = pkce();
-  const url = new URL(`${base}/authorize`);
-  url.search = new URLSearchParams({
-    response_type: "code",
-    client_id: client.clientId,
-    redirect_uri: client.redirectUri,
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    scope: "mcp:tools",
-    state: "s1",
-    resource: `${base}/mcp`,
-  }).toString();
+  const { url, verifier } = authorizationUrl(base, client, { state: "s1" });
   const page = await agent.request(url.href);
   const { action, fields } = formOf(await page.text(), base);
   const allowed = await agent.request(action, formPost({ ...fields, decision: "allow" }));

@@ -316,7 +316,7 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
   });
 }
 
-export { authorize, callWhoami, E2E_USER, registerClient, signInForTokens, tokenRequest } from "./http-flow.js";
+export { authorizationUrl, authorize, callWhoami, E2E_USER, registerClient, signInForTokens, tokenRequest } from "./http-flow.js";
 export { describeHostileInputs } from "./hostile.js";
 export { describeAuditExploits } from "./audit.js";
 export { describeGuardExploits } from "./guard-exploits.js";

@@ -21,24 +21,32 @@ export async function registerClient(base: string, redirectUri = "http://127.0.0
 }
 
 /**
- * Signs the demo user in without a browser: opens the authorization URL, posts the login page's
- * form, then allows on the consent page, keeping the cookies. Answers the authorization code and
- * PKCE verifier.
+ * An authorization request of `client` at the example: PKCE S256, scope `mcp:tools`, the MCP
+ * endpoint as the resource, and `params` on top. Answers the URL and the PKCE verifier.
  */
-export async function authorize(base: string, client: { clientId: string; redirectUri: string }, user = E2E_USER) {
+export function authorizationUrl(base: string, client: { clientId: string; redirectUri: string }, params: Record<string, string> = {}) {
   const verifier = b64url(randomBytes(32));
-  const challenge = b64url(createHash("sha256").update(verifier).digest());
   const url = new URL(`${base}/authorize`);
   url.search = new URLSearchParams({
     response_type: "code",
     client_id: client.clientId,
     redirect_uri: client.redirectUri,
-    code_challenge: challenge,
+    code_challenge: b64url(createHash("sha256").update(verifier).digest()),
     code_challenge_method: "S256",
     scope: "mcp:tools",
-    state: "s",
     resource: `${base}/mcp`,
+    ...params,
   }).toString();
+  return { url, verifier };
+}
+
+/**
+ * Signs the demo user in without a browser: opens the authorization URL, posts the login page's
+ * form, then allows on the consent page, keeping the cookies. Answers the authorization code and
+ * PKCE verifier.
+ */
+export async function authorize(base: string, client: { clientId: string; redirectUri: string }, user = E2E_USER) {
+  const { url, verifier } = authorizationUrl(base, client, { state: "s" });
   // The login page, then the consent page it leads to: each form with its own CSRF token.
   const page = await fetch(url, { redirect: "manual" });
   const login = await page.text();

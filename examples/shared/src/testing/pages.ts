@@ -1,11 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM, callbackServer, signInThenDecide, type RunningExample } from "./e2e.js";
-import { E2E_USER } from "./http-flow.js";
+import { authorizationUrl, E2E_USER } from "./http-flow.js";
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const WIDTHS = [375, 1280] as const;
@@ -99,22 +98,8 @@ export function describePagesE2E(name: string, start: () => Promise<RunningExamp
       await Promise.all([example?.stop(), browser?.close(), callback?.close()]);
     });
 
-    const authorizeUrl = (params: Record<string, string> = {}) => {
-      const verifier = randomBytes(32).toString("base64url");
-      const url = new URL(`${example.url}/authorize`);
-      url.search = new URLSearchParams({
-        response_type: "code",
-        client_id: clientId,
-        redirect_uri: callback.redirectUrl,
-        code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-        code_challenge_method: "S256",
-        scope: "mcp:tools",
-        state: "pages-state",
-        resource: `${example.url}/mcp`,
-        ...params,
-      }).toString();
-      return url.href;
-    };
+    const authorizeUrl = (params: Record<string, string> = {}) =>
+      authorizationUrl(example.url, { clientId, redirectUri: callback.redirectUrl }, { state: "pages-state", ...params }).url.href;
     const toCallback = (page: Page) => page.waitForURL(/127\.0\.0\.1:\d+\/callback/);
 
     it("login, then consent, then a session (a public loopback client is asked again, RFC 8252 §8.6); the account page lists and revokes; each page passes axe at 375 and 1280 px", async () => {

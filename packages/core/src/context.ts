@@ -23,7 +23,7 @@ export interface ServerContext {
    */
   liveGrants: BoundedMap<string, number>;
   /** When this instance last recorded a consent's use, by user and client (ms): see `touchConsent`. */
-  consentTouches: Map<string, number>;
+  consentTouches: BoundedMap<string, number>;
 }
 
 /** What one request brings besides itself: where it comes from. */

@@ -328,7 +328,7 @@ export function createAuthorizationServer(input: AuthorizationServerOptions): Au
     verifier,
     limiter: createRateLimiter(options.rateLimit, options.storage, options.now, options.onEvent),
     liveGrants: new BoundedMap(10_000),
-    consentTouches: new Map(),
+    consentTouches: new BoundedMap(10_000),
   };
   watchRevocations(ctx);
   if (options.upstream) {

@@ -60,8 +60,7 @@ export async function consentCovers(ctx: ServerContext, subject: string, clientI
 }
 
 /** A consent's last use is recorded at most this often per user and client by one instance. */
-export const CONSENT_TOUCH_INTERVAL_MS = 60_000;
-const MAX_TRACKED_TOUCHES = 10_000;
+const CONSENT_TOUCH_INTERVAL_MS = 60_000;
 
 /**
  * Marks a token issue or refresh: the consent's last use, which also renews its lifetime. Nothing
@@ -75,7 +74,6 @@ export async function touchConsent(ctx: ServerContext, subject: string, clientId
   const touches = ctx.consentTouches;
   const last = touches.get(key);
   if (last !== undefined && now - last >= 0 && now - last < CONSENT_TOUCH_INTERVAL_MS) return;
-  if (touches.size >= MAX_TRACKED_TOUCHES) touches.clear();
   touches.set(key, now);
   const existing = await ctx.options.storage.get<ConsentRecord>(key);
   if (!existing) return;

@@ -330,6 +330,27 @@ describe("Remembered consent", () => {
     expect(redirectOf(other).params.get("iss")).toBe(ISSUER);
   });
 
+  it("a token issue or refresh marks the consent's last use, at most once a minute per user and client", async () => {
+    const t = createClockedServer({ clients: [...TEST_CLIENTS, WEB] });
+    const b = browser(t.fetch);
+    const { url, verifier } = await authorizationUrl(web);
+    const code = redirectOf(await allow(b, await b.open((await logIn(b, await b.open(url))).headers.get("Location")!))).params.get("code")!;
+    const issued = (await (await tokenRequest(t.fetch, { grant_type: "authorization_code", code, code_verifier: verifier, ...web })).json()) as {
+      refresh_token: string;
+    };
+    const lastUse = async () => (await t.server.listConsents({ subject: "alice" }))[0]!.lastUsedAt;
+    const first = await lastUse();
+    t.clock.advance(10);
+    const refresh = async (token: string) =>
+      ((await (await tokenRequest(t.fetch, { grant_type: "refresh_token", refresh_token: token, client_id: "web" })).json()) as { refresh_token: string })
+        .refresh_token;
+    const next = await refresh(issued.refresh_token);
+    expect(await lastUse()).toBe(first);
+    t.clock.advance(61);
+    await refresh(next);
+    expect(await lastUse()).toBe(first + 71_000);
+  });
+
   it("the consent records are per user and client, listed by the API with their scopes and last use", async () => {
     const t = createTestServer();
     await firstSignIn(browser(t.fetch), { scope: "mcp:tools files:read" });

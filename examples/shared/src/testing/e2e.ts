@@ -14,6 +14,22 @@ import { E2E_USER } from "./http-flow.js";
 export { describeKeyRotation } from "./key-rotation.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Headless Chromium for the browser suites: no sandbox, GPU, QUIC or background traffic. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
 const USERNAME = E2E_USER.username;
 const PASSWORD = E2E_USER.password;
 
@@ -184,22 +200,7 @@ export function describeMcpClientE2E(name: string, start: () => Promise<RunningE
     let callback: Awaited<ReturnType<typeof callbackServer>>;
 
     beforeAll(async () => {
-      [example, browser, callback] = await Promise.all([
-        start(),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        }),
-        callbackServer(),
-      ]);
+      [example, browser, callback] = await Promise.all([start(), launchChromium(), callbackServer()]);
     }, 90_000);
     afterAll(async () => {
       await Promise.all([example?.stop(), browser?.close(), callback?.close()]);

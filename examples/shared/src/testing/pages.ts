@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, callbackServer, signInThenDecide, type RunningExample } from "./e2e.js";
+import { CHROMIUM, callbackServer, launchChromium, signInThenDecide, type RunningExample } from "./e2e.js";
 import { authorizationUrl, E2E_USER } from "./http-flow.js";
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
@@ -73,14 +73,7 @@ export function describePagesE2E(name: string, start: () => Promise<RunningExamp
 
     beforeAll(async () => {
       mkdirSync(artefacts, { recursive: true });
-      [example, browser, callback] = await Promise.all([
-        start(),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        }),
-        callbackServer(),
-      ]);
+      [example, browser, callback] = await Promise.all([start(), launchChromium(), callbackServer()]);
       const registered = await fetch(`${example.url}/register`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },

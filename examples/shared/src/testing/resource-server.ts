@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BrowserProvider, callbackServer, CHROMIUM, type RunningExample } from "./e2e.js";
+import { BrowserProvider, CHROMIUM, callbackServer, launchChromium, type RunningExample } from "./e2e.js";
 import { callWhoami } from "./http-flow.js";
 import type { TestIdp } from "./test-idp.js";
 
@@ -131,13 +131,7 @@ export function describeResourceServerMode(
       let browser: Browser;
       let callback: Awaited<ReturnType<typeof callbackServer>>;
       beforeAll(async () => {
-        [browser, callback] = await Promise.all([
-          chromium.launch({
-            executablePath: CHROMIUM,
-            args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-          }),
-          callbackServer(),
-        ]);
+        [browser, callback] = await Promise.all([launchChromium(), callbackServer()]);
       }, 60_000);
       afterAll(async () => {
         await Promise.all([browser?.close(), callback?.close()]);

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BrowserProvider, CHROMIUM, callbackServer, freePort, type RunningExample } from "./e2e.js";
+import { BrowserProvider, CHROMIUM, callbackServer, freePort, launchChromium, type RunningExample } from "./e2e.js";
 
 /** What the suite needs of a test identity provider (`startTestIdp` in packages/core/test/upstream/idp.ts). */
 export interface UpstreamIdp {
@@ -61,18 +61,7 @@ export function describeUpstreamE2E(name: string, startIdp: StartIdp, start: (en
           ],
           accessTokenTtlSeconds: UPSTREAM_TOKEN_SECONDS,
         }),
-        chromium.launch({
-          executablePath: CHROMIUM,
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        }),
+        launchChromium(),
         callbackServer(),
       ]);
       example = await start({

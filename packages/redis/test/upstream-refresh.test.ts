@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuthorizationServer, type AuthorizationServer, type UpstreamAccess } from "@portcullis/core";
-import { Agent, formOf, formPost, pkce, signInAtIdp } from "../../core/test/upstream/agent.js";
+import { Agent, authorizationRequest, formOf, formPost, signInAtIdp } from "../../core/test/upstream/agent.js";
 import { startTestIdp, type TestIdp } from "../../core/test/upstream/idp.js";
 import { createRedisStore } from "../src/index.js";
 import { REDIS_URL, redisSkipReason } from "./availability.js";
@@ -53,16 +53,7 @@ describe.skipIf(Boolean(skipReason))("Upstream refresh on Redis", () => {
     let now = Date.now();
     const [a, b] = [instance(() => now), instance(() => now)];
     const agent = new Agent(a);
-    const { verifier, challenge } = pkce();
-    const url = new URL(`${ISSUER}/authorize`);
-    url.search = new URLSearchParams({
-      response_type: "code",
-      client_id: "client-a",
-      redirect_uri: REDIRECT,
-      code_challenge: challenge,
-      code_challenge_method: "S256",
-      state: "s",
-    }).toString();
+    const { url, verifier } = authorizationRequest(ISSUER, { client_id: "client-a", redirect_uri: REDIRECT, state: "s" });
     const { action, fields } = formOf(await (await agent.request(url.href)).text(), ISSUER);
     const allowed = await agent.request(action, formPost({ ...fields, decision: "allow" }));
     const callback = await signInAtIdp(agent, allowed.headers.get("Location")!, "alice", CALLBACK);

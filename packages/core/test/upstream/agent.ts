@@ -70,10 +70,17 @@ export const formPost = (fields: Record<string, string>): RequestInit => ({
   body: new URLSearchParams(fields),
 });
 
-/** A PKCE pair for the MCP client's side. */
-export function pkce() {
+/** The MCP client's authorization request at `issuer` (PKCE S256, `params` on top), and its PKCE verifier. */
+export function authorizationRequest(issuer: string, params: Record<string, string>) {
   const verifier = randomBytes(32).toString("base64url");
-  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+  const url = new URL(`${issuer}/authorize`);
+  url.search = new URLSearchParams({
+    response_type: "code",
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+    ...params,
+  }).toString();
+  return { url, verifier };
 }
 
 /**

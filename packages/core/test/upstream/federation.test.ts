@@ -9,7 +9,7 @@ import {
   type UpstreamAccess,
   type UpstreamOptions,
 } from "../../src/index.js";
-import { Agent, formOf, formPost, pkce, signInAtIdp } from "./agent.js";
+import { Agent, authorizationRequest, formOf, formPost, signInAtIdp } from "./agent.js";
 import { startTestIdp, type TestIdp } from "./idp.js";
 
 const ISSUER = "https://as.test";
@@ -84,17 +84,7 @@ type Server = ReturnType<typeof createServer>["server"];
 
 /** The MCP client's authorization request, as a URL. */
 function authorizeUrl(clientId = "client-a", state = "client-state-1") {
-  const { verifier, challenge } = pkce();
-  const url = new URL(`${ISSUER}/authorize`);
-  url.search = new URLSearchParams({
-    response_type: "code",
-    client_id: clientId,
-    redirect_uri: CLIENT_REDIRECT,
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state,
-    resource: RESOURCE,
-  }).toString();
+  const { url, verifier } = authorizationRequest(ISSUER, { client_id: clientId, redirect_uri: CLIENT_REDIRECT, state, resource: RESOURCE });
   return { url: url.href, verifier };
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { createAuthorizationServer, createMemoryStore, upstreamPresets, type UpstreamAccess, type UpstreamOptions } from "../../src/index.js";
-import { Agent, formOf, formPost, pkce } from "./agent.js";
+import { Agent, authorizationRequest, formOf, formPost } from "./agent.js";
 
 const ISSUER = "https://as.test";
 const REDIRECT = "http://127.0.0.1:7777/cb";
@@ -42,16 +42,7 @@ function createServer(upstream: UpstreamOptions) {
 /** Consent on the built-in page; answers the redirect to the provider and the agent. */
 async function allow(server: ReturnType<typeof createServer>) {
   const agent = new Agent(server);
-  const { verifier, challenge } = pkce();
-  const url = new URL(`${ISSUER}/authorize`);
-  url.search = new URLSearchParams({
-    response_type: "code",
-    client_id: "client-a",
-    redirect_uri: REDIRECT,
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "st",
-  }).toString();
+  const { url, verifier } = authorizationRequest(ISSUER, { client_id: "client-a", redirect_uri: REDIRECT, state: "st" });
   const page = await agent.request(url.href);
   expect(page.status).toBe(200);
   const { action, fields } = formOf(await page.text(), ISSUER);

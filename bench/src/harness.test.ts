@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { BENCH_DIR } from "./harness.js";
 import type { Report } from "./report.js";
 
-const SUBSET = ["bare-hono", "hono-memory-reused", "hono-memory-401-none", "hono-memory-refresh"];
+const SUBSET = ["bare-hono", "floor-hono-refresh", "hono-memory-reused", "hono-memory-401-none", "hono-memory-refresh"];
 const out = mkdtempSync(join(tmpdir(), "portcullis-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

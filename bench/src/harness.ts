@@ -31,7 +31,7 @@ export interface HttpScenario {
   id: string;
   label: string;
   group: string;
-  script: "bare.ts" | "sdk.ts" | "portcullis.ts" | "worker.ts";
+  script: "bare.ts" | "sdk.ts" | "floor.ts" | "portcullis.ts" | "worker.ts";
   config: Record<string, unknown>;
   nodeArgs?: string[];
   /** `--cpu-prof`: where the server writes a CPU profile of the measured load (started once it is ready). */

@@ -7,7 +7,13 @@ export interface Target {
   scenario: string;
   baseline: string;
   min: number;
+  /**
+   * Floors (floor.ts) measured against the same baseline: what the least server meeting the
+   * same duties reaches, through the Fetch objects (bare Hono) and without them (node:http).
+   */
+  floors?: string[];
   ratio?: number;
+  floorRatios?: Record<string, number>;
   verdict: "PASS" | "FAIL" | "n/a";
 }
 
@@ -22,7 +28,9 @@ export interface Report {
   targets: Target[];
 }
 
-const TARGETS: Array<Omit<Target, "ratio" | "verdict">> = [
+const FLOORS = { refresh: ["floor-hono-refresh", "floor-node-refresh"], register: ["floor-hono-register", "floor-node-register"] };
+
+const TARGETS: Array<Omit<Target, "ratio" | "floorRatios" | "verdict">> = [
   { name: "Guarded endpoint, reused token (Hono) >= 0.85x bare Hono", scenario: "hono-memory-reused", baseline: "bare-hono", min: 0.85 },
   { name: "Guarded endpoint, reused token (Hono) >= 5x MCP SDK Express bearer gate", scenario: "hono-memory-reused", baseline: "sdk-bearer", min: 5 },
   { name: "Guarded endpoint, reused token (Express) >= 0.85x bare Express", scenario: "express-memory-reused", baseline: "bare-express", min: 0.85 },
@@ -32,15 +40,27 @@ const TARGETS: Array<Omit<Target, "ratio" | "verdict">> = [
   { name: "Fresh token per request (Hono, Redis) >= 0.8x raw jose verify", scenario: "hono-redis-fresh", baseline: "jose-verify", min: 0.8 },
   { name: "401 no token >= 0.8x guarded success path", scenario: "hono-memory-401-none", baseline: "hono-memory-reused", min: 0.8 },
   { name: "401 bad signature >= 0.8x guarded success path", scenario: "hono-memory-401-badsig", baseline: "hono-memory-reused", min: 0.8 },
-  { name: "Refresh grant (memory) >= 1.5x MCP SDK refresh grant", scenario: "hono-memory-refresh", baseline: "sdk-refresh", min: 1.5 },
-  { name: "Refresh grant (SQLite) >= 1.5x MCP SDK refresh grant", scenario: "hono-sqlite-refresh", baseline: "sdk-refresh", min: 1.5 },
-  { name: "Refresh grant (Redis) >= 1.5x MCP SDK refresh grant", scenario: "hono-redis-refresh", baseline: "sdk-refresh", min: 1.5 },
-  { name: "Registration (memory) >= 2x MCP SDK registration", scenario: "hono-memory-register", baseline: "sdk-register", min: 2 },
-  { name: "Registration (SQLite) >= 2x MCP SDK registration", scenario: "hono-sqlite-register", baseline: "sdk-register", min: 2 },
-  { name: "Registration (Redis) >= 2x MCP SDK registration", scenario: "hono-redis-register", baseline: "sdk-register", min: 2 },
+  { name: "Refresh grant (memory) >= 1.5x MCP SDK refresh grant", scenario: "hono-memory-refresh", baseline: "sdk-refresh", min: 1.5, floors: FLOORS.refresh },
+  { name: "Refresh grant (SQLite) >= 1.5x MCP SDK refresh grant", scenario: "hono-sqlite-refresh", baseline: "sdk-refresh", min: 1.5, floors: FLOORS.refresh },
+  { name: "Refresh grant (Redis) >= 1.5x MCP SDK refresh grant", scenario: "hono-redis-refresh", baseline: "sdk-refresh", min: 1.5, floors: FLOORS.refresh },
+  { name: "Registration (memory) >= 2x MCP SDK registration", scenario: "hono-memory-register", baseline: "sdk-register", min: 2, floors: FLOORS.register },
+  { name: "Registration (SQLite) >= 2x MCP SDK registration", scenario: "hono-sqlite-register", baseline: "sdk-register", min: 2, floors: FLOORS.register },
+  { name: "Registration (Redis) >= 2x MCP SDK registration", scenario: "hono-redis-register", baseline: "sdk-register", min: 2, floors: FLOORS.register },
   { name: "Fresh token per request (Hono, PostgreSQL) >= 0.8x raw jose verify", scenario: "hono-postgres-fresh", baseline: "jose-verify", min: 0.8 },
-  { name: "Refresh grant (PostgreSQL) >= 1.5x MCP SDK refresh grant", scenario: "hono-postgres-refresh", baseline: "sdk-refresh", min: 1.5 },
-  { name: "Registration (PostgreSQL) >= 2x MCP SDK registration", scenario: "hono-postgres-register", baseline: "sdk-register", min: 2 },
+  {
+    name: "Refresh grant (PostgreSQL) >= 1.5x MCP SDK refresh grant",
+    scenario: "hono-postgres-refresh",
+    baseline: "sdk-refresh",
+    min: 1.5,
+    floors: FLOORS.refresh,
+  },
+  {
+    name: "Registration (PostgreSQL) >= 2x MCP SDK registration",
+    scenario: "hono-postgres-register",
+    baseline: "sdk-register",
+    min: 2,
+    floors: FLOORS.register,
+  },
 ];
 
 export function evaluateTargets(results: ScenarioResult[]): Target[] {
@@ -70,7 +90,12 @@ export function evaluateTargets(results: ScenarioResult[]): Target[] {
     const b = byId.get(t.baseline);
     if (!a || !b || a.error || b.error || !(b.rps > 0)) return { ...t, verdict: "n/a" };
     const ratio = a.paired && a.compare === t.baseline ? a.paired.ratio : a.rps / b.rps;
-    return { ...t, ratio, verdict: ratio >= t.min ? "PASS" : "FAIL" };
+    const floorRatios: Record<string, number> = {};
+    for (const id of t.floors ?? []) {
+      const floor = byId.get(id);
+      if (floor && !floor.error && floor.rps > 0) floorRatios[id] = floor.rps / b.rps;
+    }
+    return { ...t, ratio, ...(t.floors ? { floorRatios } : {}), verdict: ratio >= t.min ? "PASS" : "FAIL" };
   });
 }
 
@@ -126,7 +151,10 @@ export function markdown(report: Report): string {
   }
   lines.push("", "## Targets", "");
   for (const t of report.targets) {
-    lines.push(`- ${t.verdict} — ${t.name}: ${t.ratio === undefined ? "not measured" : `${t.ratio.toFixed(2)}×`}`);
+    const floors = Object.entries(t.floorRatios ?? {}).map(([id, ratio]) => `${id} ${ratio.toFixed(2)}×`);
+    lines.push(
+      `- ${t.verdict} — ${t.name}: ${t.ratio === undefined ? "not measured" : `${t.ratio.toFixed(2)}×`}${floors.length > 0 ? ` (floors: ${floors.join(", ")})` : ""}`,
+    );
   }
   lines.push("", `Worker bundle (examples/cloudflare-worker, as its build script writes it; gzip level 6): ${report.workerBundle}`);
   // The Worker's ratio has no target: it says what the guard costs in workerd, not on Cloudflare's edge.

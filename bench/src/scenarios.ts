@@ -89,6 +89,32 @@ export function scenarios(
     expectStatus: 201,
     fillRegistrations: true,
   });
+  // Floors: what the refresh and registration targets can reach at best on this host (floor.ts).
+  for (const [framework, name] of [
+    ["hono", "bare Hono"],
+    ["node", "bare node:http"],
+  ] as const) {
+    http({
+      id: `floor-${framework}-refresh`,
+      label: `Floor: signed-JWT refresh on ${name} (hashed tokens in a Map, one node:crypto ES256 signature)`,
+      group: "baseline",
+      script: "floor.ts",
+      config: { mode: "refresh", framework, refreshTokens: z.refreshTokens + 20_000 },
+      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+      expectStatus: 200,
+      compare: "sdk-refresh",
+    });
+    http({
+      id: `floor-${framework}-register`,
+      label: `Floor: registration on ${name} (redirect_uris checked, a Map)`,
+      group: "baseline",
+      script: "floor.ts",
+      config: { mode: "register", framework },
+      request: () => register,
+      expectStatus: 201,
+      compare: "sdk-register",
+    });
+  }
   list.push({ kind: "ops", id: "jose", label: "jose ES256", group: "baseline" });
 
   const stores: Store[] = ["memory", "sqlite", ...(options.redis ? (["redis"] as const) : []), ...(options.postgres ? (["postgres"] as const) : [])];
@@ -185,6 +211,24 @@ export function scenarios(
       request: () => mcp(),
       expectStatus: 401,
       compare: `${adapter}-memory-reused`,
+    });
+    http({
+      ...base,
+      id: `${adapter}-memory-refresh`,
+      label: `Portcullis ${name} adapter, refresh grant (ES256 JWT), memory`,
+      config: { ...base.config, refreshTokens: z.refreshTokens, maxEntries: 10_000_000 },
+      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+      expectStatus: 200,
+      compare: "sdk-refresh",
+      readyTimeoutSeconds: 300,
+    });
+    http({
+      ...base,
+      id: `${adapter}-memory-register`,
+      label: `Portcullis ${name} adapter, POST /register, memory`,
+      request: () => register,
+      expectStatus: 201,
+      compare: "sdk-register",
     });
   }
 

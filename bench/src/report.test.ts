@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import type { ScenarioResult } from "./harness.js";
+import { evaluateTargets, markdown, type Report } from "./report.js";
+
+const result = (id: string, rps: number, extra: Partial<ScenarioResult> = {}): ScenarioResult => ({
+  id,
+  label: id,
+  group: id.startsWith("hono-") ? "portcullis hono/memory" : "baseline",
+  unit: "req/s",
+  rps,
+  runs: [{ rps }],
+  ...extra,
+});
+
+describe("Benchmark report: floors beside the refresh and registration targets", () => {
+  const results = [
+    result("sdk-refresh", 4000),
+    result("floor-hono-refresh", 3600),
+    result("floor-node-refresh", 9200),
+    result("hono-memory-refresh", 2400),
+    result("sdk-register", 3000),
+    result("floor-node-register", 15000, { error: "exited" }),
+    result("hono-memory-register", 4500),
+  ];
+
+  it("measures each floor against the target's own baseline, leaving out a floor that errored or did not run", () => {
+    const targets = evaluateTargets(results);
+    const refresh = targets.find((t) => t.scenario === "hono-memory-refresh")!;
+    expect(refresh).toMatchObject({ verdict: "FAIL", ratio: 0.6 });
+    expect(refresh.floorRatios).toEqual({ "floor-hono-refresh": 0.9, "floor-node-refresh": 2.3 });
+    const register = targets.find((t) => t.scenario === "hono-memory-register")!;
+    expect(register).toMatchObject({ verdict: "FAIL", ratio: 1.5 });
+    expect(register.floorRatios).toEqual({});
+    // Targets against other baselines carry no floors.
+    expect(targets.find((t) => t.baseline === "bare-hono")!.floorRatios).toBeUndefined();
+  });
+
+  it("prints the floors on the target line, and nothing extra where none was measured", () => {
+    const report: Report = {
+      startedAt: "2026-12-02T00:00:00Z",
+      finishedAt: "2026-12-02T00:10:00Z",
+      machine: { cpuModel: "cpu", cpus: 2, memoryGb: 24, node: "v20", os: "linux", loadAverageAtStart: 0.1 },
+      settings: { quick: false, runs: 1, runSeconds: 1, warmupSeconds: 1, connections: 50 } as Report["settings"],
+      loadGenerator: "wrk",
+      workerBundle: "not measured",
+      results,
+      targets: evaluateTargets(results),
+    };
+    const md = markdown(report);
+    expect(md).toContain("- FAIL — Refresh grant (memory) >= 1.5x MCP SDK refresh grant: 0.60× (floors: floor-hono-refresh 0.90×, floor-node-refresh 2.30×)");
+    expect(md).toContain("- FAIL — Registration (memory) >= 2x MCP SDK registration: 1.50×\n");
+  });
+});

@@ -209,7 +209,9 @@ export async function runHttpScenario(
     const spec = s.request(server.info);
     await probe(url, spec, s.expectStatus);
     if (baseline) {
-      const other = await startServer(baseline.script, baseline.config, baseline.nodeArgs, baseline.readyTimeoutSeconds);
+      // A refresh baseline serves this server's own refresh tokens, so both take the same requests.
+      const tokens = spec.rotate?.into === "refresh-form" ? { refreshTokenFile: spec.rotate.file } : {};
+      const other = await startServer(baseline.script, { ...baseline.config, ...tokens }, baseline.nodeArgs, baseline.readyTimeoutSeconds);
       // The baseline gets the very request the guarded side gets (its Authorization header too,
       // which it ignores), so the ratio is the guard's cost, not that of parsing a longer request.
       pair = { server: other, url: `http://127.0.0.1:${other.info.port}`, spec };

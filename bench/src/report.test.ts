@@ -16,18 +16,18 @@ describe("Benchmark report: floors beside the refresh and registration targets",
   const results = [
     result("sdk-refresh", 4000),
     result("floor-hono-refresh", 3600),
-    result("floor-node-refresh", 9200),
+    result("floor-node-refresh", 9200, { compare: "sdk-refresh", paired: { ratio: 2.5, baselineRps: 3680, ratios: [2.5] } }),
     result("hono-memory-refresh", 2400),
     result("sdk-register", 3000),
     result("floor-node-register", 15000, { error: "exited" }),
     result("hono-memory-register", 4500),
   ];
 
-  it("measures each floor against the target's own baseline, leaving out a floor that errored or did not run", () => {
+  it("measures each floor against the target's own baseline (its paired ratio when it has one), leaving out a floor that errored or did not run", () => {
     const targets = evaluateTargets(results);
     const refresh = targets.find((t) => t.scenario === "hono-memory-refresh")!;
     expect(refresh).toMatchObject({ verdict: "FAIL", ratio: 0.6 });
-    expect(refresh.floorRatios).toEqual({ "floor-hono-refresh": 0.9, "floor-node-refresh": 2.3 });
+    expect(refresh.floorRatios).toEqual({ "floor-hono-refresh": 0.9, "floor-node-refresh": 2.5 });
     const register = targets.find((t) => t.scenario === "hono-memory-register")!;
     expect(register).toMatchObject({ verdict: "FAIL", ratio: 1.5 });
     expect(register.floorRatios).toEqual({});
@@ -47,7 +47,7 @@ describe("Benchmark report: floors beside the refresh and registration targets",
       targets: evaluateTargets(results),
     };
     const md = markdown(report);
-    expect(md).toContain("- FAIL — Refresh grant (memory) >= 1.5x MCP SDK refresh grant: 0.60× (floors: floor-hono-refresh 0.90×, floor-node-refresh 2.30×)");
+    expect(md).toContain("- FAIL — Refresh grant (memory) >= 1.5x MCP SDK refresh grant: 0.60× (floors: floor-hono-refresh 0.90×, floor-node-refresh 2.50×)");
     expect(md).toContain("- FAIL — Registration (memory) >= 2x MCP SDK registration: 1.50×\n");
   });
 });

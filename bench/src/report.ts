@@ -93,7 +93,7 @@ export function evaluateTargets(results: ScenarioResult[]): Target[] {
     const floorRatios: Record<string, number> = {};
     for (const id of t.floors ?? []) {
       const floor = byId.get(id);
-      if (floor && !floor.error && floor.rps > 0) floorRatios[id] = floor.rps / b.rps;
+      if (floor && !floor.error && floor.rps > 0) floorRatios[id] = floor.paired && floor.compare === t.baseline ? floor.paired.ratio : floor.rps / b.rps;
     }
     return { ...t, ratio, ...(t.floors ? { floorRatios } : {}), verdict: ratio >= t.min ? "PASS" : "FAIL" };
   });

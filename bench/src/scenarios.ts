@@ -103,6 +103,7 @@ export function scenarios(
       request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
       expectStatus: 200,
       compare: "sdk-refresh",
+      paired: true,
     });
     http({
       id: `floor-${framework}-register`,
@@ -113,6 +114,7 @@ export function scenarios(
       request: () => register,
       expectStatus: 201,
       compare: "sdk-register",
+      paired: true,
     });
   }
   list.push({ kind: "ops", id: "jose", label: "jose ES256", group: "baseline" });
@@ -168,6 +170,7 @@ export function scenarios(
       request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
       expectStatus: 200,
       compare: "sdk-refresh",
+      paired: true,
       readyTimeoutSeconds: 300,
     });
     http({
@@ -178,6 +181,7 @@ export function scenarios(
       request: () => register,
       expectStatus: 201,
       compare: "sdk-register",
+      paired: true,
       fillRegistrations: true,
     });
   }
@@ -220,6 +224,7 @@ export function scenarios(
       request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
       expectStatus: 200,
       compare: "sdk-refresh",
+      paired: true,
       readyTimeoutSeconds: 300,
     });
     http({
@@ -229,6 +234,7 @@ export function scenarios(
       request: () => register,
       expectStatus: 201,
       compare: "sdk-register",
+      paired: true,
     });
   }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
@@ -142,6 +142,15 @@ export function argConfig<T>(): T {
   const raw = process.argv[2];
   if (!raw) throw new Error("expected a JSON config as the first argument");
   return JSON.parse(raw) as T;
+}
+
+/**
+ * The refresh tokens a baseline serves: those of `file` when the harness pairs it with a server
+ * whose tokens it must accept (the harness passes that server's token file), else `count` new ones.
+ */
+export function refreshTokensFor(file: string | undefined, count: number, make: () => string): string[] {
+  if (file) return readFileSync(file, "utf8").split("\n").filter(Boolean);
+  return Array.from({ length: count }, make);
 }
 
 /** Fails loudly: the harness sees the exit and the message on stderr. */

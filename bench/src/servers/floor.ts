@@ -9,7 +9,8 @@
  * `no-store`. Hashing and signing take Node's fastest path, `node:crypto` synchronously (about a
  * third of a WebCrypto job's cost on the main thread), with no JWT library: the compact
  * serialization by hand. No client authentication, spent-token record, retry record, grant
- * lookup, scope check or store wrapper. N tokens are pre-issued for the load generator.
+ * lookup, scope check or store wrapper. N tokens are pre-issued for the load generator (or
+ * those of "refreshTokenFile", as for the SDK's baseline).
  *
  * argv[2] {"mode":"register","framework":"hono"|"node"}: POST /register parses the JSON body,
  * checks `redirect_uris` is a non-empty list of strings, gives the client a random id, keeps it
@@ -24,14 +25,19 @@ import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "
 import type { IncomingMessage } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
-import { argConfig, fail, listenLoopback, reportReady, writeLines } from "./common.js";
+import { argConfig, fail, listenLoopback, refreshTokensFor, reportReady, writeLines } from "./common.js";
 
 interface Answer {
   status: number;
   body: unknown;
 }
 
-const { mode, framework, refreshTokens: count = 0 } = argConfig<{ mode: "refresh" | "register"; framework: "hono" | "node"; refreshTokens?: number }>();
+const {
+  mode,
+  framework,
+  refreshTokens: count = 0,
+  refreshTokenFile,
+} = argConfig<{ mode: "refresh" | "register"; framework: "hono" | "node"; refreshTokens?: number; refreshTokenFile?: string }>();
 const { port, origin, attach } = await listenLoopback();
 const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
 const randomToken = () => randomBytes(32).toString("base64url");
@@ -47,12 +53,8 @@ if (mode === "refresh") {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const header = base64urlJSON({ alg: "ES256", typ: "at+jwt", kid: "k1" });
   const records = new Map<string, { clientId: string; scopes: string[] }>();
-  const issued: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const token = randomToken();
-    records.set(sha256(token), { clientId: "pub", scopes: ["mcp:tools"] });
-    issued.push(token);
-  }
+  const issued = refreshTokensFor(refreshTokenFile, count, randomToken);
+  for (const token of issued) records.set(sha256(token), { clientId: "pub", scopes: ["mcp:tools"] });
   answer = (text) => {
     const form = new URLSearchParams(text);
     const presented = form.get("refresh_token");

@@ -5,7 +5,8 @@
  * imported once; every request verifies the signature, as the SDK has no cache).
  * argv[2] {"mode":"router","refreshTokens":N}: `mcpAuthRouter` with an in-memory provider written
  * here (opaque tokens in Maps, refresh tokens rotated), rate limits off; N refresh tokens
- * pre-issued for the load generator.
+ * pre-issued for the load generator, or those of the file "refreshTokenFile" names (the harness
+ * pairs this baseline's runs with a server's whose token file that is).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import express, { type Response as ExpressResponse } from "express";
@@ -17,7 +18,7 @@ import type { OAuthRegisteredClientsStore } from "@modelcontextprotocol/sdk/serv
 import type { AuthorizationParams, OAuthServerProvider } from "@modelcontextprotocol/sdk/server/auth/provider.js";
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import type { OAuthClientInformationFull, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { argConfig, fail, listenLoopback, reportReady, writeLines } from "./common.js";
+import { argConfig, fail, listenLoopback, refreshTokensFor, reportReady, writeLines } from "./common.js";
 
 interface TokenRecord {
   clientId: string;
@@ -73,7 +74,7 @@ class MemoryProvider implements OAuthServerProvider {
   }
 }
 
-const config = argConfig<{ mode: "bearer" | "router"; refreshTokens?: number }>();
+const config = argConfig<{ mode: "bearer" | "router"; refreshTokens?: number; refreshTokenFile?: string }>();
 const { port, origin, attach } = await listenLoopback();
 const resource = `${origin}/mcp`;
 const app = express();
@@ -122,12 +123,8 @@ if (config.mode === "bearer") {
     grant_types: ["authorization_code", "refresh_token"],
     response_types: ["code"],
   });
-  const refreshTokens: string[] = [];
-  for (let i = 0; i < (config.refreshTokens ?? 0); i++) {
-    const token = randomBytes(32).toString("base64url");
-    provider.refreshTokens.set(token, { clientId: "pub", scopes: ["mcp:tools"], resource });
-    refreshTokens.push(token);
-  }
+  const refreshTokens = refreshTokensFor(config.refreshTokenFile, config.refreshTokens ?? 0, () => randomBytes(32).toString("base64url"));
+  for (const token of refreshTokens) provider.refreshTokens.set(token, { clientId: "pub", scopes: ["mcp:tools"], resource });
   app.use(
     mcpAuthRouter({
       provider,

@@ -144,7 +144,10 @@ if (loadMode) {
   let n = 0;
   const worker = async () => {
     while (performance.now() - started < 5000) {
-      const r = await server.fetch(registering ? registerRequest() : refreshRequest());
+      // As the Node adapters hand it over: the body read from the socket, the Request bodiless.
+      const request = registering ? registerRequest() : refreshRequest();
+      const body = new Uint8Array(await request.arrayBuffer());
+      const r = (await server.handle(new Request(request.url, { method: "POST", headers: request.headers }), { body }))!;
       if (r.status !== (registering ? 201 : 200)) throw new Error(`answered ${r.status}`);
       await r.arrayBuffer();
       n++;
@@ -152,7 +155,7 @@ if (loadMode) {
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   console.log(
-    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.fetch(${registering ? "registration" : "refresh grant"}), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`,
+    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.handle(${registering ? "registration" : "refresh grant"}, body read), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`,
   );
   if (profileTo) {
     const { profile } = await session.post("Profiler.stop");

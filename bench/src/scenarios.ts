@@ -96,10 +96,10 @@ export function scenarios(
   ] as const) {
     http({
       id: `floor-${framework}-refresh`,
-      label: `Floor: signed-JWT refresh on ${name} (hashed tokens in a Map, one node:crypto ES256 signature)`,
+      label: `Floor: signed-JWT refresh on ${name} (hashed tokens in a Map, one WebCrypto ES256 signature)`,
       group: "baseline",
       script: "floor.ts",
-      config: { mode: "refresh", framework, refreshTokens: z.refreshTokens + 20_000 },
+      config: { mode: "refresh", framework, refreshTokens: 3 * z.refreshTokens },
       request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
       expectStatus: 200,
       compare: "sdk-refresh",

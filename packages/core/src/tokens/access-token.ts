@@ -1,5 +1,5 @@
-import { SignJWT } from "jose";
 import type { KeyRing } from "./keys.js";
+import { signJwt } from "./jws.js";
 import { randomToken } from "../lib/crypto.js";
 
 /** What an access token is issued for. */
@@ -27,17 +27,19 @@ export async function issueAccessToken(
 ): Promise<{ token: string; expiresAt: number }> {
   const key = await keys.signingKey();
   const iat = Math.floor(nowMs / 1000);
-  const extra = Object.fromEntries(Object.entries(claims.extraClaims ?? {}).filter(([name]) => !RESERVED.has(name)));
-  const payload: Record<string, unknown> = { ...extra, client_id: claims.clientId, gid: claims.grantId };
+  const payload: Record<string, unknown> = {};
+  if (claims.extraClaims) for (const [name, value] of Object.entries(claims.extraClaims)) if (!RESERVED.has(name)) payload[name] = value;
+  Object.assign(payload, {
+    iss: claims.issuer,
+    sub: claims.subject,
+    aud: claims.resource,
+    iat,
+    exp: iat + ttlSeconds,
+    jti: randomToken(16),
+    client_id: claims.clientId,
+    gid: claims.grantId,
+  });
   if (claims.scopes.length > 0) payload.scope = claims.scopes.join(" ");
-  const token = await new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: "at+jwt", kid: key.kid })
-    .setIssuer(claims.issuer)
-    .setSubject(claims.subject)
-    .setAudience(claims.resource)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + ttlSeconds)
-    .setJti(randomToken(16))
-    .sign(key.privateKey);
+  const token = await signJwt(key, "at+jwt", payload);
   return { token, expiresAt: iat + ttlSeconds };
 }

@@ -1,0 +1,50 @@
+import { compactVerify, decodeProtectedHeader, generateKeyPair, jwtVerify } from "jose";
+import { describe, expect, it } from "vitest";
+import { signJwt } from "./jws.js";
+import type { SigningAlgorithm } from "./keys.js";
+
+async function keyPair(alg: SigningAlgorithm) {
+  const { privateKey, publicKey } = await generateKeyPair(alg, alg === "EdDSA" ? { crv: "Ed25519" } : {});
+  return { signing: { kid: `kid-${alg}`, alg, privateKey: privateKey as CryptoKey }, publicKey };
+}
+
+const claims = {
+  iss: "https://as.example",
+  sub: "alice",
+  aud: "https://rs.example/mcp",
+  iat: 1_700_000_000,
+  exp: 4_000_000_000,
+  scope: "mcp:tools",
+  emoji: "ü😀",
+};
+
+describe("signJwt: the access token's compact JWS", () => {
+  for (const alg of ["ES256", "EdDSA"] as const) {
+    it(`AS-JWT-1 ${alg}: a JWT jose verifies, with the header { alg, typ, kid } and the claims as given`, async () => {
+      const { signing, publicKey } = await keyPair(alg);
+      const token = await signJwt(signing, "at+jwt", claims);
+      expect(decodeProtectedHeader(token)).toEqual({ alg, typ: "at+jwt", kid: signing.kid });
+      const { payload } = await jwtVerify(token, publicKey, { algorithms: [alg], typ: "at+jwt", issuer: claims.iss, audience: claims.aud });
+      expect(payload).toEqual(claims);
+      // The key's encoded header is kept; another typ gets its own.
+      expect((await jwtVerify(await signJwt(signing, "at+jwt", { ...claims, sub: "bob" }), publicKey, { algorithms: [alg] })).payload.sub).toBe("bob");
+      expect(decodeProtectedHeader(await signJwt(signing, "JWT", claims)).typ).toBe("JWT");
+    });
+
+    it(`AS-JWT-1 ${alg}: a token whose payload is changed, or signed by another key, fails verification`, async () => {
+      const { signing, publicKey } = await keyPair(alg);
+      const other = await keyPair(alg);
+      const token = await signJwt(signing, "at+jwt", claims);
+      const [header, , signature] = token.split(".");
+      const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: "mallory" })).toString("base64url")}.${signature}`;
+      await expect(compactVerify(forged, publicKey)).rejects.toThrow();
+      await expect(compactVerify(await signJwt(other.signing, "at+jwt", claims), publicKey)).rejects.toThrow();
+    });
+  }
+
+  it("ES256 signatures are the 64-byte r ‖ s JWS takes (RFC 7518 §3.4), not DER", async () => {
+    const { signing } = await keyPair("ES256");
+    const token = await signJwt(signing, "at+jwt", claims);
+    expect(Buffer.from(token.split(".")[2]!, "base64url")).toHaveLength(64);
+  });
+});

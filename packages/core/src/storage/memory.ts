@@ -152,9 +152,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (!slot) return undefined;
       const wasDisposable = disposable.has(key);
       drop(key);
-      const added = new Set(entries.map((entry) => entry.key).filter((k) => !slots.has(k))).size;
       try {
-        makeRoom(added);
+        // The exact count of new keys only matters near the cap: it costs a lookup per entry.
+        if (slots.size + entries.length > maxEntries) makeRoom(new Set(entries.map((entry) => entry.key).filter((k) => !slots.has(k))).size);
       } catch (error) {
         put(key, slot, { disposable: wasDisposable });
         throw error;

@@ -1,11 +1,18 @@
 /** Every scenario of the benchmark, in the order they run (baselines first). */
 import type { HttpScenario, Scenario, Settings } from "./harness.js";
 import type { RequestSpec } from "./load.js";
+import type { ReadyInfo } from "./servers/common.js";
 import { REGISTRATION_BODY } from "./servers/common.js";
 
 const MCP_BODY = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
 const mcp = (headers: Record<string, string> = {}): RequestSpec => ({ method: "POST", path: "/mcp", headers, body: MCP_BODY });
 const register: RequestSpec = { method: "POST", path: "/register", body: REGISTRATION_BODY };
+/** A refresh grant per request, each spending the next of the server's pre-issued refresh tokens. */
+const refreshGrant = (info: ReadyInfo): RequestSpec => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } });
+/** A refresh row's load and ratio: runs alternated with the SDK's refresh grant, which serves the row's own tokens. */
+const againstSdkRefresh = { request: refreshGrant, expectStatus: 200, compare: "sdk-refresh", paired: true } as const;
+/** A registration row's load and ratio: runs alternated with the SDK's registration. */
+const againstSdkRegister = { request: () => register, expectStatus: 201, compare: "sdk-register", paired: true } as const;
 
 export interface Sizes {
   /** Access tokens rotated through by the fresh-token scenario; above the verifier's 10,000-entry cache, so none is a hit. */
@@ -76,7 +83,7 @@ export function scenarios(
     group: "baseline",
     script: "sdk.ts",
     config: { mode: "router", refreshTokens: z.refreshTokens + 20_000 },
-    request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+    request: refreshGrant,
     expectStatus: 200,
   });
   http({
@@ -100,10 +107,7 @@ export function scenarios(
       group: "baseline",
       script: "floor.ts",
       config: { mode: "refresh", framework, refreshTokens: 3 * z.refreshTokens },
-      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
-      expectStatus: 200,
-      compare: "sdk-refresh",
-      paired: true,
+      ...againstSdkRefresh,
     });
     http({
       id: `floor-${framework}-register`,
@@ -111,10 +115,7 @@ export function scenarios(
       group: "baseline",
       script: "floor.ts",
       config: { mode: "register", framework },
-      request: () => register,
-      expectStatus: 201,
-      compare: "sdk-register",
-      paired: true,
+      ...againstSdkRegister,
     });
   }
   list.push({ kind: "ops", id: "jose", label: "jose ES256", group: "baseline" });
@@ -167,10 +168,7 @@ export function scenarios(
       id: `hono-${store}-refresh`,
       label: `Portcullis refresh grant (ES256 JWT), ${store}`,
       config: { ...config, refreshTokens: z.refreshTokens, ...(store === "memory" ? { maxEntries: 10_000_000 } : {}) },
-      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
-      expectStatus: 200,
-      compare: "sdk-refresh",
-      paired: true,
+      ...againstSdkRefresh,
       readyTimeoutSeconds: 300,
     });
     http({
@@ -178,10 +176,7 @@ export function scenarios(
       id: `hono-${store}-register`,
       label: `Portcullis POST /register, ${store}`,
       config,
-      request: () => register,
-      expectStatus: 201,
-      compare: "sdk-register",
-      paired: true,
+      ...againstSdkRegister,
       fillRegistrations: true,
     });
   }
@@ -221,20 +216,14 @@ export function scenarios(
       id: `${adapter}-memory-refresh`,
       label: `Portcullis ${name} adapter, refresh grant (ES256 JWT), memory`,
       config: { ...base.config, refreshTokens: z.refreshTokens, maxEntries: 10_000_000 },
-      request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
-      expectStatus: 200,
-      compare: "sdk-refresh",
-      paired: true,
+      ...againstSdkRefresh,
       readyTimeoutSeconds: 300,
     });
     http({
       ...base,
       id: `${adapter}-memory-register`,
       label: `Portcullis ${name} adapter, POST /register, memory`,
-      request: () => register,
-      expectStatus: 201,
-      compare: "sdk-register",
-      paired: true,
+      ...againstSdkRegister,
     });
   }
 
@@ -247,7 +236,7 @@ export function scenarios(
         script: "portcullis.ts",
         config: { adapter: "hono", store, refreshTokens: z.refreshTokens, liveGrants: grants, ...(store === "memory" ? { maxEntries: 10_000_000 } : {}) },
         nodeArgs: ["--max-old-space-size=6144"],
-        request: (info) => ({ method: "POST", path: "/token", rotate: { file: info.files!.refreshTokens!, into: "refresh-form" } }),
+        request: refreshGrant,
         expectStatus: 200,
         compare: growthId(store, z.growth[0]!),
         readyTimeoutSeconds: 300,

@@ -27,9 +27,7 @@ export async function issueAccessToken(
 ): Promise<{ token: string; expiresAt: number }> {
   const key = await keys.signingKey();
   const iat = Math.floor(nowMs / 1000);
-  const payload: Record<string, unknown> = {};
-  if (claims.extraClaims) for (const [name, value] of Object.entries(claims.extraClaims)) if (!RESERVED.has(name)) payload[name] = value;
-  Object.assign(payload, {
+  const payload: Record<string, unknown> = {
     iss: claims.issuer,
     sub: claims.subject,
     aud: claims.resource,
@@ -38,8 +36,9 @@ export async function issueAccessToken(
     jti: randomToken(16),
     client_id: claims.clientId,
     gid: claims.grantId,
-  });
+  };
   if (claims.scopes.length > 0) payload.scope = claims.scopes.join(" ");
+  if (claims.extraClaims) for (const [name, value] of Object.entries(claims.extraClaims)) if (!RESERVED.has(name)) payload[name] = value;
   const token = await signJwt(key, "at+jwt", payload);
   return { token, expiresAt: iat + ttlSeconds };
 }

@@ -70,12 +70,9 @@ for (let batch = 0; batch < (onRedis || onPostgres ? 30 : 200); batch++) {
   await Promise.all(writes);
 }
 let next = 0;
-const refreshRequest = () =>
-  new Request(`${origin}/token`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: `grant_type=refresh_token&client_id=pub&refresh_token=${refreshTokens[next++]}`,
-  });
+const FORM = { "Content-Type": "application/x-www-form-urlencoded" };
+const refreshForm = () => `grant_type=refresh_token&client_id=pub&refresh_token=${refreshTokens[next++]}`;
+const refreshRequest = () => new Request(`${origin}/token`, { method: "POST", headers: FORM, body: refreshForm() });
 const first = (await (await server.fetch(refreshRequest())).json()) as { access_token: string };
 const token = first.access_token;
 const rawHeaders = ["Host", "127.0.0.1:8787", "Authorization", `Bearer ${token}`, "Content-Type", "application/json", "Content-Length", "46"];
@@ -132,7 +129,10 @@ if (loadMode) {
   // `--inflight=N`: requests in flight at once (default 50); 1 shows a request's own latency.
   const inFlight = Number(process.argv.find((a) => a.startsWith("--inflight="))?.slice("--inflight=".length) ?? 50);
   const profileTo = loadMode.includes("=") ? loadMode.slice(loadMode.indexOf("=") + 1) : undefined;
-  const registerRequest = () => new Request(`${origin}/register`, { method: "POST", headers: { "Content-Type": "application/json" }, body: REGISTRATION_BODY });
+  const registrationBody = encoder.encode(REGISTRATION_BODY);
+  // As the Node-based adapters hand a request over: the body already read, the Request bodiless.
+  const handOver = (path: string, headers: Record<string, string>, body: Uint8Array) =>
+    server.handle(new Request(`${origin}${path}`, { method: "POST", headers }), { body });
   const { Session } = await import("node:inspector/promises");
   const session = new Session();
   if (profileTo) {
@@ -144,10 +144,9 @@ if (loadMode) {
   let n = 0;
   const worker = async () => {
     while (performance.now() - started < 5000) {
-      // As the Node adapters hand it over: the body read from the socket, the Request bodiless.
-      const request = registering ? registerRequest() : refreshRequest();
-      const body = new Uint8Array(await request.arrayBuffer());
-      const r = (await server.handle(new Request(request.url, { method: "POST", headers: request.headers }), { body }))!;
+      const r = (await (registering
+        ? handOver("/register", { "Content-Type": "application/json" }, registrationBody)
+        : handOver("/token", FORM, encoder.encode(refreshForm()))))!;
       if (r.status !== (registering ? 201 : 200)) throw new Error(`answered ${r.status}`);
       await r.arrayBuffer();
       n++;

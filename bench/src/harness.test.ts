@@ -26,6 +26,12 @@ function expectMeasured(report: Report, md: string) {
     expect(r.p99Ms, r.id).toBeGreaterThanOrEqual(r.p50Ms!);
     expect(r.rssMb, r.id).toBeGreaterThan(0);
     expect(r.unexpected, `${r.id}: responses other than ${r.expectStatus}`).toBe(0);
+    // The server's own CPU per request, read from /proc around each measured run.
+    if (r.unit === "req/s") {
+      expect(r.cpu?.total, r.id).toBeGreaterThan(0);
+      expect(r.cpu!.main, r.id).toBeLessThanOrEqual(r.cpu!.total);
+    }
+    if (r.paired) expect(r.paired.baselineCpu?.total, r.id).toBeGreaterThan(0);
     expect(md).toContain(`\`${r.id}\``);
   }
 }

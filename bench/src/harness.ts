@@ -78,7 +78,14 @@ export interface ScenarioResult {
   runs: Array<Partial<LoadResult> & { rps: number }>;
   compare?: string;
   /** With {@link HttpScenario.paired}: the median of the per-pair ratios, and the baseline's median req/s in those pairs. */
-  paired?: { ratio: number; baselineRps: number; ratios: number[] };
+  paired?: { ratio: number; baselineRps: number; ratios: number[]; baselineCpu?: CpuPerRequest };
+  /**
+   * The server process's CPU time (user + system) per answered request over the measured runs
+   * (medians), in µs: every thread's (the signing pool's and the garbage collector's helpers too)
+   * and the main thread's. What a request costs whatever else the host runs, where req/s also
+   * moves with the load generator and the neighbours.
+   */
+  cpu?: CpuPerRequest;
   facts?: Record<string, string | number>;
   note?: string;
   error?: string;
@@ -146,12 +153,48 @@ export async function startServer(
   };
 }
 
+/**
+ * CPU time a process has used, user + system, in ms: over all its threads, or with `thread` (a
+ * thread id; the process id names the main thread) that thread's alone. Linux `/proc`; undefined
+ * elsewhere.
+ */
+export function readCpuMs(pid: number, thread?: number): number | undefined {
+  try {
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces, so cut at its closing parenthesis):
+    // utime and stime are the 12th and 13th, in clock ticks (USER_HZ, 100 on Linux).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Server CPU per request answered as expected, µs: all threads, and the main (JavaScript) thread's part. */
+export interface CpuPerRequest {
+  total: number;
+  main: number;
+}
+
+/** Runs `load` and measures the CPU the process `pid` spent meanwhile (see {@link CpuPerRequest}). */
+async function measured(pid: number, load: () => Promise<LoadResult>, ok: (r: LoadResult) => number): Promise<{ result: LoadResult; cpu?: CpuPerRequest }> {
+  const before = [readCpuMs(pid), readCpuMs(pid, pid)];
+  const result = await load();
+  const after = [readCpuMs(pid), readCpuMs(pid, pid)];
+  const answered = ok(result);
+  if (answered === 0 || [...before, ...after].some((ms) => ms === undefined)) return { result };
+  const perRequest = (i: number) => ((after[i]! - before[i]!) * 1000) / answered;
+  return { result, cpu: { total: perRequest(0), main: perRequest(1) } };
+}
+
 /** VmRSS and VmHWM of a process, in MB. */
 export function readRss(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (name: string) => Number(/^(\w+):\s+(\d+) kB$/m.exec(status.split("\n").find((l) => l.startsWith(`${name}:`)) ?? "")?.[2] ?? NaN);
   return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
 }
+
+const medianCpu = (runs: CpuPerRequest[]): CpuPerRequest => ({ total: median(runs.map((c) => c.total)), main: median(runs.map((c) => c.main)) });
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -224,21 +267,30 @@ export async function runHttpScenario(
     let registered = 1 + ok(warm);
     const runs: LoadResult[] = [];
     const baselineRuns: LoadResult[] = [];
+    const cpu: CpuPerRequest[] = [];
+    const baselineCpu: CpuPerRequest[] = [];
+    const rssPid = server.info.rssPid ?? server.child.pid!;
     for (let i = 0; i < settings.runs; i++) {
       if (pair) {
-        const b = await load.run(pair.url, pair.spec, settings.runSeconds, settings.connections);
-        baselineRuns.push(b);
-        log(`    ${baseline!.id} run ${i + 1}: ${Math.round(b.rps)} req/s`);
+        const b = await measured(
+          pair.server.info.rssPid ?? pair.server.child.pid!,
+          () => load.run(pair!.url, pair!.spec, settings.runSeconds, settings.connections),
+          (r) => (baseline!.expectStatus < 400 ? r.requests - r.non2xx : r.non2xx),
+        );
+        baselineRuns.push(b.result);
+        if (b.cpu) baselineCpu.push(b.cpu);
+        log(`    ${baseline!.id} run ${i + 1}: ${Math.round(b.result.rps)} req/s`);
       }
-      const r = await load.run(url, spec, settings.runSeconds, settings.connections);
+      const m = await measured(rssPid, () => load.run(url, spec, settings.runSeconds, settings.connections), ok);
+      const r = m.result;
       runs.push(r);
+      if (m.cpu) cpu.push(m.cpu);
       unexpected += r.requests - ok(r);
       registered += ok(r);
       log(
         `    run ${i + 1}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.requests - ok(r) ? `, ${r.requests - ok(r)} unexpected` : ""}`,
       );
     }
-    const rssPid = server.info.rssPid ?? server.child.pid!;
     const rss = readRss(rssPid);
     Object.assign(result, {
       rps: median(runs.map((r) => r.rps)),
@@ -249,10 +301,16 @@ export async function runHttpScenario(
       unexpected,
       socketErrors: runs.reduce((n, r) => n + r.socketErrors, warm.socketErrors),
       runs,
+      ...(cpu.length === runs.length ? { cpu: medianCpu(cpu) } : {}),
     });
     if (pair && baselineRuns.length === runs.length) {
       const ratios = runs.map((r, i) => r.rps / baselineRuns[i]!.rps);
-      result.paired = { ratio: median(ratios), baselineRps: median(baselineRuns.map((b) => b.rps)), ratios };
+      result.paired = {
+        ratio: median(ratios),
+        baselineRps: median(baselineRuns.map((b) => b.rps)),
+        ratios,
+        ...(baselineCpu.length === runs.length ? { baselineCpu: medianCpu(baselineCpu) } : {}),
+      };
     }
     if (s.fillRegistrations) {
       const fill = await fillRegistrations(url, spec, registered, settings.registrationFill, settings.connections);

@@ -3,12 +3,14 @@
  * operation, one at a time, each in a bounded loop. Not part of `npm run bench`; used to explain
  * a target that fails (`tsx --conditions=portcullis:source src/micro.ts`; `--guard` for the
  * guard's cached and 401 paths alone, A/B; `--refresh[=file.cpuprofile]` or `--register[=...]` for 5 s of
- * refresh grants or registrations alone, profiled into the file).
+ * refresh grants or registrations alone, profiled into the file, with the process's CPU per
+ * request and its main thread's; `--no-retry` refreshes without the retry record).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { SignJWT, generateKeyPair } from "jose";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard } from "@portcullis/core";
+import { readCpuMs } from "./harness.js";
 import { REGISTRATION_BODY } from "./servers/common.js";
 
 const origin = "http://127.0.0.1:8787";
@@ -45,6 +47,8 @@ const server = createAuthorizationServer({
   interactionUrl: "/login",
   clients: [{ client_id: "pub", redirect_uris: ["http://127.0.0.1:33418/callback"], grant_types: ["authorization_code", "refresh_token"] }],
   rateLimit: false,
+  // `--no-retry`: no reuse interval, so no retry record is sealed and written (what it costs).
+  ...(process.argv.includes("--no-retry") ? { refreshTokenReuseIntervalSeconds: 0 } : {}),
   // `--eddsa`: Ed25519 signing keys instead of the default ES256.
   signingAlgorithm: process.argv.includes("--eddsa") ? "EdDSA" : "ES256",
 });
@@ -140,6 +144,10 @@ if (loadMode) {
     await session.post("Profiler.enable");
     await session.post("Profiler.start");
   }
+  // CPU over every thread of the process (the signing pool and GC helpers too), and the main thread's own.
+  const mainCpuMs = () => readCpuMs(process.pid, process.pid) ?? Number.NaN;
+  const cpuBefore = process.cpuUsage();
+  const mainBefore = mainCpuMs();
   const started = performance.now();
   let n = 0;
   const worker = async () => {
@@ -153,8 +161,10 @@ if (loadMode) {
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
+  const cpu = process.cpuUsage(cpuBefore);
+  const mainUs = ((mainCpuMs() - mainBefore) * 1000) / n;
   console.log(
-    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.handle(${registering ? "registration" : "refresh grant"}, body read), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s)`,
+    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.handle(${registering ? "registration" : "refresh grant"}, body read), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s); CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs/request, main thread ${mainUs.toFixed(0)}`,
   );
   if (profileTo) {
     const { profile } = await session.post("Profiler.stop");

@@ -16,8 +16,12 @@ describe("Benchmark report: floors beside the refresh and registration targets",
   const results = [
     result("sdk-refresh", 4000),
     result("floor-hono-refresh", 3600),
-    result("floor-node-refresh", 9200, { compare: "sdk-refresh", paired: { ratio: 2.5, baselineRps: 3680, ratios: [2.5] } }),
-    result("hono-memory-refresh", 2400),
+    result("floor-node-refresh", 9200, {
+      compare: "sdk-refresh",
+      paired: { ratio: 2.5, baselineRps: 3680, ratios: [2.5], baselineCpu: { total: 260, main: 240 } },
+      cpu: { total: 104.4, main: 60 },
+    }),
+    result("hono-memory-refresh", 2400, { cpu: { total: 390, main: 300.2 } }),
     result("sdk-register", 3000),
     result("floor-node-register", 15000, { error: "exited" }),
     result("hono-memory-register", 4500),
@@ -49,5 +53,8 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     const md = markdown(report);
     expect(md).toContain("- FAIL — Refresh grant (memory) >= 1.5x MCP SDK refresh grant: 0.60× (floors: floor-hono-refresh 0.90×, floor-node-refresh 2.50×)");
     expect(md).toContain("- FAIL — Registration (memory) >= 2x MCP SDK registration: 1.50×\n");
+    // The server's CPU per request, and for a paired row its baseline's, in the row's notes.
+    expect(md).toMatch(/`floor-node-refresh` .*server CPU per request 104 µs \(main thread 60\), sdk-refresh 260 µs \(main thread 240\)/);
+    expect(md).toMatch(/`hono-memory-refresh` .*server CPU per request 390 µs \(main thread 300\) \|/);
   });
 });

@@ -1,5 +1,5 @@
 /** The Markdown table, the target lines and the JSON document of one run. */
-import type { ScenarioResult, Settings } from "./harness.js";
+import type { CpuPerRequest, ScenarioResult, Settings } from "./harness.js";
 import { growthStore, WORKER_LABEL, type Store } from "./scenarios.js";
 
 export interface Target {
@@ -136,6 +136,8 @@ export function markdown(report: Report): string {
       notes.push(
         `runs alternated with ${r.compare} runs (${fmt(r.paired.baselineRps)} req/s there); ratio = median of the per-pair ratios ${r.paired.ratios.map((x) => x.toFixed(2)).join(", ")}`,
       );
+    const cpu = (c: CpuPerRequest) => `${fmt(c.total)} µs (main thread ${fmt(c.main)})`;
+    if (r.cpu) notes.push(`server CPU per request ${cpu(r.cpu)}${r.paired?.baselineCpu ? `, ${r.compare} ${cpu(r.paired.baselineCpu)}` : ""}`);
     if (r.unexpected) notes.push(`${fmt(r.unexpected)} responses other than ${r.expectStatus}`);
     if (r.socketErrors) notes.push(`${fmt(r.socketErrors)} socket errors`);
     const f = r.facts ?? {};

@@ -239,6 +239,8 @@ export function scenarios(
         request: refreshGrant,
         expectStatus: 200,
         compare: growthId(store, z.growth[0]!),
+        // Runs alternated with the fewest-grants server's, which serves this row's own tokens.
+        ...(grants !== z.growth[0] ? { paired: true } : {}),
         readyTimeoutSeconds: 300,
       });
     }

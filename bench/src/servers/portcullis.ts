@@ -3,7 +3,8 @@
  * (POST /mcp -> {"ok":true}) mounted through one adapter, on one store.
  *
  * argv[2]: {"adapter":"hono"|"express"|"node", "store":"memory"|"sqlite"|"redis"|"postgres",
- *           "maxEntries"?: N, "freshTokens"?: N, "refreshTokens"?: N, "liveGrants"?: N}
+ *           "maxEntries"?: N, "freshTokens"?: N, "refreshTokens"?: N, "liveGrants"?: N,
+ *           "refreshTokenFile"?: path}
  *
  * Fixtures, prepared before the server reports ready:
  * - one access token from a real authorization flow (authorize -> completeAuthorization -> token);
@@ -17,7 +18,8 @@
  *   `refreshTokens` of those (more are attached to the same grants when there are fewer grants
  *   than tokens) go to the load generator, one per request: rotation makes each single-use. One
  *   extra is spent in-process first, through the authorization server, proving the records are
- *   valid;
+ *   valid. With `refreshTokenFile` (the harness pairs this server, as a baseline, with another
+ *   whose tokens it must accept), the tokens are those of the file instead of new ones;
  * - `freshTokens` access tokens, each issued by a real refresh grant through `server.fetch`.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -32,7 +34,7 @@ import { Hono } from "hono";
 import type BetterSqlite3 from "better-sqlite3";
 import { createAuthorizationServer, createMemoryStore, createResourceGuard, type Storage } from "@portcullis/core";
 import { bearerAuth, oauthRoutes } from "@portcullis/hono";
-import { argConfig, fail, listenLoopback, onStop, POSTGRES_BENCH_URL, reportReady, writeLines, type ReadyInfo } from "./common.js";
+import { argConfig, fail, listenLoopback, onStop, POSTGRES_BENCH_URL, refreshTokensFor, reportReady, writeLines, type ReadyInfo } from "./common.js";
 
 interface Config {
   adapter: "hono" | "express" | "node";
@@ -41,6 +43,7 @@ interface Config {
   freshTokens?: number;
   refreshTokens?: number;
   liveGrants?: number;
+  refreshTokenFile?: string;
 }
 
 const CLIENT_ID = "pub";
@@ -103,7 +106,8 @@ if (config.freshTokens) {
   info.files!.accessTokens = await writeLines("access", tokens);
 }
 if (config.refreshTokens) {
-  const spendable = await preload(config.liveGrants ?? config.refreshTokens, config.refreshTokens + 1);
+  const given = config.refreshTokenFile ? refreshTokensFor(config.refreshTokenFile, 0, () => "") : [];
+  const spendable = await preload(config.liveGrants ?? config.refreshTokens, Math.max(config.refreshTokens, given.length) + 1, given);
   await refreshGrant(spendable.pop()!);
   info.files!.refreshTokens = await writeLines("refresh", spendable);
 }
@@ -210,9 +214,10 @@ async function tokenRequest(params: Record<string, string>): Promise<{ access_to
 
 /**
  * Writes `grants` live grants with one refresh token each, plus extra refresh tokens on the same
- * grants until there are `tokens`; answers `tokens` refresh tokens nobody has used.
+ * grants until there are `tokens`; answers `tokens` refresh tokens nobody has used: those of
+ * `given` first, then new ones.
  */
-async function preload(grants: number, tokens: number): Promise<string[]> {
+async function preload(grants: number, tokens: number, given: readonly string[] = []): Promise<string[]> {
   const started = performance.now();
   const now = Date.now();
   const ids: string[] = [];
@@ -228,7 +233,7 @@ async function preload(grants: number, tokens: number): Promise<string[]> {
         records.push([`grant:${id}`, { id, clientId: CLIENT_ID, subject: `user-${j}`, scopes: SCOPES, resource, createdAt: now }]);
       }
       const grantId = ids[j % grants]!;
-      const token = randomBytes(32).toString("base64url");
+      const token = given[j] ?? randomBytes(32).toString("base64url");
       records.push([`refresh:${createHash("sha256").update(token).digest("base64url")}`, { grantId, clientId: CLIENT_ID, scopes: SCOPES }]);
       if (spendable.length < tokens) spendable.push(token);
     }

@@ -82,8 +82,8 @@ export interface ScenarioResult {
   /**
    * The server process's CPU time (user + system) per answered request over the measured runs
    * (medians), in µs: every thread's (the signing pool's and the garbage collector's helpers too)
-   * and the main thread's. What a request costs whatever else the host runs, where req/s also
-   * moves with the load generator and the neighbours.
+   * and the main thread's, which bounds throughput. It says where a request's cost lies;
+   * the host's noise moves it too.
    */
   cpu?: CpuPerRequest;
   facts?: Record<string, string | number>;

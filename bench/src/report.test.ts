@@ -43,7 +43,7 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     const report: Report = {
       startedAt: "2026-12-02T00:00:00Z",
       finishedAt: "2026-12-02T00:10:00Z",
-      machine: { cpuModel: "cpu", cpus: 2, memoryGb: 24, node: "v20", os: "linux", loadAverageAtStart: 0.1 },
+      machine: { cpuModel: "cpu", cpus: 2, host: "virtual machine", memoryGb: 24, node: "v20", os: "linux", loadAverageAtStart: 0.1 },
       settings: { quick: false, runs: 1, runSeconds: 1, warmupSeconds: 1, connections: 50 } as Report["settings"],
       loadGenerator: "wrk",
       workerBundle: "not measured",
@@ -53,6 +53,8 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     const md = markdown(report);
     expect(md).toContain("- FAIL — Refresh grant (memory) >= 1.5x MCP SDK refresh grant: 0.60× (floors: floor-hono-refresh 0.90×, floor-node-refresh 2.50×)");
     expect(md).toContain("- FAIL — Registration (memory) >= 2x MCP SDK registration: 1.50×\n");
+    // The host says when it is a virtual machine, where system calls cost more.
+    expect(md).toContain("· cpu × 2 (virtual machine) · 24 GB");
     // The server's CPU per request, and for a paired row its baseline's, in the row's notes.
     expect(md).toMatch(/`floor-node-refresh` .*server CPU per request 104 µs \(main thread 60\), sdk-refresh 260 µs \(main thread 240\)/);
     expect(md).toMatch(/`hono-memory-refresh` .*server CPU per request 390 µs \(main thread 300\) \|/);

@@ -109,7 +109,7 @@ export function markdown(report: Report): string {
   const lines = [
     `# Portcullis benchmark${s.quick ? " (quick)" : ""}`,
     "",
-    `${report.startedAt} · ${m.cpuModel} × ${m.cpus} · ${m.memoryGb} GB · Node ${m.node} · ${m.os} · load generator: ${report.loadGenerator} ` +
+    `${report.startedAt} · ${m.cpuModel} × ${m.cpus}${m.host === "virtual machine" ? " (virtual machine)" : ""} · ${m.memoryGb} GB · Node ${m.node} · ${m.os} · load generator: ${report.loadGenerator} ` +
       `(${s.connections} connections) · ${s.runs} × ${s.runSeconds} s after ${s.warmupSeconds} s warm-up, medians · load average at start ${m.loadAverageAtStart}`,
     "",
     "Server and load generator share the machine (one core each on 2 cores); other work on it adds noise. Ratios are against baselines measured in the same run; a ratio marked (paired) comes from runs alternated with its baseline's, which a host whose speed drifts moves alike.",

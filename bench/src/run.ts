@@ -80,6 +80,8 @@ const report: Report = {
   machine: {
     cpuModel: cpus()[0]?.model.trim() ?? "unknown CPU",
     cpus: cpus().length,
+    // The CPU flag a hypervisor sets for its guests (Linux): system calls cost more under one.
+    host: cpuFlags().includes("hypervisor") ? "virtual machine" : "no hypervisor seen",
     memoryGb: Math.round(totalmem() / 2 ** 30),
     node: process.versions.node,
     os: `Linux ${release()}`,
@@ -158,4 +160,13 @@ function listJs(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
     .map((f) => join(dir, f))
     .filter((f) => /\.m?js$/.test(f) && statSync(f).isFile());
+}
+
+/** The flags of the first CPU in /proc/cpuinfo (Linux), or none elsewhere. */
+function cpuFlags(): string[] {
+  try {
+    return /^flags\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.split(" ") ?? [];
+  } catch {
+    return [];
+  }
 }

@@ -176,6 +176,9 @@ export interface CpuPerRequest {
   main: number;
 }
 
+/** Counts a run's responses with the expected kind of status (2xx, or an error for an expected refusal). */
+const answeredAsExpected = (expectStatus: number) => (r: LoadResult) => (expectStatus < 400 ? r.requests - r.non2xx : r.non2xx);
+
 /** Runs `load` and measures the CPU the process `pid` spent meanwhile (see {@link CpuPerRequest}). */
 async function measured(pid: number, load: () => Promise<LoadResult>, ok: (r: LoadResult) => number): Promise<{ result: LoadResult; cpu?: CpuPerRequest }> {
   const before = [readCpuMs(pid), readCpuMs(pid, pid)];
@@ -261,7 +264,7 @@ export async function runHttpScenario(
       await probe(pair.url, pair.spec, baseline.expectStatus);
       await load.run(pair.url, pair.spec, settings.warmupSeconds, settings.connections);
     }
-    const ok = (r: LoadResult) => (s.expectStatus < 400 ? r.requests - r.non2xx : r.non2xx);
+    const ok = answeredAsExpected(s.expectStatus);
     const warm = await load.run(url, spec, settings.warmupSeconds, settings.connections);
     let unexpected = warm.requests - ok(warm);
     let registered = 1 + ok(warm);
@@ -275,7 +278,7 @@ export async function runHttpScenario(
         const b = await measured(
           pair.server.info.rssPid ?? pair.server.child.pid!,
           () => load.run(pair!.url, pair!.spec, settings.runSeconds, settings.connections),
-          (r) => (baseline!.expectStatus < 400 ? r.requests - r.non2xx : r.non2xx),
+          answeredAsExpected(baseline!.expectStatus),
         );
         baselineRuns.push(b.result);
         if (b.cpu) baselineCpu.push(b.cpu);

@@ -106,7 +106,8 @@ if (config.freshTokens) {
   info.files!.accessTokens = await writeLines("access", tokens);
 }
 if (config.refreshTokens) {
-  const given = config.refreshTokenFile ? refreshTokensFor(config.refreshTokenFile, 0, () => "") : [];
+  // A paired baseline's tokens are the measured server's (none otherwise: preload draws its own).
+  const given = refreshTokensFor(config.refreshTokenFile, 0, () => "");
   const spendable = await preload(config.liveGrants ?? config.refreshTokens, Math.max(config.refreshTokens, given.length) + 1, given);
   await refreshGrant(spendable.pop()!);
   info.files!.refreshTokens = await writeLines("refresh", spendable);

@@ -67,6 +67,34 @@ describe("Bodies an adapter reads before the core (ConnectionInfo.body)", () => 
     expect(built).toEqual([false, true]);
   });
 
+  it("serveOwned hands each handler the body it read and the peer address, read from the socket only when asked", async () => {
+    let reads = 0;
+    const seen: { remoteAddress?: string | undefined; body?: Uint8Array | undefined }[] = [];
+    const handler = {
+      owns: (path: string) => path === "/x",
+      handle: async (_request: Request, connection?: { remoteAddress?: string | undefined; body?: Uint8Array | undefined }) => {
+        seen.push(connection!);
+        return new Response("ok");
+      },
+    };
+    const response = await serveOwned([handler], {
+      path: "/x",
+      method: "POST",
+      request: () => new Request(`${ISSUER}/x`, { method: "POST" }),
+      remoteAddress: () => {
+        reads++;
+        return "192.0.2.7";
+      },
+      body: { contentLength: "3", chunks: chunks("abc") },
+    });
+    expect(await response!.text()).toBe("ok");
+    expect(new TextDecoder().decode(seen[0]!.body)).toBe("abc");
+    expect(reads).toBe(0);
+    expect(seen[0]!.remoteAddress).toBe("192.0.2.7");
+    expect(seen[0]!.remoteAddress).toBe("192.0.2.7");
+    expect(reads).toBe(2);
+  });
+
   it("serveOwned answers a Host that forms no URL with 400, never a 500 (Express builds its URL from the Host header)", async () => {
     const t = createTestServer();
     for (const host of ["127.0.0.1:1.evil.test", "a b", "127.0.0.1:99999", "[::1"]) {

@@ -1,4 +1,5 @@
 import { isIPLiteral, specialBlockOf } from "../lib/ip.js";
+import { nodeBuiltin, type NodeProcess } from "../lib/node-builtin.js";
 import { isLoopbackHost } from "../lib/url.js";
 import { readAtMost } from "../lib/stream.js";
 import type { OutboundOptions } from "../options.js";
@@ -68,23 +69,6 @@ export function checkOutboundURL(url: URL, options: OutboundPolicy): { loopbackE
     throw new OutboundError("host is a special-use name");
   }
   return { loopbackException };
-}
-
-interface NodeProcess {
-  getBuiltinModule?: (id: string) => unknown;
-  versions?: Record<string, string | undefined>;
-}
-
-/** A Node built-in, loaded at call time where the runtime offers `process.getBuiltinModule` (never on Workers). */
-function nodeBuiltin<T>(id: string): T | undefined {
-  const proc = (globalThis as { process?: NodeProcess }).process;
-  if (typeof proc?.getBuiltinModule !== "function") return undefined;
-  if ((globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent?.startsWith("Cloudflare-Workers")) return undefined;
-  try {
-    return (proc.getBuiltinModule(id) as T | undefined) ?? undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 type Lookup = (host: string, options: { all: true; verbatim: true }) => Promise<{ address: string }[]>;

@@ -19,6 +19,11 @@ describe("sha256() and base64url()", () => {
       const bytes = randomBytes(length);
       expect(base64url(bytes)).toBe(reference(bytes));
     }
+    // Longer than any buffer kept between calls, then short again.
+    for (const length of [511, 512, 513, 4_000, 3]) {
+      const bytes = randomBytes(length);
+      expect(base64url(bytes)).toBe(reference(bytes));
+    }
     expect(base64url(new Uint8Array([0xfb, 0xff, 0xfe]))).toBe("-__-");
   });
 });

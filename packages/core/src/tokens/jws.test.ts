@@ -1,5 +1,5 @@
 import { compactVerify, decodeProtectedHeader, generateKeyPair, jwtVerify } from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { signJwt } from "./jws.js";
 import type { SigningAlgorithm } from "./keys.js";
 
@@ -47,4 +47,42 @@ describe("signJwt: the access token's compact JWS", () => {
     const token = await signJwt(signing, "at+jwt", claims);
     expect(Buffer.from(token.split(".")[2]!, "base64url")).toHaveLength(64);
   });
+
+  it("in Node the key signs through node:crypto, not crypto.subtle.sign", async () => {
+    const { signing, publicKey } = await keyPair("ES256");
+    const subtleSign = vi.spyOn(crypto.subtle, "sign");
+    try {
+      const token = await signJwt(signing, "at+jwt", claims);
+      expect((await jwtVerify(token, publicKey, { algorithms: ["ES256"] })).payload).toEqual(claims);
+      expect(subtleSign).not.toHaveBeenCalled();
+    } finally {
+      subtleSign.mockRestore();
+    }
+  });
+
+  for (const alg of ["ES256", "EdDSA"] as const) {
+    it(`AS-JWT-1 ${alg}: where node:crypto is not offered (Workers), the key signs through WebCrypto to the same kind of JWS`, async () => {
+      const { signing, publicKey } = await keyPair(alg);
+      const { getBuiltinModule } = process;
+      let asked = 0;
+      // A key's signer is chosen at its first signature: this one sees a runtime without Node's modules.
+      process.getBuiltinModule = ((id: string) => {
+        asked++;
+        return id === "node:crypto" ? undefined : getBuiltinModule(id);
+      }) as typeof getBuiltinModule;
+      let token: string;
+      try {
+        token = await signJwt(signing, "at+jwt", claims);
+      } finally {
+        process.getBuiltinModule = getBuiltinModule;
+      }
+      expect(asked).toBe(1);
+      const { payload, protectedHeader } = await jwtVerify(token, publicKey, { algorithms: [alg], typ: "at+jwt" });
+      expect(payload).toEqual(claims);
+      expect(protectedHeader.kid).toBe(signing.kid);
+      if (alg === "ES256") expect(Buffer.from(token.split(".")[2]!, "base64url")).toHaveLength(64);
+      // Later signatures keep the signer chosen first, with node:crypto offered again.
+      expect((await jwtVerify(await signJwt(signing, "at+jwt", claims), publicKey, { algorithms: [alg] })).payload).toEqual(claims);
+    });
+  }
 });

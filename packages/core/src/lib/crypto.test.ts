@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { base64url, fillRandom, randomToken, sha256, timingSafeEqual } from "./crypto.js";
+import { sha256Digest } from "./sha256.js";
 
 const randomBytes = (length: number) => crypto.getRandomValues(new Uint8Array(length));
 
@@ -7,6 +8,12 @@ describe("sha256() and base64url()", () => {
   it("stores hashes as unpadded base64url of the digest", async () => {
     expect(await sha256("abc")).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
     expect(await sha256("")).toBe("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+  });
+
+  it("hashes in Node (node:crypto) to what the portable digest gives, for any UTF-8 text", async () => {
+    for (const value of [randomToken(), "ü😀 \u0000 tail", "a".repeat(10_000), "\ud800 lone surrogate"]) {
+      expect(await sha256(value)).toBe(base64url(sha256Digest(value)));
+    }
   });
 
   it("encodes every remainder length as RFC 4648 §5 base64url without padding", () => {

@@ -1,4 +1,5 @@
 import { equalBytes } from "@noble/ciphers/utils.js";
+import { nodeBuiltin } from "./node-builtin.js";
 import { sha256Digest } from "./sha256.js";
 
 const encoder = new TextEncoder();
@@ -85,12 +86,16 @@ export function fillRandom<T extends Uint8Array>(target: T): T {
   return target;
 }
 
+// node:crypto's one-shot `hash` where there is one (Node 20.12+): 0.8 us for a token against 3.5
+// through @noble and base64url, and a refresh hashes two or three.
+const nodeHash = nodeBuiltin<{ hash?: (algorithm: "sha256", data: string, encoding: "base64url") => string }>("node:crypto")?.hash;
+
 /**
  * SHA-256 of a UTF-8 string, base64url encoded: how codes, refresh tokens and secrets are stored.
  * Computed synchronously (see sha256.ts); async so callers need not change with the hash.
  */
 export async function sha256(value: string): Promise<string> {
-  return base64url(sha256Digest(value));
+  return typeof nodeHash === "function" ? nodeHash("sha256", value, "base64url") : base64url(sha256Digest(value));
 }
 
 /**

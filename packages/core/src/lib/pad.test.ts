@@ -65,8 +65,8 @@ describe("Hidden refresh successors (the retry record)", () => {
       // HKDF-Expand's one block through node:crypto's HMAC is RFC 5869's, as @noble computes it.
       const info = new TextEncoder().encode(`info-${i}`);
       expect([...node!.keyOf(secret, info)]).toEqual([...nobleSealer.keyOf(secret, info)]);
-      expect(revealToken(secret, hideToken(secret, successor, node), nobleSealer)).toBe(successor);
-      expect(revealToken(secret, hideToken(secret, successor, nobleSealer), node)).toBe(successor);
+      expect(revealToken(secret, hideToken(secret, successor, node)!, nobleSealer)).toBe(successor);
+      expect(revealToken(secret, hideToken(secret, successor, nobleSealer)!, node)).toBe(successor);
       const key = nobleSealer.keyOf(secret, info);
       const nonce = crypto.getRandomValues(new Uint8Array(12));
       const plain = crypto.getRandomValues(new Uint8Array(32));

@@ -88,14 +88,23 @@ export function fillRandom<T extends Uint8Array>(target: T): T {
 
 // node:crypto's one-shot `hash` where there is one (Node 20.12+): 0.8 us for a token against 3.5
 // through @noble and base64url, and a refresh hashes two or three.
-const nodeHash = nodeBuiltin<{ hash?: (algorithm: "sha256", data: string, encoding: "base64url") => string }>("node:crypto")?.hash;
+// Checked once against a known digest (FIPS 180-4's "abc"), so a runtime whose node:crypto differs keeps @noble.
+const nodeHash = knownGood(nodeBuiltin<{ hash?: (algorithm: "sha256", data: string, encoding: "base64url") => string }>("node:crypto")?.hash);
+
+function knownGood(hash: ((algorithm: "sha256", data: string, encoding: "base64url") => string) | undefined) {
+  try {
+    return typeof hash === "function" && hash("sha256", "abc", "base64url") === "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0" ? hash : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * SHA-256 of a UTF-8 string, base64url encoded: how codes, refresh tokens and secrets are stored.
  * Computed synchronously (see sha256.ts); async so callers need not change with the hash.
  */
 export async function sha256(value: string): Promise<string> {
-  return typeof nodeHash === "function" ? nodeHash("sha256", value, "base64url") : base64url(sha256Digest(value));
+  return nodeHash ? nodeHash("sha256", value, "base64url") : base64url(sha256Digest(value));
 }
 
 /**

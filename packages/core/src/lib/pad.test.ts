@@ -74,6 +74,26 @@ describe("Hidden refresh successors (the retry record)", () => {
     }
   });
 
+  it("keeps @noble where node:crypto lacks ChaCha20-Poly1305 or seals to other bytes", () => {
+    const missing = {
+      createHmac: () => ({ update: () => ({ update: () => ({ digest: () => new Uint8Array(32) }) }) }),
+      createCipheriv: () => {
+        throw new Error("Unknown cipher");
+      },
+      createDecipheriv: () => {
+        throw new Error("Unknown cipher");
+      },
+    };
+    expect(nodeSealer(missing as never)).toBeUndefined();
+    // A module that seals to other bytes (here: an HMAC of zeros, a cipher that copies) fails the check before anything is sealed.
+    const wrongKey = {
+      ...missing,
+      createCipheriv: () => ({ update: (d: Uint8Array) => d, final: () => new Uint8Array(), getAuthTag: () => new Uint8Array(16) }),
+    };
+    expect(nodeSealer(wrongKey as never)).toBeUndefined();
+    expect(nodeSealer()).toBeDefined();
+  });
+
   it("opens nothing altered, or under another secret, with either implementation", () => {
     for (const using of [nodeSealer()!, nobleSealer]) {
       const secret = randomToken();

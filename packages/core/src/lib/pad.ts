@@ -73,7 +73,7 @@ export const nobleSealer: Sealer = {
 export function nodeSealer(nodeCrypto = nodeBuiltin<NodeCrypto>("node:crypto")): Sealer | undefined {
   if (typeof nodeCrypto?.createCipheriv !== "function" || typeof nodeCrypto.createHmac !== "function") return undefined;
   const options = { authTagLength: TAG_BYTES };
-  return {
+  const node: Sealer = {
     seal(key, nonce, plaintext) {
       const cipher = nodeCrypto.createCipheriv("chacha20-poly1305", key, nonce, options);
       const sealed = new Uint8Array(plaintext.length + TAG_BYTES);
@@ -96,6 +96,33 @@ export function nodeSealer(nodeCrypto = nodeBuiltin<NodeCrypto>("node:crypto")):
     },
     keyOf: (secret, info) => nodeCrypto.createHmac("sha256", encoder.encode(secret)).update(info).update(FIRST_BLOCK).digest(),
   };
+  return agrees(node) ? node : undefined;
+}
+
+/**
+ * Whether `sealer` derives, seals and opens to the same bytes as @noble, once, before it is used:
+ * a runtime whose node:crypto lacks ChaCha20-Poly1305 (or differs) keeps @noble.
+ */
+function agrees(sealer: Sealer): boolean {
+  try {
+    // As long as a refresh token (HKDF-Expand takes a key of at least the hash's length).
+    const probe = "p".repeat(43);
+    const key = sealer.keyOf(probe, INFO);
+    const nonce = new Uint8Array(NONCE_BYTES);
+    const plaintext = new Uint8Array(TOKEN_BYTES).fill(1);
+    const sealed = sealer.seal(key, nonce, plaintext);
+    return (
+      sameBytes(key, nobleSealer.keyOf(probe, INFO)) &&
+      sameBytes(sealed, nobleSealer.seal(key, nonce, plaintext)) &&
+      sameBytes(sealer.open(key, nonce, sealed), plaintext)
+    );
+  } catch {
+    return false;
+  }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 const sealer = nodeSealer() ?? nobleSealer;

@@ -60,6 +60,32 @@ describe("signJwt: the access token's compact JWS", () => {
     }
   });
 
+  it("AS-JWT-1 a runtime whose node:crypto signs in another encoding, or fails, gets WebCrypto's signature instead, from then on", async () => {
+    for (const fault of ["der", "error"] as const) {
+      const { signing, publicKey } = await keyPair("ES256");
+      const { getBuiltinModule } = process;
+      let signed = 0;
+      const fake = {
+        KeyObject: { from: (key: CryptoKey) => key },
+        sign(_algorithm: string | null, _data: string, _key: unknown, callback: (error: Error | null, signature: Uint8Array) => void) {
+          signed++;
+          // 70 bytes, as a DER-encoded ES256 signature is.
+          queueMicrotask(() => (fault === "der" ? callback(null, new Uint8Array(70)) : callback(new Error("not supported"), new Uint8Array())));
+        },
+      };
+      process.getBuiltinModule = ((id: string) => (id === "node:crypto" ? fake : getBuiltinModule(id))) as typeof getBuiltinModule;
+      try {
+        for (let i = 0; i < 2; i++) {
+          const token = await signJwt(signing, "at+jwt", claims);
+          expect((await jwtVerify(token, publicKey, { algorithms: ["ES256"] })).payload).toEqual(claims);
+        }
+      } finally {
+        process.getBuiltinModule = getBuiltinModule;
+      }
+      expect(signed).toBe(1);
+    }
+  });
+
   for (const alg of ["ES256", "EdDSA"] as const) {
     it(`AS-JWT-1 ${alg}: where node:crypto is not offered (Workers), the key signs through WebCrypto to the same kind of JWS`, async () => {
       const { signing, publicKey } = await keyPair(alg);

@@ -29,6 +29,7 @@ interface Signer {
 }
 
 const encoder = new TextEncoder();
+const SIGNATURE_BYTES = 64;
 const signers = new WeakMap<CryptoKey, Signer>();
 
 /**
@@ -47,10 +48,19 @@ export async function signJwt(key: SigningKey, typ: string, claims: Record<strin
     signer.headers.set(typ, header);
   }
   const input = `${header}.${base64url(encoder.encode(JSON.stringify(claims)))}`;
-  const signature = signer.node
-    ? await signInNode(signer.node, input)
-    : new Uint8Array(await crypto.subtle.sign(signer.algorithm, key.privateKey, encoder.encode(input)));
-  return `${input}.${base64url(signature)}`;
+  if (signer.node) {
+    try {
+      const signature = await signInNode(signer.node, input);
+      // Both algorithms' JWS signatures are 64 bytes (ES256 as r ‖ s, not DER).
+      if (signature.length === SIGNATURE_BYTES) return `${input}.${base64url(signature)}`;
+    } catch {
+      // Signed below instead.
+    }
+    // A runtime whose node:crypto signs otherwise, or not at all: WebCrypto from now on.
+    signer.node = undefined;
+  }
+  const signature = await crypto.subtle.sign(signer.algorithm, key.privateKey, encoder.encode(input));
+  return `${input}.${base64url(new Uint8Array(signature))}`;
 }
 
 function nodeSigner(key: SigningKey): Signer["node"] {

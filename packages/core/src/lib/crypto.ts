@@ -89,9 +89,10 @@ export function fillRandom<T extends Uint8Array>(target: T): T {
 // node:crypto's one-shot `hash` where there is one (Node 20.12+): 0.8 us for a token against 3.5
 // through @noble and base64url, and a refresh hashes two or three.
 // Checked once against a known digest (FIPS 180-4's "abc"), so a runtime whose node:crypto differs keeps @noble.
-const nodeHash = knownGood(nodeBuiltin<{ hash?: (algorithm: "sha256", data: string, encoding: "base64url") => string }>("node:crypto")?.hash);
+type NodeHash = (algorithm: "sha256", data: string, encoding: "base64url") => string;
+const nodeHash = knownGood(nodeBuiltin<{ hash?: NodeHash }>("node:crypto")?.hash);
 
-function knownGood(hash: ((algorithm: "sha256", data: string, encoding: "base64url") => string) | undefined) {
+function knownGood(hash: NodeHash | undefined): NodeHash | undefined {
   try {
     return typeof hash === "function" && hash("sha256", "abc", "base64url") === "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0" ? hash : undefined;
   } catch {

@@ -1,4 +1,5 @@
 import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { equalBytes } from "@noble/ciphers/utils.js";
 import { expand } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { base64url, base64urlDecode, fillRandom } from "./crypto.js";
@@ -111,18 +112,16 @@ function agrees(sealer: Sealer): boolean {
     const nonce = new Uint8Array(NONCE_BYTES);
     const plaintext = new Uint8Array(TOKEN_BYTES).fill(1);
     const sealed = sealer.seal(key, nonce, plaintext);
+    const opened = sealer.open(key, nonce, sealed);
     return (
-      sameBytes(key, nobleSealer.keyOf(probe, INFO)) &&
-      sameBytes(sealed, nobleSealer.seal(key, nonce, plaintext)) &&
-      sameBytes(sealer.open(key, nonce, sealed), plaintext)
+      equalBytes(key, nobleSealer.keyOf(probe, INFO)) &&
+      equalBytes(sealed, nobleSealer.seal(key, nonce, plaintext)) &&
+      opened !== undefined &&
+      equalBytes(opened, plaintext)
     );
   } catch {
     return false;
   }
-}
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 const sealer = nodeSealer() ?? nobleSealer;

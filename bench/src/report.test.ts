@@ -22,6 +22,7 @@ describe("Benchmark report: floors beside the refresh and registration targets",
       cpu: { total: 104.4, main: 60 },
     }),
     result("hono-memory-refresh", 2400, { cpu: { total: 390, main: 300.2 } }),
+    result("hono-postgres-refresh", 900, { cpu: { total: 1000, main: 800, service: 402 } }),
     result("sdk-register", 3000),
     result("floor-node-register", 15000, { error: "exited" }),
     result("hono-memory-register", 4500),
@@ -58,5 +59,7 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     // The server's CPU per request, and for a paired row its baseline's, in the row's notes.
     expect(md).toMatch(/`floor-node-refresh` .*server CPU per request 104 µs \(main thread 60\), sdk-refresh 260 µs \(main thread 240\)/);
     expect(md).toMatch(/`hono-memory-refresh` .*server CPU per request 390 µs \(main thread 300\) \|/);
+    // A PostgreSQL or Redis row also says what the database server spent per request.
+    expect(md).toMatch(/`hono-postgres-refresh` .*server CPU per request 1,000 µs \(main thread 800; the database server's own 402 µs\) \|/);
   });
 });

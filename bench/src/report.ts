@@ -136,7 +136,8 @@ export function markdown(report: Report): string {
       notes.push(
         `runs alternated with ${r.compare} runs (${fmt(r.paired.baselineRps)} req/s there); ratio = median of the per-pair ratios ${r.paired.ratios.map((x) => x.toFixed(2)).join(", ")}`,
       );
-    const cpu = (c: CpuPerRequest) => `${fmt(c.total)} µs (main thread ${fmt(c.main)})`;
+    const cpu = (c: CpuPerRequest) =>
+      `${fmt(c.total)} µs (main thread ${fmt(c.main)}${c.service !== undefined ? `; the database server's own ${fmt(c.service)} µs` : ""})`;
     if (r.cpu) notes.push(`server CPU per request ${cpu(r.cpu)}${r.paired?.baselineCpu ? `, ${r.compare} ${cpu(r.paired.baselineCpu)}` : ""}`);
     if (r.unexpected) notes.push(`${fmt(r.unexpected)} responses other than ${r.expectStatus}`);
     if (r.socketErrors) notes.push(`${fmt(r.socketErrors)} socket errors`);

@@ -191,6 +191,57 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
     }
   });
 
+  it("sends the reads asked for in one turn of the event loop as one statement, each reader with its own copy", async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    const sent: string[] = [];
+    let failReads = false;
+    const recording = {
+      query: (query: string | { text: string }, values?: unknown[]) => {
+        const text = typeof query === "string" ? query : query.text;
+        sent.push(text);
+        if (failReads && text.startsWith("SELECT key, value")) return Promise.reject(new Error("connection lost"));
+        return pool.query(query as never, values);
+      },
+      connect: () => pool.connect(),
+    };
+    const reads = () => sent.filter((text) => text.startsWith("SELECT")).length;
+    try {
+      const store = createPostgresStore({ pool: recording, schema: nextSchema() });
+      await store.set("a", { n: 1 });
+      await store.set("b", [2]);
+      await store.set("gone", 3, { ttlSeconds: 0.001 });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const before = reads();
+      const [a1, a2, b, missing, gone] = await Promise.all([
+        store.get<{ n: number }>("a"),
+        store.get<{ n: number }>("a"),
+        store.get("b"),
+        store.get("none"),
+        store.get("gone"),
+      ]);
+      expect(reads() - before).toBe(1);
+      expect([a1, a2, b, missing, gone]).toEqual([{ n: 1 }, { n: 1 }, [2], undefined, undefined]);
+      a1!.n = 99;
+      expect(a2).toEqual({ n: 1 });
+      // A read alone is one statement too; more than 256 keys at once, one statement per 256.
+      expect(await store.get("b")).toEqual([2]);
+      expect(reads() - before).toBe(2);
+      const many = await Promise.all(Array.from({ length: 300 }, (_, i) => store.get(i === 299 ? "a" : `k${i}`)));
+      expect(reads() - before).toBe(4);
+      expect(many[299]).toEqual({ n: 1 });
+      expect(many.slice(0, 299).every((v) => v === undefined)).toBe(true);
+      // A failed statement fails each of its readers, and the next reads go out again.
+      failReads = true;
+      const failed = await Promise.allSettled([store.get("a"), store.get("b")]);
+      expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+      failReads = false;
+      expect(await Promise.all([store.get("a"), store.get("b")])).toEqual([{ n: 1 }, [2]]);
+      await store.close?.();
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("sends plain statements with prepareStatements: false (a pooler that cannot keep them)", async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
     const sent: unknown[] = [];

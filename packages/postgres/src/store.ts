@@ -96,9 +96,10 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
  * A store in PostgreSQL (node-postgres), shared by many instances. Every operation is one
  * statement: `consume` is `DELETE ... RETURNING`, `setIfAbsent` and `increment` are
  * `INSERT ... ON CONFLICT` upserts that take over an expired row in the same step, so no caller
- * reads and then writes. Each statement is prepared once per connection (`prepareStatements`). Expired rows are invisible at once and deleted by a periodic sweep that
- * does not keep the process alive. Values are stored as `json`, expiries as milliseconds from the
- * store's clock.
+ * reads and then writes. Reads asked for in the same turn of the event loop are sent as one
+ * statement, and each statement is prepared once per connection (`prepareStatements`). Expired
+ * rows are invisible at once and deleted by a periodic sweep that does not keep the process
+ * alive. Values are stored as `json`, expiries as milliseconds from the store's clock.
  *
  * On first use the store creates its schema and tables, or upgrades them, recording each version
  * in a `migrations` table. `publish`/`subscribe` are `NOTIFY`/`LISTEN` on one held connection, so
@@ -166,6 +167,16 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
     timer.unref();
   }
 
+  // Reads asked for in the same turn of the event loop share one statement.
+  const reads = batchedReads(async (keys) => {
+    if (keys.length === 1) {
+      const [row] = await query<ValueRow>(sql.get, [keys[0], now()]);
+      return new Map(row ? [[keys[0]!, row.value]] : []);
+    }
+    const rows = await query<EntryRow>(sql.getMany, [keys, now()]);
+    return new Map(rows.map((r) => [r.key, r.value]));
+  });
+
   const channel = `portcullis_${createHash("sha256").update(schemaName).digest("hex").slice(0, 16)}`;
   const listeners = new Map<string, Set<(message: string) => void>>();
   const listener = createListener(pool, channel, (payload) => {
@@ -186,10 +197,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
   });
 
   return {
-    async get<T>(key: string) {
-      const [row] = await query<ValueRow>(sql.get, [key, now()]);
-      return row ? (JSON.parse(row.value) as T) : undefined;
-    },
+    get: <T>(key: string) => reads.get(key) as Promise<T | undefined>,
     async set(key, value, options) {
       await query(sql.set, [key, encodeValue(value), expiry(now(), options)]);
     },
@@ -279,6 +287,7 @@ function statements(s: string) {
   const expired = (now: string) => `(e.expires_at IS NOT NULL AND e.expires_at <= ${now})`;
   return {
     get: `SELECT value::text AS value FROM ${s}.entries WHERE key = $1 AND ${live}`,
+    getMany: `SELECT key, value::text AS value FROM ${s}.entries WHERE key = ANY($1::text[]) AND ${live}`,
     set: `INSERT INTO ${s}.entries (key, value, expires_at) VALUES ($1, $2::json, $3)
           ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
     // The conflicting row is locked before the WHERE is read, so of concurrent callers exactly one
@@ -478,4 +487,61 @@ function expiry(now: number, options: SetOptions | undefined): number | null {
 function reasonOf(cause: unknown): string {
   if (cause instanceof AggregateError && cause.errors.length > 0) return reasonOf(cause.errors[0]);
   return cause instanceof Error ? cause.message || cause.name : String(cause);
+}
+
+/** Most keys one batched read asks for; a larger batch is split. */
+const MAX_BATCH_KEYS = 256;
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * `get`s asked for during one turn of the event loop, sent together once it ends: one statement
+ * for up to {@link MAX_BATCH_KEYS} keys. Under load many requests read at once, and each statement
+ * costs a round trip, a system call and the database's parsing and planning whatever it reads
+ * (on a refresh, the two reads of three statements). Each reader gets a value parsed for it
+ * alone; a failed statement rejects every reader in it. Each read is atomic on its key, as
+ * before: a batch only runs a little later than its first read was asked.
+ */
+function batchedReads(fetch: (keys: string[]) => Promise<Map<string, string>>) {
+  let pending: Map<string, Waiter[]> | undefined;
+  const settle = async (batch: [string, Waiter[]][]) => {
+    let values: Map<string, string>;
+    try {
+      values = await fetch(batch.map(([key]) => key));
+    } catch (error) {
+      for (const [, waiters] of batch) for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
+    for (const [key, waiters] of batch) {
+      const text = values.get(key);
+      for (const waiter of waiters) {
+        try {
+          waiter.resolve(text === undefined ? undefined : JSON.parse(text));
+        } catch (error) {
+          waiter.reject(error);
+        }
+      }
+    }
+  };
+  const flush = () => {
+    const batch = [...pending!];
+    pending = undefined;
+    for (let i = 0; i < batch.length; i += MAX_BATCH_KEYS) void settle(batch.slice(i, i + MAX_BATCH_KEYS));
+  };
+  return {
+    get(key: string): Promise<unknown> {
+      return new Promise((resolve, reject) => {
+        if (!pending) {
+          pending = new Map();
+          setImmediate(flush);
+        }
+        const waiters = pending.get(key);
+        if (waiters) waiters.push({ resolve, reject });
+        else pending.set(key, [{ resolve, reject }]);
+      });
+    },
+  };
 }

@@ -39,6 +39,22 @@ runStorageContract("postgres", {
   },
 });
 
+const textOf = (query: unknown) => (typeof query === "string" ? query : (query as { text: string }).text);
+
+/** A pool of `max` connections that records each statement sent (a text, or `{ name, text }`), and fails those `refuse` picks. */
+function recordingPool(max: number, refuse: (text: string) => boolean = () => false) {
+  const pool = new pg.Pool({ connectionString: POSTGRES_URL, max });
+  const sent: unknown[] = [];
+  const recording = {
+    query: (query: never, values?: unknown[]) => {
+      sent.push(query);
+      return refuse(textOf(query)) ? Promise.reject(new Error("connection lost")) : pool.query(query, values);
+    },
+    connect: () => pool.connect(),
+  };
+  return { pool, recording, sent };
+}
+
 describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
   const opened: Storage[] = [];
   const open = (options: Parameters<typeof createPostgresStore>[0]) => {
@@ -162,15 +178,7 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
 
   it("prepares each statement once per connection, named by its text, so two schemas share a pool", async () => {
     // One connection: both stores' statements, and the check below, run on it.
-    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
-    const sent: unknown[] = [];
-    const recording = {
-      query: (query: never, values?: unknown[]) => {
-        sent.push(query);
-        return pool.query(query, values);
-      },
-      connect: () => pool.connect(),
-    };
+    const { pool, recording, sent } = recordingPool(1);
     try {
       const a = createPostgresStore({ pool: recording, schema: nextSchema() });
       const b = createPostgresStore({ pool: recording, schema: nextSchema() });
@@ -192,19 +200,9 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
   });
 
   it("sends the reads asked for in one turn of the event loop as one statement, each reader with its own copy", async () => {
-    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
-    const sent: string[] = [];
     let failReads = false;
-    const recording = {
-      query: (query: string | { text: string }, values?: unknown[]) => {
-        const text = typeof query === "string" ? query : query.text;
-        sent.push(text);
-        if (failReads && text.startsWith("SELECT key, value")) return Promise.reject(new Error("connection lost"));
-        return pool.query(query as never, values);
-      },
-      connect: () => pool.connect(),
-    };
-    const reads = () => sent.filter((text) => text.startsWith("SELECT")).length;
+    const { pool, recording, sent } = recordingPool(2, (text) => failReads && text.startsWith("SELECT key, value"));
+    const reads = () => sent.filter((q) => textOf(q).startsWith("SELECT")).length;
     try {
       const store = createPostgresStore({ pool: recording, schema: nextSchema() });
       await store.set("a", { n: 1 });
@@ -243,15 +241,7 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
   });
 
   it("sends plain statements with prepareStatements: false (a pooler that cannot keep them)", async () => {
-    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
-    const sent: unknown[] = [];
-    const recording = {
-      query: (query: never, values?: unknown[]) => {
-        sent.push(query);
-        return pool.query(query, values);
-      },
-      connect: () => pool.connect(),
-    };
+    const { pool, recording, sent } = recordingPool(1);
     try {
       const store = createPostgresStore({ pool: recording, schema: nextSchema(), prepareStatements: false });
       await store.set("k", { a: 1 });

@@ -154,20 +154,31 @@ export async function startServer(
 }
 
 /**
+ * A `/proc/.../stat` file's command name and the fields after it (the name may hold spaces, so it
+ * is cut at its closing parenthesis): there utime and stime are the 12th and 13th, cutime and
+ * cstime the 14th and 15th, in clock ticks (USER_HZ, 100 on Linux). Undefined when unreadable.
+ */
+function readStat(path: string): { command: string; fields: string[] } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const close = stat.lastIndexOf(")");
+  return { command: stat.slice(stat.indexOf("(") + 1, close), fields: stat.slice(close + 2).split(" ") };
+}
+
+const ticksToMs = (ticks: number) => (ticks * 1000) / 100;
+
+/**
  * CPU time a process has used, user + system, in ms: over all its threads, or with `thread` (a
  * thread id; the process id names the main thread) that thread's alone. Linux `/proc`; undefined
  * elsewhere.
  */
 export function readCpuMs(pid: number, thread?: number): number | undefined {
-  try {
-    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces, so cut at its closing parenthesis):
-    // utime and stime are the 12th and 13th, in clock ticks (USER_HZ, 100 on Linux).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return undefined;
-  }
+  const fields = readStat(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`)?.fields;
+  return fields && ticksToMs(Number(fields[11]) + Number(fields[12]));
 }
 
 /**
@@ -191,34 +202,25 @@ const SERVICE_COMMANDS: Record<string, string> = { postgres: "postgres", redis: 
  * whatever else uses it at the time.
  */
 export function readServiceCpuMs(command: string): number | undefined {
-  let ticks = 0;
-  let found = false;
   let pids: string[];
   try {
     pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
   } catch {
     return undefined;
   }
-  const processes: { pid: string; ppid: string; fields: string[] }[] = [];
+  const processes = new Map<string, string[]>();
   for (const pid of pids) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      continue; // exited meanwhile
-    }
-    if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== command) continue;
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    processes.push({ pid, ppid: fields[1]!, fields });
+    const stat = readStat(`/proc/${pid}/stat`); // undefined: exited meanwhile
+    if (stat?.command === command) processes.set(pid, stat.fields);
   }
-  const named = new Set(processes.map((p) => p.pid));
-  for (const { ppid, fields } of processes) {
-    found = true;
-    // utime, stime, and for the root the reaped children's cutime and cstime (fields 12 to 15).
+  if (processes.size === 0) return undefined;
+  let ticks = 0;
+  for (const fields of processes.values()) {
     ticks += Number(fields[11]) + Number(fields[12]);
-    if (!named.has(ppid)) ticks += Number(fields[13]) + Number(fields[14]);
+    // The root (its parent is not of the service) also counts the children it reaped.
+    if (!processes.has(fields[1]!)) ticks += Number(fields[13]) + Number(fields[14]);
   }
-  return found ? (ticks * 1000) / 100 : undefined;
+  return ticksToMs(ticks);
 }
 
 /** Counts a run's responses with the expected kind of status (2xx, or an error for an expected refusal). */

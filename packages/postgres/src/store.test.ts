@@ -185,7 +185,7 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
       await a.set("k", "a");
       await b.set("k", "b");
       expect([await a.get("k"), await b.get("k"), await a.get("k")]).toEqual(["a", "b", "a"]);
-      const gets = sent.filter((q): q is { name: string; text: string } => typeof q === "object" && /^SELECT value/.test((q as { text: string }).text));
+      const gets = sent.filter((q): q is { name: string; text: string } => typeof q === "object" && /^SELECT key, value/.test((q as { text: string }).text));
       expect(gets).toHaveLength(3);
       for (const q of gets) expect(q.name).toMatch(/^portcullis_[0-9a-f]{24}$/);
       // Same text (schema a), same name; another schema's text, another name.

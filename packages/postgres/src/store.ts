@@ -168,14 +168,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
   }
 
   // Reads asked for in the same turn of the event loop share one statement.
-  const reads = batchedReads(async (keys) => {
-    if (keys.length === 1) {
-      const [row] = await query<ValueRow>(sql.get, [keys[0], now()]);
-      return new Map(row ? [[keys[0]!, row.value]] : []);
-    }
-    const rows = await query<EntryRow>(sql.getMany, [keys, now()]);
-    return new Map(rows.map((r) => [r.key, r.value]));
-  });
+  const reads = batchedReads(async (keys) => new Map((await query<EntryRow>(sql.get, [keys, now()])).map((r) => [r.key, r.value])));
 
   const channel = `portcullis_${createHash("sha256").update(schemaName).digest("hex").slice(0, 16)}`;
   const listeners = new Map<string, Set<(message: string) => void>>();
@@ -286,8 +279,8 @@ function statements(s: string) {
   const live = "(expires_at IS NULL OR expires_at > $2)";
   const expired = (now: string) => `(e.expires_at IS NOT NULL AND e.expires_at <= ${now})`;
   return {
-    get: `SELECT value::text AS value FROM ${s}.entries WHERE key = $1 AND ${live}`,
-    getMany: `SELECT key, value::text AS value FROM ${s}.entries WHERE key = ANY($1::text[]) AND ${live}`,
+    // Every key of one batched read (see batchedReads).
+    get: `SELECT key, value::text AS value FROM ${s}.entries WHERE key = ANY($1::text[]) AND ${live}`,
     set: `INSERT INTO ${s}.entries (key, value, expires_at) VALUES ($1, $2::json, $3)
           ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
     // The conflicting row is locked before the WHERE is read, so of concurrent callers exactly one

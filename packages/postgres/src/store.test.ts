@@ -240,6 +240,71 @@ describe.skipIf(Boolean(skipReason))("Postgres store against a server", () => {
     }
   });
 
+  it("sends the increments of one turn as one statement, each caller with the count its own increment made", async () => {
+    let failIncrements = false;
+    const isIncrement = (text: string) => text.startsWith("INSERT") && text.includes("unnest($1::text[], $2::bigint[]");
+    const { pool, recording, sent } = recordingPool(2, (text) => failIncrements && isIncrement(text));
+    const increments = () => sent.filter((q) => isIncrement(textOf(q))).length;
+    let t = 1_000_000;
+    try {
+      const store = createPostgresStore({ pool: recording, schema: nextSchema(), now: () => t });
+      await store.set("text", "not a counter");
+      expect(await store.increment("old", { ttlSeconds: 10 })).toBe(1);
+      t += 20_000; // "old" has expired: the batch below starts it again
+      const before = increments();
+      const counts = await Promise.allSettled([
+        store.increment("a", { ttlSeconds: 60 }),
+        store.increment("b"),
+        store.increment("a", { ttlSeconds: 1 }),
+        store.increment("text"),
+        store.increment("old", { ttlSeconds: 10 }),
+        store.increment("a", { ttlSeconds: 1 }),
+        store.increment("old", { ttlSeconds: 10 }),
+      ]);
+      expect(increments() - before).toBe(1);
+      expect(counts.map((r) => (r.status === "fulfilled" ? r.value : "refused"))).toEqual([1, 1, 2, "refused", 1, 3, 2]);
+      expect(String((counts[3] as PromiseRejectedResult).reason)).toMatch(/does not hold a counter/);
+      expect(await store.get("text")).toBe("not a counter");
+      // "a" was made by its first caller (60 s): still live after the later callers' 1 s.
+      t += 30_000;
+      expect(await store.increment("a", { ttlSeconds: 1 })).toBe(4);
+      // A bad option fails its own caller and no other; more than 256 keys, one statement per 256.
+      const mixed = await Promise.allSettled([store.increment("b", { ttlSeconds: -1 }), store.increment("b")]);
+      expect(mixed.map((r) => r.status)).toEqual(["rejected", "fulfilled"]);
+      const at = increments();
+      const many = await Promise.all(Array.from({ length: 300 }, (_, i) => store.increment(`n${i % 299}`)));
+      expect(increments() - at).toBe(2);
+      expect(many[298]).toBe(1);
+      expect(many[299]).toBe(2); // n0's second caller
+      // A failed statement fails each of its callers and counts nothing; the next calls go out again.
+      failIncrements = true;
+      const failed = await Promise.allSettled([store.increment("b"), store.increment("c")]);
+      expect(failed.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+      failIncrements = false;
+      expect(await Promise.all([store.increment("b"), store.increment("c")])).toEqual([3, 1]);
+      await store.close?.();
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("lets two instances' batches of shared counters run at once without a deadlock", async () => {
+    const schema = nextSchema();
+    const a = open({ url: POSTGRES_URL, schema, poolSize: 4 });
+    const b = open({ url: POSTGRES_URL, schema, poolSize: 4 });
+    const keys = Array.from({ length: 250 }, (_, i) => `k${i}`);
+    // Each round, A asks in one order and B in the other: rows taken in the asking order would cross.
+    for (let round = 0; round < 10; round++) {
+      await Promise.all([
+        ...keys.map((key) => a.increment(key)),
+        ...keys.toReversed().map((key) => b.increment(key)),
+        ...keys.map((key) => a.increment(key)),
+        ...keys.toReversed().map((key) => b.increment(key)),
+      ]);
+    }
+    expect(await Promise.all(keys.map((key) => a.get(key)))).toEqual(keys.map(() => 40));
+  });
+
   it("sends plain statements with prepareStatements: false (a pooler that cannot keep them)", async () => {
     const { pool, recording, sent } = recordingPool(1);
     try {

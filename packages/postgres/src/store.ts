@@ -97,7 +97,7 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
  * statement: `consume` is `DELETE ... RETURNING`, `setIfAbsent` and `increment` are
  * `INSERT ... ON CONFLICT` upserts that take over an expired row in the same step, so no caller
  * reads and then writes. Reads asked for in the same turn of the event loop are sent as one
- * statement, and each statement is prepared once per connection (`prepareStatements`). Expired
+ * statement, and so are increments; each statement is prepared once per connection (`prepareStatements`). Expired
  * rows are invisible at once and deleted by a periodic sweep that does not keep the process
  * alive. Values are stored as `json`, expiries as milliseconds from the store's clock.
  *
@@ -167,8 +167,40 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
     timer.unref();
   }
 
-  // Reads asked for in the same turn of the event loop share one statement.
-  const reads = batchedReads(async (keys) => new Map((await query<EntryRow>(sql.get, [keys, now()])).map((r) => [r.key, r.value])));
+  // Reads asked for in the same turn of the event loop share one statement; each reader parses
+  // its own copy.
+  const read = perTurn<undefined>(async (batch) => {
+    const rows = await query<EntryRow>(sql.get, [batch.map(([key]) => key), now()]);
+    const values = new Map(rows.map((row) => [row.key, row.value]));
+    for (const [key, waiters] of batch) {
+      const text = values.get(key);
+      for (const waiter of waiters) {
+        try {
+          waiter.resolve(text === undefined ? undefined : JSON.parse(text));
+        } catch (error) {
+          waiter.reject(error);
+        }
+      }
+    }
+  });
+  // So do increments: a key's callers in one batch add their number at once, and each gets the
+  // count its own increment made (the counter's new value minus those after it). A counter
+  // created by the batch expires when its first caller asked.
+  const increment = perTurn<number | null>(async (batch) => {
+    const rows = await query<EntryRow>(sql.increment, [
+      batch.map(([key]) => key),
+      batch.map(([, waiters]) => waiters.length),
+      batch.map(([, waiters]) => waiters[0]!.arg),
+      now(),
+    ]);
+    const counts = new Map(rows.map((row) => [row.key, Number(row.value)]));
+    for (const [key, waiters] of batch) {
+      const count = counts.get(key);
+      // No row: the live entry is not a counter, so the update's WHERE refused it.
+      if (count === undefined) for (const waiter of waiters) waiter.reject(new TypeError(`${key} does not hold a counter`));
+      else for (const [i, waiter] of waiters.entries()) waiter.resolve(count - waiters.length + 1 + i);
+    }
+  });
 
   const channel = `portcullis_${createHash("sha256").update(schemaName).digest("hex").slice(0, 16)}`;
   const listeners = new Map<string, Set<(message: string) => void>>();
@@ -190,7 +222,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
   });
 
   return {
-    get: <T>(key: string) => reads.get(key) as Promise<T | undefined>,
+    get: <T>(key: string) => read(key, undefined) as Promise<T | undefined>,
     async set(key, value, options) {
       await query(sql.set, [key, encodeValue(value), expiry(now(), options)]);
     },
@@ -222,11 +254,8 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
       return row?.live ? (JSON.parse(row.value) as T) : undefined;
     },
     async increment(key, options) {
-      const t = now();
-      const [row] = await query<ValueRow>(sql.increment, [key, expiry(t, options), t]);
-      // No row: the live entry is not a counter, so the update's WHERE refused it.
-      if (!row) throw new TypeError(`${key} does not hold a counter`);
-      return Number(row.value);
+      // The expiry is checked here, so a bad option fails its own caller, not a batch.
+      return (await increment(key, expiry(now(), options))) as number;
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       const limit = listLimit(options);
@@ -279,7 +308,7 @@ function statements(s: string) {
   const live = "(expires_at IS NULL OR expires_at > $2)";
   const expired = (now: string) => `(e.expires_at IS NOT NULL AND e.expires_at <= ${now})`;
   return {
-    // Every key of one batched read (see batchedReads).
+    // Every key of one batched read (see perTurn).
     get: `SELECT key, value::text AS value FROM ${s}.entries WHERE key = ANY($1::text[]) AND ${live}`,
     set: `INSERT INTO ${s}.entries (key, value, expires_at) VALUES ($1, $2::json, $3)
           ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
@@ -293,23 +322,28 @@ function statements(s: string) {
     // A second concurrent DELETE waits for the first to commit, then finds no row.
     consume: `DELETE FROM ${s}.entries WHERE key = $1 RETURNING value::text AS value, ${live} AS live`,
     // One statement: the DELETE locks the row, so a concurrent twin waits, then finds nothing
-    // and writes nothing. An expired row is deleted (garbage) and nothing is written.
+    // and writes nothing. An expired row is deleted (garbage) and nothing is written. Written
+    // rows are locked in key order, as in increment.
     consumeAndSet: `WITH spent AS (
             DELETE FROM ${s}.entries WHERE key = $1 RETURNING value::text AS value, ${live} AS live
           ), written AS (
             INSERT INTO ${s}.entries (key, value, expires_at)
             SELECT k, v::json, x FROM unnest($3::text[], $4::text[], $5::bigint[]) AS w(k, v, x)
-            WHERE EXISTS (SELECT 1 FROM spent WHERE live)
+            WHERE EXISTS (SELECT 1 FROM spent WHERE live) ORDER BY k
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
           )
           SELECT value, live FROM spent`,
-    // SET expressions all read the row as it was, so the value and expiry agree on "expired".
-    increment: `INSERT INTO ${s}.entries AS e (key, value, expires_at) VALUES ($1, '1'::json, $2)
+    // Adds $2[i] to each counter $1[i] (see perTurn). SET expressions all read the row as it was,
+    // so the value and expiry agree on "expired". Rows are locked in key order, so two batches
+    // sharing keys wait for each other rather than deadlock.
+    increment: `INSERT INTO ${s}.entries AS e (key, value, expires_at)
+          SELECT k, n::text::json, x FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS w(k, n, x) ORDER BY k
           ON CONFLICT (key) DO UPDATE SET
-            value = CASE WHEN ${expired("$3")} THEN '1'::json ELSE ((e.value::text)::bigint + 1)::text::json END,
-            expires_at = CASE WHEN ${expired("$3")} THEN excluded.expires_at ELSE e.expires_at END
-          WHERE ${expired("$3")} OR e.value::text ~ '^[0-9]{1,18}$'
-          RETURNING value::text AS value`,
+            value = CASE WHEN ${expired("$4")} THEN excluded.value
+              ELSE ((e.value::text)::bigint + (excluded.value::text)::bigint)::text::json END,
+            expires_at = CASE WHEN ${expired("$4")} THEN excluded.expires_at ELSE e.expires_at END
+          WHERE ${expired("$4")} OR e.value::text ~ '^[0-9]{1,18}$'
+          RETURNING key, value::text AS value`,
     // A key range rather than LIKE: keys contain % and _, and the range uses the primary key.
     listRange: `SELECT key, value::text AS value FROM ${s}.entries
           WHERE key >= $1 AND key < $2 AND (expires_at IS NULL OR expires_at > $3) ORDER BY key LIMIT $4`,
@@ -482,59 +516,47 @@ function reasonOf(cause: unknown): string {
   return cause instanceof Error ? cause.message || cause.name : String(cause);
 }
 
-/** Most keys one batched read asks for; a larger batch is split. */
+/** Most keys one batched statement carries; a larger batch is split. */
 const MAX_BATCH_KEYS = 256;
 
-interface Waiter {
+interface Waiter<A> {
+  /** What this caller asked with (an increment's expiry). */
+  arg: A;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
 
+/** One batch: each distinct key with its callers, in the order they asked. */
+type Batch<A> = [key: string, waiters: Waiter<A>[]][];
+
 /**
- * `get`s asked for during one turn of the event loop, sent together once it ends: one statement
- * for up to {@link MAX_BATCH_KEYS} keys. Under load many requests read at once, and each statement
- * costs a round trip, a system call and the database's parsing and planning whatever it reads
- * (on a refresh, the two reads of three statements). Each reader gets a value parsed for it
- * alone; a failed statement rejects every reader in it. Each read is atomic on its key, as
- * before: a batch only runs a little later than its first read was asked.
+ * Calls asked for during one turn of the event loop, sent together once it ends: `send` gets up to
+ * {@link MAX_BATCH_KEYS} keys at a time and settles their callers. Under load many requests call
+ * at once, and each statement costs a round trip, a system call and the database's parsing and
+ * planning however few rows it touches. If `send` fails, every caller it has not settled is
+ * rejected. Each call is still atomic on its key: it only runs a little later than it was asked.
  */
-function batchedReads(fetch: (keys: string[]) => Promise<Map<string, string>>) {
-  let pending: Map<string, Waiter[]> | undefined;
-  const settle = async (batch: [string, Waiter[]][]) => {
-    let values: Map<string, string>;
-    try {
-      values = await fetch(batch.map(([key]) => key));
-    } catch (error) {
-      for (const [, waiters] of batch) for (const waiter of waiters) waiter.reject(error);
-      return;
-    }
-    for (const [key, waiters] of batch) {
-      const text = values.get(key);
-      for (const waiter of waiters) {
-        try {
-          waiter.resolve(text === undefined ? undefined : JSON.parse(text));
-        } catch (error) {
-          waiter.reject(error);
-        }
-      }
-    }
-  };
+function perTurn<A>(send: (batch: Batch<A>) => Promise<void>): (key: string, arg: A) => Promise<unknown> {
+  let pending: Map<string, Waiter<A>[]> | undefined;
   const flush = () => {
-    const batch = [...pending!];
+    const all = [...pending!];
     pending = undefined;
-    for (let i = 0; i < batch.length; i += MAX_BATCH_KEYS) void settle(batch.slice(i, i + MAX_BATCH_KEYS));
-  };
-  return {
-    get(key: string): Promise<unknown> {
-      return new Promise((resolve, reject) => {
-        if (!pending) {
-          pending = new Map();
-          setImmediate(flush);
-        }
-        const waiters = pending.get(key);
-        if (waiters) waiters.push({ resolve, reject });
-        else pending.set(key, [{ resolve, reject }]);
+    for (let i = 0; i < all.length; i += MAX_BATCH_KEYS) {
+      const batch = all.slice(i, i + MAX_BATCH_KEYS);
+      send(batch).catch((error: unknown) => {
+        for (const [, waiters] of batch) for (const waiter of waiters) waiter.reject(error);
       });
-    },
+    }
   };
+  return (key, arg) =>
+    new Promise((resolve, reject) => {
+      if (!pending) {
+        pending = new Map();
+        setImmediate(flush);
+      }
+      const waiter = { arg, resolve, reject };
+      const waiters = pending.get(key);
+      if (waiters) waiters.push(waiter);
+      else pending.set(key, [waiter]);
+    });
 }

@@ -98,7 +98,9 @@ describe("Benchmark harness (--quick, a subset)", () => {
     }
     const file = join(dir, "profiles", "growth-sqlite-100k", readdirSync(join(dir, "profiles", "growth-sqlite-100k"))[0]!);
     const profile = JSON.parse(readFileSync(file, "utf8")) as { nodes: Array<{ callFrame: { functionName: string; url: string } }> };
-    expect(profile.nodes.some((n) => n.callFrame.url.includes("/packages/core/src/"))).toBe(true);
+    // The servers run the packages as built (dist/), as installed from npm, not their sources.
+    expect(profile.nodes.some((n) => n.callFrame.url.includes("/packages/core/dist/"))).toBe(true);
+    expect(profile.nodes.some((n) => n.callFrame.url.includes("/packages/core/src/"))).toBe(false);
     const fixtures = new Set(profile.nodes.filter((n) => n.callFrame.url.includes("/bench/src/servers/")).map((n) => n.callFrame.functionName));
     for (const fixture of ["preload", "bulkWriter", "signIn"]) expect(fixtures).not.toContain(fixture);
     const summary = spawnSync(process.execPath, ["--import", "tsx", "src/profile-summary.ts", file, "5"], { cwd: BENCH_DIR, encoding: "utf8" });

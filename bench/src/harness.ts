@@ -109,7 +109,9 @@ export async function startServer(
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: "production" };
   delete env[CPU_PROFILE_ENV];
   if (profileDir) env[CPU_PROFILE_ENV] = profileDir;
-  const child = spawn(process.execPath, [...nodeArgs, "--conditions=portcullis:source", "--import", "tsx", join(SERVERS_DIR, script), JSON.stringify(config)], {
+  // The packages as built to dist/ (what npm installs; run.ts builds them first), not their
+  // sources through tsx, whose transform wraps every function expression in a naming call.
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(SERVERS_DIR, script), JSON.stringify(config)], {
     cwd: BENCH_DIR,
     env,
     stdio: ["pipe", "pipe", "pipe"],

@@ -35,6 +35,13 @@ const outDir = resolve(parsed.out ?? join(BENCH_DIR, "results"));
 const settings = quick ? QUICK : FULL;
 
 const ROOT = join(BENCH_DIR, "..");
+// The servers load the packages from dist/, as an install from npm does: build them now, so a run
+// never measures stale output (tsc -b does nothing when dist/ is current).
+const built = spawnSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-b"], { cwd: ROOT, encoding: "utf8" });
+if (built.status !== 0) {
+  process.stderr.write(`npm run bench: the packages do not build (tsc -b):\n${built.stdout}${built.stderr}`);
+  process.exit(1);
+}
 const startedAt = new Date();
 const loadAverageAtStart = loadavg()
   .map((n) => n.toFixed(2))

@@ -51,16 +51,19 @@ export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
 export function bearerAuth(guard: ResourceGuard, options: { scopes?: string[] } = {}): MiddlewareHandler {
   return async (c, next) => {
     const request = guardRequest(c);
-    // Through a clone, left readable; or, when a middleware before already read it through
-    // `c.req`, as Hono cached it.
-    const body = (maxBytes: number) => (c.req.raw.bodyUsed ? c.req.text() : readAtMost(c.req.raw.clone().body, maxBytes));
-    const result = await guard.protect(request, guard.inspectsBody && c.req.method === "POST" ? { ...options, body } : options);
+    const result = await guard.protect(request, guard.inspectsBody && c.req.method === "POST" ? { ...options, body: bodyReader(c) } : options);
     if (!result.ok) return result.response;
     c.set("auth", result.auth);
     await next();
     for (const name in result.headers) c.res.headers.set(name, result.headers[name]!);
   };
 }
+
+/**
+ * The guard's reader of a POST body: through a clone, left readable; or, when a middleware before
+ * already read it through `c.req`, as Hono cached it.
+ */
+const bodyReader = (c: Context) => (maxBytes: number) => (c.req.raw.bodyUsed ? c.req.text() : readAtMost(c.req.raw.clone().body, maxBytes));
 
 interface NodeIncoming extends AsyncIterable<Uint8Array> {
   rawHeaders?: string[];

@@ -486,15 +486,18 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
     if (scheme.toLowerCase() !== "bearer") return challenge(request, undefined, undefined, scopes);
     const token = header.slice(space + 1);
     if (token.includes(",")) return challenge(request, "invalid_request", "one Authorization header, one token", scopes);
-    if (space === -1 || token.length > MAX_TOKEN_LENGTH || !B64TOKEN.test(token)) {
-      return challenge(request, "invalid_token", "the access token is malformed", scopes);
-    }
+    if (space === -1 || token.length > MAX_TOKEN_LENGTH) return challenge(request, "invalid_token", "the access token is malformed", scopes);
     let known: AuthInfo | OAuthError | undefined;
     try {
       known = checkCached?.(token, { resource });
     } catch {
       // The full check below answers for it (a 503 when the verifier fails).
       known = undefined;
+    }
+    // A token that verified is well-formed (a JWT's characters are all b64token's): the syntax
+    // check, a scan of the whole token, is for the others, before anything else about them.
+    if ((known === undefined || isOAuthError(known)) && !B64TOKEN.test(token)) {
+      return challenge(request, "invalid_token", "the access token is malformed", scopes);
     }
     if (isOAuthError(known)) return challenge(request, "invalid_token", known.description, scopes);
     const readsMore = (sessionOwner !== undefined && request.headers.get("Mcp-Session-Id") !== null) || (inspectsBody && request.method === "POST");

@@ -26,6 +26,12 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     result("sdk-register", 3000),
     result("floor-node-register", 15000, { error: "exited" }),
     result("hono-memory-register", 4500),
+    result("bare-hono", 10000),
+    result("floor-hono-middleware", 8900, {
+      compare: "bare-hono",
+      paired: { ratio: 0.88, baselineRps: 10100, ratios: [0.88], baselineCpu: { total: 100, main: 98 } },
+    }),
+    result("hono-memory-reused", 7000),
   ];
 
   it("measures each floor against the target's own baseline (its paired ratio when it has one), leaving out a floor that errored or did not run", () => {
@@ -36,8 +42,12 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     const register = targets.find((t) => t.scenario === "hono-memory-register")!;
     expect(register).toMatchObject({ verdict: "FAIL", ratio: 1.5 });
     expect(register.floorRatios).toEqual({});
-    // Targets against other baselines carry no floors.
-    expect(targets.find((t) => t.baseline === "bare-hono")!.floorRatios).toBeUndefined();
+    // The Hono reused-token line's floor is any Hono middleware; lines without a floor carry none.
+    const reused = targets.find((t) => t.scenario === "hono-memory-reused" && t.baseline === "bare-hono")!;
+    expect(reused).toMatchObject({ verdict: "FAIL", ratio: 0.7 });
+    expect(reused.floorRatios).toEqual({ "floor-hono-middleware": 0.88 });
+    expect(targets.find((t) => t.baseline === "bare-express")!.floorRatios).toBeUndefined();
+    expect(targets.find((t) => t.baseline === "sdk-bearer")!.floorRatios).toBeUndefined();
   });
 
   it("prints the floors on the target line, and nothing extra where none was measured", () => {

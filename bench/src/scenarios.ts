@@ -5,6 +5,8 @@ import type { ReadyInfo } from "./servers/common.js";
 import { REGISTRATION_BODY } from "./servers/common.js";
 
 const MCP_BODY = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+// About the length of the access tokens the Portcullis servers issue (ES256, a loopback issuer).
+const FLOOR_TOKEN_LENGTH = 450;
 const mcp = (headers: Record<string, string> = {}): RequestSpec => ({ method: "POST", path: "/mcp", headers, body: MCP_BODY });
 const register: RequestSpec = { method: "POST", path: "/register", body: REGISTRATION_BODY };
 /** A refresh grant per request, each spending the next of the server's pre-issued refresh tokens. */
@@ -95,6 +97,19 @@ export function scenarios(
     request: () => register,
     expectStatus: 201,
     fillRegistrations: true,
+  });
+  // The floor of the Hono reused-token lines: any Hono middleware, doing nothing, on a request
+  // carrying a bearer token of an access token's length (the header is read and parsed all the same).
+  http({
+    id: "floor-hono-middleware",
+    label: "Floor: bare Hono behind one no-op async middleware, a bearer token in the request",
+    group: "baseline",
+    script: "bare.ts",
+    config: { framework: "hono-middleware" },
+    request: () => mcp({ Authorization: `Bearer ${"a".repeat(FLOOR_TOKEN_LENGTH)}` }),
+    expectStatus: 200,
+    compare: "bare-hono",
+    paired: true,
   });
   // Floors: what the refresh and registration targets can reach at best on this host (floor.ts).
   for (const [framework, name] of [

@@ -97,9 +97,10 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
  * statement: `consume` is `DELETE ... RETURNING`, `setIfAbsent` and `increment` are
  * `INSERT ... ON CONFLICT` upserts that take over an expired row in the same step, so no caller
  * reads and then writes. Reads asked for in the same turn of the event loop are sent as one
- * statement, and so are increments; each statement is prepared once per connection (`prepareStatements`). Expired
- * rows are invisible at once and deleted by a periodic sweep that does not keep the process
- * alive. Values are stored as `json`, expiries as milliseconds from the store's clock.
+ * statement, and so are increments; each statement is prepared once per connection
+ * (`prepareStatements`). Expired rows are invisible at once and deleted by a periodic sweep that
+ * does not keep the process alive. Values are stored as `json`, expiries as milliseconds from the
+ * store's clock.
  *
  * On first use the store creates its schema and tables, or upgrades them, recording each version
  * in a `migrations` table. `publish`/`subscribe` are `NOTIFY`/`LISTEN` on one held connection, so

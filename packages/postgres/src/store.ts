@@ -187,19 +187,19 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
   // So do increments: a key's callers in one batch add their number at once, and each gets the
   // count its own increment made (the counter's new value minus those after it). A counter
   // created by the batch expires when its first caller asked.
-  const increment = perTurn<number | null>(async (batch) => {
+  const count = perTurn<number | null>(async (batch) => {
     const rows = await query<EntryRow>(sql.increment, [
       batch.map(([key]) => key),
       batch.map(([, waiters]) => waiters.length),
       batch.map(([, waiters]) => waiters[0]!.arg),
       now(),
     ]);
-    const counts = new Map(rows.map((row) => [row.key, Number(row.value)]));
+    const totals = new Map(rows.map((row) => [row.key, Number(row.value)]));
     for (const [key, waiters] of batch) {
-      const count = counts.get(key);
+      const total = totals.get(key);
       // No row: the live entry is not a counter, so the update's WHERE refused it.
-      if (count === undefined) for (const waiter of waiters) waiter.reject(new TypeError(`${key} does not hold a counter`));
-      else for (const [i, waiter] of waiters.entries()) waiter.resolve(count - waiters.length + 1 + i);
+      if (total === undefined) for (const waiter of waiters) waiter.reject(new TypeError(`${key} does not hold a counter`));
+      else for (const [i, waiter] of waiters.entries()) waiter.resolve(total - waiters.length + 1 + i);
     }
   });
 
@@ -256,7 +256,7 @@ export function createPostgresStore(options: PostgresStoreOptions): Storage {
     },
     async increment(key, options) {
       // The expiry is checked here, so a bad option fails its own caller, not a batch.
-      return (await increment(key, expiry(now(), options))) as number;
+      return (await count(key, expiry(now(), options))) as number;
     },
     async list<T>(prefix: string, options?: { limit?: number }) {
       const limit = listLimit(options);

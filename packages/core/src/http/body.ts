@@ -83,6 +83,9 @@ function readEvents(stream: NodeStream, body: Uint8Array): Promise<Uint8Array> {
   });
 }
 
+// Without `stream`, each decode stands alone: one decoder serves every request.
+const strictUTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Reads a body up to `limit` bytes without trusting `Content-Length`. */
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");
@@ -91,7 +94,7 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
   const bytes = known === undefined ? await readAtMost(request.body, limit) : known.length <= limit ? known : undefined;
   if (!bytes) throw tooLarge();
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return strictUTF8.decode(bytes);
   } catch {
     throw new OAuthError("invalid_request", "request body is not valid UTF-8");
   }
@@ -169,6 +172,8 @@ export class Params {
 }
 
 function decodeComponent(text: string): string {
+  // Most names and values (tokens, codes, grant types) have nothing to decode.
+  if (!text.includes("%") && !text.includes("+")) return text;
   try {
     return decodeURIComponent(text.replaceAll("+", " "));
   } catch {

@@ -17,6 +17,16 @@ describe("Request limits (issue 6; SPEC-CHECKLIST B10, B22, B33)", () => {
     expect(() => new Params(`${"n".repeat(129)}=1`)).toThrow(/too long/);
   });
 
+  it("decodes form parameters: plain text as is, '+' as a space, percent-escapes, and refuses a malformed escape", () => {
+    const params = new Params("grant_type=refresh_token&scope=mcp%3Atools+files&x+y=a%2Bb&token=abc_-.~9");
+    expect(params.get("grant_type")).toBe("refresh_token");
+    expect(params.get("scope")).toBe("mcp:tools files");
+    expect(params.get("x y")).toBe("a+b");
+    expect(params.get("token")).toBe("abc_-.~9");
+    expect(() => new Params("a=%E0%A4%A")).toThrow(/malformed percent-encoding/);
+    expect(() => new Params("a%ZZ=1")).toThrow(/malformed percent-encoding/);
+  });
+
   it("refuses more than 64 parameters", async () => {
     const t = createTestServer();
     const body = Array.from({ length: 65 }, (_, i) => `p${i}=1`).join("&");

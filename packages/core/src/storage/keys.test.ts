@@ -75,7 +75,15 @@ describe("storage keys", () => {
     expect(kindOfKey(keys.userGrant("s", "g"))).toBe("userGrants");
     expect(kindOfKey(keys.grant("g"))).toBe("grant");
     expect(kindOfKey(keys.spentRefreshToken("h"))).toBe("spentRefreshToken");
+    expect(kindOfKey(keys.mcpSession("h"))).toBe("mcpSession");
+    expect(kindOfKey(keys.mcpSessionQuota("h", 1))).toBe("mcpSessionQuota");
+    expect(kindOfKey(keys.refreshReplay("h"))).toBe("refreshReplay");
+    expect(kindOfKey(keys.signingKeySet(3))).toBe("signingKeys");
+    expect(kindOfKey(keys.userConsent("a:b", "c1"))).toBe("userConsents");
     expect(kindOfKey("race:1")).toBeUndefined();
+    expect(kindOfKey("refresh")).toBeUndefined();
+    expect(kindOfKey("refreshx:h")).toBeUndefined();
+    expect(kindOfKey("")).toBeUndefined();
   });
 
   it("classify retention by the same definitions", () => {

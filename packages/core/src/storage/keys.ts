@@ -2,7 +2,8 @@
  * Every key the authorization server (and the resource guard) stores a record under, before any namespace prefix: one
  * prefix per kind of record, and one function per key. The strings are a storage format: data
  * already in SQLite, Redis or a Durable Object is found by them, so an existing one never changes.
- * No prefix starts another, so a key's kind is the one prefix it starts with ({@link kindOfKey}).
+ * Each prefix is a name ending in its only colon, so no prefix starts another and a key's kind is
+ * named by what precedes its first colon ({@link kindOfKey}).
  */
 const PREFIXES = {
   /** A registered client (dynamic registration), by `client_id`. */
@@ -105,12 +106,14 @@ export const keys = {
   userConsent: (subject: string, clientId: string) => `${PREFIXES.userConsents}${encodeURIComponent(subject)}:${clientId}`,
 };
 
-const KINDS = Object.entries(PREFIXES) as [KeyKind, string][];
+// Asked on every write (the namespace view marks what a bounded store may drop): one lookup, not
+// a scan of every prefix.
+const KINDS = new Map<string, KeyKind>(Object.entries(PREFIXES).map(([kind, prefix]) => [prefix, kind as KeyKind]));
 
 /** The kind of record a key (without namespace prefix) names, or undefined for a key the server does not build. */
 export function kindOfKey(key: string): KeyKind | undefined {
-  for (const [kind, prefix] of KINDS) if (key.startsWith(prefix)) return kind;
-  return undefined;
+  const colon = key.indexOf(":");
+  return colon === -1 ? undefined : KINDS.get(key.slice(0, colon + 1));
 }
 
 /**

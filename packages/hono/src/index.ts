@@ -16,24 +16,29 @@ declare module "hono" {
  * app.use(oauthRoutes(server, guard));
  */
 export function oauthRoutes(...handlers: Handles[]): MiddlewareHandler {
-  return async (c, next) => {
+  // Not an async function: a path none of them may own (the MCP route itself) goes on with
+  // `next()`'s own promise, not one of ours resolved with it (two more microtask turns a request).
+  return (c, next) => {
     const path = c.req.path;
-    // A path none of them may own (the MCP route itself) goes on at once, without a promise of ours.
     if (handlers.every((handler) => handler.owns?.(path) === false)) return next();
-    // On @hono/node-server, the Node stream for the body and the socket address for per-address
-    // rate limits; elsewhere (Workers, Deno, Bun) the core's `clientIp` option says where the
-    // address comes from.
-    const incoming = nodeIncoming(c);
-    const response = await serveOwned(handlers, {
-      path,
-      method: c.req.method,
-      request: () => c.req.raw,
-      remoteAddress: () => incoming?.socket?.remoteAddress,
-      body: incoming?.readableDidRead === false ? { contentLength: incoming.headers?.["content-length"], chunks: incoming } : undefined,
-    });
-    if (response) return response;
-    await next();
+    return serve(handlers, c, path, next);
   };
+}
+
+async function serve(handlers: Handles[], c: Context, path: string, next: () => Promise<void>): Promise<Response | undefined> {
+  // On @hono/node-server, the Node stream for the body and the socket address for per-address
+  // rate limits; elsewhere (Workers, Deno, Bun) the core's `clientIp` option says where the
+  // address comes from.
+  const incoming = nodeIncoming(c);
+  const response = await serveOwned(handlers, {
+    path,
+    method: c.req.method,
+    request: () => c.req.raw,
+    remoteAddress: () => incoming?.socket?.remoteAddress,
+    body: incoming?.readableDidRead === false ? { contentLength: incoming.headers?.["content-length"], chunks: incoming } : undefined,
+  });
+  if (response) return response;
+  await next();
 }
 
 /**

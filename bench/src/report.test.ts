@@ -21,6 +21,10 @@ describe("Benchmark report: floors beside the refresh and registration targets",
       paired: { ratio: 2.5, baselineRps: 3680, ratios: [2.5], baselineCpu: { total: 260, main: 240 } },
       cpu: { total: 104.4, main: 60 },
     }),
+    result("floor-hono-refresh-duties", 5600, {
+      compare: "sdk-refresh",
+      paired: { ratio: 1.47, baselineRps: 3810, ratios: [1.47], baselineCpu: { total: 222, main: 193 } },
+    }),
     result("hono-memory-refresh", 2400, { cpu: { total: 390, main: 300.2 } }),
     result("hono-postgres-refresh", 900, { cpu: { total: 1000, main: 800, service: 402 } }),
     result("sdk-register", 3000),
@@ -38,7 +42,7 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     const targets = evaluateTargets(results);
     const refresh = targets.find((t) => t.scenario === "hono-memory-refresh")!;
     expect(refresh).toMatchObject({ verdict: "FAIL", ratio: 0.6 });
-    expect(refresh.floorRatios).toEqual({ "floor-hono-refresh": 0.9, "floor-node-refresh": 2.5 });
+    expect(refresh.floorRatios).toEqual({ "floor-hono-refresh": 0.9, "floor-hono-refresh-duties": 1.47, "floor-node-refresh": 2.5 });
     const register = targets.find((t) => t.scenario === "hono-memory-register")!;
     expect(register).toMatchObject({ verdict: "FAIL", ratio: 1.5 });
     expect(register.floorRatios).toEqual({});
@@ -62,7 +66,9 @@ describe("Benchmark report: floors beside the refresh and registration targets",
       targets: evaluateTargets(results),
     };
     const md = markdown(report);
-    expect(md).toContain("- FAIL — Refresh grant (memory) >= 1.5x MCP SDK refresh grant: 0.60× (floors: floor-hono-refresh 0.90×, floor-node-refresh 2.50×)");
+    expect(md).toContain(
+      "- FAIL — Refresh grant (memory) >= 1.5x MCP SDK refresh grant: 0.60× (floors: floor-hono-refresh 0.90×, floor-hono-refresh-duties 1.47×, floor-node-refresh 2.50×)",
+    );
     expect(md).toContain("- FAIL — Registration (memory) >= 2x MCP SDK registration: 1.50×\n");
     // The host says when it is a virtual machine, where system calls cost more.
     expect(md).toContain("· cpu × 2 (virtual machine) · 24 GB");

@@ -30,8 +30,9 @@ export interface Report {
 
 const FLOORS = {
   reused: ["floor-hono-middleware"],
-  refresh: ["floor-hono-refresh", "floor-node-refresh"],
-  register: ["floor-hono-register", "floor-node-register"],
+  // The duties floor adds what Portcullis's refresh must do besides (reuse detection, the retry record).
+  refresh: ["floor-hono-refresh", "floor-hono-refresh-duties", "floor-node-refresh"],
+  register: ["floor-hono-register", "floor-hono-register-duties", "floor-node-register"],
 };
 
 const TARGETS: Array<Omit<Target, "ratio" | "floorRatios" | "verdict">> = [

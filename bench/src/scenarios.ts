@@ -124,6 +124,16 @@ export function scenarios(
       config: { mode: "refresh", framework, refreshTokens: 3 * z.refreshTokens },
       ...againstSdkRefresh,
     });
+    if (framework === "hono") {
+      http({
+        id: "floor-hono-refresh-duties",
+        label: "Floor: the same refresh plus Portcullis's duties (client and grant lookups, spent and sealed retry records)",
+        group: "baseline",
+        script: "floor.ts",
+        config: { mode: "refresh-duties", framework, refreshTokens: 3 * z.refreshTokens },
+        ...againstSdkRefresh,
+      });
+    }
     http({
       id: `floor-${framework}-register`,
       label: `Floor: registration on ${name} (redirect_uris checked, a Map)`,
@@ -132,6 +142,16 @@ export function scenarios(
       config: { mode: "register", framework },
       ...againstSdkRegister,
     });
+    if (framework === "hono") {
+      http({
+        id: "floor-hono-register-duties",
+        label: "Floor: the same registration plus Portcullis's duties (metadata checked, a hashed registration access token)",
+        group: "baseline",
+        script: "floor.ts",
+        config: { mode: "register-duties", framework },
+        ...againstSdkRegister,
+      });
+    }
   }
   list.push({ kind: "ops", id: "jose", label: "jose ES256", group: "baseline" });
 

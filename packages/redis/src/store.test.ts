@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Socket } from "node:net";
 import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Storage } from "@portcullis/core";
 import { runStorageContract } from "@portcullis/core/testing";
 import { createRedisStore } from "./index.js";
@@ -148,6 +148,21 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
     }
   });
 
+  it("sends its commands without a timeout signal of node-redis's own: its own timer bounds each call", async () => {
+    const store = createRedisStore({ url, keyPrefix: freshPrefix() });
+    await store.set("warm", 1);
+    const timeout = vi.spyOn(AbortSignal, "timeout");
+    try {
+      await store.set("k", { a: 1 });
+      expect(await store.get("k")).toEqual({ a: 1 });
+      expect(await store.consumeAndSet!("k", [{ key: "n", value: 2 }])).toEqual({ a: 1 });
+      expect(timeout).not.toHaveBeenCalled();
+    } finally {
+      timeout.mockRestore();
+      await store.close?.();
+    }
+  });
+
   it("uses a client it is given and leaves it open on close", async () => {
     const keyPrefix = freshPrefix();
     const client = createClient({ url, RESP: 3 });
@@ -219,6 +234,36 @@ describe("Redis store without a server", () => {
     }
   }, 15_000);
 
+  it("bounds a command the server takes but never answers by the store's own timeout", async () => {
+    // Answers the connection's set-up commands, then swallows the GET.
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      let pending = "";
+      socket.on("data", (chunk) => {
+        pending += chunk.toString("latin1");
+        for (let command = nextCommand(pending); command; command = nextCommand(pending)) {
+          pending = pending.slice(command.length);
+          if (command.args[0]?.toUpperCase() !== "GET") socket.write("+OK\r\n");
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}` });
+    try {
+      await expect(store.set("k", 1)).resolves.toBeUndefined();
+      const started = Date.now();
+      await expect(store.get("k")).rejects.toThrow("@portcullis/redis: Redis GET timed out after 5000 ms");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+    } finally {
+      // Gone first: a close waits for the swallowed command otherwise.
+      for (const socket of sockets) socket.destroy();
+      await store.close?.();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 15_000);
+
   it("hides credentials in connection errors", async () => {
     const store = createRedisStore({ url: "redis://user:hunter2@127.0.0.1:1" });
     const error = await store.get("k").catch((e: unknown) => e);
@@ -228,3 +273,21 @@ describe("Redis store without a server", () => {
     await store.close?.();
   }, 8_000);
 });
+
+/** The first whole RESP command (an array of bulk strings) at the start of `text`, or undefined. */
+function nextCommand(text: string): { args: string[]; length: number } | undefined {
+  const header = /^\*(\d+)\r\n/.exec(text);
+  if (!header) return undefined;
+  let at = header[0].length;
+  const args: string[] = [];
+  for (let i = 0; i < Number(header[1]); i++) {
+    const bulk = /^\$(\d+)\r\n/.exec(text.slice(at));
+    if (!bulk) return undefined;
+    const start = at + bulk[0].length;
+    const end = start + Number(bulk[1]);
+    if (text.length < end + 2) return undefined;
+    args.push(text.slice(start, end));
+    at = end + 2;
+  }
+  return { args, length: at };
+}

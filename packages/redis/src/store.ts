@@ -48,8 +48,11 @@ const CONNECT_TIMEOUT_MS = 2_000;
 const COMMAND_TIMEOUT_MS = 5_000;
 const SCAN_COUNT = "1000";
 const MGET_BATCH = 500;
-// Default decoding (strings), whatever type mapping the client was created with.
-const AS_STRINGS = { typeMapping: {} as Record<string, never> };
+// Default decoding (strings), whatever type mapping the client was created with. No timeout of
+// node-redis's own (from version 6, 5 s by default): `withTimeout` bounds every call already, and
+// node-redis's builds an AbortSignal with a timer and a listener per command (about 8 µs and
+// garbage each, on a registration's one command).
+const COMMAND_OPTIONS = { typeMapping: {} as Record<string, never>, timeout: undefined };
 
 // A new counter gets the TTL in the same atomic step that creates it; later increments keep it.
 const INCREMENT_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
@@ -97,7 +100,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): Storage {
 
   const send = async (args: string[]): Promise<unknown> => {
     await owned?.ready();
-    return withTimeout(client.sendCommand(args, AS_STRINGS), `Redis ${args[0]}`);
+    return withTimeout(client.sendCommand(args, COMMAND_OPTIONS), `Redis ${args[0]}`);
   };
   const full = (key: string) => keyPrefix + key;
   const decode = <T>(reply: unknown) => (typeof reply === "string" ? (JSON.parse(reply) as T) : undefined);

@@ -1,4 +1,4 @@
-import type { Request as ExpressRequest, RequestHandler } from "express";
+import type { Request as ExpressRequest, RequestHandler, Response as ExpressResponse } from "express";
 import { MAX_JSON_DEPTH, OAuthError, serveOwned, type AuthInfo, type BodyReader, type Handles, type ResourceGuard } from "@portcullis/core";
 import { nodeBodyReader, nodeFetchRequest, nodeGuardRequest, sendRefusal, sendResponse } from "@portcullis/core/node";
 
@@ -27,33 +27,34 @@ declare global {
  * app.use(oauthRouter(server, guard));
  */
 export function oauthRouter(...handlers: Handles[]): RequestHandler {
-  return async (req, res, next) => {
+  // Not an async function: a path none of them may own (the MCP route itself) goes on at once,
+  // without a promise of ours for Express to watch.
+  return (req, res, next) => {
     const path = pathOnly(req.originalUrl);
-    // A path none of them may own (the MCP route itself) goes on at once.
     if (handlers.every((handler) => handler.owns?.(path) === false)) return next();
-    let response: Response | undefined;
-    try {
-      // The socket address serves per-address rate limits; forwarded headers are the core's call.
-      response = await serveOwned(handlers, {
-        path,
-        method: req.method,
-        request: (withBody) =>
-          nodeFetchRequest(
-            req,
-            urlOf(req),
-            !withBody || req.method === "GET" || req.method === "HEAD" ? false : req.readableEnded ? parsedBody(req) : undefined,
-          ),
-        remoteAddress: () => req.socket.remoteAddress,
-        body: req.readableDidRead ? undefined : { contentLength: req.headers["content-length"], chunks: req },
-      });
-    } catch (error) {
-      // The core answers its own failures; this is the adapter's (a body that cannot be rebuilt).
-      console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
-      response = new Response('{"error":"server_error"}', { status: 500, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
-    }
-    if (response) return sendResponse(response, res, req);
-    next();
+    return serve(handlers, path, req, res, next);
   };
+}
+
+async function serve(handlers: Handles[], path: string, req: ExpressRequest, res: ExpressResponse, next: () => void): Promise<void> {
+  let response: Response | undefined;
+  try {
+    // The socket address serves per-address rate limits; forwarded headers are the core's call.
+    response = await serveOwned(handlers, {
+      path,
+      method: req.method,
+      request: (withBody) =>
+        nodeFetchRequest(req, urlOf(req), !withBody || req.method === "GET" || req.method === "HEAD" ? false : req.readableEnded ? parsedBody(req) : undefined),
+      remoteAddress: () => req.socket.remoteAddress,
+      body: req.readableDidRead ? undefined : { contentLength: req.headers["content-length"], chunks: req },
+    });
+  } catch (error) {
+    // The core answers its own failures; this is the adapter's (a body that cannot be rebuilt).
+    console.error("[portcullis] request failed", error instanceof Error ? error.message : error);
+    response = new Response('{"error":"server_error"}', { status: 500, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } });
+  }
+  if (response) return sendResponse(response, res, req);
+  next();
 }
 
 /**

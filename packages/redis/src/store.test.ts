@@ -163,6 +163,21 @@ describe.skipIf(Boolean(skipReason))("Redis store against a server", () => {
     }
   });
 
+  it("leaves a client it is given its own command timeout", async () => {
+    const client = createClient({ url, commandOptions: { timeout: 2_000 } });
+    client.on("error", () => {});
+    await client.connect();
+    const timeout = vi.spyOn(AbortSignal, "timeout");
+    try {
+      const store = createRedisStore({ client, keyPrefix: freshPrefix() });
+      await store.set("k", 1);
+      expect(timeout).toHaveBeenCalledWith(2_000);
+    } finally {
+      timeout.mockRestore();
+      await client.close();
+    }
+  });
+
   it("uses a client it is given and leaves it open on close", async () => {
     const keyPrefix = freshPrefix();
     const client = createClient({ url, RESP: 3 });

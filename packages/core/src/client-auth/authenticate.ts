@@ -1,6 +1,7 @@
 import { OAuthError, type ReasonCode } from "../errors.js";
 import type { Params } from "../http/body.js";
 import { sha256, timingSafeEqual } from "../lib/crypto.js";
+import { decodeStrictUTF8 } from "../lib/stream.js";
 import type { ServerContext } from "../context.js";
 import { assertionIssuer, JWT_BEARER, verifyClientAssertion } from "./private-key-jwt.js";
 import type { ClientMetadata } from "../types.js";
@@ -23,7 +24,7 @@ function parseBasic(header: string): { id: string; secret: string } | undefined 
   if (encoded.length === 0 || encoded.length > 4096 || !/^[A-Za-z0-9+/]+=*$/.test(encoded)) return undefined;
   let decoded: string;
   try {
-    decoded = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
+    decoded = decodeStrictUTF8(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { isIPLiteral, specialBlockOf } from "../lib/ip.js";
 import { nodeBuiltin, type NodeProcess } from "../lib/node-builtin.js";
 import { isLoopbackHost } from "../lib/url.js";
-import { readAtMost } from "../lib/stream.js";
+import { decodeStrictUTF8, readAtMost } from "../lib/stream.js";
 import type { OutboundOptions } from "../options.js";
 
 /**
@@ -212,7 +212,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
   const bytes = await readAtMost(response.body, maxBytes);
   if (!bytes) throw new OutboundError("document too large");
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return decodeStrictUTF8(bytes);
   } catch {
     throw new OutboundError("document is not UTF-8");
   }

@@ -1,5 +1,5 @@
 import { OAuthError } from "../errors.js";
-import { readAtMost } from "../lib/stream.js";
+import { decodeStrictUTF8, readAtMost } from "../lib/stream.js";
 
 /** Largest request body read by any endpoint; past it the request is refused with 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -83,9 +83,6 @@ function readEvents(stream: NodeStream, body: Uint8Array): Promise<Uint8Array> {
   });
 }
 
-// Without `stream`, each decode stands alone: one decoder serves every request.
-const strictUTF8 = new TextDecoder("utf-8", { fatal: true });
-
 /** Reads a body up to `limit` bytes without trusting `Content-Length`. */
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");
@@ -94,7 +91,7 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
   const bytes = known === undefined ? await readAtMost(request.body, limit) : known.length <= limit ? known : undefined;
   if (!bytes) throw tooLarge();
   try {
-    return strictUTF8.decode(bytes);
+    return decodeStrictUTF8(bytes);
   } catch {
     throw new OAuthError("invalid_request", "request body is not valid UTF-8");
   }

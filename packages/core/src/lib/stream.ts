@@ -1,3 +1,11 @@
+const strictUTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * UTF-8 text of `bytes`, refusing malformed input with a `TypeError`. One decoder serves every
+ * call: without `stream`, each decode stands alone.
+ */
+export const decodeStrictUTF8 = (bytes: Uint8Array): string => strictUTF8.decode(bytes);
+
 /**
  * Reads a body stream to its end, or stops and cancels it past `maxBytes` (answering undefined).
  * Never trusts a declared length: the bytes are counted as they arrive.

@@ -3,7 +3,7 @@ import { isAllowedHost, resolveAllowedHosts } from "../http/host.js";
 import type { HeaderReader } from "../http/raw-headers.js";
 import { jsonResponse } from "../http/responses.js";
 import { verifyKnownKeys, type KeySpec } from "../lib/known-keys.js";
-import { readAtMost } from "../lib/stream.js";
+import { decodeStrictUTF8, readAtMost } from "../lib/stream.js";
 import { configuredResource } from "../lib/resource.js";
 import { isPlainPath, pathOf } from "../lib/url.js";
 import type { AuthInfo, TokenVerifier } from "../types.js";
@@ -728,7 +728,7 @@ async function jsonBodyOf(request: GuardRequest, required: AuthenticateOptions):
   } else {
     if (raw.byteLength > MAX_MCP_BODY) return bodyError("request body too large", 413);
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+      text = decodeStrictUTF8(raw);
     } catch {
       return bodyError("request body is not valid UTF-8");
     }

@@ -1,4 +1,4 @@
-import { readAtMost } from "../lib/stream.js";
+import { decodeStrictUTF8, readAtMost } from "../lib/stream.js";
 import { isLoopbackHost, parseURL } from "../lib/url.js";
 
 /**
@@ -90,7 +90,7 @@ export async function fetchIssuerJSON(
       if (!bytes) throw new AuthorizationServerUnavailableError(`${name} answered more than ${http.maxBytes} bytes`);
       let value: unknown;
       try {
-        value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+        value = JSON.parse(decodeStrictUTF8(bytes));
       } catch {
         throw new AuthorizationServerUnavailableError(`${name} did not answer JSON`);
       }

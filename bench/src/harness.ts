@@ -389,6 +389,7 @@ export async function runHttpScenario(
         registrations: fill.total,
         rssAfterRegistrationsMb: round1(after.rssMb),
         fillRegistrationsPerSecond: Math.round(fill.rate),
+        filledRegistrations: fill.total - registered,
         ...(fill.failed ? { fillFailed: fill.failed } : {}),
       };
     }

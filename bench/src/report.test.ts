@@ -29,7 +29,13 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     result("hono-postgres-refresh", 900, { cpu: { total: 1000, main: 800, service: 402 } }),
     result("sdk-register", 3000),
     result("floor-node-register", 15000, { error: "exited" }),
-    result("hono-memory-register", 4500),
+    result("hono-memory-register", 4500, {
+      facts: { registrations: 142861, rssAfterRegistrationsMb: 307.4, fillRegistrationsPerSecond: 0, filledRegistrations: 0 },
+    }),
+    result("hono-sqlite-register", 4400, {
+      group: "portcullis hono/sqlite",
+      facts: { registrations: 100000, rssAfterRegistrationsMb: 161, fillRegistrationsPerSecond: 2450, filledRegistrations: 31000 },
+    }),
     result("bare-hono", 10000),
     result("floor-hono-middleware", 8900, {
       compare: "bare-hono",
@@ -77,5 +83,8 @@ describe("Benchmark report: floors beside the refresh and registration targets",
     expect(md).toMatch(/`hono-memory-refresh` .*server CPU per request 390 µs \(main thread 300\) \|/);
     // A PostgreSQL or Redis row also says what the database server spent per request.
     expect(md).toMatch(/`hono-postgres-refresh` .*server CPU per request 1,000 µs \(main thread 800; the database server's own 402 µs\) \|/);
+    // Registrations the measured runs made themselves are not reported as topped up at 0/s.
+    expect(md).toMatch(/`hono-memory-register` .*RSS 307.4 MB after 142,861 registrations \(all in the measured runs\) \|/);
+    expect(md).toMatch(/`hono-sqlite-register` .*RSS 161 MB after 100,000 registrations \(the last 31,000 at 2,450\/s\) \|/);
   });
 });

@@ -148,10 +148,13 @@ export function markdown(report: Report): string {
     if (r.socketErrors) notes.push(`${fmt(r.socketErrors)} socket errors`);
     const f = r.facts ?? {};
     if (f.liveGrants !== undefined) notes.push(`${fmt(Number(f.liveGrants))} live grants pre-loaded in ${f.preloadSeconds} s`);
-    if (f.registrations !== undefined)
+    if (f.registrations !== undefined) {
+      // The measured runs may register the whole target themselves; then nothing was topped up.
+      const filled = Number(f.filledRegistrations ?? f.registrations);
       notes.push(
-        `RSS ${f.rssAfterRegistrationsMb} MB after ${fmt(Number(f.registrations))} registrations (the last ones at ${fmt(Number(f.fillRegistrationsPerSecond))}/s)`,
+        `RSS ${f.rssAfterRegistrationsMb} MB after ${fmt(Number(f.registrations))} registrations (${filled > 0 ? `the last ${fmt(filled)} at ${fmt(Number(f.fillRegistrationsPerSecond))}/s` : "all in the measured runs"})`,
       );
+    }
     if (r.note) notes.push(r.note);
     lines.push(
       `| ${r.label} | \`${r.id}\` | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.rssMb)} | ${ratio} | ${notes.join("; ").replaceAll("|", "\\|")} |`,

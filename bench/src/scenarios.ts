@@ -224,6 +224,21 @@ export function scenarios(
   for (const adapter of options.adapters) {
     const bare = `bare-${adapter}`;
     const name = adapter === "express" ? "Express" : "Node";
+    if (adapter === "express") {
+      // The floor of the Express reused-token line: the bare endpoint mounted as the adapter is
+      // (an application-level middleware and an async one on the route), doing nothing.
+      http({
+        id: "floor-express-middleware",
+        label: "Floor: bare Express behind two no-op middlewares (app-level, and async on the route, as the adapter mounts), a bearer token in the request",
+        group: "baseline",
+        script: "bare.ts",
+        config: { framework: "express-middleware" },
+        request: () => mcp({ Authorization: `Bearer ${"a".repeat(FLOOR_TOKEN_LENGTH)}` }),
+        expectStatus: 200,
+        compare: bare,
+        paired: true,
+      });
+    }
     const base = { group: `portcullis ${adapter}/memory`, script: "portcullis.ts" as const, config: { adapter, store: "memory" } };
     http({
       ...base,

@@ -1,8 +1,10 @@
 /**
  * Baselines: a tiny JSON endpoint (POST /mcp -> {"ok":true}) on bare Hono (@hono/node-server),
- * bare Express 5 and bare node:http; and the floor of a Hono bearer middleware: the same Hono
- * endpoint behind one async middleware that does nothing but await the handler.
- * argv[2]: {"framework":"hono"|"hono-middleware"|"express"|"node"}.
+ * bare Express 5 and bare node:http; the floor of a Hono bearer middleware: the same Hono
+ * endpoint behind one async middleware that does nothing but await the handler; and the floor of
+ * the Express adapter's mounting: the Express endpoint behind an application-level middleware and
+ * an async route middleware, both doing nothing but call `next()`.
+ * argv[2]: {"framework":"hono"|"hono-middleware"|"express"|"express-middleware"|"node"}.
  */
 import type { RequestListener } from "node:http";
 import { getRequestListener } from "@hono/node-server";
@@ -10,7 +12,7 @@ import express from "express";
 import { Hono } from "hono";
 import { argConfig, fail, listenLoopback, reportReady } from "./common.js";
 
-const { framework } = argConfig<{ framework: "hono" | "hono-middleware" | "express" | "node" }>();
+const { framework } = argConfig<{ framework: "hono" | "hono-middleware" | "express" | "express-middleware" | "node" }>();
 const { port, attach } = await listenLoopback();
 
 let listener: RequestListener;
@@ -33,6 +35,19 @@ if (framework === "hono") {
 } else if (framework === "express") {
   const app = express();
   app.post("/mcp", (_req, res) => void res.json({ ok: true }));
+  listener = app;
+} else if (framework === "express-middleware") {
+  // Where the adapter mounts: `app.use(oauthRouter(...))`, which sends a path it does not serve on
+  // to next(), and `requireBearerAuth(guard)` on the route, an async function.
+  const app = express();
+  app.use((_req, _res, next) => next());
+  app.post(
+    "/mcp",
+    async (_req, _res, next) => {
+      next();
+    },
+    (_req, res) => void res.json({ ok: true }),
+  );
   listener = app;
 } else if (framework === "node") {
   listener = (req, res) => {

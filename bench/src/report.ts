@@ -39,7 +39,13 @@ const FLOORS = {
 const TARGETS: Array<Omit<Target, "ratio" | "floorRatios" | "verdict">> = [
   { name: "Guarded endpoint, reused token (Hono) >= 0.85x bare Hono", scenario: "hono-memory-reused", baseline: "bare-hono", min: 0.85, floors: FLOORS.reused },
   { name: "Guarded endpoint, reused token (Hono) >= 5x MCP SDK Express bearer gate", scenario: "hono-memory-reused", baseline: "sdk-bearer", min: 5 },
-  { name: "Guarded endpoint, reused token (Express) >= 0.85x bare Express", scenario: "express-memory-reused", baseline: "bare-express", min: 0.85, floors: FLOORS.reusedExpress },
+  {
+    name: "Guarded endpoint, reused token (Express) >= 0.85x bare Express",
+    scenario: "express-memory-reused",
+    baseline: "bare-express",
+    min: 0.85,
+    floors: FLOORS.reusedExpress,
+  },
   { name: "Guarded endpoint, reused token (Node) >= 0.85x bare node:http", scenario: "node-memory-reused", baseline: "bare-node", min: 0.85 },
   { name: "Fresh token per request (Hono, memory) >= 0.8x raw jose verify", scenario: "hono-memory-fresh", baseline: "jose-verify", min: 0.8 },
   { name: "Fresh token per request (Hono, SQLite) >= 0.8x raw jose verify", scenario: "hono-sqlite-fresh", baseline: "jose-verify", min: 0.8 },

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import type { Storage } from "@portcullis/core";
 import { runStorageContract } from "@portcullis/core/testing";
 import { createSqliteStore } from "./index.js";
+import { open } from "./store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "portcullis-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -196,6 +197,17 @@ describe("SQLite store: opening", () => {
     db.pragma("user_version = 99");
     db.close();
     expect(() => createSqliteStore({ path })).toThrow(/schema version 99 is newer/);
+  });
+
+  it("keeps statement and savepoint journals in memory, not in a temporary file", () => {
+    const db = open(freshPath());
+    try {
+      // 2: MEMORY. A consumeAndSet inside a group commit is a savepoint whose journal would
+      // otherwise take a 4-byte and a 4 KB write per page it touches.
+      expect(db.pragma("temp_store", { simple: true })).toBe(2);
+    } finally {
+      db.close();
+    }
   });
 
   it("sets WAL mode and records the schema version", async () => {

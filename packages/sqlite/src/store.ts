@@ -258,7 +258,8 @@ function createWriteQueue(db: Database.Database, { begin, commit, rollback }: St
   };
 }
 
-function open(path: string): Database.Database {
+/** @internal Opens and configures the store's connection; exported for its tests. */
+export function open(path: string): Database.Database {
   let db: Database.Database;
   try {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -276,6 +277,11 @@ function open(path: string): Database.Database {
     // write; a longer WAL (about 16 MB at 4 KB pages, against 4 MB by default) lets more rewrites
     // of one page merge before it is copied, and pays the checkpoint's fsyncs a quarter as often.
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+    // Rollback journals of a statement and of a savepoint (each consumeAndSet inside a group
+    // commit is one) in memory rather than in a temporary file: a refresh's rotation wrote every
+    // page it touched there too, a 4-byte and a 4 KB pwrite each, some 8 system calls a refresh.
+    // They only ever roll back part of a transaction, so nothing durable depends on them.
+    db.pragma("temp_store = MEMORY");
     migrate(db);
     return db;
   } catch (cause) {

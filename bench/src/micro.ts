@@ -93,6 +93,29 @@ const guardedRequest = new Request(resource, { method: "POST", headers: { Author
 const { privateKey } = await generateKeyPair("ES256");
 const encoder = new TextEncoder();
 
+/**
+ * Runs `step` from `inFlight` callers at once for 5 s, or until it answers false, then prints
+ * `label` with the time and the process's CPU per step: over every thread (the signing pool and
+ * the garbage collector's helpers too) and the main thread's own.
+ */
+async function underLoad(label: string, unit: string, inFlight: number, step: () => Promise<boolean>): Promise<void> {
+  const mainCpuMs = () => readCpuMs(process.pid, process.pid) ?? Number.NaN;
+  const cpuBefore = process.cpuUsage();
+  const mainBefore = mainCpuMs();
+  const started = performance.now();
+  let n = 0;
+  const worker = async () => {
+    while (performance.now() - started < 5000 && (await step())) n++;
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const elapsed = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const mainUs = ((mainCpuMs() - mainBefore) * 1000) / n;
+  console.log(
+    `${((elapsed * 1000) / n).toFixed(2).padStart(9)} µs  ${label}, ${inFlight} in flight (${Math.round(n / (elapsed / 1000))}/s); CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs/${unit}, main thread ${mainUs.toFixed(0)}`,
+  );
+}
+
 async function us(name: string, op: () => unknown, ms = 1500): Promise<void> {
   for (let i = 0; i < 200; i++) await op(); // warm-up
   const started = performance.now();
@@ -139,33 +162,21 @@ if (process.argv.includes("--store-ops")) {
   // the token spent with its successor, spent and retry records written in one step, as the
   // server's records look; 50 in flight for 5 s, with the process's CPU per refresh.
   const hashOf = (t: string) => createHash("sha256").update(t).digest("base64url");
-  const mainCpuMs = () => readCpuMs(process.pid, process.pid) ?? Number.NaN;
-  const cpuBefore = process.cpuUsage();
-  const mainBefore = mainCpuMs();
-  const started = performance.now();
-  let n = 0;
-  const worker = async () => {
-    // Until the pre-loaded tokens run out, on a store that pre-loads fewer (Redis, PostgreSQL).
-    while (performance.now() - started < 5000 && next < refreshTokens.length) {
-      const hash = hashOf(refreshTokens[next++]!);
-      const record = await storage.get<{ grantId: string; clientId: string; scopes: string[] }>(`refresh:${hash}`);
-      if (!record || !(await storage.get(`grant:${record.grantId}`))) throw new Error("a refresh record or its grant is missing");
-      const successor = randomBytes(32).toString("base64url");
-      const written = await storage.consumeAndSet!(`refresh:${hash}`, [
-        { key: `refresh:${hashOf(successor)}`, value: record, options: { ttlSeconds: 900 } },
-        { key: `refresh-spent:${hash}`, value: { ...record, spentAt: Date.now(), asked: {} }, options: { ttlSeconds: 900 } },
-        { key: `refresh-replay:${hash}`, value: { successor: randomBytes(60).toString("base64url") }, options: { ttlSeconds: 30 } },
-      ]);
-      if (written === undefined) throw new Error("the refresh record was spent twice");
-      n++;
-    }
-  };
-  await Promise.all(Array.from({ length: 50 }, worker));
-  const cpu = process.cpuUsage(cpuBefore);
-  const mainUs = ((mainCpuMs() - mainBefore) * 1000) / n;
-  console.log(
-    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  a refresh's store calls (2 reads, consumeAndSet of 3 writes), 50 in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s); CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs/refresh, main thread ${mainUs.toFixed(0)}`,
-  );
+  // Until the pre-loaded tokens run out, on a store that pre-loads fewer (Redis, PostgreSQL).
+  await underLoad("a refresh's store calls (2 reads, consumeAndSet of 3 writes)", "refresh", 50, async () => {
+    if (next >= refreshTokens.length) return false;
+    const hash = hashOf(refreshTokens[next++]!);
+    const record = await storage.get<{ grantId: string; clientId: string; scopes: string[] }>(`refresh:${hash}`);
+    if (!record || !(await storage.get(`grant:${record.grantId}`))) throw new Error("a refresh record or its grant is missing");
+    const successor = randomBytes(32).toString("base64url");
+    const written = await storage.consumeAndSet!(`refresh:${hash}`, [
+      { key: `refresh:${hashOf(successor)}`, value: record, options: { ttlSeconds: 900 } },
+      { key: `refresh-spent:${hash}`, value: { ...record, spentAt: Date.now(), asked: {} }, options: { ttlSeconds: 900 } },
+      { key: `refresh-replay:${hash}`, value: { successor: randomBytes(60).toString("base64url") }, options: { ttlSeconds: 30 } },
+    ]);
+    if (written === undefined) throw new Error("the refresh record was spent twice");
+    return true;
+  });
   await finish();
 }
 
@@ -188,28 +199,14 @@ if (loadMode) {
     await session.post("Profiler.enable");
     await session.post("Profiler.start");
   }
-  // CPU over every thread of the process (the signing pool and GC helpers too), and the main thread's own.
-  const mainCpuMs = () => readCpuMs(process.pid, process.pid) ?? Number.NaN;
-  const cpuBefore = process.cpuUsage();
-  const mainBefore = mainCpuMs();
-  const started = performance.now();
-  let n = 0;
-  const worker = async () => {
-    while (performance.now() - started < 5000) {
-      const r = (await (registering
-        ? handOver("/register", { "Content-Type": "application/json" }, registrationBody)
-        : handOver("/token", FORM, encoder.encode(refreshForm()))))!;
-      if (r.status !== (registering ? 201 : 200)) throw new Error(`answered ${r.status}`);
-      await r.arrayBuffer();
-      n++;
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const cpu = process.cpuUsage(cpuBefore);
-  const mainUs = ((mainCpuMs() - mainBefore) * 1000) / n;
-  console.log(
-    `${(((performance.now() - started) * 1000) / n).toFixed(2).padStart(9)} µs  server.handle(${registering ? "registration" : "refresh grant"}, body read), ${inFlight} in flight (${Math.round(n / ((performance.now() - started) / 1000))}/s); CPU ${((cpu.user + cpu.system) / n).toFixed(0)} µs/request, main thread ${mainUs.toFixed(0)}`,
-  );
+  await underLoad(`server.handle(${registering ? "registration" : "refresh grant"}, body read)`, "request", inFlight, async () => {
+    const r = (await (registering
+      ? handOver("/register", { "Content-Type": "application/json" }, registrationBody)
+      : handOver("/token", FORM, encoder.encode(refreshForm()))))!;
+    if (r.status !== (registering ? 201 : 200)) throw new Error(`answered ${r.status}`);
+    await r.arrayBuffer();
+    return true;
+  });
   if (profileTo) {
     const { profile } = await session.post("Profiler.stop");
     writeFileSync(profileTo, JSON.stringify(profile));

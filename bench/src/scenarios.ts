@@ -103,19 +103,23 @@ export function scenarios(
     expectStatus: 201,
     fillRegistrations: true,
   });
-  // The floor of the Hono reused-token lines: any Hono middleware, doing nothing, on a request
-  // carrying a bearer token of an access token's length (the header is read and parsed all the same).
-  http({
-    id: "floor-hono-middleware",
-    label: "Floor: bare Hono behind one no-op async middleware, a bearer token in the request",
-    group: "baseline",
-    script: "bare.ts",
-    config: { framework: "hono-middleware" },
-    request: () => mcp({ Authorization: `Bearer ${"a".repeat(FLOOR_TOKEN_LENGTH)}` }),
-    expectStatus: 200,
-    compare: "bare-hono",
-    paired: true,
-  });
+  // The floor of a reused-token line: the bare framework's endpoint behind middlewares that do
+  // nothing, on a request carrying a bearer token of an access token's length (the header is
+  // read and parsed all the same), paired with the bare framework.
+  const middlewareFloor = (framework: "hono" | "express", label: string) =>
+    http({
+      id: `floor-${framework}-middleware`,
+      label: `Floor: ${label}, a bearer token in the request`,
+      group: "baseline",
+      script: "bare.ts",
+      config: { framework: `${framework}-middleware` },
+      request: () => mcp({ Authorization: `Bearer ${"a".repeat(FLOOR_TOKEN_LENGTH)}` }),
+      expectStatus: 200,
+      compare: `bare-${framework}`,
+      paired: true,
+    });
+  // Any Hono middleware, doing nothing.
+  middlewareFloor("hono", "bare Hono behind one no-op async middleware");
   // Floors: what the refresh and registration targets can reach at best on this host (floor.ts).
   for (const [framework, name] of [
     ["hono", "bare Hono"],
@@ -224,21 +228,10 @@ export function scenarios(
   for (const adapter of options.adapters) {
     const bare = `bare-${adapter}`;
     const name = adapter === "express" ? "Express" : "Node";
-    if (adapter === "express") {
-      // The floor of the Express reused-token line: the bare endpoint mounted as the adapter is
-      // (an application-level middleware and an async one on the route), doing nothing.
-      http({
-        id: "floor-express-middleware",
-        label: "Floor: bare Express behind two no-op middlewares (app-level, and async on the route, as the adapter mounts), a bearer token in the request",
-        group: "baseline",
-        script: "bare.ts",
-        config: { framework: "express-middleware" },
-        request: () => mcp({ Authorization: `Bearer ${"a".repeat(FLOOR_TOKEN_LENGTH)}` }),
-        expectStatus: 200,
-        compare: bare,
-        paired: true,
-      });
-    }
+    // The Express endpoint mounted as the adapter is (an application-level middleware and an
+    // async one on the route), doing nothing.
+    if (adapter === "express")
+      middlewareFloor("express", "bare Express behind two no-op middlewares (app-level, and async on the route, as the adapter mounts)");
     const base = { group: `portcullis ${adapter}/memory`, script: "portcullis.ts" as const, config: { adapter, store: "memory" } };
     http({
       ...base,

@@ -258,7 +258,7 @@ function createWriteQueue(db: Database.Database, { begin, commit, rollback }: St
   };
 }
 
-/** @internal Opens and configures the store's connection; exported for its tests. */
+/** @internal Opens and configures the store's connection; exported for its tests, stripped from the declarations. */
 export function open(path: string): Database.Database {
   let db: Database.Database;
   try {

@@ -70,15 +70,15 @@ await storage.set(
   { id: grantId, clientId: "pub", subject: "alice", scopes: ["mcp:tools"], resource, createdAt: Date.now() },
   { ttlSeconds: 900 },
 );
+/** A refresh token's key in the store: its SHA-256, base64url, as the core keeps it. */
+const hashOf = (token: string) => createHash("sha256").update(token).digest("base64url");
 const refreshTokens: string[] = [];
 for (let batch = 0; batch < (onRedis || onPostgres ? 30 : 200); batch++) {
   const writes: Promise<void>[] = [];
   for (let i = 0; i < 1000; i++) {
     const t = randomBytes(32).toString("base64url");
     refreshTokens.push(t);
-    writes.push(
-      storage.set(`refresh:${createHash("sha256").update(t).digest("base64url")}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] }, { ttlSeconds: 900 }),
-    );
+    writes.push(storage.set(`refresh:${hashOf(t)}`, { grantId, clientId: "pub", scopes: ["mcp:tools"] }, { ttlSeconds: 900 }));
   }
   await Promise.all(writes);
 }
@@ -161,7 +161,6 @@ if (process.argv.includes("--store-ops")) {
   // What the refresh grant asks of the store, alone: the token's record and the grant read, then
   // the token spent with its successor, spent and retry records written in one step, as the
   // server's records look; 50 in flight for 5 s, with the process's CPU per refresh.
-  const hashOf = (t: string) => createHash("sha256").update(t).digest("base64url");
   // Until the pre-loaded tokens run out, on a store that pre-loads fewer (Redis, PostgreSQL).
   await underLoad("a refresh's store calls (2 reads, consumeAndSet of 3 writes)", "refresh", 50, async () => {
     if (next >= refreshTokens.length) return false;

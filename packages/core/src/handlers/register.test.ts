@@ -36,6 +36,23 @@ describe("Dynamic client registration (RFC 7591 §3)", () => {
     expect(t.events).toContainEqual({ type: "client.registered", clientId: body.client_id });
   });
 
+  it("gives each client an id of its registration time and 128 random bits: ids sort in the order they were made, and two in one millisecond differ", async () => {
+    const t = createClockedServer();
+    const idOf = async () => ((await (await register(t.fetch, NATIVE)).json()) as { client_id: string }).client_id;
+    const sameInstant = [await idOf(), await idOf()];
+    t.clock.advance(1);
+    const later = await idOf();
+    t.clock.advance(86_400 * 400);
+    const muchLater = await idOf();
+    const ids = [...sameInstant, later, muchLater];
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{9}[A-Za-z0-9_-]{22}$/);
+    expect(sameInstant[0]!.slice(0, 9)).toBe(sameInstant[1]!.slice(0, 9));
+    expect(sameInstant[0]).not.toBe(sameInstant[1]);
+    expect(sameInstant[0]!.slice(9)).not.toBe(sameInstant[1]!.slice(9));
+    expect(sameInstant[0]! < later && sameInstant[1]! < later && later < muchLater).toBe(true);
+    expect(muchLater.slice(0, 9)).toBe(t.clock.now().toString(36).padStart(9, "0"));
+  });
+
   it("registers a client that can then start an authorization request", async () => {
     const t = createTestServer();
     const { client_id } = (await (await register(t.fetch, NATIVE)).json()) as { client_id: string };
